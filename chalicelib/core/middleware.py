@@ -1,0 +1,17 @@
+"""HTTP middleware: request id on every log line and on the response."""
+from __future__ import annotations
+
+from chalicelib.core.logging import logger
+
+
+def log_requests(event, get_response):
+    ctx = event.context or {}
+    request_id = ctx.get("requestId") or (event.headers or {}).get("x-request-id") or "-"
+    logger.append_keys(request_id=request_id, path=ctx.get("resourcePath"), method=event.method)
+    try:
+        response = get_response(event)
+        response.headers["X-Request-Id"] = request_id
+        logger.info("request", extra={"status": response.status_code})
+        return response
+    finally:
+        logger.remove_keys(["request_id", "path", "method"])

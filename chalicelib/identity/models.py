@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+
+from chalicelib.core.dynamo import Item
+
+META = "META"
+STAFF_GSI1PK = "STAFF"
+
+
+def staff_pk(username: str) -> str:
+    return f"STAFF#{username}"
+
+
+def staff_gsi1sk(store_id: str | None, username: str) -> str:
+    return f"{store_id or 'HQ'}#{username}"
+
+
+def member_pk(member_id: str) -> str:
+    return f"MEMBER#{member_id}"
+
+
+def openid_pk(openid: str) -> str:
+    return f"OPENID#{openid}"
+
+
+class StaffItem(Item, discriminator="Staff"):
+    """pk=STAFF#<username>, sk=META; gsi1: STAFF / <store_id|HQ>#<username>."""
+
+    staff_id = UnicodeAttribute()
+    username = UnicodeAttribute()
+    name = UnicodeAttribute()
+    role = UnicodeAttribute()
+    store_id = UnicodeAttribute(null=True)
+    password_hash = UnicodeAttribute()
+    status = UnicodeAttribute(default="active")
+
+
+class MemberItem(Item, discriminator="Member"):
+    """pk=MEMBER#<member_id>, sk=META."""
+
+    member_id = UnicodeAttribute()
+    openid = UnicodeAttribute()
+    unionid = UnicodeAttribute(null=True)
+    phone = UnicodeAttribute(null=True)
+    nickname = UnicodeAttribute(null=True)
+    level = NumberAttribute(default=0)
+    status = UnicodeAttribute(default="active")
+
+
+class OpenIdItem(Item, discriminator="OpenId"):
+    """pk=OPENID#<openid>, sk=META -> member_id. Makes an openid map to exactly one member, forever."""
+
+    member_id = UnicodeAttribute()

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints
+
+from chalicelib.core.schemas import Body, Name, Out, PageQuery, Phone, Ulid
+
+Username = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{2,39}$")]
+Password = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+NewPassword = Annotated[str, StringConstraints(min_length=8, max_length=200)]
+OpenId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{6,64}$")]
+StaffRole = Literal["clerk", "store_manager", "hq_admin"]
+
+
+class StaffLogin(Body):
+    username: Annotated[str, StringConstraints(min_length=1, max_length=40)]
+    password: Password
+
+
+class StaffOut(Out):
+    staff_id: str
+    username: str
+    name: str
+    role: StaffRole
+    store_id: str | None = None
+    status: Literal["active", "disabled"] = "active"
+    created_at: datetime | None = None
+
+
+class StaffLoginOut(Out):
+    token: str
+    expires_in: int
+    staff: StaffOut
+
+
+class StaffCreate(Body):
+    username: Username
+    password: NewPassword
+    name: Name
+    role: StaffRole
+    store_id: Ulid | None = Field(default=None, description="Required for clerk and store_manager")
+
+
+class StaffListQuery(PageQuery):
+    store_id: Ulid | None = None
+
+
+class WechatLogin(Body):
+    code: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+class DevLogin(Body):
+    openid: OpenId
+    phone: Phone | None = None
+    nickname: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)] | None = None
+
+
+class MemberOut(Out):
+    member_id: str
+    nickname: str | None = None
+    phone_masked: str | None = None
+    level: int = 0
+    created_at: datetime
+    is_new: bool = Field(default=False, description="True when this login created the member")
+
+
+class MemberLoginOut(Out):
+    token: str
+    expires_in: int
+    member: MemberOut

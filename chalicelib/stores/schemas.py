@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints, model_validator
+
+from chalicelib.core.schemas import Body, Name, Out, PageQuery, Phone, Text
+
+HHMM = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$")]
+StoreStatus = Literal["active", "suspended"]
+
+
+class OpeningPeriod(Body):
+    """One opening period. ``weekday`` 1 = Monday .. 7 = Sunday (ISO). A ``close`` at or before ``open``
+    runs past midnight into the next day (e.g. 18:00-02:00)."""
+
+    weekday: int = Field(ge=1, le=7)
+    open: HHMM
+    close: HHMM
+
+    @model_validator(mode="after")
+    def _not_empty(self):
+        if self.open == self.close and self.open != "00:00":
+            raise ValueError("open and close are the same time")
+        return self
+
+
+class StoreCreate(Body):
+    name: Name
+    address: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    lat: float = Field(ge=-90, le=90)
+    lng: float = Field(ge=-180, le=180)
+    phone: Phone
+    opening_hours: list[OpeningPeriod] = Field(default_factory=list, max_length=50)
+    delivery_radius_m: int = Field(default=5000, ge=0, le=100_000)
+    pickup_radius_m: int | None = Field(default=None, ge=0, le=100_000,
+                                        description="Defaults to DEFAULT_PICKUP_RADIUS_M (3 km)")
+    status: StoreStatus = "active"
+    notes: Text | None = None
+
+
+class StoreUpdate(Body):
+    """Only the fields present are changed."""
+
+    name: Name | None = None
+    address: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = None
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lng: float | None = Field(default=None, ge=-180, le=180)
+    phone: Phone | None = None
+    opening_hours: list[OpeningPeriod] | None = Field(default=None, max_length=50)
+    delivery_radius_m: int | None = Field(default=None, ge=0, le=100_000)
+    pickup_radius_m: int | None = Field(default=None, ge=0, le=100_000)
+    status: StoreStatus | None = None
+    notes: Text | None = None
+
+    @model_validator(mode="after")
+    def _no_nulls(self):
+        for name in self.model_fields_set:
+            if getattr(self, name) is None and name != "notes":
+                raise ValueError(f"{name} cannot be null")
+        if not self.model_fields_set:
+            raise ValueError("nothing to change")
+        return self
+
+
+class StoreOut(Out):
+    store_id: str
+    name: str
+    address: str
+    lat: float
+    lng: float
+    phone: str
+    opening_hours: list[dict]
+    delivery_radius_m: int
+    pickup_radius_m: int
+    status: StoreStatus
+    notes: str | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class StoreListQuery(PageQuery):
+    pass
+
+
+class ShopStoresQuery(PageQuery):
+    lat: float = Field(ge=-90, le=90)
+    lng: float = Field(ge=-180, le=180)
+
+
+class ShopStoreOut(Out):
+    store_id: str
+    name: str
+    address: str
+    lat: float
+    lng: float
+    phone: str
+    opening_hours: list[dict]
+    delivery_radius_m: int
+    pickup_radius_m: int
+    distance_m: int
+    open_now: bool

@@ -1,0 +1,88 @@
+"""Store use cases."""
+from __future__ import annotations
+
+from chalicelib.core import clock
+from chalicelib.core.auth import Principal
+from chalicelib.core.errors import Forbidden
+from chalicelib.core.ids import new_id
+from chalicelib.core.schemas import PageOut
+from chalicelib.core.settings import get_settings
+from chalicelib.stores import domain, repository
+from chalicelib.stores.models import StoreItem
+from chalicelib.stores.schemas import ShopStoreOut, StoreCreate, StoreOut, StoreUpdate
+
+
+def to_out(item: StoreItem) -> StoreOut:
+    return StoreOut(store_id=item.store_id, name=item.name, address=item.address, lat=float(item.lat),
+                    lng=float(item.lng), phone=item.phone, opening_hours=item.opening_hours,
+                    delivery_radius_m=int(item.delivery_radius_m), pickup_radius_m=int(item.pickup_radius_m),
+                    status=item.status, notes=item.notes, created_at=item.created_at,
+                    updated_at=item.updated_at)
+
+
+def create_store(cmd: StoreCreate) -> StoreOut:
+    fields = cmd.model_dump(mode="json")
+    if fields["pickup_radius_m"] is None:
+        fields["pickup_radius_m"] = get_settings().default_pickup_radius_m
+    return to_out(repository.create(new_id(), fields))
+
+
+def get_store(principal: Principal, store_id: str) -> StoreOut:
+    principal.require_store(store_id)
+    return to_out(repository.get(store_id))
+
+
+# Fields a store manager may change on their own store; location, radius and status are head office's.
+MANAGER_FIELDS = frozenset({"name", "phone", "opening_hours", "notes"})
+
+
+def update_store(principal: Principal, store_id: str, cmd: StoreUpdate) -> StoreOut:
+    principal.require_store(store_id)
+    changes = {k: v for k, v in cmd.model_dump(mode="json").items() if k in cmd.model_fields_set}
+    if not principal.is_hq and not set(changes) <= MANAGER_FIELDS:
+        raise Forbidden("Only head office may change these fields", code="FIELD_FORBIDDEN",
+                        details={"fields": sorted(set(changes) - MANAGER_FIELDS)})
+    return to_out(repository.update(store_id, changes))
+
+
+def list_stores(principal: Principal, limit: int, cursor: str | None) -> PageOut[StoreOut]:
+    if not principal.is_hq:
+        return PageOut[StoreOut](items=[to_out(repository.get(principal.store_id))], next=None)
+    pg = repository.list_page(limit, cursor)
+    return PageOut[StoreOut](items=[to_out(i) for i in pg.items], next=pg.next)
+
+
+def is_open_now(item: StoreItem) -> bool:
+    return item.status == "active" and domain.is_open(domain.periods_from(item.opening_hours),
+                                                      clock.business_now())
+
+
+def shop_stores(lat: float, lng: float, limit: int, cursor: str | None) -> PageOut[ShopStoreOut]:
+    """Active stores nearest first. The cursor is the offset into that order."""
+    local = clock.business_now()
+    rows = []
+    for s in repository.all_stores():
+        if s.status != "active":
+            continue
+        rows.append(ShopStoreOut(
+            store_id=s.store_id, name=s.name, address=s.address, lat=float(s.lat), lng=float(s.lng),
+            phone=s.phone, opening_hours=s.opening_hours, delivery_radius_m=int(s.delivery_radius_m),
+            pickup_radius_m=int(s.pickup_radius_m),
+            distance_m=domain.distance_m(lat, lng, float(s.lat), float(s.lng)),
+            open_now=domain.is_open(domain.periods_from(s.opening_hours), local)))
+    rows.sort(key=lambda r: (r.distance_m, r.store_id))
+    start = _offset(cursor)
+    chunk = rows[start:start + limit]
+    nxt = str(start + limit) if start + limit < len(rows) else None
+    return PageOut[ShopStoreOut](items=chunk, next=nxt)
+
+
+def _offset(cursor: str | None) -> int:
+    from chalicelib.core.errors import ValidationFailed
+
+    if cursor is None:
+        return 0
+    if not cursor.isdigit() or len(cursor) > 6:
+        raise ValidationFailed("The cursor is not valid", code="INVALID_CURSOR",
+                               details={"fields": [{"field": "next", "message": "not a cursor from this API"}]})
+    return int(cursor)

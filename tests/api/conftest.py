@@ -1,0 +1,40 @@
+"""API tier: the Chalice app through ``chalice.test.Client`` on moto's in-process DynamoDB and SQS."""
+from __future__ import annotations
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from chalicelib.core.dynamo import reset_connections
+from tests.helpers import Api, token_for
+from tools import infra
+
+
+@pytest.fixture
+def aws():
+    with mock_aws():
+        reset_connections()
+        infra.create_tables("test", boto3.client("dynamodb", region_name="ap-southeast-1"))
+        infra.create_queues("test", boto3.client("sqs", region_name="ap-southeast-1"))
+        yield
+    reset_connections()
+
+
+@pytest.fixture
+def api(aws):
+    from chalice.test import Client
+
+    from app import app
+
+    with Client(app) as client:
+        yield Api(client)
+
+
+@pytest.fixture
+def hq():
+    return token_for("hq_admin", sub="01JHQADMIN0000000000000000")
+
+
+@pytest.fixture
+def member():
+    return token_for("member", sub="01JMEMBER00000000000000000")
