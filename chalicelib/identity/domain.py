@@ -28,7 +28,9 @@ def mask_phone(phone: str | None) -> str | None:
     """138****5678 - what tickets, lists and other people may see of a phone number."""
     if not phone:
         return None
-    digits = phone.lstrip("+")
+    digits = "".join(c for c in phone if c.isdigit())
+    if len(digits) == 13 and digits.startswith("86"):  # +86 mobile: mask the national number
+        digits = digits[2:]
     if len(digits) < 7:
         return "*" * len(digits)
     return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]

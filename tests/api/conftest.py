@@ -26,7 +26,8 @@ def api(aws):
 
     from app import app
 
-    with Client(app) as client:
+    # The "test" stage of .chalice/config.json: the client patches its env vars into every request.
+    with Client(app, stage_name="test") as client:
         yield Api(client)
 
 
@@ -38,3 +39,16 @@ def hq():
 @pytest.fixture
 def member():
     return token_for("member", sub="01JMEMBER00000000000000000")
+
+
+@pytest.fixture
+def stage_local(monkeypatch):
+    """Settings of the ``local`` stage (dev login exists there). Settings are cached per process, so
+    reading them once here is what the requests see, whatever env the test client patches in."""
+    from chalicelib.core.settings import get_settings
+
+    monkeypatch.setenv("STAGE", "local")
+    get_settings.cache_clear()
+    assert get_settings().is_local
+    yield
+    get_settings.cache_clear()

@@ -1,0 +1,127 @@
+"""Core pieces without AWS: tokens, passwords, parsing, cursors, ids, masking."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from chalicelib.core import clock
+from chalicelib.core.auth import Principal, authenticate, decode_token, issue_token
+from chalicelib.core.dynamo import decode_cursor, encode_cursor
+from chalicelib.core.errors import AppError, Forbidden, Unauthorized, ValidationFailed
+from chalicelib.core.http import parse_body, parse_query
+from chalicelib.core.ids import is_ulid, new_id
+from chalicelib.core.passwords import hash_password, verify_password
+from chalicelib.core.schemas import Body, Fen, PageQuery
+from chalicelib.identity.domain import check_may_create_staff, check_staff_binding, mask_phone
+
+
+def test_token_roundtrip_and_expiry():
+    p = Principal(sub="01J0", role="store_manager", store_id="S1")
+    token, ttl = issue_token(p)
+    assert decode_token(token) == p and ttl == 12 * 3600
+    t0 = datetime.now(timezone.utc)
+    clock.set_clock(lambda: t0 + timedelta(seconds=ttl + 1))
+    with pytest.raises(Unauthorized) as e:
+        decode_token(token)
+    assert e.value.code == "TOKEN_EXPIRED"
+
+
+def test_authenticate_roles_and_scope():
+    token, _ = issue_token(Principal(sub="m1", role="member"))
+    with pytest.raises(Forbidden):
+        authenticate(f"Bearer {token}", frozenset({"hq_admin"}))
+    assert authenticate(f"bearer {token}", frozenset({"member"})).sub == "m1"
+    clerk = Principal(sub="c", role="clerk", store_id="A")
+    clerk.require_store("A")
+    with pytest.raises(Forbidden):
+        clerk.require_store("B")
+    Principal(sub="h", role="hq_admin").require_store("B")
+    with pytest.raises(Forbidden):
+        Principal(sub="m1", role="member").require_member("m2")
+
+
+def test_weak_jwt_secret_refuses_to_sign(monkeypatch):
+    from chalicelib.core.settings import get_settings
+
+    monkeypatch.setenv("JWT_SECRET", "short")
+    get_settings.cache_clear()
+    with pytest.raises(RuntimeError):
+        issue_token(Principal(sub="x", role="member"))
+
+
+def test_passwords():
+    h = hash_password("秘密 password")
+    assert verify_password("秘密 password", h)
+    assert not verify_password("秘密 passwore", h)
+    assert not verify_password("x", None)
+    assert not verify_password("x", "md5$abc")
+    assert not verify_password("x", "garbage")
+
+
+class Money(Body):
+    price_fen: Fen
+    name: str
+
+
+def test_body_parsing_is_strict():
+    assert parse_body(Money, b'{"price_fen": 100, "name": "x"}').price_fen == 100
+    for raw, field in [(b'{"price_fen": 1.0, "name": "x"}', "price_fen"),
+                       (b'{"price_fen": "100", "name": "x"}', "price_fen"),
+                       (b'{"price_fen": -1, "name": "x"}', "price_fen"),
+                       (b'{"price_fen": true, "name": "x"}', "price_fen"),
+                       (b'{"price_fen": 1, "name": "x", "extra": 1}', "extra"),
+                       (b'{"price_fen": 1}', "name"),
+                       (b'[1, 2]', "body")]:
+        with pytest.raises(ValidationFailed) as e:
+            parse_body(Money, raw)
+        assert e.value.status == 422
+        assert field in [f["field"] for f in e.value.details["fields"]], raw
+    for raw in (b"{", b"", b"   ", b"\xff\xfe"):
+        with pytest.raises(AppError) as e:
+            parse_body(Money, raw)
+        assert (e.value.status, e.value.code) == (400, "MALFORMED_JSON")
+
+
+def test_query_parsing():
+    assert parse_query(PageQuery, {"limit": "10"}).limit == 10
+    assert parse_query(PageQuery, None).limit == 50
+    with pytest.raises(ValidationFailed):
+        parse_query(PageQuery, {"limit": "1000"})
+    with pytest.raises(ValidationFailed):
+        parse_query(PageQuery, {"sort": "x"})
+
+
+def test_cursor_roundtrip_and_tampering():
+    lek = {"pk": {"S": "STORE#1"}, "sk": {"S": "META"}}
+    assert decode_cursor(encode_cursor(lek)) == lek
+    assert encode_cursor(None) is None and decode_cursor(None) is None
+    for bad in ("!!!", "eyJ4IjoxfQ", "bnVsbA"):  # junk, {"x":1}, null
+        with pytest.raises(ValidationFailed) as e:
+            decode_cursor(bad)
+        assert e.value.code == "INVALID_CURSOR"
+
+
+def test_ids_are_ulids_and_time_ordered():
+    a = new_id()
+    clock.set_clock(lambda: datetime.now(timezone.utc) + timedelta(seconds=5))
+    b = new_id()
+    assert is_ulid(a) and is_ulid(b) and a < b
+
+
+def test_mask_phone_and_staff_rules():
+    assert mask_phone("13812345678") == "138****5678"
+    assert mask_phone("+8613812345678") == "138****5678"
+    assert mask_phone("023-63701234") == "023****1234"
+    assert mask_phone(None) is None
+    with pytest.raises(ValidationFailed):
+        check_staff_binding("clerk", None)
+    with pytest.raises(ValidationFailed):
+        check_staff_binding("hq_admin", "S1")
+    check_staff_binding("store_manager", "S1")
+    mgr = Principal(sub="m", role="store_manager", store_id="S1")
+    check_may_create_staff(mgr, "clerk", "S1")
+    with pytest.raises(Forbidden):
+        check_may_create_staff(mgr, "clerk", "S2")
+    with pytest.raises(Forbidden):
+        check_may_create_staff(mgr, "store_manager", "S1")
