@@ -95,17 +95,37 @@ class Item(Model):
             return None
 
 
+def batch_get(keys: list[tuple[str, str]], consistent: bool = False) -> dict[tuple[str, str], Item]:
+    """Items of any kind by (pk, sk) in BatchGetItem calls of up to 100 keys (one call up to 100).
+    Each comes back as its own model class (discriminator)."""
+    wanted = list(dict.fromkeys(keys))
+    if not wanted:
+        return {}
+    return {(i.pk, i.sk): i for i in Item.batch_get(wanted, consistent_read=consistent)}
+
+
 def _all_models(cls: type = Item) -> Iterator[type]:
     yield cls
     for sub in cls.__subclasses__():
         yield from _all_models(sub)
 
 
+_caches: list[dict] = []
+
+
+def register_cache(cache: dict) -> dict:
+    """A per-process read cache that must be dropped with the connections (tests switch tables)."""
+    _caches.append(cache)
+    return cache
+
+
 def reset_connections() -> None:
-    """Forget cached connections (tests and tools that switch endpoints)."""
+    """Forget cached connections and read caches (tests and tools that switch endpoints)."""
     for cls in _all_models():
         cls._connection = None
     _connection_cache.clear()
+    for cache in _caches:
+        cache.clear()
 
 
 _connection_cache: dict[tuple, Connection] = {}
@@ -166,23 +186,44 @@ class TxCancelled(Exception):
         self.reasons = reasons
 
 
+TX_ATTEMPTS = 4
+
+
 @contextmanager
 def transaction(client_request_token: str | None = None) -> Iterator[Tx]:
-    """Collect items, commit once on exit. Raises :class:`TxCancelled` when a condition fails."""
-    tw = TransactWrite(connection=connection(), client_request_token=client_request_token)
+    """Collect items, commit once on exit. Raises :class:`TxCancelled` when a condition fails.
+
+    Every attempt carries a ClientRequestToken, so botocore's own retry of a request whose response was
+    lost cannot apply the writes twice. DynamoDB cancels a transaction that races another on the same
+    item (``TransactionConflict``, nothing written); such a commit is tried again, with a new token, a
+    few times with jittered backoff.
+    """
+    import random
+    import time
+    import uuid
+
+    tw = TransactWrite(connection=connection(), client_request_token=client_request_token or str(uuid.uuid4()))
     tx = Tx(tw)
     yield tx
     if not len(tx):
         return
-    try:
-        tw._commit()
-    except TransactWriteError as e:
-        reasons = [r.code if r else None for r in (e.cancellation_reasons or [])]
-        tags = tx.ordered_tags()
-        failed = [tags[i] for i, code in enumerate(reasons) if code == "ConditionalCheckFailed" and i < len(tags)]
-        if e.cause_response_code == "TransactionCanceledException" and reasons:
+    for attempt in range(TX_ATTEMPTS):
+        if attempt:
+            tw._client_request_token = str(uuid.uuid4())
+        try:
+            tw._commit()
+            return
+        except TransactWriteError as e:
+            reasons = [r.code if r else None for r in (e.cancellation_reasons or [])]
+            if e.cause_response_code != "TransactionCanceledException" or not reasons:
+                raise
+            tags = tx.ordered_tags()
+            failed = [tags[i] for i, code in enumerate(reasons) if code == "ConditionalCheckFailed" and i < len(tags)]
+            conflict = "TransactionConflict" in reasons and not failed
+            if conflict and attempt + 1 < TX_ATTEMPTS:
+                time.sleep(random.uniform(0, 0.02 * 2 ** attempt))
+                continue
             raise TxCancelled(failed, reasons) from e
-        raise
 
 
 # --------------------------------------------------------------------------------------- pagination

@@ -31,7 +31,7 @@ class RouteSpec:
     query: type[BaseModel] | None = None
     response: Any = None                  # pydantic model (or list[...] of one) for the docs
     status: int = 200
-    idempotent: bool = False
+    idempotent: bool | str = False        # True: generic claim; "tx": the use case puts the marker itself
     summary: str = ""
     tag: str = ""
     auth: str = "bearer"                  # bearer | none | basic | wechatpay
@@ -122,7 +122,7 @@ def _canonical_body(raw: bytes | None) -> bytes:
 
 
 def route(bp, path: str, method: str = "GET", *, roles: frozenset[str] | None, body=None, query=None,
-          response=None, status: int = 200, idempotent: bool = False, summary: str = "", tag: str = "",
+          response=None, status: int = 200, idempotent: bool | str = False, summary: str = "", tag: str = "",
           auth: str | None = None, content_types: list[str] | None = None,
           errors: tuple[int, ...] = (), available: Callable[[], bool] | None = None) -> Callable:
     """Register ``fn(req: Req, **path_params)`` on blueprint ``bp``; see the module docstring."""
@@ -166,6 +166,16 @@ def _dispatch(bp, spec: RouteSpec, fn: Callable, params: dict[str, str]):
 
             scope = f"{principal.sub if principal else '-'}#{spec.method} {spec.path}#" + \
                 "&".join(f"{k}={v}" for k, v in sorted(params.items()))
+            if spec.idempotent == "tx":
+                claim = idempotency.begin(scope, key, _canonical_body(request.raw_body))
+                try:
+                    status, payload, extra = _invoke(fn, req, params, spec, with_headers=True)
+                    return json_response(payload, status, extra)
+                except idempotency.Replay:
+                    status, payload = idempotency.replay(claim)
+                    return json_response(payload, status, {"Idempotent-Replayed": "true"})
+                finally:
+                    idempotency.end()
             status, payload, replayed = idempotency.run(
                 scope, key, _canonical_body(request.raw_body),
                 lambda: _invoke(fn, req, params, spec))

@@ -88,3 +88,54 @@ def _replay(rec: IdempotencyRecord, body_hash: str) -> tuple[int, Any]:
                        code="IDEMPOTENCY_IN_PROGRESS")
     return int(rec.status_code), json.loads(rec.response)
 
+
+
+# --------------------------------------------------------------------------------------- in-transaction
+# Use cases that must stay at one BatchGetItem + one TransactWriteItems (checkout, POS sale) write the
+# marker *inside* their transaction, already "done" with the response, conditioned on not existing.
+# If that condition fails, the key was used before: the stored response is replayed (or 409 on another
+# body). Routes declare ``idempotent="tx"``; ``core.http`` then skips the generic claim above.
+import contextvars  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+
+_claim: contextvars.ContextVar["Claim | None"] = contextvars.ContextVar("idempotency_claim", default=None)
+MARKER_TAG = ("idempotency",)
+
+
+@dataclass
+class Claim:
+    pk: str
+    sk: str
+    body_hash: str
+
+    def add_to(self, tx, status: int, payload: Any) -> None:
+        now = clock.now()
+        rec = IdempotencyRecord(self.pk, self.sk, body_hash=self.body_hash, state="done", status_code=status,
+                                response=json.dumps(payload, ensure_ascii=False), created_at=now,
+                                expires_at=now + RETENTION)
+        tx.save(rec, condition=IdempotencyRecord.pk.does_not_exist(), tag=MARKER_TAG)
+
+
+class Replay(Exception):
+    """Raised by a use case whose transaction found the key already used; core.http replays it."""
+
+
+def begin(scope: str, key: str, canonical_body: bytes) -> Claim:
+    validate_key(key)
+    pk, sk = _keys(scope, key)
+    claim = Claim(pk, sk, hashlib.sha256(canonical_body).hexdigest())
+    _claim.set(claim)
+    return claim
+
+
+def end() -> None:
+    _claim.set(None)
+
+
+def current() -> Claim | None:
+    return _claim.get()
+
+
+def replay(claim: Claim) -> tuple[int, Any]:
+    rec = IdempotencyRecord.get(claim.pk, claim.sk, consistent_read=True)
+    return _replay(rec, claim.body_hash)

@@ -37,6 +37,31 @@ class Settings(BaseSettings):
 
     # Routing defaults (metres).
     default_pickup_radius_m: int = 3000
+    # Unpaid online orders are cancelled (and their stock returned) after this many seconds.
+    pay_deadline_s: int = 15 * 60
+
+    # Payments (WeChat Pay APIv3). PAYMENT_PROVIDER: "wechatpay" | "sandbox"; unset -> sandbox on the local and
+    # test stages, wechatpay elsewhere (sandbox is refused on prod). Keys come from the environment only.
+    payment_provider: Literal["wechatpay", "sandbox"] | None = None
+    wechatpay_mchid: str = ""
+    wechatpay_appid: str = ""                       # empty -> WECHAT_APPID (the mini-program)
+    wechatpay_merchant_private_key: SecretStr = SecretStr("")   # PEM (apiclient_key.pem)
+    wechatpay_merchant_serial: str = ""
+    wechatpay_apiv3_key: SecretStr = SecretStr("")  # 32 bytes
+    wechatpay_apiv2_key: SecretStr = SecretStr("")  # 32 chars; only for POS 付款码 (APIv2 /pay/micropay)
+    wechatpay_platform_public_keys: str = ""        # JSON object {serial: PEM}
+    wechatpay_platform_public_key: str = ""         # or one PEM + its serial
+    wechatpay_platform_serial: str = ""
+    wechatpay_notify_url: str = ""
+    wechatpay_api_base: str = "https://api.mch.weixin.qq.com"
+    wechatpay_timeout_s: float = 5.0
+    wechatpay_spbill_ip: str = "127.0.0.1"         # APIv2 micropay spbill_create_ip
+    wechatpay_micropay_wait_s: float = 15.0         # how long to poll while the payer confirms (USERPAYING)
+    # Sandbox provider (local stage and tests): keys generated per process unless given here.
+    sandbox_platform_private_key: SecretStr = SecretStr("")     # PEM
+    sandbox_platform_serial: str = ""
+    sandbox_pay_delay_s: float = 2.0
+    sandbox_webhook_url: str = "http://127.0.0.1:8000/webhooks/wechatpay"
 
     @property
     def is_local(self) -> bool:

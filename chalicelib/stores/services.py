@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from chalicelib.core import clock
 from chalicelib.core.auth import Principal
+from chalicelib.core.dynamo import register_cache
 from chalicelib.core.errors import Forbidden
 from chalicelib.core.ids import new_id
 from chalicelib.core.schemas import PageOut
@@ -24,6 +25,7 @@ def create_store(cmd: StoreCreate) -> StoreOut:
     fields = cmd.model_dump(mode="json")
     if fields["pickup_radius_m"] is None:
         fields["pickup_radius_m"] = get_settings().default_pickup_radius_m
+    _chain.clear()
     return to_out(repository.create(new_id(), fields))
 
 
@@ -42,6 +44,7 @@ def update_store(principal: Principal, store_id: str, cmd: StoreUpdate) -> Store
     if not principal.is_hq and not set(changes) <= MANAGER_FIELDS:
         raise Forbidden("Only head office may change these fields", code="FIELD_FORBIDDEN",
                         details={"fields": sorted(set(changes) - MANAGER_FIELDS)})
+    _chain.clear()
     return to_out(repository.update(store_id, changes))
 
 
@@ -50,6 +53,21 @@ def list_stores(principal: Principal, limit: int, cursor: str | None) -> PageOut
         return PageOut[StoreOut](items=[to_out(repository.get(principal.store_id))], next=None)
     pg = repository.list_page(limit, cursor)
     return PageOut[StoreOut](items=[to_out(i) for i in pg.items], next=pg.next)
+
+
+# The chain's stores, read once per CHAIN_CACHE_S per process: routing and checkout need every store's
+# location, hours and status on each request, and stores change rarely (a change shows within the TTL).
+CHAIN_CACHE_S = 30.0
+_chain: dict = register_cache({})
+
+
+def chain() -> list[StoreItem]:
+    import time
+
+    hit = _chain.get("stores")
+    if hit is None or time.monotonic() - hit[0] > CHAIN_CACHE_S:
+        hit = _chain["stores"] = (time.monotonic(), repository.all_stores())
+    return hit[1]
 
 
 def is_open_now(item: StoreItem) -> bool:
@@ -61,7 +79,7 @@ def shop_stores(lat: float, lng: float, limit: int, cursor: str | None) -> PageO
     """Active stores nearest first. The cursor is the offset into that order."""
     local = clock.business_now()
     rows = []
-    for s in repository.all_stores():
+    for s in chain():
         if s.status != "active":
             continue
         rows.append(ShopStoreOut(

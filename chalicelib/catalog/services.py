@@ -1,0 +1,87 @@
+"""Catalog use cases."""
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.catalog import domain, repository
+from chalicelib.catalog.models import ProductItem
+from chalicelib.catalog.schemas import ProductCreate, ProductOut, ProductUpdate, ShopProductOut
+from chalicelib.core.errors import Conflict, NotFound
+from chalicelib.core.schemas import PageOut
+
+UPDATE_ATTEMPTS = 3
+
+
+def fields_of(item: ProductItem) -> dict[str, Any]:
+    return {
+        "sku": item.sku, "name": item.name, "category": item.category, "price_fen": int(item.price_fen),
+        "cost_fen": int(item.cost_fen) if item.cost_fen is not None else None, "barcode": item.barcode,
+        "consult_only": bool(item.consult_only), "contact_hint": item.contact_hint, "status": item.status,
+        "unit": item.unit, "spec": item.spec, "description": item.description, "image_url": item.image_url,
+    }
+
+
+def to_out(item: ProductItem) -> ProductOut:
+    return ProductOut(**fields_of(item), created_at=item.created_at, updated_at=item.updated_at)
+
+
+def _not_found(sku: str) -> NotFound:
+    return NotFound("No such product", code="PRODUCT_NOT_FOUND", details={"sku": sku})
+
+
+def create_product(cmd: ProductCreate) -> ProductOut:
+    domain.check_consult_rule(cmd.consult_only, cmd.contact_hint)
+    return to_out(repository.create(cmd.model_dump()))
+
+
+def get_product(sku: str) -> ProductOut:
+    if not domain.is_valid_sku(sku):
+        raise _not_found(sku)
+    return to_out(repository.get(sku))
+
+
+def update_product(sku: str, cmd: ProductUpdate) -> ProductOut:
+    """Read, merge, check the rules on the result, write conditionally on the version read; retried a few
+    times when another change got in between."""
+    if not domain.is_valid_sku(sku):
+        raise _not_found(sku)
+    changes = cmd.changes()
+    for _ in range(UPDATE_ATTEMPTS):
+        current = repository.get(sku, consistent=True)
+        merged = domain.merge(fields_of(current), changes)
+        release, claim = domain.barcode_change(current.barcode, merged["barcode"])
+        try:
+            return to_out(repository.replace(current, merged, release, claim))
+        except repository.StaleProduct:
+            continue
+    raise Conflict("The product was changed by someone else meanwhile; retry", code="CONCURRENT_UPDATE",
+                   details={"sku": sku})
+
+
+def list_products(category: str | None, status: str | None, barcode: str | None, limit: int,
+                  cursor: str | None) -> PageOut[ProductOut]:
+    if barcode is not None:
+        item = repository.by_barcode(barcode)
+        hits = [item] if item is not None and (category is None or item.category == category) \
+            and (status is None or item.status == status) else []
+        return PageOut[ProductOut](items=[to_out(i) for i in hits], next=None)
+    pg = repository.list_page(category, status, limit, cursor)
+    return PageOut[ProductOut](items=[to_out(i) for i in pg.items], next=pg.next)
+
+
+def shop_products(store_id: str, category: str | None, limit: int, cursor: str | None) -> PageOut[ShopProductOut]:
+    """On-sale products with this store's stock; never the cost price."""
+    from chalicelib.inventory import repository as inventory
+    from chalicelib.stores import repository as stores
+
+    store = stores.get(store_id)
+    if store.status != "active":
+        raise NotFound("No such store", code="STORE_NOT_FOUND", details={"store_id": store_id})
+    pg = repository.list_page(category, domain.ON_SALE, limit, cursor)
+    stock = inventory.stock_levels(store_id) if pg.items else {}
+    items = [ShopProductOut(sku=p.sku, name=p.name, category=p.category, price_fen=int(p.price_fen), unit=p.unit,
+                            spec=p.spec, image_url=p.image_url, stock_qty=max(0, stock.get(p.sku, 0)),
+                            consult_only=bool(p.consult_only),
+                            contact_hint=domain.shop_contact_hint(bool(p.consult_only), p.contact_hint))
+             for p in pg.items if domain.visible_in_shop(p.status)]
+    return PageOut[ShopProductOut](items=items, next=pg.next)
