@@ -70,3 +70,74 @@ STORE_BODY = {
     "opening_hours": [{"weekday": d, "open": "09:00", "close": "23:00"} for d in range(1, 8)],
     "delivery_radius_m": 5000,
 }
+
+
+PRODUCTS = [
+    {"sku": "MT-53-500", "name": "飞天茅台 53%vol 500ml", "category": "baijiu", "price_fen": 299900, "cost_fen": 250000,
+     "barcode": "6901234500011", "unit": "瓶"},
+    {"sku": "CQ-BEER-500", "name": "重庆啤酒 500ml", "category": "beer", "price_fen": 600, "cost_fen": 350,
+     "barcode": "6901234500028", "unit": "罐"},
+    {"sku": "WLY-52-500", "name": "五粮液 52%vol 500ml", "category": "baijiu", "price_fen": 109900, "cost_fen": 90000,
+     "unit": "瓶"},
+    {"sku": "CIG-HHL", "name": "黄鹤楼(软蓝)", "category": "cigarettes", "price_fen": 2000, "consult_only": True,
+     "contact_hint": "到店咨询或致电门店"},
+]
+
+
+class World:
+    """Two stores near 解放碑 and 观音桥, the products above, stock received, and tokens for every role."""
+
+    def __init__(self, api, hq: str):
+        self.api, self.hq = api, hq
+        a = api.post("/admin/stores", {**STORE_BODY, "name": "解放碑店", "lat": 29.5575, "lng": 106.5772}, token=hq)
+        b = api.post("/admin/stores", {**STORE_BODY, "name": "观音桥店", "lat": 29.5760, "lng": 106.5330}, token=hq)
+        assert a.status == 201 and b.status == 201, (a, b)
+        self.a, self.b = a.json["store_id"], b.json["store_id"]
+        for p in PRODUCTS:
+            r = api.post("/admin/products", p, token=hq)
+            assert r.status == 201, r
+        self.manager_a = token_for("store_manager", sub="01JMGRA0000000000000000000", store_id=self.a)
+        self.manager_b = token_for("store_manager", sub="01JMGRB0000000000000000000", store_id=self.b)
+        self.clerk_a = token_for("clerk", sub="01JC1ERKA00000000000000000", store_id=self.a)
+        self.clerk_b = token_for("clerk", sub="01JC1ERKB00000000000000000", store_id=self.b)
+
+    def receive(self, store_id: str, lines: dict[str, int]):
+        r = self.api.post(f"/admin/stores/{store_id}/stock/receipts",
+                          {"lines": [{"sku": s, "qty": q} for s, q in lines.items()]}, token=self.hq)
+        assert r.status == 201, r
+        return r.json
+
+    def stock(self, store_id: str) -> dict[str, int]:
+        items = self.api.get(f"/admin/stores/{store_id}/stock?limit=200", token=self.hq).json["items"]
+        return {i["sku"]: i["qty"] for i in items}
+
+    def ledger_sum(self, store_id: str, sku: str) -> int:
+        total, cursor = 0, None
+        while True:
+            r = self.api.get(f"/admin/stores/{store_id}/stock/{sku}/ledger?limit=200" + (f"&next={cursor}" if cursor else ""),
+                             token=self.hq)
+            total += sum(e["delta"] for e in r.json["items"])
+            cursor = r.json["next"]
+            if not cursor:
+                return total
+
+
+def drain_events() -> list[dict]:
+    """Deliver every message on the (moto) events queue to its subscribers, as the worker/Lambda would.
+    Returns the events delivered."""
+    import json as _json
+
+    from chalicelib.core import events
+    from chalicelib.core.settings import get_settings
+
+    sqs = events.sqs_client()
+    url = events.queue_url(get_settings().events_queue_name)
+    seen = []
+    while True:
+        msgs = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+        if not msgs:
+            return seen
+        for m in msgs:
+            events.handle_record(m["Body"])
+            seen.append(_json.loads(m["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])

@@ -12,12 +12,18 @@ from tools import infra
 
 @pytest.fixture
 def aws():
+    from chalicelib.core import events
+
     with mock_aws():
         reset_connections()
+        events.reset()
+        events.reset_consumers()
         infra.create_tables("test", boto3.client("dynamodb", region_name="ap-southeast-1"))
         infra.create_queues("test", boto3.client("sqs", region_name="ap-southeast-1"))
         yield
     reset_connections()
+    events.reset()
+    events.reset_consumers()
 
 
 @pytest.fixture
@@ -52,3 +58,10 @@ def stage_local(monkeypatch):
     assert get_settings().is_local
     yield
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def world(api, hq):
+    from tests.helpers import World
+
+    return World(api, hq)

@@ -1,0 +1,170 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints, field_validator, model_validator
+
+from chalicelib.core.schemas import Body, Out, PageQuery, Phone, Ulid
+
+Sku = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+OrderStatus = Literal["PENDING_PAYMENT", "PAID", "ACCEPTED", "READY", "DELIVERING", "COMPLETED", "CANCELLED",
+                      "REFUNDED", "PARTIALLY_REFUNDED"]
+MAX_LINES = 50
+
+
+class LineIn(Body):
+    sku: Sku
+    qty: int = Field(ge=1, le=999)
+
+
+class Location(Body):
+    lat: float = Field(ge=-90, le=90)
+    lng: float = Field(ge=-180, le=180)
+
+
+class Address(Body):
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+    phone: Phone
+    detail: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+def _distinct_skus(lines: list[LineIn]) -> list[LineIn]:
+    if len({ln.sku for ln in lines}) > MAX_LINES:
+        raise ValueError(f"at most {MAX_LINES} different skus per order")
+    return lines
+
+
+class CartIn(Body):
+    lines: list[LineIn] = Field(min_length=1, max_length=200)
+    coupon_ids: list[Ulid] = Field(default_factory=list, max_length=5)
+
+    _d = field_validator("lines")(_distinct_skus)
+
+
+class ShopQuoteIn(CartIn):
+    fulfillment: Literal["pickup", "delivery"] = "pickup"
+    store_id: Ulid | None = None
+    location: Location | None = None
+    address: Address | None = None
+    note: Annotated[str, StringConstraints(max_length=200)] | None = None
+
+    @model_validator(mode="after")
+    def _where(self):
+        if self.fulfillment == "delivery" and (self.address is None or self.location is None):
+            raise ValueError("delivery needs address and location")
+        if self.store_id is None and self.location is None:
+            raise ValueError("give store_id, or location to route to the nearest store")
+        return self
+
+
+class PosQuoteIn(CartIn):
+    member_code: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+
+
+class PosPayment(Body):
+    method: Literal["cash", "wechat_scan", "wallet"]
+    auth_code: Annotated[str, StringConstraints(pattern=r"^[0-9]{18}$")] | None = Field(
+        default=None, description="The customer's 18-digit WeChat payment code (wechat_scan)")
+    tendered_fen: int | None = Field(default=None, ge=0, le=10**9, description="Cash handed over (cash)")
+
+    @model_validator(mode="after")
+    def _code(self):
+        if self.method == "wechat_scan" and not self.auth_code:
+            raise ValueError("wechat_scan needs auth_code")
+        return self
+
+
+class PosSaleIn(PosQuoteIn):
+    payment: PosPayment
+
+
+class PayIn(Body):
+    method: Literal["wechat", "wallet"]
+
+
+class RefundIn(Body):
+    lines: list[LineIn] | None = Field(default=None, min_length=1, max_length=MAX_LINES,
+                                       description="Units to refund; omitted = everything not yet refunded")
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    request_id: Ulid | None = Field(default=None, description="POS: settle this customer refund request")
+
+
+class CompleteIn(Body):
+    pickup_code: Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")] | None = None
+
+
+class EmptyIn(Body):
+    pass
+
+
+class OrderListQuery(PageQuery):
+    status: OrderStatus | None = None
+
+
+class QuoteLineOut(Out):
+    sku: str
+    name: str
+    qty: int
+    unit_price_fen: int
+    discount_fen: int
+    payable_fen: int
+    gift: bool = False
+
+
+class QuoteOut(Out):
+    store_id: str | None
+    lines: list[QuoteLineOut]
+    subtotal_fen: int
+    discount_fen: int
+    payable_fen: int
+    applied: list[dict]
+    problems: list[dict]
+    suggested_store_id: str | None = None
+
+
+class OrderLineOut(QuoteLineOut):
+    refunded_qty: int = 0
+    refunded_fen: int = 0
+
+
+class OrderOut(Out):
+    order_id: str
+    channel: Literal["shop", "pos"]
+    status: OrderStatus
+    store_id: str
+    member_id: str | None = None
+    fulfillment: str
+    lines: list[OrderLineOut]
+    subtotal_fen: int
+    discount_fen: int
+    payable_fen: int
+    refunded_fen: int = 0
+    applied: list[dict] = Field(default_factory=list)
+    pickup_code: str | None = None
+    pay_deadline: str | None = None
+    payment: dict | None = None
+    address: dict | None = None
+    note: str | None = None
+    created_at: datetime
+    paid_at: str | None = None
+    completed_at: str | None = None
+    cancelled_at: str | None = None
+    cancel_reason: str | None = None
+
+
+class PrepayOut(Out):
+    order_id: str
+    method: Literal["wechat"]
+    prepay: dict
+
+
+class RefundOut(Out):
+    refund_id: str
+    order_id: str
+    status: Literal["REQUESTED", "SETTLED", "PROCESSING", "COMPLETED"]
+    lines: list[dict]
+    amount_fen: int
+    reason: str
+    method: str | None = None
+    created_at: datetime
