@@ -111,8 +111,8 @@ def route(cart: Mapping[str, int], fulfillment: str, stores: Sequence[StoreInfo]
     if not candidates:
         return Route(None, [{"code": "NO_STORE_IN_RANGE", "fulfillment": fulfillment}])
 
-    def units(s: StoreInfo) -> int:
-        return sum(min(stock.get(s.store_id, {}).get(sku, 0), q) for sku, q in cart.items())
+    def units(s: StoreInfo) -> int:   # stock of the cart's skus: a tie goes to the store with more
+        return sum(stock.get(s.store_id, {}).get(sku, 0) for sku in cart)
 
     full = [s for s in candidates if not shortages(cart, stock.get(s.store_id, {}))]
     if full:
