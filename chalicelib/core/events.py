@@ -66,10 +66,23 @@ def queue_url(name: str) -> str:
     return _queue_url[name]
 
 
+_sink: list | None = None
+
+
+def capture(into: list | None) -> None:
+    """Collect published events in ``into`` instead of sending them (tests that run without a queue);
+    ``None`` sends to SQS again."""
+    global _sink
+    _sink = into
+
+
 def publish(events: list[Event]) -> None:
     """Send events after the commit that made them true. A failure here is logged loudly, not raised:
     the state change has happened and the caller's response must say so."""
     if not events:
+        return
+    if _sink is not None:
+        _sink.extend(events)
         return
     try:
         url = queue_url(get_settings().events_queue_name)
