@@ -45,13 +45,19 @@ test-api: deps
 test-integration: deps
 	$(BIN)/python -m pytest -q tests/integration
 
-# chalice package merged with infra/, then cfn-lint on the result.
+# chalice package merged with infra/, then the package check and cfn-lint on the result.
+# - chalice writes build/$(STAGE)/sam.yaml (YAML because the merged template is YAML). It imports app.py with the
+#   stage's environment_variables from .chalice/config.json set, so wiring read at import (an SQS handler's queue
+#   name) is the stage's.
+# - One packaged template is one stage: `check_package --finalize` pins the template's Stage parameter to
+#   $(STAGE) (Default and AllowedValues) and points SQS event sources at the template's queues, then checks it.
 package: $(VENV)/.deps
 	rm -rf build/$(STAGE)
-	$(BIN)/chalice package --stage $(STAGE) --merge-template infra/resources.yml build/$(STAGE) >/dev/null
-	$(BIN)/python -m tools.check_package build/$(STAGE)/sam.json $(STAGE)
-	$(BIN)/cfn-lint build/$(STAGE)/sam.json
-	@echo "package $(STAGE): build/$(STAGE)/sam.json passes cfn-lint"
+	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-ap-southeast-1} \
+	  $(BIN)/chalice package --stage $(STAGE) --merge-template infra/resources.yml build/$(STAGE) >/dev/null
+	$(BIN)/python -m tools.check_package --finalize build/$(STAGE)/sam.yaml $(STAGE)
+	$(BIN)/cfn-lint build/$(STAGE)/sam.yaml
+	@echo "package $(STAGE): build/$(STAGE)/sam.yaml passes check_package and cfn-lint"
 
 bench: deps
 	$(BIN)/python bench/coldstart.py

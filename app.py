@@ -1,15 +1,20 @@
 """Chalice app: middleware and blueprints, nothing else. Behaviour lives in chalicelib/<domain>/."""
-from chalice import Chalice
+import gc
 
-from chalicelib.catalog.api import catalog_api
-from chalicelib.core.events import events_jobs
-from chalicelib.core.middleware import log_requests
-from chalicelib.core.openapi import openapi_api
-from chalicelib.identity.api import identity_api
-from chalicelib.inventory.api import inventory_api
-from chalicelib.orders.api import orders_api
-from chalicelib.orders.jobs import orders_jobs
-from chalicelib.stores.api import stores_api
+gc.disable()  # cold start: imports below create many classes; full GC passes during them are wasted work
+
+from chalice import Chalice  # noqa: E402
+
+from chalicelib.catalog.api import catalog_api  # noqa: E402
+from chalicelib.core.events import events_jobs  # noqa: E402
+from chalicelib.core.middleware import log_requests  # noqa: E402
+from chalicelib.core.openapi import openapi_api  # noqa: E402
+from chalicelib.identity.api import identity_api  # noqa: E402
+from chalicelib.inventory.api import inventory_api  # noqa: E402
+from chalicelib.orders.api import orders_api  # noqa: E402
+from chalicelib.orders.jobs import orders_jobs  # noqa: E402
+from chalicelib.payments.api import payments_api  # noqa: E402
+from chalicelib.stores.api import stores_api  # noqa: E402
 
 app = Chalice(app_name="omnistore")
 app.register_middleware(log_requests, "http")
@@ -19,6 +24,10 @@ app.register_blueprint(stores_api)
 app.register_blueprint(catalog_api)
 app.register_blueprint(inventory_api)
 app.register_blueprint(orders_api)
+app.register_blueprint(payments_api)
 app.register_blueprint(openapi_api)
 app.register_blueprint(orders_jobs)
 app.register_blueprint(events_jobs)
+
+gc.freeze()  # what import created lives as long as the process: keep it out of future collections
+gc.enable()

@@ -23,7 +23,8 @@ from chalicelib.core.settings import get_settings
 events_jobs = Blueprint(__name__)
 
 # Deployment wiring only: `chalice package` reads the queue name here to build the event source mapping
-# (the Makefile sets EVENTS_QUEUE_NAME per stage). At run time Lambda delivers whatever the mapping says.
+# (chalice exports the stage's environment variables from .chalice/config.json before importing the app).
+# At run time Lambda delivers whatever the mapping says.
 EVENTS_QUEUE = os.environ.get("EVENTS_QUEUE_NAME", "omnistore-dev-events")
 
 
@@ -157,6 +158,10 @@ def reset_consumers() -> None:
 @events_jobs.on_sqs_message(queue=EVENTS_QUEUE, batch_size=10, name="handle_events")
 def handle_events(event):
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
+    # On Lambda this handler is loaded from this module, not from app.py; importing the app registers
+    # every domain's subscribers (they subscribe when their modules are imported).
+    import app  # noqa: F401
 
     processor = BatchProcessor(event_type=EventType.SQS)
     return process_partial_response(event=event.to_dict(), record_handler=lambda r: handle_record(r.body),

@@ -8,13 +8,15 @@ A marker item per (caller, route, path params, key) in the application table:
 3. run the handler; store its response on the marker; on an error the claim is deleted, so nothing half
    written remains and the client may retry.
 
-Use cases that must stay at one transaction (checkout) put the marker inside their own TransactWriteItems
-instead (see ``Claim`` in a later change); the contract seen by clients is the same.
+Use cases that must stay at one transaction (checkout, POS sale) put the marker inside their own
+TransactWriteItems instead (``Claim`` below); the contract seen by clients is the same.
 """
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Callable
 
@@ -95,9 +97,6 @@ def _replay(rec: IdempotencyRecord, body_hash: str) -> tuple[int, Any]:
 # marker *inside* their transaction, already "done" with the response, conditioned on not existing.
 # If that condition fails, the key was used before: the stored response is replayed (or 409 on another
 # body). Routes declare ``idempotent="tx"``; ``core.http`` then skips the generic claim above.
-import contextvars  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-
 _claim: contextvars.ContextVar["Claim | None"] = contextvars.ContextVar("idempotency_claim", default=None)
 MARKER_TAG = ("idempotency",)
 
@@ -134,6 +133,11 @@ def end() -> None:
 
 def current() -> Claim | None:
     return _claim.get()
+
+
+def used(claim: Claim) -> bool:
+    """Whether the key was already used (for steps with outside effects that must not run twice)."""
+    return IdempotencyRecord.get_or_none(claim.pk, claim.sk, consistent_read=True) is not None
 
 
 def replay(claim: Claim) -> tuple[int, Any]:

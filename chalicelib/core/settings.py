@@ -42,7 +42,7 @@ class Settings(BaseSettings):
 
     # Payments (WeChat Pay APIv3). PAYMENT_PROVIDER: "wechatpay" | "sandbox"; unset -> sandbox on the local and
     # test stages, wechatpay elsewhere (sandbox is refused on prod). Keys come from the environment only.
-    payment_provider: Literal["wechatpay", "sandbox"] | None = None
+    payment_provider: str = ""
     wechatpay_mchid: str = ""
     wechatpay_appid: str = ""                       # empty -> WECHAT_APPID (the mini-program)
     wechatpay_merchant_private_key: SecretStr = SecretStr("")   # PEM (apiclient_key.pem)

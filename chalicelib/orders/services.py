@@ -476,9 +476,15 @@ def pos_sale(principal: Principal, cmd: PosSaleIn) -> OrderOut:
     if pay.method == "wechat_scan":
         from chalicelib.payments.client import get_client
 
-        charge = get_client().micropay(order_id=order_id, amount_fen=payable, auth_code=pay.auth_code,
+        # The trade number WeChat sees. With an Idempotency-Key it is derived from the key, so a till that
+        # retries after a timeout asks WeChat about the same trade instead of charging the customer twice.
+        claim = idempotency.current()
+        if claim is not None and idempotency.used(claim):
+            raise idempotency.Replay()   # answered before: do not charge again
+        trade_no = ("P" + claim.pk.removeprefix("IDEM#")[:31]) if claim is not None else order_id
+        charge = get_client().micropay(order_id=trade_no, amount_fen=payable, auth_code=pay.auth_code,
                                        description="门店消费")
-        payment["transaction_id"] = charge.transaction_id
+        payment |= {"transaction_id": charge.transaction_id, "trade_no": trade_no}
     item = repository.new_order(order_id, dict(
         channel="pos", status=domain.COMPLETED, store_id=principal.store_id, member_id=member_id,
         fulfillment="instore", lines=_order_lines(plan.priced), subtotal_fen=plan.priced.subtotal_fen,
@@ -490,8 +496,8 @@ def pos_sale(principal: Principal, cmd: PosSaleIn) -> OrderOut:
         if charge is not None:
             from chalicelib.payments.client import get_client
 
-            get_client().refund(order_id=order_id, refund_id=new_id(), amount_fen=payable, total_fen=payable,
-                                reason="库存不足，交易撤销")
+            get_client().refund(order_id=payment["trade_no"], refund_id=new_id(), amount_fen=payable,
+                                total_fen=payable, reason="库存不足，交易撤销")
         raise
     snap = snapshot(item)
     publish([Event("OrderPaid", snap), Event("OrderCompleted", snap), stock_moved(principal.store_id, plan.cart, "sale")])
@@ -578,7 +584,8 @@ def _execute_refund(item: OrderItem, requested: Mapping[str, int] | None, reason
     if r.status == "PROCESSING":
         from chalicelib.payments.client import get_client
 
-        result = get_client().refund(order_id=item.order_id, refund_id=refund_id, amount_fen=total,
+        result = get_client().refund(order_id=(item.payment or {}).get("trade_no", item.order_id),
+                                     refund_id=refund_id, amount_fen=total,
                                      total_fen=int(item.payable_fen), reason=reason)
         if result.status == "SUCCESS":
             r.update(actions=[RefundItem.status.set("COMPLETED"),

@@ -1,0 +1,197 @@
+"""Cold-start import cost: the whole Chalice app vs. the third-party runtime libraries it is built on.
+
+Each figure is measured in fresh interpreters (``python -c "import ..."``) minus a bare interpreter start, best of
+N runs (interleaved, so drift hits every row alike). Two settings:
+
+* ``cached .pyc``  - bytecode already compiled (a developer machine, the second run of anything);
+* ``no .pyc``      - the libraries and our code compiled from source on every start (the standard library keeps
+                     its bytecode), as on Lambda: ``chalice package`` ships no .pyc files and /var/task is
+                     read-only, so each cold start compiles every third-party and own module it imports.
+
+Goal: app / libs <= 1.3, i.e. our own code (and whatever it imports eagerly beyond the libraries) adds at most
+30 % to the libraries' import time. The second table (from ``-X importtime``) names what ``import app`` loads
+that the libraries alone do not, by top-level package and by our own modules.
+
+    .venv/bin/python bench/coldstart.py [-n 7] [--top 12]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+GOAL = 1.3
+
+LIBS = [
+    "chalice",
+    "pynamodb", "pynamodb.models", "pynamodb.attributes", "pynamodb.connection", "pynamodb.transactions",
+    "pynamodb.indexes",
+    "pydantic", "pydantic_settings",
+    "aws_lambda_powertools.logging",
+    "jwt", "ulid", "botocore",
+]
+SNIPPETS = {
+    "bare": "pass",
+    "libs": "import " + ", ".join(LIBS),
+    "app": "import app",
+    # app.py pauses the cyclic GC around its imports (gc.disable() ... gc.freeze(); gc.enable()), which also
+    # speeds up the libraries it imports. For a like-for-like figure, the libraries alone with the same pause.
+    "libs_gc_paused": "import gc; gc.disable(); import " + ", ".join(LIBS) + "; gc.freeze(); gc.enable()",
+}
+
+
+def env(no_pyc: bool, cache_dir: str | None = None) -> dict[str, str]:
+    e = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    e.update({"PYTHONPATH": str(ROOT), "STAGE": e.get("STAGE", "dev"),
+              "AWS_DEFAULT_REGION": e.get("AWS_DEFAULT_REGION", "ap-southeast-1")})
+    if no_pyc:
+        e["PYTHONDONTWRITEBYTECODE"] = "1"
+        e["PYTHONPYCACHEPREFIX"] = cache_dir or tempfile.mkdtemp(prefix="coldstart-nopyc-")
+    return e
+
+
+def run_once(code: str, environ: dict[str, str]) -> float:
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=environ, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - t0
+
+
+# For "no .pyc": the standard library does have bytecode on Lambda, so compile exactly the stdlib modules the
+# snippets use into the (otherwise empty) pycache prefix; site-packages and our code stay uncompiled.
+WARM_STDLIB = """
+import importlib.util, os, py_compile, sys, sysconfig
+{imports}
+std = os.path.realpath(sysconfig.get_paths()["stdlib"]) + os.sep
+for m in list(sys.modules.values()):
+    f = getattr(m, "__file__", None) or ""
+    if f.endswith(".py") and os.path.realpath(f).startswith(std) and "-packages" not in f:
+        py_compile.compile(f, cfile=importlib.util.cache_from_source(f), doraise=False)
+"""
+
+
+def measure(n: int, no_pyc: bool) -> dict[str, float]:
+    """Best wall time per snippet over n interleaved rounds."""
+    environ = env(no_pyc)
+    if no_pyc:
+        run_once(WARM_STDLIB.format(imports="\n".join(SNIPPETS.values())), environ)
+    else:                               # compile once so every measured run finds its .pyc
+        for code in SNIPPETS.values():
+            run_once(code, environ)
+    best = {k: float("inf") for k in SNIPPETS}
+    for _ in range(n):
+        for name, code in SNIPPETS.items():
+            best[name] = min(best[name], run_once(code, environ))
+    return best
+
+
+LINE = re.compile(r"^import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)$")
+
+
+def importtime(code: str) -> list[tuple[str, int, list]]:
+    """The import tree of ``python -X importtime -c code`` (cached .pyc): [(module, self us, children)].
+    The output is post-order with two spaces of indent per level, so a module's children are the lines one
+    level deeper that precede it."""
+    out = subprocess.run([sys.executable, "-X", "importtime", "-c", code], cwd=ROOT, env=env(False),
+                         check=True, capture_output=True, text=True).stderr
+    pending: dict[int, list] = defaultdict(list)
+    for line in out.splitlines():
+        m = LINE.match(line)
+        if m:
+            depth = len(m.group(3)) // 2
+            pending[depth].append((m.group(4), int(m.group(1)), pending.pop(depth + 1, [])))
+    return pending[0]
+
+
+def extras(top: int) -> tuple[list[tuple[str, float, int]], list[tuple[str, float, float]]]:
+    """What ``import app`` costs beyond the libraries, from ``-X importtime`` (median of 5 runs per module):
+    (package, self ms of its modules that the libs alone do not load, module count) and, for our own modules,
+    (module, ms beyond the libs including what it pulls in, own self ms)."""
+    libs: set[str] = set()
+
+    def names(nodes):
+        for mod, _s, children in nodes:
+            libs.add(mod)
+            names(children)
+
+    names(importtime(SNIPPETS["libs"]))
+    runs = [importtime(SNIPPETS["app"]) for _ in range(5)]
+    self_us: dict[str, list[int]] = defaultdict(list)
+    beyond_us: dict[str, list[int]] = defaultdict(list)
+
+    def walk(nodes) -> int:
+        total = 0
+        for mod, s, children in nodes:
+            extra = (0 if mod in libs else s) + walk(children)
+            self_us[mod].append(s)
+            beyond_us[mod].append(extra)
+            total += extra
+        return total
+
+    for tree in runs:
+        walk(tree)
+
+    def median(xs):
+        return sorted(xs)[len(xs) // 2] / 1e3
+
+    by_pkg: dict[str, list] = defaultdict(lambda: [0.0, 0])
+    for mod, xs in self_us.items():
+        if mod not in libs:
+            by_pkg[mod.split(".")[0]][0] += median(xs)
+            by_pkg[mod.split(".")[0]][1] += 1
+    pkgs = sorted(((p, ms, n) for p, (ms, n) in by_pkg.items()), key=lambda r: -r[1])[:top]
+    ours = sorted(((m, median(beyond_us[m]), median(self_us[m])) for m in self_us
+                   if m == "app" or m.startswith("chalicelib")), key=lambda r: -r[1])[:top]
+    return pkgs, ours
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("-n", type=int, default=7, help="runs per figure (best of N); default 7")
+    ap.add_argument("--top", type=int, default=12, help="rows in the breakdown tables")
+    args = ap.parse_args()
+
+    print(f"python {sys.version.split()[0]} ({sys.executable}); best of {args.n} fresh interpreters each")
+    results = {label: measure(args.n, no_pyc) for label, no_pyc in (("cached .pyc", False), ("no .pyc", True))}
+
+    print()
+    print(f"{'import (ms, minus bare start)':<34}" + "".join(f"{label:>14}" for label in results))
+    print("-" * (34 + 14 * len(results)))
+    rows = {label: {"bare": r["bare"] * 1e3, "libs": (r["libs"] - r["bare"]) * 1e3,
+                    "app": (r["app"] - r["bare"]) * 1e3, "libs_gc": (r["libs_gc_paused"] - r["bare"]) * 1e3}
+            for label, r in results.items()}
+    print(f"{'bare interpreter start (abs.)':<34}" + "".join(f"{v['bare']:>14.1f}" for v in rows.values()))
+    print(f"{'third-party runtime libs':<34}" + "".join(f"{v['libs']:>14.1f}" for v in rows.values()))
+    print(f"{'app (Chalice app + chalicelib)':<34}" + "".join(f"{v['app']:>14.1f}" for v in rows.values()))
+    print(f"{'our share (app - libs)':<34}" + "".join(f"{v['app'] - v['libs']:>14.1f}" for v in rows.values()))
+    ratios = {label: v["app"] / v["libs"] for label, v in rows.items()}
+    print(f"{'ratio app / libs':<34}" + "".join(f"{r:>14.2f}" for r in ratios.values()))
+    verdict = "OK" if ratios["cached .pyc"] <= GOAL else "ABOVE GOAL"
+    print(f"{'(libs, GC paused as app.py does)':<34}" + "".join(f"{v['libs_gc']:>14.1f}" for v in rows.values()))
+    print(f"{'(ratio app / libs, both paused)':<34}" + "".join(f"{v['app'] / v['libs_gc']:>14.2f}" for v in rows.values()))
+    print(f"\ngoal: ratio <= {GOAL} (cached .pyc): {verdict}")
+    print("libs = " + ", ".join(LIBS))
+
+    pkgs, ours = extras(args.top)
+    print("\nmodules `import app` loads that the libs alone do not (-X importtime, which inflates times; median of 5)")
+    print(f"{'package':<44}{'self ms':>10}{'modules':>10}")
+    print("-" * 64)
+    for pkg, ms, count in pkgs:
+        print(f"{pkg:<44}{ms:>10.1f}{count:>10}")
+    print("\nour modules by cost beyond the libs (own code + anything non-lib they pull in)")
+    print(f"{'module':<44}{'beyond ms':>10}{'self ms':>10}")
+    print("-" * 64)
+    for mod, beyond, own in ours:
+        print(f"{mod:<44}{beyond:>10.1f}{own:>10.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,226 @@
+"""The sandbox payment provider: WeChat Pay without WeChat, for the local stage and tests.
+
+``prepay`` answers real-looking, correctly signed ``wx.requestPayment`` parameters (sandbox merchant key) and
+queues the TRANSACTION.SUCCESS notification WeChat would send for the full amount, encrypted with the APIv3
+key and signed with the sandbox platform key - so the webhook's real verification code always runs:
+
+* tests take it with ``pending_notification(order_id)`` and POST it through the Chalice test client;
+* on the ``local`` stage it is also handed to the ``deliver(headers, body)`` hook, by default
+  :func:`http_deliver`, which POSTs it to ``SANDBOX_WEBHOOK_URL`` after ``SANDBOX_PAY_DELAY_S`` seconds on a
+  daemon thread (``set_deliver`` replaces or disables the hook).
+
+Keys: ``SANDBOX_PLATFORM_PRIVATE_KEY`` / ``SANDBOX_PLATFORM_SERIAL``, ``WECHATPAY_MERCHANT_PRIVATE_KEY`` and
+``WECHATPAY_APIV3_KEY`` when set; otherwise generated once per process. Nothing is ever written to disk.
+Refunds succeed at once; 付款码 ``^1[0-5]\\d{16}$`` (WeChat's 18 digits) are paid, anything else is declined.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from datetime import datetime
+from typing import Any, Callable
+
+from chalicelib.core import clock
+from chalicelib.core.errors import Conflict, NotFound
+from chalicelib.core.logging import logger
+from chalicelib.core.settings import get_settings
+from chalicelib.payments import domain
+from chalicelib.payments.client import Charge, Prepay, RefundResult, declined, merchant_ids
+
+AUTH_CODE = re.compile(r"^1[0-5]\d{16}$")
+OUTBOX_MAX = 1000
+
+Deliver = Callable[[dict, bytes], None]
+
+_lock = threading.Lock()
+_generated: dict[str, Any] = {}
+_outbox: "OrderedDict[str, dict[str, Any]]" = OrderedDict()
+_refunds: dict[str, str] = {}
+_UNSET: Any = object()
+_deliver: Any = _UNSET
+
+
+# --- keys ----------------------------------------------------------------------------------------------------
+
+def _generate(name: str):
+    with _lock:
+        if name not in _generated:
+            if name == "apiv3":
+                _generated[name] = secrets.token_hex(16).encode()   # 32 ASCII bytes, like a real APIv3 key
+            else:
+                from cryptography.hazmat.primitives.asymmetric import rsa
+
+                _generated[name] = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        return _generated[name]
+
+
+def platform_private_key():
+    pem = get_settings().sandbox_platform_private_key.get_secret_value()
+    if pem:
+        from chalicelib.payments.client import _private_key
+
+        return _private_key(pem)
+    return _generate("platform")
+
+
+def platform_public_key():
+    return platform_private_key().public_key()
+
+
+def platform_serial() -> str:
+    """``SANDBOX_PLATFORM_SERIAL``, or 40 hex digits derived from the key (the shape of a certificate serial)."""
+    serial = get_settings().sandbox_platform_serial
+    if serial:
+        return serial
+    from cryptography.hazmat.primitives import serialization
+
+    der = platform_public_key().public_bytes(serialization.Encoding.DER,
+                                             serialization.PublicFormat.SubjectPublicKeyInfo)
+    return hashlib.sha256(der).hexdigest()[:40].upper()
+
+
+def merchant_private_key():
+    pem = get_settings().wechatpay_merchant_private_key.get_secret_value()
+    if pem:
+        from chalicelib.payments.client import _private_key
+
+        return _private_key(pem)
+    return _generate("merchant")
+
+
+def merchant_public_key():
+    return merchant_private_key().public_key()
+
+
+def apiv3_key() -> bytes:
+    key = get_settings().wechatpay_apiv3_key.get_secret_value().encode()
+    return key if key else _generate("apiv3")
+
+
+# --- the outbox and its delivery -----------------------------------------------------------------------------
+
+def set_deliver(fn: Deliver | None) -> None:
+    """The hook that gets each queued notification; ``None`` disables delivery. By default the local stage
+    delivers over HTTP (:func:`http_deliver`) and other stages do not deliver."""
+    global _deliver
+    _deliver = fn
+
+
+def _deliverer() -> Deliver | None:
+    if _deliver is not _UNSET:
+        return _deliver
+    return http_deliver if get_settings().is_local else None
+
+
+def http_deliver(headers: dict, body: bytes) -> None:
+    """POST the notification to ``SANDBOX_WEBHOOK_URL`` after ``SANDBOX_PAY_DELAY_S`` on a daemon thread,
+    retrying a few times like WeChat does (faster), until the webhook answers 2xx."""
+    s = get_settings()
+    url, delay = s.sandbox_webhook_url, s.sandbox_pay_delay_s
+
+    def run() -> None:
+        import urllib3
+
+        pool = urllib3.PoolManager(timeout=urllib3.Timeout(total=10.0), retries=False)
+        for wait in (delay, 2.0, 5.0, 15.0):
+            time.sleep(wait)
+            try:
+                resp = pool.request("POST", url, body=body, headers={**headers,
+                                                                     "Content-Type": "application/json"})
+                if 200 <= resp.status < 300:
+                    return
+                logger.warning("sandbox notification refused", extra={"status": resp.status})
+            except urllib3.exceptions.HTTPError as e:
+                logger.warning("sandbox notification not delivered", extra={"error": type(e).__name__})
+
+    threading.Thread(target=run, name="sandbox-wechatpay-notify", daemon=True).start()
+
+
+def pending_notification(order_id: str, *, amount_fen: int | None = None,
+                         trade_state: str | None = None) -> tuple[dict[str, str], bytes]:
+    """The notification queued by ``prepay(order_id)``, signed now: ``(headers, body)`` to POST to the webhook.
+    Every call keeps the event id (like WeChat's retries) with a fresh timestamp and nonce. ``amount_fen`` /
+    ``trade_state`` override the transaction (tests of the webhook's checks). KeyError when nothing is queued."""
+    with _lock:
+        pending = _outbox[order_id]
+    tx = dict(pending["tx"])
+    if amount_fen is not None:
+        tx["amount"] = {**tx["amount"], "total": int(amount_fen), "payer_total": int(amount_fen)}
+    if trade_state is not None:
+        tx["trade_state"] = trade_state
+    return _sign(pending["event_id"], pending["create_time"], tx)
+
+
+def _sign(event_id: str, create_time: str, tx: dict[str, Any]) -> tuple[dict[str, str], bytes]:
+    return domain.sign_notification(tx, platform_private_key=platform_private_key(),
+                                    platform_serial=platform_serial(), apiv3_key=apiv3_key(), now=clock.now(),
+                                    event_id=event_id, create_time=create_time)
+
+
+def clear() -> None:
+    with _lock:
+        _outbox.clear()
+        _refunds.clear()
+
+
+def _digits(n: int) -> str:
+    return "".join(secrets.choice("0123456789") for _ in range(n))
+
+
+# --- the provider --------------------------------------------------------------------------------------------
+
+class SandboxPaymentClient:
+    def prepay(self, *, order_id: str, amount_fen: int, description: str, openid: str,
+               expires_at: datetime) -> Prepay:
+        now = clock.now()
+        mchid, appid = merchant_ids()
+        local = now.astimezone(domain.CST)
+        prepay_id = f"wx{local:%d%H%M%S}{secrets.token_hex(12)}{_digits(4)}"
+        tx = domain.transaction_resource(
+            appid=appid, mchid=mchid, out_trade_no=order_id, amount_fen=int(amount_fen), openid=openid,
+            transaction_id=f"4200{_digits(6)}{local:%Y%m%d}{_digits(10)}", success_time=domain.rfc3339_cst(now))
+        pending = {"tx": tx, "event_id": f"{secrets.token_hex(4)}-{secrets.token_hex(2)}-{secrets.token_hex(2)}-"
+                                          f"{secrets.token_hex(2)}-{secrets.token_hex(6)}",
+                   "create_time": domain.rfc3339_cst(now)}
+        with _lock:
+            _outbox[order_id] = pending
+            _outbox.move_to_end(order_id)
+            while len(_outbox) > OUTBOX_MAX:
+                _outbox.popitem(last=False)
+        deliver = _deliverer()
+        if deliver is not None:
+            deliver(*_sign(pending["event_id"], pending["create_time"], tx))
+        params = domain.jsapi_params(appid=appid, prepay_id=prepay_id, private_key=merchant_private_key(),
+                                     timestamp=int(now.timestamp()))
+        return Prepay(**params)
+
+    def refund(self, *, order_id: str, refund_id: str, amount_fen: int, total_fen: int,
+               reason: str) -> RefundResult:
+        if not 0 < int(amount_fen) <= int(total_fen):
+            raise Conflict("WeChat Pay refused the refund", code="REFUND_REJECTED",
+                           details={"provider_code": "INVALID_REQUEST"})
+        with _lock:
+            provider_id = _refunds.setdefault(refund_id, f"50{_digits(28)}")   # same refund_id, same refund
+        return RefundResult(refund_id=refund_id, provider_refund_id=provider_id, status="SUCCESS")
+
+    def refund_status(self, *, refund_id: str) -> RefundResult:
+        with _lock:
+            provider_id = _refunds.get(refund_id)
+        if provider_id is None:
+            raise NotFound("WeChat Pay does not know this refund", code="REFUND_NOT_FOUND")
+        return RefundResult(refund_id=refund_id, provider_refund_id=provider_id, status="SUCCESS")
+
+    def close(self, *, order_id: str) -> None:
+        """No payment can follow: the queued notification is dropped."""
+        with _lock:
+            _outbox.pop(order_id, None)
+
+    def micropay(self, *, order_id: str, amount_fen: int, auth_code: str, description: str) -> Charge:
+        if not AUTH_CODE.match(auth_code or ""):
+            raise declined("The payment code is invalid or expired", provider_code="AUTH_CODE_INVALID")
+        local = clock.now().astimezone(domain.CST)
+        return Charge(transaction_id=f"4200{_digits(6)}{local:%Y%m%d}{_digits(10)}", amount_fen=int(amount_fen))
