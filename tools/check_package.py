@@ -154,6 +154,11 @@ def finalize(tpl: dict[str, Any], stage: str) -> list[str]:
             if name in by_name:
                 props["Queue"] = {"Fn::GetAtt": [by_name[name], "Arn"]}
                 changes.append(f"{fname}.Events.{ename}.Queue -> {by_name[name]}.Arn")
+            # Our SQS handlers return {"batchItemFailures": [...]}; Lambda honours that only with this flag
+            # (chalice does not set it), otherwise one bad record would retry the whole batch.
+            if props.get("FunctionResponseTypes") != ["ReportBatchItemFailures"]:
+                props["FunctionResponseTypes"] = ["ReportBatchItemFailures"]
+                changes.append(f"{fname}.Events.{ename}.FunctionResponseTypes -> ReportBatchItemFailures")
     return changes
 
 
@@ -268,6 +273,9 @@ def check_queues(queues: dict[str, dict], functions: dict[str, dict]) -> list[st
                                 f"(is EVENTS_QUEUE_NAME set for the stage at package time?)")
                 continue
             qname = q["Fn::GetAtt"][0]
+            if props.get("FunctionResponseTypes") != ["ReportBatchItemFailures"]:
+                problems.append(f"{fname}.Events.{ename}: FunctionResponseTypes must be [ReportBatchItemFailures] "
+                                f"(partial batch failures)")
             if qname in dlqs:
                 continue
             vt = int(queues[qname].get("VisibilityTimeout", 30))
