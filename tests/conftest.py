@@ -26,6 +26,11 @@ from chalicelib.core import clock  # noqa: E402
 from chalicelib.core.settings import get_settings  # noqa: E402
 
 
+def pytest_configure(config):
+    # Outside Lambda there is no invocation context for Powertools idempotency to read the time left from.
+    config.addinivalue_line("filterwarnings", "ignore:Couldn't determine the remaining time left:UserWarning")
+
+
 @pytest.fixture(autouse=True)
 def _fresh_settings_and_clock():
     get_settings.cache_clear()

@@ -120,7 +120,7 @@ def subscribers(event_type: str) -> list[tuple[str, Handler]]:
 _persistence = None
 
 
-def _once(name: str, event: dict[str, Any], fn: Handler) -> None:
+def _once(name: str, event: dict[str, Any], fn: Handler, lambda_context: Any = None) -> None:
     """Run ``fn(event)`` at most once per (subscriber, event id)."""
     global _persistence
     from aws_lambda_powertools.utilities.idempotency import (DynamoDBPersistenceLayer, IdempotencyConfig,
@@ -135,6 +135,8 @@ def _once(name: str, event: dict[str, Any], fn: Handler) -> None:
             boto3_client=boto3.client("dynamodb", region_name=s.aws_region, endpoint_url=s.dynamodb_endpoint))
     config = IdempotencyConfig(event_key_jmespath="key", expires_after_seconds=7 * 24 * 3600,
                                raise_on_no_idempotency_key=True)
+    if lambda_context is not None:
+        config.register_lambda_context(lambda_context)   # in-progress records expire with the invocation
 
     @idempotent_function(data_keyword_argument="message", persistence_store=_persistence, config=config)
     def run(message: dict[str, Any]) -> bool:
@@ -144,10 +146,10 @@ def _once(name: str, event: dict[str, Any], fn: Handler) -> None:
     run(message={"key": f"{name}#{event['id']}", "event": event})
 
 
-def handle_record(body: str) -> None:
+def handle_record(body: str, lambda_context: Any = None) -> None:
     event = json.loads(body)
     for name, fn in subscribers(event["type"]):
-        _once(name, event, fn)
+        _once(name, event, fn, lambda_context)
 
 
 def reset_consumers() -> None:
@@ -164,5 +166,6 @@ def handle_events(event):
     import app  # noqa: F401
 
     processor = BatchProcessor(event_type=EventType.SQS)
-    return process_partial_response(event=event.to_dict(), record_handler=lambda r: handle_record(r.body),
-                                    processor=processor, context=None)
+    ctx = event.context
+    return process_partial_response(event=event.to_dict(), record_handler=lambda r: handle_record(r.body, ctx),
+                                    processor=processor, context=ctx)
