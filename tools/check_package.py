@@ -43,7 +43,8 @@ ROLE = "AWS::IAM::Role"
 # Function environment variable -> logical id of the template resource whose name it must hold.
 NAME_VARS = {"TABLE_NAME": "AppTable", "IDEMPOTENCY_TABLE_NAME": "IdempotencyTable",
              "EVENTS_QUEUE_NAME": "EventsQueue"}
-REQUIRED_SECRETS = ("JWT_SECRET", "WECHAT_SECRET")
+REQUIRED_SECRETS = ("JWT_SECRET", "WECHAT_SECRET", "WECHATPAY_MERCHANT_PRIVATE_KEY", "WECHATPAY_APIV3_KEY",
+                    "WECHATPAY_APIV2_KEY")
 SECRET_NAME = re.compile(r"SECRET|PASSWORD|PASSWD|TOKEN|PRIVATE|API_?KEY|CREDENTIAL", re.I)
 DYNAMIC_REF = re.compile(r"^\{\{resolve:secretsmanager:(?P<secret>[^:}]+):SecretString:(?P<key>[A-Za-z0-9_]+)\}\}$")
 ARN_QUEUE = re.compile(r"^arn:\$\{AWS::Partition\}:sqs:\$\{AWS::Region\}:\$\{AWS::AccountId\}:(?P<name>[^:$]+)$")

@@ -167,5 +167,5 @@ def handle_events(event):
 
     processor = BatchProcessor(event_type=EventType.SQS)
     ctx = event.context
-    return process_partial_response(event=event.to_dict(), record_handler=lambda r: handle_record(r.body, ctx),
+    return process_partial_response(event=event.to_dict(), record_handler=lambda record: handle_record(record.body, ctx),
                                     processor=processor, context=ctx)

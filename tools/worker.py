@@ -1,0 +1,524 @@
+"""Local stand-in for the Lambda event sources of a Chalice app: SQS event source mappings and EventBridge
+schedules. ``chalice local`` serves HTTP only; this worker makes queues and schedules work on one machine.
+
+Nothing here knows about this project's handlers: the worker walks ``app.event_sources`` and
+``app.handler_map`` (the same registry ``chalice package`` turns into CloudFormation), so a new
+``@app.on_sqs_message`` / ``@app.schedule`` (on the app or on a blueprint) is picked up without changes.
+
+SQS, as Lambda's event source mapping does it:
+- long-poll the queue (by name, or the name at the end of ``queue_arn``) for up to ``batch_size`` messages;
+- build the Lambda SQS event; every record carries SQS's own ``messageId`` (unique per message, unlike
+  ``chalice.test.Client().events.generate_sqs_event``);
+- handler returns normally -> every message is deleted, except those named in a returned
+  ``{"batchItemFailures": [{"itemIdentifier": <messageId>}]}`` (ReportBatchItemFailures semantics: a malformed
+  or unknown identifier fails the whole batch); handler raises -> nothing is deleted;
+- messages not deleted reappear after the queue's visibility timeout and, once their receive count reaches
+  the redrive policy's ``maxReceiveCount``, SQS (moto server) moves them to the dead-letter queue.
+
+Schedules: ``rate(N minute|minutes|hour|hours|day|days)`` and AWS's six-field ``cron(min hour dom month dow
+year)`` (``*``, ``?``, lists, ranges, steps, month/day names, ``L``, ``W``, ``#``), as strings or chalice
+``Rate`` / ``Cron`` objects, always in UTC. Missed fires (the machine slept) are not caught up, as
+EventBridge does not; each fire gets a CloudWatch "Scheduled Event" dict.
+
+Tests drive it by hand with ``poll_once()`` and ``tick()``; the local stack runs ``run_forever(stop_event)``
+in a background thread.
+"""
+from __future__ import annotations
+
+import base64
+import calendar
+import logging
+import re
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Iterable
+
+log = logging.getLogger("tools.worker")
+
+UTC = timezone.utc
+MAX_RECEIVE = 10             # SQS ReceiveMessage returns at most 10 messages per call
+LOCAL_ACCOUNT = "000000000000"
+
+
+# =========================================================================================== schedules
+class Schedule:
+    expression: str
+
+    def next_after(self, t: datetime) -> datetime | None:
+        """The first fire time strictly after ``t`` (aware, UTC); ``None`` if there is none."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class RateSchedule(Schedule):
+    interval: timedelta
+    expression: str = ""
+
+    def next_after(self, t: datetime) -> datetime:
+        return _utc(t) + self.interval
+
+
+_RATE_RE = re.compile(r"^rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)$", re.IGNORECASE)
+_UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+
+_MONTHS = {m: i for i, m in enumerate(["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT",
+                                       "NOV", "DEC"], start=1)}
+_DAYS = {d: i for i, d in enumerate(["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"], start=1)}
+
+
+def _aws_weekday(d: datetime | Any) -> int:
+    """AWS cron day of week: 1 = Sunday .. 7 = Saturday."""
+    return (d.weekday() + 1) % 7 + 1
+
+
+def _parse_number(tok: str, lo: int, hi: int, names: dict[str, int] | None, what: str) -> int:
+    t = tok.upper()
+    if names and t in names:
+        return names[t]
+    if not t.isdigit():
+        raise ValueError(f"cron {what}: {tok!r} is not a number")
+    n = int(t)
+    if not lo <= n <= hi:
+        raise ValueError(f"cron {what}: {n} is outside {lo}-{hi}")
+    return n
+
+
+def _parse_set(spec: str, lo: int, hi: int, what: str, names: dict[str, int] | None = None) -> frozenset[int]:
+    """``*``, ``5``, ``1,15``, ``MON-FRI``, ``*/15``, ``10-50/10``, ``5/10``; ranges may wrap (FRI-MON)."""
+    out: set[int] = set()
+    for part in spec.split(","):
+        if not part:
+            raise ValueError(f"cron {what}: empty list item in {spec!r}")
+        base, _, step_s = part.partition("/")
+        step = 1
+        if step_s:
+            if not step_s.isdigit() or int(step_s) == 0:
+                raise ValueError(f"cron {what}: bad step {step_s!r}")
+            step = int(step_s)
+        if base == "*":
+            start, end = lo, hi
+        elif "-" in base:
+            a, b = base.split("-", 1)
+            start, end = _parse_number(a, lo, hi, names, what), _parse_number(b, lo, hi, names, what)
+        else:
+            start = _parse_number(base, lo, hi, names, what)
+            end = hi if step_s else start
+        if start <= end:
+            values = list(range(start, end + 1))
+        else:  # wrapping range, e.g. FRI-MON or 22-2
+            values = list(range(start, hi + 1)) + list(range(lo, end + 1))
+        out.update(values[::step])
+    return frozenset(out)
+
+
+@dataclass(frozen=True)
+class CronSchedule(Schedule):
+    minutes: frozenset[int]
+    hours: frozenset[int]
+    months: frozenset[int]
+    years: frozenset[int]
+    day_matcher: Callable[[int, int, int], bool] = field(compare=False)
+    expression: str = ""
+
+    @classmethod
+    def parse(cls, fields: str, expression: str = "") -> "CronSchedule":
+        parts = fields.split()
+        if len(parts) != 6:
+            raise ValueError(f"cron needs 6 fields (min hour day-of-month month day-of-week year): {fields!r}")
+        minute, hour, dom, month, dow, year = parts
+        if (dom == "?") == (dow == "?"):
+            raise ValueError("cron: exactly one of day-of-month and day-of-week must be '?'")
+        for f, what in ((minute, "minutes"), (hour, "hours"), (month, "month"), (year, "year")):
+            if f == "?":
+                raise ValueError(f"cron {what}: '?' is only allowed for day-of-month or day-of-week")
+        return cls(minutes=_parse_set(minute, 0, 59, "minutes"), hours=_parse_set(hour, 0, 23, "hours"),
+                   months=_parse_set(month, 1, 12, "month", _MONTHS), years=_parse_set(year, 1970, 2199, "year"),
+                   day_matcher=_dom_matcher(dom) if dow == "?" else _dow_matcher(dow),
+                   expression=expression or f"cron({fields})")
+
+    def next_after(self, t: datetime) -> datetime | None:
+        start = _utc(t).replace(second=0, microsecond=0) + timedelta(minutes=1)
+        hours, minutes = sorted(self.hours), sorted(self.minutes)
+        for year in sorted(y for y in self.years if y >= start.year):
+            for month in sorted(self.months):
+                if (year, month) < (start.year, start.month):
+                    continue
+                first_day = start.day if (year, month) == (start.year, start.month) else 1
+                for day in range(first_day, calendar.monthrange(year, month)[1] + 1):
+                    if not self.day_matcher(year, month, day):
+                        continue
+                    same_day = (year, month, day) == (start.year, start.month, start.day)
+                    for hour in hours:
+                        if same_day and hour < start.hour:
+                            continue
+                        for minute in minutes:
+                            if same_day and hour == start.hour and minute < start.minute:
+                                continue
+                            return datetime(year, month, day, hour, minute, tzinfo=UTC)
+        return None
+
+
+def _dom_matcher(spec: str) -> Callable[[int, int, int], bool]:
+    """Day of month: numbers/ranges/steps, ``L`` (last day), ``L-n`` (n days before the last), ``nW``
+    (weekday nearest to day n, within the month), ``LW`` (last weekday)."""
+    up = spec.upper()
+    if up == "L" or up.startswith("L-"):
+        offset = int(up[2:]) if up.startswith("L-") else 0
+        return lambda y, m, d: d == calendar.monthrange(y, m)[1] - offset
+    if up == "LW":
+        def last_weekday(y, m, d):
+            last = calendar.monthrange(y, m)[1]
+            while datetime(y, m, last).weekday() >= 5:
+                last -= 1
+            return d == last
+        return last_weekday
+    if up.endswith("W"):
+        target = _parse_number(up[:-1], 1, 31, None, "day-of-month")
+
+        def nearest_weekday(y, m, d):
+            last = calendar.monthrange(y, m)[1]
+            day = min(target, last)
+            wd = datetime(y, m, day).weekday()
+            if wd == 5:      # Saturday -> Friday, or Monday if Friday is in the previous month
+                day = day - 1 if day > 1 else day + 2
+            elif wd == 6:    # Sunday -> Monday, or Friday if Monday is in the next month
+                day = day + 1 if day < last else day - 2
+            return d == day
+        return nearest_weekday
+    days = _parse_set(spec, 1, 31, "day-of-month")
+    return lambda y, m, d: d in days
+
+
+def _dow_matcher(spec: str) -> Callable[[int, int, int], bool]:
+    """Day of week (1 = SUN .. 7 = SAT, or names): numbers/ranges/lists/steps, ``nL`` (last such weekday of the
+    month), ``n#k`` (the k-th such weekday of the month)."""
+    up = spec.upper()
+    if "#" in up:
+        wd_s, k_s = up.split("#", 1)
+        wd = _parse_number(wd_s, 1, 7, _DAYS, "day-of-week")
+        k = _parse_number(k_s, 1, 5, None, "day-of-week #")
+        return lambda y, m, d: _aws_weekday(datetime(y, m, d)) == wd and (d - 1) // 7 + 1 == k
+    if up.endswith("L") and len(up) > 1:
+        wd = _parse_number(up[:-1], 1, 7, _DAYS, "day-of-week")
+        return lambda y, m, d: (_aws_weekday(datetime(y, m, d)) == wd
+                                and d + 7 > calendar.monthrange(y, m)[1])
+    if up == "L":
+        up = "7"  # last day of the week: Saturday
+    days = _parse_set(up, 1, 7, "day-of-week", _DAYS)
+    return lambda y, m, d: _aws_weekday(datetime(y, m, d)) in days
+
+
+def parse_schedule(expression: Any) -> Schedule:
+    """A chalice ``Rate``/``Cron`` object or an EventBridge string: ``rate(...)`` or ``cron(...)``."""
+    text = expression.to_string() if hasattr(expression, "to_string") else str(expression)
+    text = text.strip()
+    m = _RATE_RE.match(text)
+    if m:
+        value, unit = int(m.group(1)), m.group(2).lower().rstrip("s")
+        if value <= 0:
+            raise ValueError(f"rate must be positive: {text!r}")
+        return RateSchedule(timedelta(seconds=value * _UNIT_SECONDS[unit]), expression=text)
+    if text.lower().startswith("cron(") and text.endswith(")"):
+        return CronSchedule.parse(text[5:-1], expression=text)
+    raise ValueError(f"not a schedule expression: {text!r}")
+
+
+def _utc(t: datetime) -> datetime:
+    if t.tzinfo is None:
+        raise ValueError("schedule times must be timezone-aware")
+    return t.astimezone(UTC)
+
+
+def _iso(t: datetime) -> str:
+    return _utc(t).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# =========================================================================================== lambda bits
+class LocalContext:
+    """What a Lambda handler may read from its context object."""
+
+    def __init__(self, function_name: str, memory_mb: int = 512, timeout_s: int = 60, region: str = "",
+                 account: str = LOCAL_ACCOUNT):
+        self.function_name = function_name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = f"arn:aws:lambda:{region}:{account}:function:{function_name}"
+        self.memory_limit_in_mb = memory_mb
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{function_name}"
+        self.log_stream_name = "local"
+        self.identity = None
+        self.client_context = None
+        self._deadline = datetime.now(UTC) + timedelta(seconds=timeout_s)
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - datetime.now(UTC)).total_seconds() * 1000))
+
+
+def _message_attributes(raw: dict[str, Any]) -> dict[str, Any]:
+    """ReceiveMessage's ``MessageAttributes`` in the shape Lambda puts into an SQS record."""
+    out = {}
+    for name, a in (raw or {}).items():
+        rec: dict[str, Any] = {"stringListValues": [], "binaryListValues": [], "dataType": a.get("DataType")}
+        if "StringValue" in a:
+            rec["stringValue"] = a["StringValue"]
+        if "BinaryValue" in a:
+            v = a["BinaryValue"]
+            rec["binaryValue"] = base64.b64encode(v).decode() if isinstance(v, (bytes, bytearray)) else v
+        out[name] = rec
+    return out
+
+
+def sqs_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str, Any]:
+    """One record of the Lambda SQS event, from one ReceiveMessage message."""
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message.get("Body", ""),
+        "attributes": dict(message.get("Attributes") or {}),
+        "messageAttributes": _message_attributes(message.get("MessageAttributes") or {}),
+        "md5OfBody": message.get("MD5OfBody", ""),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": region,
+    }
+
+
+def failed_ids(result: Any, ids: list[str]) -> set[str]:
+    """Which records of a batch failed, given the handler's return value (ReportBatchItemFailures rules):
+    ``None``, ``{}``, or an empty/absent ``batchItemFailures`` -> none failed; an identifier that is missing,
+    empty or not in the batch -> the whole batch failed."""
+    if not isinstance(result, dict):
+        return set()
+    failures = result.get("batchItemFailures")
+    if not failures:
+        return set()
+    out = set()
+    for f in failures:
+        ident = f.get("itemIdentifier") if isinstance(f, dict) else None
+        if not ident or ident not in ids:
+            log.warning("batchItemFailures names %r, which is not in the batch: the whole batch failed", ident)
+            return set(ids)
+        out.add(ident)
+    return out
+
+
+# =========================================================================================== the worker
+@dataclass
+class SqsSource:
+    name: str
+    queue_name: str
+    batch_size: int
+    handler: Callable[..., Any]
+    queue_url: str | None = None
+    queue_arn: str | None = None
+
+
+@dataclass
+class ScheduledJob:
+    name: str
+    schedule: Schedule
+    handler: Callable[..., Any]
+    next_fire: datetime | None = None
+
+
+@dataclass
+class BatchResult:
+    source: str
+    message_ids: list[str]
+    failed: list[str]
+    error: str | None = None
+
+
+class Worker:
+    """Feeds SQS messages and schedule ticks to a Chalice app's event handlers.
+
+    ``clock`` returns the current aware UTC time (schedules only; SQS timing is the queue's own).
+    ``queue_names`` optionally maps a handler's queue name to another one (e.g. per stage).
+    """
+
+    def __init__(self, app, sqs_client, clock: Callable[[], datetime] | None = None, *, wait_time_s: int = 20,
+                 region: str | None = None, account: str = LOCAL_ACCOUNT, stage: str = "local",
+                 queue_names: dict[str, str] | None = None, lambda_timeout_s: int = 60, memory_mb: int = 512):
+        from chalice.app import ScheduledEventConfig, SQSEventConfig
+
+        self.app = app
+        self.sqs = sqs_client
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.wait_time_s = max(0, min(20, int(wait_time_s)))
+        self.region = region or getattr(getattr(sqs_client, "meta", None), "region_name", None) or "us-east-1"
+        self.account = account
+        self.stage = stage
+        self.lambda_timeout_s = lambda_timeout_s
+        self.memory_mb = memory_mb
+        self.sqs_sources: list[SqsSource] = []
+        self.schedules: list[ScheduledJob] = []
+        self.ignored: list[str] = []
+        queue_names = queue_names or {}
+        start = self.clock()
+        for src in app.event_sources:
+            handler = app.handler_map.get(src.name)
+            if handler is None:  # pragma: no cover - chalice always registers both
+                raise RuntimeError(f"event source {src.name!r} has no handler in app.handler_map")
+            if isinstance(src, SQSEventConfig):
+                qname = src.queue or (src.queue_arn or "").rsplit(":", 1)[-1]
+                qname = queue_names.get(qname, qname)
+                self.sqs_sources.append(SqsSource(src.name, qname, max(1, int(src.batch_size or 1)), handler))
+            elif isinstance(src, ScheduledEventConfig):
+                sched = parse_schedule(src.schedule_expression)
+                self.schedules.append(ScheduledJob(src.name, sched, handler, sched.next_after(start)))
+            else:
+                self.ignored.append(f"{src.name} ({type(src).__name__})")
+        if self.ignored:
+            log.warning("event sources the local worker does not drive: %s", ", ".join(self.ignored))
+
+    # ------------------------------------------------------------------------------------------ helpers
+    def _context(self, name: str) -> LocalContext:
+        fn = f"{self.app.app_name}-{self.stage}-{name}"
+        return LocalContext(fn, self.memory_mb, self.lambda_timeout_s, self.region, self.account)
+
+    def _resolve(self, src: SqsSource) -> bool:
+        if src.queue_url:
+            return True
+        try:
+            src.queue_url = self.sqs.get_queue_url(QueueName=src.queue_name)["QueueUrl"]
+            src.queue_arn = self.sqs.get_queue_attributes(
+                QueueUrl=src.queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            return True
+        except Exception as e:  # noqa: BLE001 - queue not created yet, endpoint down: try again later
+            log.warning("queue %s of handler %s is not available: %s", src.queue_name, src.name, e)
+            src.queue_url = None
+            return False
+
+    def describe(self) -> list[str]:
+        lines = [f"sqs      {s.name} <- {s.queue_name} (batch {s.batch_size})" for s in self.sqs_sources]
+        lines += [f"schedule {j.name} {j.schedule.expression} (next {_iso(j.next_fire) if j.next_fire else '-'})"
+                  for j in self.schedules]
+        return lines
+
+    # ------------------------------------------------------------------------------------------ SQS
+    def poll_once(self, wait_time_s: int | None = None, sources: Iterable[str] | None = None) -> list[BatchResult]:
+        """One receive + dispatch for each SQS source (or only those named); returns what happened."""
+        results = []
+        for src in self.sqs_sources:
+            if sources is not None and src.name not in sources:
+                continue
+            res = self._poll_source(src, self.wait_time_s if wait_time_s is None else wait_time_s)
+            if res is not None:
+                results.append(res)
+        return results
+
+    def _receive(self, src: SqsSource, wait_time_s: int) -> list[dict[str, Any]]:
+        messages: list[dict[str, Any]] = []
+        wait = wait_time_s
+        while len(messages) < src.batch_size:
+            got = self.sqs.receive_message(
+                QueueUrl=src.queue_url, MaxNumberOfMessages=min(MAX_RECEIVE, src.batch_size - len(messages)),
+                WaitTimeSeconds=wait, AttributeNames=["All"], MessageAttributeNames=["All"],
+            ).get("Messages", [])
+            if not got:
+                break
+            messages.extend(got)
+            wait = 0  # fill the batch with what is already there, do not wait again
+        return messages
+
+    def _poll_source(self, src: SqsSource, wait_time_s: int) -> BatchResult | None:
+        if not self._resolve(src):
+            return None
+        messages = self._receive(src, wait_time_s)
+        if not messages:
+            return None
+        records = [sqs_record(m, src.queue_arn or "", self.region) for m in messages]
+        ids = [r["messageId"] for r in records]
+        error = None
+        try:
+            result = src.handler({"Records": records}, self._context(src.name))
+            failed = failed_ids(result, ids)
+        except Exception as e:  # noqa: BLE001 - a failing handler fails its whole batch, as on Lambda
+            log.exception("SQS handler %s raised; the whole batch of %d will be retried", src.name, len(ids))
+            failed, error = set(ids), f"{type(e).__name__}: {e}"
+        done = [r for r in records if r["messageId"] not in failed]
+        for i in range(0, len(done), 10):
+            chunk = done[i:i + 10]
+            resp = self.sqs.delete_message_batch(QueueUrl=src.queue_url, Entries=[
+                {"Id": str(n), "ReceiptHandle": r["receiptHandle"]} for n, r in enumerate(chunk)])
+            for f in resp.get("Failed", []):
+                log.warning("could not delete message %s: %s", chunk[int(f["Id"])]["messageId"], f.get("Message"))
+        if failed:
+            log.info("SQS handler %s: %d of %d records failed", src.name, len(failed), len(ids))
+        return BatchResult(src.name, ids, [i for i in ids if i in failed], error)
+
+    # ------------------------------------------------------------------------------------------ schedules
+    def scheduled_event(self, job: ScheduledJob, fire_time: datetime) -> dict[str, Any]:
+        rule = f"{self.app.app_name}-{self.stage}-{job.name}"
+        return {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": self.account,
+            "time": _iso(fire_time),
+            "region": self.region,
+            "resources": [f"arn:aws:events:{self.region}:{self.account}:rule/{rule}"],
+            "detail": {},
+        }
+
+    def tick(self, now: datetime | None = None) -> list[str]:
+        """Fire every schedule that is due at ``now`` (default: the clock); returns the names fired."""
+        now = _utc(now or self.clock())
+        fired = []
+        for job in self.schedules:
+            if job.next_fire is None or job.next_fire > now:
+                continue
+            due = job.next_fire
+            try:
+                job.handler(self.scheduled_event(job, due), self._context(job.name))
+            except Exception:  # noqa: BLE001
+                log.exception("scheduled handler %s raised (fire time %s)", job.name, _iso(due))
+            fired.append(job.name)
+            nxt = job.schedule.next_after(due)
+            if nxt is not None and nxt <= now:   # missed fires are not caught up
+                nxt = job.schedule.next_after(now)
+            job.next_fire = nxt
+        return fired
+
+    def seconds_until_next(self, now: datetime | None = None) -> float | None:
+        now = _utc(now or self.clock())
+        pending = [j.next_fire for j in self.schedules if j.next_fire is not None]
+        return max(0.0, (min(pending) - now).total_seconds()) if pending else None
+
+    # ------------------------------------------------------------------------------------------ loop
+    def run_forever(self, stop_event: threading.Event) -> None:
+        """One long-polling thread per SQS source, schedules in this thread; returns after ``stop_event``."""
+        threads = [threading.Thread(target=self._sqs_loop, args=(src, stop_event), daemon=True,
+                                    name=f"worker-sqs-{src.name}") for src in self.sqs_sources]
+        for t in threads:
+            t.start()
+        try:
+            while not stop_event.is_set():
+                try:
+                    self.tick()
+                except Exception:  # noqa: BLE001 - never let the scheduler die
+                    log.exception("scheduler tick failed")
+                wait = self.seconds_until_next()
+                # Re-check at least every second: the clock may be moved by tests or the demo.
+                stop_event.wait(1.0 if wait is None else min(1.0, max(0.05, wait)))
+        finally:
+            stop_event.set()
+            for t in threads:
+                t.join(timeout=self.wait_time_s + self.lambda_timeout_s + 5)
+
+    def _sqs_loop(self, src: SqsSource, stop_event: threading.Event) -> None:
+        while not stop_event.is_set():
+            try:
+                if not self._resolve(src):
+                    stop_event.wait(2.0)
+                    continue
+                self._poll_source(src, self.wait_time_s)
+            except Exception:  # noqa: BLE001 - endpoint hiccups: log, back off, keep going
+                if stop_event.is_set():
+                    break
+                log.exception("polling %s failed", src.queue_name)
+                src.queue_url = None
+                stop_event.wait(2.0)
