@@ -1,12 +1,14 @@
 """HTTP middleware: request id on every log line and on the response."""
 from __future__ import annotations
 
+from chalicelib.core.ids import new_id
 from chalicelib.core.logging import logger
 
 
 def log_requests(event, get_response):
     ctx = event.context or {}
-    request_id = ctx.get("requestId") or (event.headers or {}).get("x-request-id") or "-"
+    # API Gateway's request id; a caller's X-Request-Id; else our own (the local server has neither).
+    request_id = ctx.get("requestId") or (event.headers or {}).get("x-request-id") or new_id()
     logger.append_keys(request_id=request_id, path=ctx.get("resourcePath"), method=event.method)
     try:
         response = get_response(event)

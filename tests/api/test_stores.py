@@ -155,3 +155,10 @@ def test_shop_stores_bad_query_is_422(api, member, qs):
 
 def test_shop_stores_needs_a_member_token(api):
     assert api.get("/shop/stores?lat=29.56&lng=106.55").status == 401
+
+
+def test_every_response_carries_a_request_id(api, hq):
+    a = api.get("/admin/stores", token=hq).headers["X-Request-Id"]
+    b = api.get("/admin/stores", token=hq).headers["X-Request-Id"]
+    assert a and b and a != b
+    assert api.get("/admin/stores", token=hq, headers={"X-Request-Id": "abc-123"}).headers["X-Request-Id"] == "abc-123"
