@@ -177,6 +177,11 @@ class Tx:
         return sum(len(v) for v in self._tags.values())
 
 
+def condition_failed(e: Exception) -> bool:
+    """Whether a PynamoDB error is a failed ``condition=`` (not a throttle, not a validation error)."""
+    return getattr(e, "cause_response_code", None) == "ConditionalCheckFailedException"
+
+
 class TxCancelled(Exception):
     """The transaction was cancelled; ``failed`` lists the tags whose condition failed, in order."""
 

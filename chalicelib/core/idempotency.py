@@ -24,7 +24,7 @@ from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.exceptions import PutError
 
 from chalicelib.core import clock
-from chalicelib.core.dynamo import Item
+from chalicelib.core.dynamo import Item, condition_failed
 from chalicelib.core.errors import Conflict, ValidationFailed
 
 RETENTION = timedelta(hours=24)
@@ -66,7 +66,7 @@ def run(scope: str, key: str, canonical_body: bytes,
     try:
         record.save(condition=IdempotencyRecord.pk.does_not_exist())
     except PutError as e:
-        if e.cause_response_code != "ConditionalCheckFailedException":
+        if not condition_failed(e):
             raise
         other = IdempotencyRecord.get(pk, sk, consistent_read=True)
         return (*_replay(other, body_hash), True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pynamodb.exceptions import PutError
 
 from chalicelib.core import clock
-from chalicelib.core.dynamo import Page, TxCancelled, page, transaction
+from chalicelib.core.dynamo import Page, TxCancelled, condition_failed, page, transaction
 from chalicelib.core.errors import Conflict
 from chalicelib.identity.models import (META, STAFF_GSI1PK, MemberItem, OpenIdItem, StaffItem, member_pk,
                                         openid_pk, staff_gsi1sk, staff_pk)
@@ -23,7 +23,7 @@ def create_staff(staff_id: str, username: str, name: str, role: str, store_id: s
     try:
         item.save(condition=StaffItem.pk.does_not_exist())
     except PutError as e:
-        if e.cause_response_code == "ConditionalCheckFailedException":
+        if condition_failed(e):
             raise Conflict("This username is taken", code="USERNAME_TAKEN")
         raise
     return item

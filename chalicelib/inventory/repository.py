@@ -10,7 +10,7 @@ from typing import Any, Iterable, Mapping
 from pynamodb.exceptions import UpdateError
 
 from chalicelib.core import clock
-from chalicelib.core.dynamo import Page, Tx, page
+from chalicelib.core.dynamo import Page, Tx, condition_failed, page
 from chalicelib.core.ids import new_id
 from chalicelib.inventory.models import (LOW_STOCK_GSI2PK, MovementItem, StockItem, TransferItem, ledger_pk,
                                          sku_gsi1pk, stock_sk, transfer_pk)
@@ -114,7 +114,7 @@ def open_low_alert(store_id: str, sku: str) -> bool:
             & (StockItem.low_open.does_not_exist() | (StockItem.low_open == False)))  # noqa: E712
         return True
     except UpdateError as e:
-        if e.cause_response_code == "ConditionalCheckFailedException":
+        if condition_failed(e):
             return False
         raise
 
@@ -128,7 +128,7 @@ def close_low_alert(store_id: str, sku: str) -> bool:
             & (StockItem.threshold.does_not_exist() | (StockItem.qty >= StockItem.threshold)))
         return True
     except UpdateError as e:
-        if e.cause_response_code == "ConditionalCheckFailedException":
+        if condition_failed(e):
             return False
         raise
 

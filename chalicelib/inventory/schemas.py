@@ -5,9 +5,9 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, field_validator
 
+from chalicelib.catalog.schemas import Sku
 from chalicelib.core.schemas import Body, Out, PageQuery, Text, Ulid
 
-Sku = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 Qty = Annotated[int, Field(ge=1, le=100_000)]
 
 

@@ -6,7 +6,7 @@ from typing import Any
 from pynamodb.exceptions import PutError, UpdateError
 
 from chalicelib.core import clock
-from chalicelib.core.dynamo import Page, page
+from chalicelib.core.dynamo import Page, condition_failed, page
 from chalicelib.core.errors import Conflict, NotFound
 from chalicelib.stores.models import STORES_GSI1PK, StoreItem, store_pk
 
@@ -20,7 +20,7 @@ def create(store_id: str, fields: dict[str, Any]) -> StoreItem:
     try:
         item.save(condition=StoreItem.pk.does_not_exist())
     except PutError as e:
-        if e.cause_response_code == "ConditionalCheckFailedException":
+        if condition_failed(e):
             raise Conflict("A store with this id already exists", code="STORE_EXISTS")
         raise
     return item
@@ -41,7 +41,7 @@ def update(store_id: str, changes: dict[str, Any]) -> StoreItem:
     try:
         item.update(actions=actions, condition=StoreItem.pk.exists())
     except UpdateError as e:
-        if e.cause_response_code == "ConditionalCheckFailedException":
+        if condition_failed(e):
             raise NotFound("No such store", code="STORE_NOT_FOUND", details={"store_id": store_id})
         raise
     return item

@@ -41,30 +41,30 @@ class StoreCreate(Body):
 
 
 class StoreUpdate(Body):
-    """Only the fields present are changed."""
+    """Only the fields present are changed. An explicit null is refused (422 naming the field), except for
+    ``notes``, which null clears."""
 
-    name: Name | None = None
-    address: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = None
-    lat: float | None = Field(default=None, ge=-90, le=90)
-    lng: float | None = Field(default=None, ge=-180, le=180)
-    phone: Phone | None = None
-    opening_hours: list[OpeningPeriod] | None = Field(default=None, max_length=50)
-    delivery_radius_m: int | None = Field(default=None, ge=0, le=100_000)
-    pickup_radius_m: int | None = Field(default=None, ge=0, le=100_000)
-    status: StoreStatus | None = None
+    name: Name = None
+    address: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] = None
+    lat: float = Field(default=None, ge=-90, le=90)
+    lng: float = Field(default=None, ge=-180, le=180)
+    phone: Phone = None
+    opening_hours: list[OpeningPeriod] = Field(default=None, max_length=50)
+    delivery_radius_m: int = Field(default=None, ge=0, le=100_000)
+    pickup_radius_m: int = Field(default=None, ge=0, le=100_000)
+    status: StoreStatus = None
     notes: Text | None = None
 
     @model_validator(mode="after")
-    def _no_nulls(self):
-        for name in self.model_fields_set:
-            if getattr(self, name) is None and name != "notes":
-                raise ValueError(f"{name} cannot be null")
+    def _something(self):
         if not self.model_fields_set:
             raise ValueError("nothing to change")
         return self
 
 
-class StoreOut(Out):
+class StorePublic(Out):
+    """What anyone may see of a store."""
+
     store_id: str
     name: str
     address: str
@@ -74,6 +74,9 @@ class StoreOut(Out):
     opening_hours: list[dict]
     delivery_radius_m: int
     pickup_radius_m: int
+
+
+class StoreOut(StorePublic):
     status: StoreStatus
     notes: str | None = None
     created_at: datetime
@@ -89,15 +92,6 @@ class ShopStoresQuery(PageQuery):
     lng: float = Field(ge=-180, le=180)
 
 
-class ShopStoreOut(Out):
-    store_id: str
-    name: str
-    address: str
-    lat: float
-    lng: float
-    phone: str
-    opening_hours: list[dict]
-    delivery_radius_m: int
-    pickup_radius_m: int
+class ShopStoreOut(StorePublic):
     distance_m: int
     open_now: bool

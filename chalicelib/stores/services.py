@@ -13,11 +13,14 @@ from chalicelib.stores.models import StoreItem
 from chalicelib.stores.schemas import ShopStoreOut, StoreCreate, StoreOut, StoreUpdate
 
 
+def _public(item: StoreItem) -> dict:
+    return dict(store_id=item.store_id, name=item.name, address=item.address, lat=float(item.lat),
+                lng=float(item.lng), phone=item.phone, opening_hours=item.opening_hours,
+                delivery_radius_m=int(item.delivery_radius_m), pickup_radius_m=int(item.pickup_radius_m))
+
+
 def to_out(item: StoreItem) -> StoreOut:
-    return StoreOut(store_id=item.store_id, name=item.name, address=item.address, lat=float(item.lat),
-                    lng=float(item.lng), phone=item.phone, opening_hours=item.opening_hours,
-                    delivery_radius_m=int(item.delivery_radius_m), pickup_radius_m=int(item.pickup_radius_m),
-                    status=item.status, notes=item.notes, created_at=item.created_at,
+    return StoreOut(**_public(item), status=item.status, notes=item.notes, created_at=item.created_at,
                     updated_at=item.updated_at)
 
 
@@ -70,11 +73,6 @@ def chain() -> list[StoreItem]:
     return hit[1]
 
 
-def is_open_now(item: StoreItem) -> bool:
-    return item.status == "active" and domain.is_open(domain.periods_from(item.opening_hours),
-                                                      clock.business_now())
-
-
 def shop_stores(lat: float, lng: float, limit: int, cursor: str | None) -> PageOut[ShopStoreOut]:
     """Active stores nearest first. The cursor is the offset into that order."""
     local = clock.business_now()
@@ -82,12 +80,8 @@ def shop_stores(lat: float, lng: float, limit: int, cursor: str | None) -> PageO
     for s in chain():
         if s.status != "active":
             continue
-        rows.append(ShopStoreOut(
-            store_id=s.store_id, name=s.name, address=s.address, lat=float(s.lat), lng=float(s.lng),
-            phone=s.phone, opening_hours=s.opening_hours, delivery_radius_m=int(s.delivery_radius_m),
-            pickup_radius_m=int(s.pickup_radius_m),
-            distance_m=domain.distance_m(lat, lng, float(s.lat), float(s.lng)),
-            open_now=domain.is_open(domain.periods_from(s.opening_hours), local)))
+        rows.append(ShopStoreOut(**_public(s), distance_m=domain.distance_m(lat, lng, float(s.lat), float(s.lng)),
+                                 open_now=domain.is_open(domain.periods_from(s.opening_hours), local)))
     rows.sort(key=lambda r: (r.distance_m, r.store_id))
     start = _offset(cursor)
     chunk = rows[start:start + limit]

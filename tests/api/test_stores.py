@@ -96,7 +96,8 @@ def test_bad_store_input_is_422_naming_the_field(api, hq, patch, field):
 
 def test_update_rejects_nulls_empty_and_unknown_store(api, hq, three):
     sid = three[0]["store_id"]
-    assert api.patch(f"/admin/stores/{sid}", {"name": None}, token=hq).status == 422
+    r = api.patch(f"/admin/stores/{sid}", {"name": None}, token=hq)
+    assert r.status == 422 and r.json["details"]["fields"][0]["field"] == "name"
     assert api.patch(f"/admin/stores/{sid}", {}, token=hq).status == 422
     r = api.patch("/admin/stores/01JZZZZZZZZZZZZZZZZZZZZZZZ", {"phone": "023-1234567"}, token=hq)
     assert (r.status, r.code) == (404, "STORE_NOT_FOUND")
