@@ -55,6 +55,7 @@ package: $(VENV)/.deps
 	rm -rf build/$(STAGE)
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-ap-southeast-1} \
 	  $(BIN)/chalice package --stage $(STAGE) --merge-template infra/resources.yml build/$(STAGE) >/dev/null
+	$(BIN)/python -m tools.precompile_zip build/$(STAGE)/deployment.zip
 	$(BIN)/python -m tools.check_package --finalize build/$(STAGE)/sam.yaml $(STAGE)
 	$(BIN)/cfn-lint build/$(STAGE)/sam.yaml
 	@echo "package $(STAGE): build/$(STAGE)/sam.yaml passes check_package and cfn-lint"
