@@ -152,11 +152,37 @@ def extras(top: int) -> tuple[list[tuple[str, float, int]], list[tuple[str, floa
     return pkgs, ours
 
 
+def package_figures(zip_path: str, n: int) -> None:
+    """`import app` from an unpacked deployment.zip, fresh interpreters, PYTHONDONTWRITEBYTECODE (as on
+    Lambda's read-only /var/task): with the .pyc files `make package` adds, and with them removed."""
+    import shutil
+    import zipfile
+
+    code = "import time; t = time.perf_counter(); import app; print(time.perf_counter() - t)"
+    environ = {"PATH": os.environ.get("PATH", ""), "STAGE": "dev", "AWS_DEFAULT_REGION": "ap-southeast-1",
+               "PYTHONDONTWRITEBYTECODE": "1"}
+    print(f"\n`import app` from {zip_path} (ms, best of {n})")
+    for label, keep_pyc in (("with .pyc (make package)", True), ("without .pyc", False)):
+        with tempfile.TemporaryDirectory() as tmp:
+            with zipfile.ZipFile(zip_path) as z:
+                z.extractall(tmp, members=[m for m in z.namelist() if keep_pyc or not m.endswith(".pyc")])
+            if not keep_pyc:
+                for d in Path(tmp).rglob("__pycache__"):
+                    shutil.rmtree(d, ignore_errors=True)
+            best = min(float(subprocess.run([sys.executable, "-c", code], cwd=tmp, env=environ, check=True,
+                                            capture_output=True, text=True).stdout) for _ in range(n))
+            print(f"  {label:<30}{best * 1e3:>8.0f}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("-n", type=int, default=7, help="runs per figure (best of N); default 7")
     ap.add_argument("--top", type=int, default=12, help="rows in the breakdown tables")
+    ap.add_argument("--package", metavar="ZIP", help="also time `import app` from a deployment.zip as Lambda "
+                    "unpacks it (read-only: no bytecode written), with and without the .pyc it carries")
     args = ap.parse_args()
+    if args.package:
+        package_figures(args.package, args.n)
 
     print(f"python {sys.version.split()[0]} ({sys.executable}); best of {args.n} fresh interpreters each")
     results = {label: measure(args.n, no_pyc) for label, no_pyc in (("cached .pyc", False), ("no .pyc", True))}
