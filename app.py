@@ -9,11 +9,18 @@ from chalicelib.catalog.api import catalog_api  # noqa: E402
 from chalicelib.core.events import events_jobs  # noqa: E402
 from chalicelib.core.middleware import log_requests  # noqa: E402
 from chalicelib.core.openapi import openapi_api  # noqa: E402
+from chalicelib.coupons.api import coupons_api  # noqa: E402
+from chalicelib.coupons.jobs import coupons_jobs  # noqa: E402
 from chalicelib.identity.api import identity_api  # noqa: E402
 from chalicelib.inventory.api import inventory_api  # noqa: E402
 from chalicelib.orders.api import orders_api  # noqa: E402
 from chalicelib.orders.jobs import orders_jobs  # noqa: E402
 from chalicelib.payments.api import payments_api  # noqa: E402
+from chalicelib.printing.api import printing_api  # noqa: E402
+from chalicelib.printing.jobs import printing_jobs  # noqa: E402
+from chalicelib.promotions.api import promotions_api  # noqa: E402
+from chalicelib.sms.api import sms_api  # noqa: E402
+from chalicelib.sms.jobs import sms_jobs  # noqa: E402
 from chalicelib.stores.api import stores_api  # noqa: E402
 
 app = Chalice(app_name="omnistore")
@@ -25,9 +32,16 @@ app.register_blueprint(catalog_api)
 app.register_blueprint(inventory_api)
 app.register_blueprint(orders_api)
 app.register_blueprint(payments_api)
+app.register_blueprint(printing_api)
+app.register_blueprint(sms_api)
+app.register_blueprint(promotions_api)
+app.register_blueprint(coupons_api)
 app.register_blueprint(openapi_api)
 app.register_blueprint(orders_jobs)
 app.register_blueprint(events_jobs)
+app.register_blueprint(printing_jobs)
+app.register_blueprint(sms_jobs)
+app.register_blueprint(coupons_jobs)
 
 gc.freeze()  # what import created lives as long as the process: keep it out of future collections
 gc.enable()

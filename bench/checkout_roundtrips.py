@@ -1,11 +1,13 @@
 """Count DynamoDB requests per checkout (botocore event hook) for carts of 1, 10 and 50 lines, on DynamoDB
-Local: an online order (with an Idempotency-Key) and a POS sale. Goal: 2 requests (one BatchGetItem, one
-TransactWriteItems) whatever the number of lines.
+Local: an online order (with an Idempotency-Key) and a POS sale, each also with a member's coupon (and with
+live promotions, read from the per-process cache). Goal: 2 requests (one BatchGetItem, one
+TransactWriteItems) whatever the number of lines, with or without a coupon.
 
     .venv/bin/python bench/checkout_roundtrips.py
 """
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 
@@ -23,10 +25,16 @@ def main() -> None:
         from chalicelib.core import clock, events, idempotency
         from chalicelib.core.auth import Principal
         from chalicelib.core.dynamo import Item, connection
+        from chalicelib.core.ids import new_id
+        from chalicelib.coupons import services as coupons
+        from chalicelib.coupons.schemas import TemplateCreate
+        from chalicelib.identity import repository as identity
         from chalicelib.inventory import services as inventory
         from chalicelib.inventory.schemas import ReceiptCreate
         from chalicelib.orders import services as orders
         from chalicelib.orders.schemas import PosSaleIn, ShopQuoteIn
+        from chalicelib.promotions import services as promotions
+        from chalicelib.promotions.schemas import PromotionCreate
         from chalicelib.stores import services as stores
         from chalicelib.stores.schemas import StoreCreate
 
@@ -41,32 +49,50 @@ def main() -> None:
             catalog.create_product(ProductCreate(sku=sku, name=f"商品{sku}", category="drinks", price_fen=1000))
         for i in range(0, len(skus), 50):
             inventory.receive_goods(hq, store, ReceiptCreate(lines=[{"sku": s, "qty": 1000} for s in skus[i:i + 50]]))
-        stores.chain()   # the store list is cached per process (30 s): a warm Lambda does not re-read it
+        year = {"starts_at": "2026-01-01T00:00:00+08:00", "ends_at": "2027-01-01T00:00:00+08:00"}
+        for body in ({"title": "满200减10", "rule": {"kind": "threshold", "tiers": [{"min_fen": 20000, "off_fen": 1000}]},
+                      "schedule": year},
+                     {"title": "买二送一", "rule": {"kind": "buy_n_get_m", "buy_qty": 2, "free_qty": 1},
+                      "scope": {"skus": skus[:3]}, "schedule": year}):
+            promotions.create(hq, PromotionCreate.model_validate_json(json.dumps(body)))
+        tpl = coupons.create_template(hq, TemplateCreate(title="无门槛1元", kind="no_threshold", off_fen=100,
+                                                         validity={"valid_days": 7}, total_stock=1000,
+                                                         per_member_limit=100)).template_id
+        buyer = identity.create_member(new_id(), "bench-openid", None, None, "bench")
+        stores.chain()      # the store list and the live promotions are cached per process (30 s):
+        promotions.live()   # a warm Lambda does not re-read them
 
         calls: Counter = Counter()
         for client in (Item._get_connection().connection.client, connection().client):
             client.meta.events.register("before-send.dynamodb", lambda **kw: calls.update(
                 [kw["request"].headers["X-Amz-Target"].decode().split(".")[-1]]))
 
-        member = Principal(sub="01JBENCHMEMBER000000000000", role="member")
+        member = Principal(sub=buyer.member_id, role="member")
         clerk = Principal(sub="01JBENCHC1ERK0000000000000", role="clerk", store_id=store)
+        claimed = [coupons.claim(member, tpl).coupon_id for _ in range(2 * len(CARTS))]
         print(f"{'checkout':<34}{'lines':>6}{'requests':>10}  breakdown                                    ms")
         worst = 0
         for n in CARTS:
             lines = [{"sku": s, "qty": 1} for s in skus[:n]]
+            c1, c2 = claimed.pop(), claimed.pop()
             for label, run in (
                 ("shop order + Idempotency-Key", lambda: _with_key(idempotency, f"bench-{n}", lambda: orders.create_order(
                     member, ShopQuoteIn(lines=lines, store_id=store)))),
+                ("shop order + key + coupon", lambda: _with_key(idempotency, f"bench-c-{n}", lambda: orders.create_order(
+                    member, ShopQuoteIn(lines=lines, store_id=store, coupon_ids=[c1])))),
                 ("POS sale (cash)", lambda: orders.pos_sale(clerk, PosSaleIn(lines=lines, payment={"method": "cash"}))),
+                ("POS sale + member + coupon", lambda: orders.pos_sale(clerk, PosSaleIn(
+                    lines=lines, member_code=member.sub, coupon_ids=[c2], payment={"method": "cash"}))),
             ):
                 calls.clear()
                 t0 = time.perf_counter()
-                run()
+                out = run()
                 ms = (time.perf_counter() - t0) * 1000
                 total = sum(calls.values())
                 worst = max(worst, total)
-                print(f"{label:<34}{n:>6}{total:>10}  {dict(calls)!s:<44}{ms:6.0f}")
-        print(f"\nmost requests for one checkout: {worst} (goal: 2, independent of line count)")
+                note = f"  (-{out.discount_fen} fen: {', '.join(a['rule'] for a in out.applied)})" if out.applied else ""
+                print(f"{label:<34}{n:>6}{total:>10}  {dict(calls)!s:<44}{ms:6.0f}{note}")
+        print(f"\nmost requests for one checkout: {worst} (goal: 2, independent of line count and coupons)")
 
 
 def _with_key(idempotency, key: str, fn):

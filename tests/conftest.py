@@ -10,6 +10,8 @@ os.environ.update({
     "TABLE_NAME": "omnistore-test-app",
     "IDEMPOTENCY_TABLE_NAME": "omnistore-test-idempotency",
     "EVENTS_QUEUE_NAME": "omnistore-test-events",
+    "PRINT_QUEUE_NAME": "omnistore-test-print",
+    "SMS_QUEUE_NAME": "omnistore-test-sms",
     "AWS_DEFAULT_REGION": "ap-southeast-1",
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",

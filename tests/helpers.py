@@ -141,3 +141,44 @@ def drain_events() -> list[dict]:
             events.handle_record(m["Body"])
             seen.append(_json.loads(m["Body"]))
             sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+
+
+# --------------------------------------------------------------------------------------- work queues
+def sqs_event(bodies: list[str], queue: str = "test-queue") -> dict:
+    """A Lambda SQS event, every record with its own messageId (unlike chalice's generate_sqs_event)."""
+    import uuid
+
+    return {"Records": [{"messageId": str(uuid.uuid4()), "receiptHandle": str(uuid.uuid4()), "body": b,
+                         "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {}, "md5OfBody": "",
+                         "eventSource": "aws:sqs",
+                         "eventSourceARN": f"arn:aws:sqs:ap-southeast-1:000000000000:{queue}",
+                         "awsRegion": "ap-southeast-1"} for b in bodies]}
+
+
+def run_sqs_handler(handler, bodies: list[str]) -> dict:
+    """Call an ``@on_sqs_message`` handler as Lambda would; returns its partial batch response."""
+    from tools.worker import LocalContext
+
+    return handler(sqs_event(bodies), LocalContext("omnistore-test-handler"))
+
+
+def take_messages(queue_name: str) -> list[str]:
+    """Every message body now on a (moto) queue, removed from it. Delayed messages are not visible yet."""
+    from chalicelib.core import events
+
+    sqs = events.sqs_client()
+    url = events.queue_url(queue_name)
+    bodies = []
+    while True:
+        msgs = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+        if not msgs:
+            return bodies
+        for m in msgs:
+            bodies.append(m["Body"])
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+
+
+def basic(user: str, secret: str) -> dict[str, str]:
+    import base64
+
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{secret}".encode()).decode()}

@@ -16,9 +16,9 @@ output whenever the merged template is YAML). Then::
 
 The check then fails (exit 1, one line per problem) unless: the app table has pk/sk, gsi1..gsi3, PITR and is
 retained; the idempotency table has its key and TTL; every SQS queue except the dead-letter queues redrives to a
-DLQ; every function has the stage's table/queue names in its environment, its secrets only as Secrets Manager
-dynamic references, and exactly the stage's hand-written IAM policy (``autogen_policy`` false); and that policy
-names this stage's tables and queues and nothing of another stage.
+DLQ named ``<queue>-dlq``; every function has the stage's table/queue names in its environment, its secrets only
+as Secrets Manager dynamic references, and exactly the stage's hand-written IAM policy (``autogen_policy`` false);
+and that policy names this stage's tables and queues and nothing of another stage.
 """
 from __future__ import annotations
 
@@ -42,9 +42,9 @@ ROLE = "AWS::IAM::Role"
 
 # Function environment variable -> logical id of the template resource whose name it must hold.
 NAME_VARS = {"TABLE_NAME": "AppTable", "IDEMPOTENCY_TABLE_NAME": "IdempotencyTable",
-             "EVENTS_QUEUE_NAME": "EventsQueue"}
+             "EVENTS_QUEUE_NAME": "EventsQueue", "PRINT_QUEUE_NAME": "PrintQueue", "SMS_QUEUE_NAME": "SmsQueue"}
 REQUIRED_SECRETS = ("JWT_SECRET", "WECHAT_SECRET", "WECHATPAY_MERCHANT_PRIVATE_KEY", "WECHATPAY_APIV3_KEY",
-                    "WECHATPAY_APIV2_KEY")
+                    "WECHATPAY_APIV2_KEY", "ALIYUN_SMS_ACCESS_KEY_ID", "ALIYUN_SMS_ACCESS_KEY_SECRET")
 SECRET_NAME = re.compile(r"SECRET|PASSWORD|PASSWD|TOKEN|PRIVATE|API_?KEY|CREDENTIAL", re.I)
 DYNAMIC_REF = re.compile(r"^\{\{resolve:secretsmanager:(?P<secret>[^:}]+):SecretString:(?P<key>[A-Za-z0-9_]+)\}\}$")
 ARN_QUEUE = re.compile(r"^arn:\$\{AWS::Partition\}:sqs:\$\{AWS::Region\}:\$\{AWS::AccountId\}:(?P<name>[^:$]+)$")
@@ -262,6 +262,10 @@ def check_queues(queues: dict[str, dict], functions: dict[str, dict]) -> list[st
                             f"template, got {redrive.get('deadLetterTargetArn')!r}")
         elif int(queues[dlq].get("MessageRetentionPeriod", 345600)) < int(props.get("MessageRetentionPeriod", 345600)):
             problems.append(f"{name}: its DLQ {dlq} keeps messages for less time than the queue itself")
+        if dlq in queues and queues[dlq].get("QueueName") != f"{props.get('QueueName')}-dlq":
+            # The watch_dead_letters schedule finds each queue's DLQ by this name (GetQueueAttributes, no listing).
+            problems.append(f"{name}: its dead-letter queue must be named {props.get('QueueName')}-dlq, "
+                            f"got {queues[dlq].get('QueueName')!r}")
         if not 1 <= int(redrive.get("maxReceiveCount", 0)) <= 1000:
             problems.append(f"{name}: RedrivePolicy.maxReceiveCount must be 1..1000")
     for fname, fn in functions.items():

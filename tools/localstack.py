@@ -5,13 +5,15 @@
     fake WeChat code2session (in this process)            ephemeral port          code "demo-x" -> openid "demo-x"
     the Chalice app (chalice's local dev server, threaded) http://127.0.0.1:8000  LOCAL_API_PORT
     tools.worker: SQS handlers and schedules of the app    background thread
+    tools.printer_sim: one CloudPRNT printer per store      background threads, tickets printed to this terminal
 
 Tables and queues come from infra/resources.yml (tools.infra, stage "local"); the environment is the "local"
 stage of .chalice/config.json plus the local endpoints. The JWT secret is generated on first start into
 .local/jwt_secret (gitignored) and reused. Demo data (tools.seed) is loaded once.
 
-Other knobs: LOCAL_STATE_DIR (default .local: jwt_secret, dynamodb/, logs), LOCAL_DDB_IN_MEMORY=1 (nothing
-kept), LOCAL_NO_SEED=1. Ctrl-C / SIGTERM stops everything: HTTP server, worker, moto, WeChat fake, Java.
+Other knobs: LOCAL_STATE_DIR (default .local: jwt_secret, printers.json, dynamodb/, logs), LOCAL_DDB_IN_MEMORY=1
+(nothing kept), LOCAL_NO_SEED=1, LOCAL_NO_PRINTERS=1 (no simulated printers: run `python -m tools.printer_sim`
+yourself). Ctrl-C / SIGTERM stops everything: printers, HTTP server, worker, moto, WeChat fake, Java.
 """
 from __future__ import annotations
 
@@ -99,7 +101,7 @@ def preflight(ports: dict[str, int]) -> None:
 
 class LocalStack:
     def __init__(self, state_dir: Path, api_port: int = 8000, ddb_port: int = 8001, sqs_port: int = 8002,
-                 in_memory: bool = False, seed: bool = True, worker_wait_s: int = 2):
+                 in_memory: bool = False, seed: bool = True, worker_wait_s: int = 2, printers: bool = True):
         self.state_dir = state_dir
         self.api_port, self.ddb_port, self.sqs_port = api_port, ddb_port, sqs_port
         self.in_memory = in_memory
@@ -114,6 +116,11 @@ class LocalStack:
         self.worker_thread: threading.Thread | None = None
         self.worker_stop = threading.Event()
         self.seed_result = None
+        self.printers = printers
+        self.printers_info: dict = {}
+        self.printer_sims: list = []
+        self.printer_threads: list[threading.Thread] = []
+        self.printers_stop = threading.Event()
 
     @property
     def url(self) -> str:
@@ -156,6 +163,10 @@ class LocalStack:
             from tools import seed
 
             self.seed_result = seed.run(lambda msg: log.info("seed: %s", msg))
+            seed.demo_contacts(self.seed_result.store_ids, lambda msg: log.info("seed: %s", msg))
+            if self.printers:
+                self.printers_info = seed.demo_printers(self.seed_result.store_ids, self.state_dir / "printers.json",
+                                                        self.url, lambda msg: log.info("seed: %s", msg))
 
         # The app, loaded the way `chalice local` loads it (stage "local" of .chalice/config.json).
         from chalice.deploy.validate import validate_routes  # the checks `chalice local` runs
@@ -164,6 +175,7 @@ class LocalStack:
         app = config.chalice_app
         validate_routes(app.routes)
         self.http = create_local_server(app, config, HOST, self.api_port)
+        self._quiet_printer_polls()
         self.http_thread = threading.Thread(target=self.http.server.serve_forever, name="http", daemon=True)
         self.http_thread.start()
 
@@ -175,6 +187,33 @@ class LocalStack:
         self.worker_thread = threading.Thread(target=self.worker.run_forever, args=(self.worker_stop,),
                                               name="worker", daemon=True)
         self.worker_thread.start()
+        self._start_printers()
+
+    def _quiet_printer_polls(self) -> None:
+        """No access-log line for every successful printer poll (six printers every 5 s would bury the tickets)."""
+        import functools
+
+        wrapped = self.http.server.RequestHandlerClass          # functools.partial(handler class, app, config)
+
+        class QuietPolls(wrapped.func):
+            def log_request(self, code="-", size="-"):
+                if str(code).startswith("2") and self.path.split("?", 1)[0] == "/cloudprnt":
+                    return
+                super().log_request(code, size)
+
+        self.http.server.RequestHandlerClass = functools.partial(QuietPolls, *wrapped.args, **wrapped.keywords)
+
+    def _start_printers(self) -> None:
+        """One simulated CloudPRNT printer per demo store, polling this stack's API like a real one."""
+        from tools.printer_sim import Credentials, Options, PrinterSim
+
+        for code, p in (self.printers_info.get("printers") or {}).items():
+            sim = PrinterSim(self.url, Credentials(p["printer_id"], p["secret"], p["mac"], label=p.get("label", code)),
+                             Options(interval_s=5.0))
+            t = threading.Thread(target=sim.run, args=(self.printers_stop,), name=f"printer-{code}", daemon=True)
+            self.printer_sims.append(sim)
+            self.printer_threads.append(t)
+            t.start()
 
     def _configure_environment(self):
         from chalice.cli.factory import CLIFactory
@@ -208,6 +247,7 @@ class LocalStack:
     def stop(self) -> None:
         """Stop whatever was started, newest first; safe to call twice or after a failed start."""
         steps = [
+            ("printers", self._stop_printers),
             ("HTTP server", self._stop_http),
             ("worker", self._stop_worker),
             ("moto server", lambda: self.moto and self.moto.stop()),
@@ -226,6 +266,11 @@ class LocalStack:
             self.http.shutdown()
             self.http.server.server_close()
             self.http_thread.join(timeout=5)
+
+    def _stop_printers(self) -> None:
+        self.printers_stop.set()
+        for t in self.printer_threads:
+            t.join(timeout=15)
 
     def _stop_worker(self) -> None:
         self.worker_stop.set()
@@ -251,6 +296,14 @@ class LocalStack:
         if self.worker is not None:
             described = self.worker.describe() or ["no SQS or schedule handlers in the app yet"]
             lines += [f" {'worker' if i == 0 else '':<15} {d}" for i, d in enumerate(described)]
+        if self.printer_sims:
+            lines += ["", " Store printers (simulated CloudPRNT, one per store; tickets print below with the store as "
+                      "prefix):"]
+            lines += [f"   {s.creds.label:<6} {s.creds.printer_id}  {s.creds.mac}" for s in self.printer_sims]
+            lines += ["   credentials: " + str(self.state_dir / "printers.json") + " (LOCAL_NO_PRINTERS=1: none; "
+                      "then python -m tools.printer_sim --store jfb [--fail 2|--no-confirm|--paper-out|"
+                      "--silent-after 30])",
+                      f"   SMS (local outbox): GET {url}/admin/sms/outbox with the hq.admin token"]
         lines += ["", " Demo staff logins (local demo data only; POST /auth/staff/login):"]
         stores = {s.name: s for s in seed.STORES}
         for a in seed.staff_accounts():
@@ -285,7 +338,8 @@ def main(argv: list[str] | None = None) -> int:
         state_dir=Path(os.environ.get("LOCAL_STATE_DIR") or ROOT / ".local").resolve(),
         api_port=env_int("LOCAL_API_PORT", 8000), ddb_port=env_int("LOCAL_DDB_PORT", 8001),
         sqs_port=env_int("LOCAL_SQS_PORT", 8002),
-        in_memory=os.environ.get("LOCAL_DDB_IN_MEMORY") == "1", seed=os.environ.get("LOCAL_NO_SEED") != "1")
+        in_memory=os.environ.get("LOCAL_DDB_IN_MEMORY") == "1", seed=os.environ.get("LOCAL_NO_SEED") != "1",
+        printers=os.environ.get("LOCAL_NO_PRINTERS") != "1")
     try:
         preflight({"API": stack.api_port, "DynamoDB Local": stack.ddb_port, "SQS (moto)": stack.sqs_port})
     except SystemExit as e:

@@ -256,6 +256,87 @@ def _opening_stock(store_ids: dict[str, str], log: Callable[[str], None]) -> int
     return lines
 
 
+# --------------------------------------------------------------------------------------- printers and SMS
+DEMO_HQ_PHONE = "13900000000"
+_58MM_STORES = {"gyq", "dp"}                 # two stores run 58 mm printers, the rest 80 mm
+
+
+def demo_mac(index: int) -> str:
+    return f"00:11:62:de:00:{index + 1:02x}"
+
+
+def demo_manager_phone(index: int) -> str:
+    return f"1380000000{index + 1}"
+
+
+def demo_printers(store_ids: dict[str, str], path, url: str, log: Callable[[str], None] = lambda _msg: None
+                  ) -> dict:
+    """One CloudPRNT printer per demo store (MAC 00:11:62:de:00:0N); their secrets are written to ``path``
+    (mode 600, e.g. .local/printers.json, never committed) for the printer simulators. A printer that exists but
+    whose secret is not in the file (the file was deleted) gets a new secret. Returns the file's content."""
+    import json
+    import os
+    from pathlib import Path
+
+    from chalicelib.core.auth import Principal
+    from chalicelib.printing import repository as printers_repo
+    from chalicelib.printing import services as printing
+    from chalicelib.printing.schemas import PrinterCreate
+
+    path = Path(path)
+    known = json.loads(path.read_text()).get("printers", {}) if path.exists() else {}
+    hq = Principal(sub="01JSEED0000000000000000000", role="hq_admin")
+    out: dict = {"url": url, "printers": {}}
+    changed = False
+    for i, s in enumerate(STORES):
+        store_id = store_ids.get(s.name)
+        if store_id is None:
+            continue
+        mac = demo_mac(i)
+        existing = printers_repo.printer_by_mac(mac)
+        entry = known.get(s.code)
+        if existing is not None and entry and entry.get("printer_id") == existing.printer_id:
+            out["printers"][s.code] = {**entry, "label": s.area}
+            continue
+        if existing is None:
+            created = printing.create_printer(hq, PrinterCreate(store_id=store_id, mac=mac, name="前台小票机",
+                                                                paper_width_mm=58 if s.code in _58MM_STORES else 80,
+                                                                poll_interval_s=5))
+            log(f"printer for {s.name}: {created.printer_id} ({created.paper_width_mm} mm)")
+        else:
+            created = printing.rotate_secret(hq, existing.printer_id)
+            log(f"printer for {s.name}: new secret (it was not in {path})")
+        out["printers"][s.code] = {"printer_id": created.printer_id, "secret": created.secret, "mac": mac,
+                                   "store_id": store_id, "store_name": s.name, "label": s.area,
+                                   "paper_width_mm": created.paper_width_mm}
+        changed = True
+    if changed or not path.exists() or known.keys() != out["printers"].keys():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(out, f, ensure_ascii=False, indent=2)
+        os.replace(tmp, path)
+    return out
+
+
+def demo_contacts(store_ids: dict[str, str], log: Callable[[str], None] = lambda _msg: None) -> int:
+    """SMS alert contacts (made-up mobile numbers) for head office and each demo store, unless already set."""
+    from chalicelib.sms import repository as sms_repo
+
+    made = 0
+    wanted = [("HQ", [DEMO_HQ_PHONE], "总部值班")] + [
+        (store_ids[s.name], [demo_manager_phone(i)], f"{s.area}店店长") for i, s in enumerate(STORES)
+        if s.name in store_ids]
+    for scope, phones, name in wanted:
+        if sms_repo.get_contacts(scope) is None:
+            sms_repo.put_contacts(scope, phones, name)
+            made += 1
+    if made:
+        log(f"SMS alert contacts set for {made} scopes (store managers 1380000000N, head office {DEMO_HQ_PHONE})")
+    return made
+
+
 def main() -> None:
     res = run(print)
     for name, store_id in res.store_ids.items():

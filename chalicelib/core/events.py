@@ -159,13 +159,11 @@ def reset_consumers() -> None:
 
 @events_jobs.on_sqs_message(queue=EVENTS_QUEUE, batch_size=10, name="handle_events")
 def handle_events(event):
-    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+    from chalicelib.core.queues import process_batch
 
     # On Lambda this handler is loaded from this module, not from app.py; importing the app registers
     # every domain's subscribers (they subscribe when their modules are imported).
     import app  # noqa: F401
 
-    processor = BatchProcessor(event_type=EventType.SQS)
     ctx = event.context
-    return process_partial_response(event=event.to_dict(), record_handler=lambda record: handle_record(record.body, ctx),
-                                    processor=processor, context=ctx)
+    return process_batch(event, lambda body: handle_record(body, ctx))

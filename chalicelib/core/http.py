@@ -37,6 +37,9 @@ class RouteSpec:
     auth: str = "bearer"                  # bearer | none | basic | wechatpay
     errors: tuple[int, ...] = ()
     available: Callable[[], bool] | None = None   # False -> 404 before anything else (stage-only routes)
+    # Routes with their own credentials (roles=None, e.g. auth="basic"): called with the Authorization header
+    # before any input is parsed; what it returns is ``req.principal``; it raises a 401 AppError itself.
+    authenticator: Callable[[str | None], Any] | None = None
 
 
 @dataclass
@@ -58,6 +61,15 @@ class Result:
     body: Any
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
+    # Set: ``body`` (str or bytes) is the response as it is, with this Content-Type, instead of JSON (e.g. a
+    # print job for a CloudPRNT printer). Not combinable with Idempotency-Key replay (that stores JSON).
+    content_type: str | None = None
+
+
+@dataclass
+class _Raw:
+    body: str | bytes
+    content_type: str
 
 
 def dumps(body: Any) -> str:
@@ -80,8 +92,15 @@ def json_response(body: Any, status: int, headers: dict[str, str] | None = None)
     return Response(body=dumps(body) if body is not None else "", status_code=status, headers=h)
 
 
+def raw_response(raw: _Raw, status: int, headers: dict[str, str] | None = None):
+    from chalice import Response
+
+    return Response(body=raw.body, status_code=status, headers={"Content-Type": raw.content_type, **(headers or {})})
+
+
 def error_response(err: AppError):
-    return json_response(err.body(), err.status)
+    # An error may carry response headers (e.g. WWW-Authenticate on a 401 of HTTP Basic routes).
+    return json_response(err.body(), err.status, getattr(err, "headers", None))
 
 
 def validation_error(e: ValidationError, where: str) -> AppError:
@@ -124,12 +143,15 @@ def _canonical_body(raw: bytes | None) -> bytes:
 def route(bp, path: str, method: str = "GET", *, roles: frozenset[str] | None, body=None, query=None,
           response=None, status: int = 200, idempotent: bool | str = False, summary: str = "", tag: str = "",
           auth: str | None = None, content_types: list[str] | None = None,
-          errors: tuple[int, ...] = (), available: Callable[[], bool] | None = None) -> Callable:
+          errors: tuple[int, ...] = (), available: Callable[[], bool] | None = None,
+          authenticator: Callable[[str | None], Any] | None = None) -> Callable:
     """Register ``fn(req: Req, **path_params)`` on blueprint ``bp``; see the module docstring."""
+    if authenticator is not None and roles is not None:
+        raise ValueError("a route has either roles (bearer JWT) or its own authenticator")
     spec = RouteSpec(path=path, method=method, roles=roles, body=body, query=query, response=response,
                      status=status, idempotent=idempotent, summary=summary, tag=tag,
                      auth=auth or ("bearer" if roles is not None else "none"), errors=errors,
-                     available=available)
+                     available=available, authenticator=authenticator)
 
     def deco(fn: Callable) -> Callable:
         @functools.wraps(fn)
@@ -153,6 +175,8 @@ def _dispatch(bp, spec: RouteSpec, fn: Callable, params: dict[str, str]):
             raise NotFound("Not found", code="NOT_FOUND")
         headers = request.headers or {}
         principal = authenticate(headers.get("authorization"), spec.roles) if spec.roles is not None else None
+        if spec.authenticator is not None:
+            principal = spec.authenticator(headers.get("authorization"))
         query = parse_query(spec.query, request.query_params) if spec.query else None
         if not spec.query and request.query_params and spec.auth == "bearer":
             raise ValidationFailed("This route takes no query parameters",
@@ -181,6 +205,8 @@ def _dispatch(bp, spec: RouteSpec, fn: Callable, params: dict[str, str]):
                 lambda: _invoke(fn, req, params, spec))
             return json_response(payload, status, {"Idempotent-Replayed": "true"} if replayed else None)
         status, payload, extra = _invoke(fn, req, params, spec, with_headers=True)
+        if isinstance(payload, _Raw):
+            return raw_response(payload, status, extra)
         return json_response(payload, status, extra)
     except AppError as e:
         if e.status >= 500:
@@ -196,6 +222,9 @@ def _invoke(fn: Callable, req: Req, params: dict[str, str], spec: RouteSpec, wit
     result = fn(req, **params)
     status, headers = spec.status, {}
     if isinstance(result, Result):
+        if result.content_type is not None:
+            raw = _Raw(result.body, result.content_type)
+            return (result.status, raw, result.headers) if with_headers else (result.status, raw)
         status, headers, result = result.status, result.headers, result.body
     payload = to_jsonable(result)
     return (status, payload, headers) if with_headers else (status, payload)

@@ -4,6 +4,8 @@ from __future__ import annotations
 from chalicelib.core.ids import new_id
 from chalicelib.core.logging import logger
 
+QUIET_PATHS = frozenset({"/cloudprnt"})
+
 
 def log_requests(event, get_response):
     ctx = event.context or {}
@@ -13,7 +15,9 @@ def log_requests(event, get_response):
     try:
         response = get_response(event)
         response.headers["X-Request-Id"] = request_id
-        logger.info("request", extra={"status": response.status_code})
+        # Printers poll every few seconds each: their successful requests are DEBUG, not a log line per poll.
+        routine = ctx.get("resourcePath") in QUIET_PATHS and response.status_code < 400
+        (logger.debug if routine else logger.info)("request", extra={"status": response.status_code})
         return response
     finally:
         logger.remove_keys(["request_id", "path", "method"])

@@ -63,6 +63,34 @@ class Settings(BaseSettings):
     sandbox_pay_delay_s: float = 2.0
     sandbox_webhook_url: str = "http://127.0.0.1:8000/webhooks/wechatpay"
 
+    # Work queues (names per stage in .chalice/config.json; each has a "<name>-dlq" dead-letter queue).
+    print_queue_name: str = "omnistore-dev-print"
+    sms_queue_name: str = "omnistore-dev-sms"
+
+    # Printing (Star CloudPRNT). A job offered to a printer and not confirmed within PRINT_OFFER_TIMEOUT_S is
+    # offered again; after PRINT_MAX_ATTEMPTS offers that failed or timed out it is FAILED and the store is told.
+    # A printer is offline after 2 x its poll interval + PRINTER_OFFLINE_GRACE_S without a poll.
+    print_offer_timeout_s: int = 60
+    print_max_attempts: int = 3
+    printer_offline_grace_s: int = 5
+
+    # SMS. SMS_PROVIDER: "outbox" | "aliyun"; unset -> outbox on the local and test stages, aliyun elsewhere
+    # (outbox is refused on prod). Limits per phone: SMS_DAILY_LIMIT per business day (all templates),
+    # SMS_TEMPLATE_PER_MINUTE per minute for one template (more are deferred to the next minute). Marketing is
+    # never sent between SMS_QUIET_START and SMS_QUIET_END (BUSINESS_TZ): it is held until the end of quiet hours.
+    sms_provider: str = ""
+    sms_daily_limit: int = 10
+    sms_template_per_minute: int = 1
+    sms_quiet_start: str = "21:00"
+    sms_quiet_end: str = "09:00"
+    sms_sign_name: str = "烟酒行"
+    sms_template_codes: str = ""                   # JSON {template name: provider template code}
+    aliyun_sms_access_key_id: str = ""
+    aliyun_sms_access_key_secret: SecretStr = SecretStr("")
+    aliyun_sms_endpoint: str = "https://dysmsapi.aliyuncs.com"
+    aliyun_sms_region: str = "cn-hangzhou"
+    aliyun_sms_timeout_s: float = 5.0
+
     @property
     def is_local(self) -> bool:
         return self.stage == "local"

@@ -35,11 +35,19 @@ def _distinct_skus(lines: list[LineIn]) -> list[LineIn]:
     return lines
 
 
+def _distinct_coupons(ids: list[str]) -> list[str]:
+    if len(set(ids)) != len(ids):
+        raise ValueError("a coupon can be used once per order")
+    return ids
+
+
 class CartIn(Body):
     lines: list[LineIn] = Field(min_length=1, max_length=200)
-    coupon_ids: list[Ulid] = Field(default_factory=list, max_length=5)
+    coupon_ids: list[Ulid] = Field(default_factory=list, max_length=5, description=(
+        "The member's coupons to use: one per order unless every one is stackable"))
 
     _d = field_validator("lines")(_distinct_skus)
+    _c = field_validator("coupon_ids")(_distinct_coupons)
 
 
 class ShopQuoteIn(CartIn):
@@ -118,7 +126,12 @@ class QuoteOut(Out):
     subtotal_fen: int
     discount_fen: int
     payable_fen: int
-    applied: list[dict]
+    applied: list[dict] = Field(description=(
+        "Rules that priced this cart: {kind: promotion|coupon, rule, id, title, discount_fen, allocation: "
+        "[{sku, discount_fen}], gift?}"))
+    hints: list[dict] = Field(default_factory=list, description=(
+        'Rules that almost applied: {kind, rule, id, title, code, message ("add 35.00 more to save 10.00"), '
+        "missing_fen | missing_qty | missing, saves_fen?}"))
     problems: list[dict]
     suggested_store_id: str | None = None
 

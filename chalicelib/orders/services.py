@@ -13,9 +13,10 @@ from chalicelib.catalog.models import ProductItem, product_pk
 from chalicelib.core import clock, idempotency
 from chalicelib.core.auth import Principal
 from chalicelib.core.dynamo import TxCancelled, batch_get, transaction
+from chalicelib.coupons import services as coupons
 from chalicelib.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from chalicelib.core.events import Event, publish
-from chalicelib.core.ids import new_id
+from chalicelib.core.ids import is_ulid, new_id
 from chalicelib.core.logging import logger
 from chalicelib.core.schemas import PageOut
 from chalicelib.core.settings import get_settings
@@ -27,7 +28,8 @@ from chalicelib.orders import domain, repository
 from chalicelib.orders.models import OrderItem, RefundItem
 from chalicelib.orders.schemas import (OrderOut, PosQuoteIn, PosSaleIn, PrepayOut, QuoteOut, RefundIn, RefundOut,
                                        ShopQuoteIn)
-from chalicelib.pricing.domain import CartLine, Priced, PricingContext, price_cart
+from chalicelib.pricing import services as pricing_services
+from chalicelib.pricing.domain import CartLine, Priced
 from chalicelib.stores import domain as store_domain
 from chalicelib.stores import services as stores
 from chalicelib.stores.models import store_pk
@@ -40,19 +42,38 @@ def _cart(lines: Iterable) -> dict[str, int]:
     return stock_domain.merge_lines((ln.sku, ln.qty) for ln in lines)
 
 
-def _load(cart: Mapping[str, int], store_ids: Iterable[str], with_products: bool = True
-          ) -> tuple[dict[str, ProductItem], dict[str, dict[str, int]]]:
-    """Products of the cart and their stock in each store: one BatchGetItem up to 100 keys."""
+BATCH_KEYS = 100   # one BatchGetItem
+
+
+def _load(cart: Mapping[str, int], store_ids: Iterable[str], with_products: bool = True,
+          extra: Iterable[tuple[str, str]] = (), checkout: bool = False
+          ) -> tuple[dict[str, ProductItem], dict[str, dict[str, int]], dict]:
+    """Products of the cart, their stock in each store and ``extra`` keys (coupons, member, gift stock):
+    one BatchGetItem up to 100 keys.
+
+    A checkout into one store whose keys would overflow one call (a 50-line cart is already 100 keys; a
+    coupon makes 101) does not read the stock of its last lines: the transaction's ``qty >= n`` conditions
+    are the real check anyway, and a shortage there is the same 409 OUT_OF_STOCK. So a checkout stays at one
+    BatchGetItem + one TransactWriteItems whatever the cart (docs/pricing.md, "Round trips")."""
     store_ids = list(store_ids)
     keys = [(product_pk(s), META) for s in cart] if with_products else []
-    keys += [(store_pk(st), stock_sk(s)) for st in store_ids for s in cart]
-    got = batch_get(keys)
+    keys += [k for k in extra if k not in keys]
+    stock_keys = [(store_pk(st), stock_sk(s)) for st in store_ids for s in cart]
+    stock_keys = [k for k in stock_keys if k not in keys]
+    unread: list[tuple[str, str]] = []
+    if checkout and len(store_ids) == 1 and len(keys) + len(stock_keys) > BATCH_KEYS:
+        room = max(0, BATCH_KEYS - len(keys))
+        stock_keys, unread = stock_keys[:room], stock_keys[room:]
+    got = batch_get(keys + stock_keys)
     products = {i.sku: i for i in got.values() if isinstance(i, ProductItem)}
     stock: dict[str, dict[str, int]] = {st: {} for st in store_ids}
     for i in got.values():
         if isinstance(i, StockItem):
             stock.setdefault(i.store_id, {})[i.sku] = int(i.qty or 0)
-    return products, stock
+    for pk, sk in unread:   # not read: assume enough, the transaction decides
+        sku = sk.removeprefix("STOCK#")
+        stock[store_ids[0]][sku] = cart[sku]
+    return products, stock, got
 
 
 def _product_problems(cart: Mapping[str, int], products: Mapping[str, ProductItem], channel: str) -> list[dict]:
@@ -68,10 +89,14 @@ def _product_problems(cart: Mapping[str, int], products: Mapping[str, ProductIte
     return problems
 
 
-def _price(cart: Mapping[str, int], products: Mapping[str, ProductItem], ctx: PricingContext) -> Priced:
-    lines = [CartLine(sku=sku, name=products[sku].name, qty=qty, unit_price_fen=int(products[sku].price_fen),
-                      category=products[sku].category) for sku, qty in cart.items() if sku in products]
-    return price_cart(lines, ctx)
+def _lines(cart: Mapping[str, int], products: Mapping[str, ProductItem]) -> list[CartLine]:
+    return [CartLine(sku=sku, name=products[sku].name, qty=qty, unit_price_fen=int(products[sku].price_fen),
+                     category=products[sku].category) for sku, qty in cart.items() if sku in products]
+
+
+def _stock_quantities(priced: Priced) -> dict[str, int]:
+    """Units leaving the store: every line, gifts included (a gift sku may also be a paid line)."""
+    return stock_domain.merge_lines((ln.sku, ln.qty) for ln in priced.lines)
 
 
 def _store_infos(location) -> list[domain.StoreInfo]:
@@ -95,34 +120,45 @@ class _Plan:
         self.store_id, self.cart, self.products = store_id, cart, products
         self.priced, self.problems, self.suggested = priced, problems, suggested
 
+    @property
+    def stock_out(self) -> dict[str, int]:
+        return _stock_quantities(self.priced)
+
+    @property
+    def coupon_ids(self) -> list[str]:
+        return self.priced.coupon_ids() if self.priced else []
+
     def quote(self) -> QuoteOut:
         priced = self.priced
         return QuoteOut(store_id=self.store_id, lines=[ln.as_dict() for ln in priced.lines] if priced else [],
                         subtotal_fen=priced.subtotal_fen if priced else 0,
                         discount_fen=priced.discount_fen if priced else 0,
                         payable_fen=priced.payable_fen if priced else 0,
-                        applied=priced.applied if priced else [], problems=self.problems,
-                        suggested_store_id=self.suggested)
+                        applied=priced.applied if priced else [], hints=priced.hints if priced else [],
+                        problems=self.problems, suggested_store_id=self.suggested)
 
 
-def _shop_plan(principal: Principal, cmd: ShopQuoteIn) -> _Plan:
+def _shop_plan(principal: Principal, cmd: ShopQuoteIn, checkout: bool = False) -> _Plan:
     cart = _cart(cmd.lines)
     infos = _store_infos(cmd.location)
     if cmd.store_id is not None:
         candidates = [cmd.store_id] + [s.store_id for s in domain.alternatives(infos, cmd.fulfillment, cmd.store_id)]
     else:
         candidates = [s.store_id for s in infos if s.active and s.open_now and domain.in_range(s, cmd.fulfillment)]
+    pricing = pricing_services.prepare("shop", cart, principal.sub, cmd.coupon_ids)
     # With a chosen store the batch holds its stock only, unless it falls short (then the others are read
     # to suggest one): the common checkout stays at one BatchGetItem.
-    products, stock = _load(cart, candidates[:1] if cmd.store_id else candidates)
+    read = candidates[:1] if cmd.store_id else candidates
+    products, stock, got = _load(cart, read, extra=pricing.keys(read), checkout=checkout)
     problems = _product_problems(cart, products, "shop")
     routed = domain.route(cart, cmd.fulfillment, infos, stock, chosen=cmd.store_id)
     if cmd.store_id and any(p["code"] == "OUT_OF_STOCK" for p in routed.problems) and len(candidates) > 1:
-        _, more = _load(cart, candidates[1:], with_products=False)
+        _, more, _ = _load(cart, candidates[1:], with_products=False)
         routed = domain.route(cart, cmd.fulfillment, infos, {**stock, **more}, chosen=cmd.store_id)
-    ctx = PricingContext(channel="shop", store_id=routed.store_id, at=clock.now(), member_id=principal.sub)
-    priced = _price(cart, products, ctx)
-    return _Plan(routed.store_id, cart, products, priced, problems + routed.problems, routed.suggested_store_id)
+    priced, pricing_problems = pricing.price(_lines(cart, products), routed.store_id, got,
+                                             stock.get(routed.store_id) if routed.store_id else None, cart)
+    return _Plan(routed.store_id, cart, products, priced, problems + routed.problems + pricing_problems,
+                 routed.suggested_store_id)
 
 
 def shop_quote(principal: Principal, cmd: ShopQuoteIn) -> QuoteOut:
@@ -130,16 +166,29 @@ def shop_quote(principal: Principal, cmd: ShopQuoteIn) -> QuoteOut:
 
 
 def _refuse(problems: list[dict]) -> None:
-    """Turn a quote's problems into the order's error."""
+    """Turn a quote's problems into the order's error. If this request's Idempotency-Key was already used
+    (a retry after a lost response: its own order now holds the stock and the coupon), replay instead."""
+    claim = idempotency.current()
+    if claim is not None and idempotency.used(claim):
+        raise idempotency.Replay()
     codes = [p["code"] for p in problems]
     if "UNKNOWN_SKU" in codes:
         raise ValidationFailed("Unknown sku", code="UNKNOWN_SKU", details={"problems": problems, "fields": [
             {"field": "lines", "message": f"unknown sku {p['sku']}"} for p in problems if p["code"] == "UNKNOWN_SKU"]})
+    for code, title, field_msg in (("UNKNOWN_COUPON", "Unknown coupon", "not one of your coupons"),
+                                   ("COUPON_NEEDS_MEMBER", "Coupons need a member", "coupons need member_code")):
+        if code in codes:
+            fields = [{"field": "coupon_ids", "message": f"{p.get('coupon_id', '')} {field_msg}".strip()}
+                      for p in problems if p["code"] == code]
+            raise ValidationFailed(title, code=code, details={"problems": problems, "fields": fields})
     first = problems[0]
     status_codes = {"OUT_OF_STOCK": "Not enough stock", "CONSULT_ONLY": "Consult-only goods cannot be ordered online",
                     "OFF_SALE": "A product is not on sale", "STORE_CLOSED": "The store is closed now",
                     "STORE_UNAVAILABLE": "The store does not take orders", "NO_STORE_IN_RANGE": "No store serves you",
-                    "OUT_OF_DELIVERY_RANGE": "The address is outside the store's delivery range"}
+                    "OUT_OF_DELIVERY_RANGE": "The address is outside the store's delivery range",
+                    "COUPON_UNAVAILABLE": "The coupon is already used or held by another order",
+                    "COUPON_EXPIRED": "The coupon has expired", "COUPON_NOT_YET_VALID": "The coupon is not valid yet",
+                    "COUPON_NOT_APPLICABLE": "The coupon cannot be used on this order"}
     details: dict[str, Any] = {"problems": problems}
     if first["code"] == "OUT_OF_STOCK":
         details["short"] = [{k: p[k] for k in ("sku", "requested", "available", "store_id")}
@@ -175,14 +224,16 @@ def _order_lines(priced: Priced) -> list[dict]:
 
 
 def _commit_new_order(item: OrderItem, store_id: str, cart: Mapping[str, int], kind: str, actor: str,
-                      viewer: Principal) -> OrderOut:
-    """One transaction: stock out of the store (+ ledger), the order, the Idempotency-Key marker."""
+                      viewer: Principal, coupon_ids: list[str] = ()) -> OrderOut:
+    """One transaction: stock out of the store (+ ledger), the chosen coupons locked (a till sale: used),
+    the order, the Idempotency-Key marker."""
     out = order_out(item, viewer)
     claim = idempotency.current()
     try:
         with transaction() as tx:
             stock_repo.add_movement(tx, store_id, stock_domain.movement_deltas(kind, cart), kind, ref_type="order",
                                     ref_id=item.order_id, actor=actor)
+            coupons.add_locks(tx, item.member_id, coupon_ids, item.order_id, final=item.channel == "pos")
             repository.add_order(tx, item)
             if claim is not None:
                 claim.add_to(tx, 201, out.model_dump(mode="json"))
@@ -191,12 +242,16 @@ def _commit_new_order(item: OrderItem, store_id: str, cart: Mapping[str, int], k
             raise idempotency.Replay()
         if any(t and t[0] == "stock" for t in e.failed):
             raise out_of_stock(store_id, cart, e.failed)
+        taken = [t[1] for t in e.failed if t and t[0] == "coupon"]
+        if taken:
+            raise Conflict("The coupon was just used by another order (or has expired)", code="COUPON_UNAVAILABLE",
+                           details={"coupon_ids": taken})
         raise
     return out
 
 
 def create_order(principal: Principal, cmd: ShopQuoteIn) -> OrderOut:
-    plan = _shop_plan(principal, cmd)
+    plan = _shop_plan(principal, cmd, checkout=True)
     if plan.problems:
         _refuse(plan.problems)
     now = clock.now()
@@ -209,8 +264,9 @@ def create_order(principal: Principal, cmd: ShopQuoteIn) -> OrderOut:
         applied=plan.priced.applied, pickup_code=domain.new_pickup_code() if cmd.fulfillment == "pickup" else None,
         pay_deadline=deadline, address=cmd.address.model_dump() | cmd.location.model_dump() if cmd.address else None,
         note=cmd.note, created_by=principal.sub))
-    out = _commit_new_order(item, plan.store_id, plan.cart, "order_hold", principal.sub, principal)
-    publish([Event("OrderCreated", snapshot(item)), stock_moved(plan.store_id, plan.cart, "order_hold")])
+    out = _commit_new_order(item, plan.store_id, plan.stock_out, "order_hold", principal.sub, principal,
+                            plan.coupon_ids)
+    publish([Event("OrderCreated", snapshot(item)), stock_moved(plan.store_id, plan.stock_out, "order_hold")])
     return out
 
 
@@ -343,14 +399,29 @@ def _late_payment(item: OrderItem, payment: dict) -> str:
 
 # --------------------------------------------------------------------------------------- cancel + sweep
 def _cancel(item: OrderItem, reason: str, actor: str) -> OrderItem:
-    cart = {ln["sku"]: int(ln["qty"]) for ln in item.lines}
+    """One transaction: the order CANCELLED (if still unpaid), its stock back (gift lines included), its
+    coupons released (only while this order holds them)."""
+    cart = stock_domain.merge_lines((ln["sku"], int(ln["qty"])) for ln in item.lines)
     now = clock.iso(clock.now())
-    with transaction() as tx:
-        repository.change(tx, item, domain.PENDING_PAYMENT, [
-            OrderItem.status.set(domain.CANCELLED), OrderItem.cancelled_at.set(now),
-            OrderItem.cancel_reason.set(reason)] + repository.leave_due_index())
-        stock_repo.add_movement(tx, item.store_id, stock_domain.movement_deltas("release", cart), "release",
-                                ref_type="order", ref_id=item.order_id, actor=actor)
+    release = coupons.coupon_ids_of(item.applied) if item.member_id else []
+    while True:
+        try:
+            with transaction() as tx:
+                repository.change(tx, item, domain.PENDING_PAYMENT, [
+                    OrderItem.status.set(domain.CANCELLED), OrderItem.cancelled_at.set(now),
+                    OrderItem.cancel_reason.set(reason)] + repository.leave_due_index())
+                stock_repo.add_movement(tx, item.store_id, stock_domain.movement_deltas("release", cart), "release",
+                                        ref_type="order", ref_id=item.order_id, actor=actor)
+                coupons.add_releases(tx, item.member_id, release, item.order_id)
+            break
+        except TxCancelled as e:
+            stray = [t[1] for t in e.failed if t and t[0] == "coupon"]
+            if not stray or any(t and t[0] != "coupon" for t in e.failed):
+                raise
+            # A coupon this order no longer holds must not block the cancel (nor be released).
+            logger.warning("coupon not held by the cancelled order", extra={"order_id": item.order_id,
+                                                                              "coupon_ids": stray})
+            release = [c for c in release if c not in stray]
     item.status, item.cancelled_at, item.cancel_reason = domain.CANCELLED, now, reason
     publish([Event("OrderCancelled", snapshot(item)), stock_moved(item.store_id, cart, "release")])
     return item
@@ -426,27 +497,32 @@ def fulfil(principal: Principal, order_id: str, action: str, pickup_code: str | 
 # --------------------------------------------------------------------------------------- POS
 def _member_for_code(code: str | None) -> str | None:
     """The member behind a POS member code. Until member codes exist (members issue), the code is the
-    member id shown in the mini-program."""
+    member id shown in the mini-program; that the member exists is checked with the cart's BatchGetItem."""
     if code is None:
         return None
-    from chalicelib.identity import repository as members
-
-    m = members.get_member(code) if len(code) == 26 else None
-    if m is None:
-        raise ValidationFailed("Unknown member code", code="UNKNOWN_MEMBER",
-                               details={"fields": [{"field": "member_code", "message": "no such member"}]})
-    return m.member_id
+    if not is_ulid(code):
+        raise _unknown_member()
+    return code
 
 
-def _pos_plan(principal: Principal, cmd: PosQuoteIn) -> tuple[_Plan, str | None]:
+def _unknown_member() -> ValidationFailed:
+    return ValidationFailed("Unknown member code", code="UNKNOWN_MEMBER",
+                            details={"fields": [{"field": "member_code", "message": "no such member"}]})
+
+
+def _pos_plan(principal: Principal, cmd: PosQuoteIn, checkout: bool = False) -> tuple[_Plan, str | None]:
     member_id = _member_for_code(cmd.member_code)
     cart = _cart(cmd.lines)
-    products, stock = _load(cart, [principal.store_id])
+    store_id = principal.store_id
+    pricing = pricing_services.prepare("pos", cart, member_id, cmd.coupon_ids, identify_member=member_id is not None)
+    products, stock, got = _load(cart, [store_id], extra=pricing.keys([store_id]), checkout=checkout)
+    if member_id is not None and pricing.member(got) is None:
+        raise _unknown_member()
     problems = _product_problems(cart, products, "pos")
-    problems += [{"code": "OUT_OF_STOCK", "store_id": principal.store_id, **x}
-                 for x in domain.shortages(cart, stock.get(principal.store_id, {})) if x["sku"] in products]
-    ctx = PricingContext(channel="pos", store_id=principal.store_id, at=clock.now(), member_id=member_id)
-    return _Plan(principal.store_id, cart, products, _price(cart, products, ctx), problems, None), member_id
+    problems += [{"code": "OUT_OF_STOCK", "store_id": store_id, **x}
+                 for x in domain.shortages(cart, stock.get(store_id, {})) if x["sku"] in products]
+    priced, pricing_problems = pricing.price(_lines(cart, products), store_id, got, stock.get(store_id, {}), cart)
+    return _Plan(store_id, cart, products, priced, problems + pricing_problems, None), member_id
 
 
 def pos_quote(principal: Principal, cmd: PosQuoteIn) -> QuoteOut:
@@ -456,7 +532,7 @@ def pos_quote(principal: Principal, cmd: PosQuoteIn) -> QuoteOut:
 def pos_sale(principal: Principal, cmd: PosSaleIn) -> OrderOut:
     """A completed sale at the till, from the same stock and the same pricing as online orders.
     wechat_scan charges the customer's payment code first; if the stock is then gone, it is refunded."""
-    plan, member_id = _pos_plan(principal, cmd)
+    plan, member_id = _pos_plan(principal, cmd, checkout=True)
     if plan.problems:
         _refuse(plan.problems)
     payable = plan.priced.payable_fen
@@ -491,7 +567,8 @@ def pos_sale(principal: Principal, cmd: PosSaleIn) -> OrderOut:
         discount_fen=plan.priced.discount_fen, payable_fen=payable, refunded_fen=0, applied=plan.priced.applied,
         payment=payment, paid_at=now, completed_at=now, created_by=principal.sub))
     try:
-        out = _commit_new_order(item, principal.store_id, plan.cart, "sale", principal.sub, principal)
+        out = _commit_new_order(item, principal.store_id, plan.stock_out, "sale", principal.sub, principal,
+                                plan.coupon_ids)
     except Exception:
         if charge is not None:
             from chalicelib.payments.client import get_client
@@ -500,7 +577,7 @@ def pos_sale(principal: Principal, cmd: PosSaleIn) -> OrderOut:
                                 total_fen=payable, reason="库存不足，交易撤销")
         raise
     snap = snapshot(item)
-    publish([Event("OrderPaid", snap), Event("OrderCompleted", snap), stock_moved(principal.store_id, plan.cart, "sale")])
+    publish([Event("OrderPaid", snap), Event("OrderCompleted", snap), stock_moved(principal.store_id, plan.stock_out, "sale")])
     return out
 
 
@@ -554,7 +631,7 @@ def _execute_refund(item: OrderItem, requested: Mapping[str, int] | None, reason
     total = sum(a for _, a in amounts.values())
     lines = []
     for ln in item.lines:
-        if ln["sku"] in amounts:
+        if ln["sku"] in amounts and not ln.get("gift"):   # gift lines are not paid for, so never refunded
             q, a = amounts[ln["sku"]]
             ln = {**ln, "refunded_qty": int(ln.get("refunded_qty", 0)) + q, "refunded_fen": int(ln.get("refunded_fen", 0)) + a}
         lines.append(ln)

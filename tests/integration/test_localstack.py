@@ -165,3 +165,47 @@ def test_ports_in_use_are_reported_clearly(stack):
     assert done.returncode != 0
     assert f"DynamoDB Local port {stack.ddb}" in done.stdout + done.stderr
     assert java_processes(stack.ddb) == []
+
+
+def test_the_demo_ticket_prints_in_the_store_printer_simulator(stack):
+    """README demo: place and pay an order; the store's simulated CloudPRNT printer prints it in the stack's
+    terminal, and the customer's SMS is in the local outbox."""
+    stack.start()
+    try:
+        printers_file = stack.state_dir / "printers.json"
+        assert printers_file.stat().st_mode & 0o777 == 0o600
+        printers = json.loads(printers_file.read_text())["printers"]
+        assert len(printers) == 6 and all(p["secret"] for p in printers.values())
+
+        status, dev = call(stack.base, "POST", "/auth/dev/login",
+                           {"openid": "demo-ticket", "nickname": "阿丽", "phone": "13800138000"})
+        token = dev["token"]
+        store = call(stack.base, "GET", "/shop/stores?lat=29.5575&lng=106.5772", token=token)[1]["items"][0]
+        assert store["store_id"] == printers["jfb"]["store_id"]
+        status, order = call(stack.base, "POST", "/shop/orders", {
+            "store_id": store["store_id"], "fulfillment": "pickup", "lines": [{"sku": "BR-CQ-GB-500", "qty": 2}]},
+            token=token)
+        assert status == 201, order
+        assert call(stack.base, "POST", f"/shop/orders/{order['order_id']}/pay", {"method": "wechat"},
+                    token=token)[0] == 200
+        deadline = time.monotonic() + 45
+        while time.monotonic() < deadline and f"[解放碑] │ 单号: {order['order_id']}" not in stack.output():
+            time.sleep(0.5)
+        out = stack.output()
+        assert f"[解放碑] │ 单号: {order['order_id']}" in out, out[-3000:]
+        assert f"取货码 {order['pickup_code']}" in out and "阿丽 138****8000" in out
+        assert "POST /cloudprnt" not in out                     # polls are not logged line by line
+
+        hq = call(stack.base, "POST", "/auth/staff/login",
+                  {"username": "hq.admin", "password": DEMO_PASSWORDS["hq_admin"]})[1]["token"]
+        deadline = time.monotonic() + 20
+        sent = []
+        while time.monotonic() < deadline and not sent:
+            sent = [m for m in call(stack.base, "GET", "/admin/sms/outbox", token=hq)[1]["items"]
+                    if m["template"] == "order_paid"]
+            time.sleep(0.5)
+        assert sent and sent[0]["phone"] == "13800138000"
+        listed = call(stack.base, "GET", "/admin/printers", token=hq)[1]["items"]
+        assert len(listed) == 6 and all(p["online"] for p in listed)
+    finally:
+        assert stack.stop(signal.SIGINT) == 0, stack.output()

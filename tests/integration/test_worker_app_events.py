@@ -45,7 +45,8 @@ def test_published_events_reach_subscribers_once(events_queue):
     events.publish([ping, events.Event("WorkerTestPing", {"n": 2})])
     events.publish([ping])                                   # the same event delivered twice
     worker = Worker(app, sqs, wait_time_s=1, stage="test")
-    assert [s.queue_name for s in worker.sqs_sources] == ["omnistore-test-events"]
+    assert sorted(s.queue_name for s in worker.sqs_sources) == ["omnistore-test-events", "omnistore-test-print",
+                                                                 "omnistore-test-sms"]
     results = []
     for _ in range(3):
         results += worker.poll_once(wait_time_s=0, sources=["handle_events"])

@@ -18,7 +18,9 @@ def test_load_reads_the_template_for_a_stage():
     assert infra.table_names("dev") == {"AppTable": "omnistore-dev-app",
                                         "IdempotencyTable": "omnistore-dev-idempotency"}
     assert infra.queue_names("dev") == {"EventsQueue": "omnistore-dev-events",
-                                        "EventsDLQ": "omnistore-dev-events-dlq"}
+                                        "EventsDLQ": "omnistore-dev-events-dlq",
+                                        "PrintQueue": "omnistore-dev-print", "PrintDLQ": "omnistore-dev-print-dlq",
+                                        "SmsQueue": "omnistore-dev-sms", "SmsDLQ": "omnistore-dev-sms-dlq"}
 
 
 def test_app_table_keys_and_indexes():
@@ -64,6 +66,8 @@ def test_config_env_names_equal_the_template_names(stage):
     assert env["TABLE_NAME"] == infra.table_names(stage)["AppTable"]
     assert env["IDEMPOTENCY_TABLE_NAME"] == infra.table_names(stage)["IdempotencyTable"]
     assert env["EVENTS_QUEUE_NAME"] == infra.queue_names(stage)["EventsQueue"]
+    assert env["PRINT_QUEUE_NAME"] == infra.queue_names(stage)["PrintQueue"]
+    assert env["SMS_QUEUE_NAME"] == infra.queue_names(stage)["SmsQueue"]
 
 
 @pytest.mark.parametrize("stage", DEPLOYED)
@@ -104,3 +108,16 @@ def test_secrets_are_secrets_manager_dynamic_references(stage):
         assert env[var] == f"{{{{resolve:secretsmanager:omnistore/{stage}/app:SecretString:{key}}}}}"
     assert check_package.check_env_secrets("Globals", env, stage) == []
     assert check_package.check_env_secrets("Globals", {"JWT_SECRET": "committed"}, stage) != []
+
+
+def test_each_dead_letter_queue_is_named_after_its_queue():
+    """watch_dead_letters finds a queue's DLQ as "<queue>-dlq" (one GetQueueAttributes each, no listing)."""
+    queues = infra.resources("dev", "AWS::SQS::Queue")
+    for name, q in queues.items():
+        if "RedrivePolicy" in q:
+            dlq = queues[q["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]]
+            assert dlq["QueueName"] == q["QueueName"] + "-dlq", name
+    renamed = {k: dict(v) for k, v in queues.items()}
+    renamed["SmsDLQ"]["QueueName"] = "omnistore-dev-sms-dead"
+    assert any("SmsQueue: its dead-letter queue must be named omnistore-dev-sms-dlq" in p
+               for p in check_package.check_queues(renamed, {}))

@@ -1,0 +1,71 @@
+"""SQS work queues: send a message (raising when it is not accepted) and consume a Lambda SQS batch with partial
+batch failures.
+
+``core.events`` publishes domain events (a failed publish is logged, never raised: the state change has
+happened). Work queues are different: the sender is itself a consumer or a use case that must not report success
+unless the work is queued, so :func:`send` raises. The same SQS client and queue-URL cache serve both.
+
+:func:`process_batch` is the one way an ``@bp.on_sqs_message`` handler consumes its batch: each record's body
+goes to ``handle(body)``; a record whose handler raises is reported in ``batchItemFailures`` (Powertools
+``BatchProcessor``), so only it is delivered again, and after the queue's ``maxReceiveCount`` it moves to the
+dead-letter queue. The packaged event source mapping sets ``ReportBatchItemFailures`` (tools/check_package.py).
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+
+MAX_DELAY_S = 900          # SQS DelaySeconds limit
+
+
+class NotQueued(Exception):
+    """SQS did not accept a message."""
+
+
+def _dumps(body: Any) -> str:
+    return body if isinstance(body, str) else json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+
+
+def send(queue_name: str, body: Any, delay_s: int = 0) -> str:
+    """Send one message (a dict is sent as JSON); returns its MessageId. Raises on failure."""
+    from chalicelib.core import events
+
+    try:
+        resp = events.sqs_client().send_message(QueueUrl=events.queue_url(queue_name), MessageBody=_dumps(body),
+                                                DelaySeconds=max(0, min(MAX_DELAY_S, int(delay_s))))
+    except Exception as e:  # noqa: BLE001 - any client failure means "not queued" to the caller
+        raise NotQueued(f"{queue_name}: {e}") from e
+    return resp["MessageId"]
+
+
+def send_many(queue_name: str, bodies: list[Any]) -> int:
+    """Send messages in batches of 10; raises if any is not accepted (the ones before it were)."""
+    from chalicelib.core import events
+
+    if not bodies:
+        return 0
+    url = events.queue_url(queue_name)
+    for i in range(0, len(bodies), 10):
+        chunk = bodies[i:i + 10]
+        try:
+            resp = events.sqs_client().send_message_batch(QueueUrl=url, Entries=[
+                {"Id": str(n), "MessageBody": _dumps(b)} for n, b in enumerate(chunk)])
+        except Exception as e:  # noqa: BLE001
+            raise NotQueued(f"{queue_name}: {e}") from e
+        if resp.get("Failed"):
+            raise NotQueued(f"{queue_name}: {len(resp['Failed'])} of {len(chunk)} messages not accepted: "
+                            f"{resp['Failed'][0].get('Message')}")
+    return len(bodies)
+
+
+def process_batch(event: Any, handle: Callable[[str], None]) -> dict:
+    """Feed each record's body of a Chalice ``SQSEvent`` to ``handle``; returns the partial batch response."""
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
+    processor = BatchProcessor(event_type=EventType.SQS)
+
+    def record_handler(record):       # Powertools calls record_handler(record=...): keep the name
+        handle(record.body)
+
+    return process_partial_response(event=event.to_dict(), record_handler=record_handler, processor=processor,
+                                    context=event.context)

@@ -1,0 +1,87 @@
+"""Pricing for the checkout use cases (shop quote, order, POS quote, POS sale): what must be read together
+with the cart, and the one engine call. Orders use it like this::
+
+    p = pricing.prepare("shop", cart, member_id, coupon_ids)      # live promotions from the 30 s cache
+    got = batch_get(cart keys + p.keys(store_ids))                # the checkout's one BatchGetItem
+    priced, problems = p.price(lines, store_id, got, stock)       # pure engine
+
+Reads added to the cart's BatchGetItem: the chosen coupons (member partition), the member (only when a live
+promotion depends on the member's level, or to identify a till customer), and the store's stock of combo
+gifts (only when a combo's required skus are all in the cart). Nothing here writes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
+
+from chalicelib.core import clock
+from chalicelib.pricing import domain as engine
+
+
+@dataclass
+class Pricing:
+    channel: str
+    member_id: str | None
+    coupon_ids: list[str]
+    promotions: list[engine.Promotion]
+    read_member: bool
+    gift_skus: set[str] = field(default_factory=set)
+
+    def member_key(self) -> tuple[str, str] | None:
+        from chalicelib.identity.models import member_pk
+
+        return (member_pk(self.member_id), "META") if self.member_id and self.read_member else None
+
+    def keys(self, store_ids: Iterable[str]) -> list[tuple[str, str]]:
+        """Keys to add to the cart's BatchGetItem (coupons, member, gift stock in each store)."""
+        from chalicelib.coupons import services as coupons
+        from chalicelib.inventory.models import stock_sk
+        from chalicelib.stores.models import store_pk
+
+        keys = coupons.coupon_keys(self.member_id, self.coupon_ids) if self.member_id else []
+        if self.member_key():
+            keys.append(self.member_key())
+        keys += [(store_pk(st), stock_sk(s)) for st in store_ids for s in sorted(self.gift_skus)]
+        return keys
+
+    def member(self, got: Mapping[tuple[str, str], Any]):
+        key = self.member_key()
+        return got.get(key) if key else None
+
+    def price(self, lines: list[engine.CartLine], store_id: str | None, got: Mapping[tuple[str, str], Any],
+              stock: Mapping[str, int] | None, cart: Mapping[str, int]) -> tuple[engine.Priced, list[dict]]:
+        """The engine's answer and the problems of the chosen coupons (unknown, used, expired, not
+        applicable). ``stock`` is the chosen store's stock as read (None: not read)."""
+        from chalicelib.coupons import services as coupons
+
+        problems: list[dict] = []
+        offers: list[engine.CouponOffer] = []
+        if self.coupon_ids:
+            if self.member_id is None:
+                problems.append({"code": "COUPON_NEEDS_MEMBER", "coupon_ids": self.coupon_ids})
+            else:
+                offers, problems = coupons.offers(self.member_id, self.coupon_ids, dict(got))
+        member = self.member(got)
+        level = int(member.level or 0) if member is not None and getattr(member, "level", None) is not None else None
+        gift_stock = None
+        if stock is not None and self.gift_skus:
+            gift_stock = {s: stock.get(s, 0) - cart.get(s, 0) for s in self.gift_skus}
+        ctx = engine.PricingContext(channel=self.channel, store_id=store_id, at=clock.now(), member_id=self.member_id,
+                                    member_level=level, tz=clock.business_tz())
+        priced = engine.price_cart(lines, ctx, self.promotions, offers, gift_stock)
+        return priced, problems + priced.rejected
+
+
+def prepare(channel: str, cart: Mapping[str, int], member_id: str | None, coupon_ids: Iterable[str],
+            identify_member: bool = False) -> Pricing:
+    """What pricing needs before the cart is read. The live promotions are filtered to this moment and
+    channel (the store is known only after routing; the engine checks it)."""
+    from chalicelib.promotions import services as promotions
+
+    probe = engine.PricingContext(channel=channel, store_id=None, at=clock.now(), tz=clock.business_tz())
+    relevant = [p for p in promotions.live() if (p.schedule is None or p.schedule.active(probe))
+                and (not p.scope.channels or channel in p.scope.channels)]
+    ids = list(dict.fromkeys(coupon_ids))
+    return Pricing(channel=channel, member_id=member_id, coupon_ids=ids, promotions=relevant,
+                   read_member=identify_member or (member_id is not None and engine.needs_member_level(relevant)),
+                   gift_skus=engine.gift_skus(relevant, cart))

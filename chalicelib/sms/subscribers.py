@@ -1,0 +1,81 @@
+"""Events that text someone. Each handler runs once per event (core.events) and queues messages keyed
+``<event id>:<template>:<phone>``; the sender sends each key at most once."""
+from __future__ import annotations
+
+from chalicelib.core import clock
+from chalicelib.core.events import subscribe
+from chalicelib.sms import domain, services
+
+
+def _customer_phone(data: dict) -> str | None:
+    return (data.get("customer") or {}).get("phone")
+
+
+@subscribe("OrderPaid", name="sms")
+def on_order_paid(event: dict) -> None:
+    data = event["data"]
+    phone = _customer_phone(data)
+    if data.get("channel") != "shop" or not phone:
+        return                                  # till sales: the customer is standing at the counter
+    params = {"store": services.store_name(data["store_id"]), "order": domain.short_order(data["order_id"]),
+              "amount": domain.yuan(data["payable_fen"])}
+    if data.get("fulfillment") == "pickup":
+        services.request("order_paid", [phone], {**params, "code": data.get("pickup_code") or "-"}, event["id"])
+    else:
+        services.request("order_paid_delivery", [phone], params, event["id"])
+
+
+@subscribe("OrderReady", name="sms")
+def on_order_ready(event: dict) -> None:
+    data = event["data"]
+    phone = _customer_phone(data)
+    if data.get("fulfillment") != "pickup" or not phone:
+        return
+    services.request("order_ready", [phone], {"store": services.store_name(data["store_id"]),
+                                              "order": domain.short_order(data["order_id"]),
+                                              "code": data.get("pickup_code") or "-"}, event["id"])
+
+
+@subscribe("RefundCompleted", name="sms")
+def on_refund_completed(event: dict) -> None:
+    data = event["data"]
+    phone = _customer_phone(data)
+    if not phone:
+        return
+    services.request("refund_completed", [phone], {"order": domain.short_order(data["order_id"]),
+                                                   "amount": domain.yuan(data["refund"]["amount_fen"])}, event["id"])
+
+
+@subscribe("LowStock", name="sms")
+def on_low_stock(event: dict) -> None:
+    data = event["data"]
+    services.request("low_stock", services.contacts_for(data["store_id"]),
+                     {"store": services.store_name(data["store_id"]), "sku": data["sku"], "qty": data["qty"],
+                      "threshold": data.get("threshold")}, event["id"])
+
+
+@subscribe("PrinterOffline", name="sms")
+def on_printer_offline(event: dict) -> None:
+    data = event["data"]
+    services.request("printer_offline", services.contacts_for(data["store_id"]),
+                     {"store": services.store_name(data["store_id"]), "printer": data.get("name") or "打印机",
+                      "time": domain.local_time(data.get("last_poll_at"), clock.business_tz())}, event["id"])
+
+
+@subscribe("PrintJobFailed", name="sms")
+def on_print_job_failed(event: dict) -> None:
+    data = event["data"]
+    services.request("print_failed", services.contacts_for(data["store_id"]),
+                     {"store": services.store_name(data["store_id"]), "order": domain.short_order(data["order_id"]),
+                      "printer": data.get("printer_name") or "打印机", "attempts": data.get("attempts", 0)},
+                     event["id"])
+
+
+@subscribe("CouponExpiring", name="sms")
+def on_coupon_expiring(event: dict) -> None:
+    """A reminder is marketing: held outside 09:00-21:00 and never sent to numbers that opted out."""
+    data = event["data"]
+    if not data.get("phone"):
+        return
+    services.request("coupon_expiring", [data["phone"]], {"count": data["count"], "title": data["title"][:20],
+                                                           "date": data["expires_on"][5:]}, event["id"])
