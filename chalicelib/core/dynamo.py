@@ -182,6 +182,19 @@ def condition_failed(e: Exception) -> bool:
     return getattr(e, "cause_response_code", None) == "ConditionalCheckFailedException"
 
 
+def update_if(item: Item, actions: list, condition) -> bool:
+    """One conditional UpdateItem: True if it was applied, False if ``condition`` did not hold."""
+    from pynamodb.exceptions import UpdateError
+
+    try:
+        item.update(actions=actions, condition=condition)
+        return True
+    except UpdateError as e:
+        if condition_failed(e):
+            return False
+        raise
+
+
 class TxCancelled(Exception):
     """The transaction was cancelled; ``failed`` lists the tags whose condition failed, in order."""
 

@@ -13,7 +13,7 @@ from typing import Any, Iterable
 from pynamodb.exceptions import UpdateError
 
 from chalicelib.core import clock
-from chalicelib.core.dynamo import Page, Tx, batch_get, condition_failed, page, transaction
+from chalicelib.core.dynamo import Page, Tx, batch_get, condition_failed, page, transaction, update_if
 from chalicelib.core.errors import NotFound
 from chalicelib.core.ids import is_ulid, new_id
 from chalicelib.coupons import domain
@@ -168,15 +168,9 @@ def quota(member_id: str, template_id: str) -> int:
 def count_claim(member_id: str, now, limit: int) -> bool:
     """Count one claim attempt in this minute; False when the member is over ``limit``."""
     item = ClaimRateItem(f"RATE#COUPONCLAIM#{member_id}", domain.rate_bucket(now))
-    try:
-        item.update(actions=[ClaimRateItem.n.add(1), ClaimRateItem.kind.set(ClaimRateItem),
-                             ClaimRateItem.expires_at.set(now + timedelta(hours=1))],
-                    condition=ClaimRateItem.n.does_not_exist() | (ClaimRateItem.n < limit))
-        return True
-    except UpdateError as e:
-        if condition_failed(e):
-            return False
-        raise
+    return update_if(item, actions=[ClaimRateItem.n.add(1), ClaimRateItem.kind.set(ClaimRateItem),
+                                    ClaimRateItem.expires_at.set(now + timedelta(hours=1))],
+                     condition=ClaimRateItem.n.does_not_exist() | (ClaimRateItem.n < limit))
 
 
 # --------------------------------------------------------------------------------------- coupons
@@ -216,13 +210,7 @@ def add_release(tx: Tx, member_id: str, coupon_id: str, order_id: str) -> None:
 
 
 def _conditional(item: CouponItem, actions: list, condition) -> bool:
-    try:
-        item.update(actions=actions, condition=condition)
-        return True
-    except UpdateError as e:
-        if condition_failed(e):
-            return False
-        raise
+    return update_if(item, actions=actions, condition=condition)
 
 
 def mark_used(member_id: str, coupon_id: str, order_id: str) -> bool:

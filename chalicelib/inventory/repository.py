@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping
 
-from pynamodb.exceptions import UpdateError
 
 from chalicelib.core import clock
-from chalicelib.core.dynamo import Page, Tx, condition_failed, page
+from chalicelib.core.dynamo import Page, Tx, page, update_if
 from chalicelib.core.ids import new_id
 from chalicelib.inventory.models import (LOW_STOCK_GSI2PK, MovementItem, StockItem, TransferItem, ledger_pk,
                                          sku_gsi1pk, stock_sk, transfer_pk)
@@ -106,31 +105,21 @@ def set_threshold(store_id: str, sku: str, threshold: int | None) -> StockItem:
 
 def open_low_alert(store_id: str, sku: str) -> bool:
     """Open the alert if stock is below threshold and none is open. True only for the caller that opened it."""
-    try:
-        _stock_key(store_id, sku).update(
-            actions=[StockItem.low_open.set(True), StockItem.low_since.set(clock.iso(clock.now())),
-                     StockItem.gsi2pk.set(LOW_STOCK_GSI2PK), StockItem.gsi2sk.set(f"{store_id}#{sku}")],
-            condition=StockItem.threshold.exists() & (StockItem.qty < StockItem.threshold)
-            & (StockItem.low_open.does_not_exist() | (StockItem.low_open == False)))  # noqa: E712
-        return True
-    except UpdateError as e:
-        if condition_failed(e):
-            return False
-        raise
+    return update_if(
+        _stock_key(store_id, sku),
+        actions=[StockItem.low_open.set(True), StockItem.low_since.set(clock.iso(clock.now())),
+                 StockItem.gsi2pk.set(LOW_STOCK_GSI2PK), StockItem.gsi2sk.set(f"{store_id}#{sku}")],
+        condition=StockItem.threshold.exists() & (StockItem.qty < StockItem.threshold)
+        & (StockItem.low_open.does_not_exist() | (StockItem.low_open == False)))  # noqa: E712
 
 
 def close_low_alert(store_id: str, sku: str) -> bool:
-    try:
-        _stock_key(store_id, sku).update(
-            actions=[StockItem.low_open.set(False), StockItem.low_since.remove(), StockItem.gsi2pk.remove(),
-                     StockItem.gsi2sk.remove()],
-            condition=(StockItem.low_open == True)  # noqa: E712
-            & (StockItem.threshold.does_not_exist() | (StockItem.qty >= StockItem.threshold)))
-        return True
-    except UpdateError as e:
-        if condition_failed(e):
-            return False
-        raise
+    return update_if(
+        _stock_key(store_id, sku),
+        actions=[StockItem.low_open.set(False), StockItem.low_since.remove(), StockItem.gsi2pk.remove(),
+                 StockItem.gsi2sk.remove()],
+        condition=(StockItem.low_open == True)  # noqa: E712
+        & (StockItem.threshold.does_not_exist() | (StockItem.qty >= StockItem.threshold)))
 
 
 def open_alerts(store_id: str | None, limit: int, cursor: str | None) -> Page:

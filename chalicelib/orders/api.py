@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from chalicelib.core.auth import MEMBERS, STAFF_ROLES, STORE_BOUND
+from chalicelib.core.auth import MEMBERS, STORE_BOUND
 from chalicelib.core.http import Req, route
 from chalicelib.core.schemas import PageOut
 from chalicelib.orders import services

@@ -14,7 +14,7 @@ from chalicelib.core import clock, idempotency
 from chalicelib.core.auth import Principal
 from chalicelib.core.dynamo import TxCancelled, batch_get, transaction
 from chalicelib.coupons import services as coupons
-from chalicelib.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from chalicelib.core.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.core.events import Event, publish
 from chalicelib.core.ids import is_ulid, new_id
 from chalicelib.core.logging import logger

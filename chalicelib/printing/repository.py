@@ -6,7 +6,7 @@ from typing import Iterator
 from pynamodb.exceptions import PutError, UpdateError
 
 from chalicelib.core import clock
-from chalicelib.core.dynamo import Page, TxCancelled, condition_failed, page, transaction
+from chalicelib.core.dynamo import Page, TxCancelled, condition_failed, page, transaction, update_if
 from chalicelib.core.errors import Conflict, NotFound
 from chalicelib.printing import domain
 from chalicelib.printing.models import (META, PRINTERS_GSI1PK, PrintDocItem, PrinterItem, PrinterMacItem,
@@ -86,13 +86,7 @@ def swap_current(printer_id: str, old: str | None, new: str | None) -> bool:
     a poll that lost a race never clears the winner's offer."""
     condition = (PrinterItem.current_token == old) if old else PrinterItem.current_token.does_not_exist()
     action = PrinterItem.current_token.set(new) if new else PrinterItem.current_token.remove()
-    try:
-        PrinterItem(printer_pk(printer_id), META).update(actions=[action], condition=condition)
-        return True
-    except UpdateError as e:
-        if condition_failed(e):
-            return False
-        raise
+    return update_if(PrinterItem(printer_pk(printer_id), META), actions=[action], condition=condition)
 
 
 def clear_current(printer_id: str, token: str) -> None:
@@ -165,13 +159,7 @@ def jobs_of_order(order_id: str) -> list[PrintJobItem]:
 
 
 def _conditional_update(job: PrintJobItem, actions: list, condition) -> bool:
-    try:
-        job.update(actions=actions + [PrintJobItem.updated_at.set(clock.now())], condition=condition)
-        return True
-    except UpdateError as e:
-        if condition_failed(e):
-            return False
-        raise
+    return update_if(job, actions=actions + [PrintJobItem.updated_at.set(clock.now())], condition=condition)
 
 
 def _unchanged(job: PrintJobItem):

@@ -7,7 +7,7 @@ from typing import Any
 from pynamodb.exceptions import DeleteError, PutError, UpdateError
 
 from chalicelib.core import clock
-from chalicelib.core.dynamo import Page, condition_failed, page
+from chalicelib.core.dynamo import Page, condition_failed, page, update_if
 from chalicelib.sms.models import (CONTACTS_GSI1PK, META, OUTBOX_PK, DeadLetterWatchItem, SmsContactItem,
                                    SmsCounterItem, SmsHoldItem, SmsMessageItem, SmsOptOutItem, SmsOutboxItem,
                                    contact_pk, dlq_pk, hold_pk, key_hash, limit_pk, message_pk, optout_pk)
@@ -61,16 +61,11 @@ def get_message(key: str) -> SmsMessageItem | None:
 # --------------------------------------------------------------------------------------- limits
 def take(phone: str, bucket: str, limit: int, expires: datetime) -> bool:
     """Take one from a per-phone counter if it is below ``limit`` (conditional update)."""
-    try:
-        SmsCounterItem(limit_pk(phone), bucket).update(
-            actions=[SmsCounterItem.count.add(1), SmsCounterItem.expires_at.set(expires),
-                     SmsCounterItem.kind.set(SmsCounterItem)],
-            condition=SmsCounterItem.count.does_not_exist() | (SmsCounterItem.count < limit))
-        return True
-    except UpdateError as e:
-        if condition_failed(e):
-            return False
-        raise
+    return update_if(
+        SmsCounterItem(limit_pk(phone), bucket),
+        actions=[SmsCounterItem.count.add(1), SmsCounterItem.expires_at.set(expires),
+                 SmsCounterItem.kind.set(SmsCounterItem)],
+        condition=SmsCounterItem.count.does_not_exist() | (SmsCounterItem.count < limit))
 
 
 def counter(phone: str, bucket: str) -> int:
