@@ -95,6 +95,24 @@ class Item(Model):
             return None
 
 
+class SweepMark(Item, discriminator="SweepMark"):
+    """pk=SWEEP#<name>, sk=META: how far a scheduled sweep has fully got (an hour bucket, a day), so the next
+    run reads only what came due since."""
+
+    mark = UnicodeAttribute()
+
+
+def get_mark(name: str) -> str | None:
+    item = SweepMark.get_or_none(f"SWEEP#{name}", "META", consistent_read=True)
+    return item.mark if item else None
+
+
+def set_mark(name: str, value: str) -> None:
+    from chalicelib.core import clock
+
+    SweepMark(f"SWEEP#{name}", "META", mark=value, updated_at=clock.now()).save()
+
+
 def batch_get(keys: list[tuple[str, str]], consistent: bool = False) -> dict[tuple[str, str], Item]:
     """Items of any kind by (pk, sk) in BatchGetItem calls of up to 100 keys (one call up to 100).
     Each comes back as its own model class (discriminator)."""

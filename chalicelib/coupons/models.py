@@ -134,9 +134,3 @@ class ClaimRateItem(Item, discriminator="CouponClaimRate"):
 
     n = NumberAttribute(default=0)
     expires_at = TTLAttribute(null=True)    # housekeeping only
-
-
-class CouponSweepMark(Item, discriminator="CouponSweepMark"):
-    """pk=SWEEP#<name>, sk=META: the last local day a coupon sweep has fully processed."""
-
-    last_day = UnicodeAttribute()

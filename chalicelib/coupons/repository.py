@@ -18,7 +18,7 @@ from chalicelib.core.errors import NotFound
 from chalicelib.core.ids import is_ulid, new_id
 from chalicelib.coupons import domain
 from chalicelib.coupons.models import (BLOCK_SK, BLOCKS_GSI1PK, META, TEMPLATES_GSI1PK, ClaimRateItem,
-                                       CouponBlockItem, CouponItem, CouponSweepMark, CouponTemplateItem,
+                                       CouponBlockItem, CouponItem, CouponTemplateItem,
                                        GrantGuardItem, QuotaItem, StockAdjustmentItem, active_gsi2pk, coupon_sk,
                                        expiry_gsi1pk, member_pk, quota_sk, template_coupons_gsi2pk, template_pk)
 
@@ -283,13 +283,3 @@ def get_block(member_id: str) -> CouponBlockItem | None:
 
 def blocks_page(limit: int, cursor: str | None) -> Page:
     return page(CouponBlockItem.gsi1.query, hash_key=BLOCKS_GSI1PK, limit=limit, cursor=cursor)
-
-
-# --------------------------------------------------------------------------------------- sweep marks
-def get_mark(name: str) -> str | None:
-    mark = CouponSweepMark.get_or_none(f"SWEEP#{name}", META, consistent_read=True)
-    return mark.last_day if mark else None
-
-
-def set_mark(name: str, day: str) -> None:
-    CouponSweepMark(f"SWEEP#{name}", META, last_day=day, updated_at=clock.now()).save()

@@ -14,7 +14,7 @@ from typing import Any, Iterable
 
 from chalicelib.core import clock
 from chalicelib.core.auth import Principal
-from chalicelib.core.dynamo import TxCancelled, batch_get, transaction
+from chalicelib.core.dynamo import TxCancelled, batch_get, get_mark, set_mark, transaction
 from chalicelib.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from chalicelib.core.events import Event, publish, subscribe
 from chalicelib.core.ids import is_ulid, new_id
@@ -436,12 +436,12 @@ def sweep_expired(now: datetime | None = None, max_days_back: int = 14) -> dict[
     now = now or clock.now()
     yesterday = now.astimezone(clock.business_tz()).date() - timedelta(days=1)
     now_iso, read, expired = clock.iso(now), 0, 0
-    for day in _days(repository.get_mark("coupons-expire"), yesterday, max_days_back):
+    for day in _days(get_mark("coupons-expire"), yesterday, max_days_back):
         for c in repository.due(day.isoformat()):
             read += 1
             if c.status == domain.AVAILABLE and repository.expire(c, now_iso):
                 expired += 1
-        repository.set_mark("coupons-expire", day.isoformat())
+        set_mark("coupons-expire", day.isoformat())
     return {"read": read, "expired": expired}
 
 
@@ -453,7 +453,7 @@ def remind_expiring(now: datetime | None = None) -> dict[str, int]:
 
     now = now or clock.now()
     day = (now.astimezone(clock.business_tz()).date() + timedelta(days=domain.REMIND_DAYS)).isoformat()
-    if repository.get_mark("coupons-remind") == day:
+    if get_mark("coupons-remind") == day:
         return {"read": 0, "members": 0}
     by_member: dict[str, list[CouponItem]] = {}
     read = 0
@@ -467,7 +467,7 @@ def remind_expiring(now: datetime | None = None) -> dict[str, int]:
         "member_id": m, "phone": phones.get(m), "expires_on": day, "count": len(cs), "title": cs[0].terms["title"],
         "coupons": [{"coupon_id": c.coupon_id, "template_id": c.template_id, "title": c.terms["title"],
                      "expires_at": c.expires_at} for c in cs]}) for m, cs in sorted(by_member.items())])
-    repository.set_mark("coupons-remind", day)
+    set_mark("coupons-remind", day)
     return {"read": read, "members": len(by_member)}
 
 

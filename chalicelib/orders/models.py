@@ -83,9 +83,3 @@ class PaymentItem(Item, discriminator="Payment"):
     method = UnicodeAttribute()
     amount_fen = NumberAttribute()
     outcome = UnicodeAttribute()            # applied | late (order no longer payable; refunded)
-
-
-class SweepMark(Item, discriminator="SweepMark"):
-    """pk=SWEEP#<name>, sk=META: the last hour bucket a sweep has fully processed."""
-
-    last_bucket = UnicodeAttribute()

@@ -5,7 +5,7 @@ from typing import Any
 
 from chalicelib.core import clock
 from chalicelib.core.dynamo import Page, Tx, page
-from chalicelib.orders.models import (META, OrderItem, PaymentItem, RefundItem, SweepMark, due_bucket, member_orders,
+from chalicelib.orders.models import (META, OrderItem, PaymentItem, RefundItem, due_bucket, member_orders,
                                       order_pk, store_orders)
 
 
@@ -51,15 +51,6 @@ def store_page(store_id: str, status: str | None, limit: int, cursor: str | None
 def due(bucket: str, until_iso: str) -> list[OrderItem]:
     """Unpaid orders of one hour bucket whose deadline is at or before ``until_iso`` (sparse gsi3)."""
     return list(OrderItem.gsi3.query(bucket, OrderItem.gsi3sk <= f"{until_iso}#~"))
-
-
-def get_sweep_mark(name: str) -> str | None:
-    mark = SweepMark.get_or_none(f"SWEEP#{name}", META, consistent_read=True)
-    return mark.last_bucket if mark else None
-
-
-def set_sweep_mark(name: str, bucket: str) -> None:
-    SweepMark(f"SWEEP#{name}", META, last_bucket=bucket, updated_at=clock.now()).save()
 
 
 def add_payment_record(tx: Tx, transaction_id: str, order_id: str, method: str, amount_fen: int, outcome: str) -> None:

@@ -12,7 +12,7 @@ from typing import Any, Iterable, Mapping
 from chalicelib.catalog.models import ProductItem, product_pk
 from chalicelib.core import clock, idempotency
 from chalicelib.core.auth import Principal
-from chalicelib.core.dynamo import TxCancelled, batch_get, transaction
+from chalicelib.core.dynamo import TxCancelled, batch_get, get_mark, set_mark, transaction
 from chalicelib.coupons import services as coupons
 from chalicelib.core.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.core.events import Event, publish
@@ -445,7 +445,7 @@ def sweep_unpaid(now: datetime | None = None, max_hours_back: int = 48) -> dict[
     """
     now = now or clock.now()
     until = clock.iso(now)
-    last = repository.get_sweep_mark("unpaid")
+    last = get_mark("unpaid")
     start = now - timedelta(hours=max_hours_back)
     if last:
         start = max(start, datetime.fromisoformat(last + ":00:00+00:00") + timedelta(hours=1))
@@ -463,7 +463,7 @@ def sweep_unpaid(now: datetime | None = None, max_hours_back: int = 48) -> dict[
         hour += timedelta(hours=1)
     previous_hour = (now - timedelta(hours=1)).strftime("%Y-%m-%dT%H")
     if last is None or previous_hour > last:
-        repository.set_sweep_mark("unpaid", previous_hour)
+        set_mark("unpaid", previous_hour)
     return {"read": read, "cancelled": cancelled}
 
 
