@@ -213,6 +213,19 @@ def update_if(item: Item, actions: list, condition) -> bool:
         raise
 
 
+def put_new(item: Item) -> bool:
+    """PutItem only if no item has its key: True if written, False if one was there already."""
+    from pynamodb.exceptions import PutError
+
+    try:
+        item.save(condition=type(item).pk.does_not_exist())
+        return True
+    except PutError as e:
+        if condition_failed(e):
+            return False
+        raise
+
+
 class TxCancelled(Exception):
     """The transaction was cancelled; ``failed`` lists the tags whose condition failed, in order."""
 

@@ -21,10 +21,9 @@ from datetime import timedelta
 from typing import Any, Callable
 
 from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
-from pynamodb.exceptions import PutError
 
 from chalicelib.core import clock
-from chalicelib.core.dynamo import Item, condition_failed
+from chalicelib.core.dynamo import Item, put_new
 from chalicelib.core.errors import Conflict, ValidationFailed
 
 RETENTION = timedelta(hours=24)
@@ -63,11 +62,7 @@ def run(scope: str, key: str, canonical_body: bytes,
     now = clock.now()
     record = IdempotencyRecord(pk, sk, body_hash=body_hash, state="pending", created_at=now,
                                expires_at=now + RETENTION)
-    try:
-        record.save(condition=IdempotencyRecord.pk.does_not_exist())
-    except PutError as e:
-        if not condition_failed(e):
-            raise
+    if not put_new(record):
         other = IdempotencyRecord.get(pk, sk, consistent_read=True)
         return (*_replay(other, body_hash), True)
 

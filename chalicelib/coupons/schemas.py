@@ -140,11 +140,10 @@ class TemplateListQuery(PageQuery):
     purpose: Purpose | None = None
 
 
-class TemplateOut(Out):
-    template_id: str
+class CouponTerms(Out):
+    """What a coupon gives and where: the same on its template, in the claim centre and in a member's wallet."""
+
     title: str
-    description: str | None = None
-    purpose: str
     kind: str
     threshold_fen: int = 0
     off_fen: int | None = None
@@ -155,6 +154,12 @@ class TemplateOut(Out):
     gift_name: str | None = None
     scope: ScopeOut
     stackable: bool
+
+
+class TemplateOut(CouponTerms):
+    template_id: str
+    description: str | None = None
+    purpose: str
     validity: dict
     claim_window: dict | None = None
     total_stock: int
@@ -167,19 +172,10 @@ class TemplateOut(Out):
     updated_at: datetime
 
 
-class CenterItemOut(Out):
+class CenterItemOut(CouponTerms):
+    gift_sku: str | None = Field(default=None, exclude=True)   # the claim centre names the gift, not its sku
     template_id: str
-    title: str
     description: str | None = None
-    kind: str
-    threshold_fen: int = 0
-    off_fen: int | None = None
-    percent_off: int | None = None
-    cap_fen: int | None = None
-    gift_name: str | None = None
-    gift_qty: int | None = None
-    scope: ScopeOut
-    stackable: bool
     validity: dict
     remaining_stock: int
     per_member_limit: int
@@ -187,21 +183,10 @@ class CenterItemOut(Out):
     can_claim: bool
 
 
-class CouponOut(Out):
+class CouponOut(CouponTerms):
     coupon_id: str
     template_id: str
     member_id: str
-    title: str
-    kind: str
-    threshold_fen: int = 0
-    off_fen: int | None = None
-    percent_off: int | None = None
-    cap_fen: int | None = None
-    gift_sku: str | None = None
-    gift_name: str | None = None
-    gift_qty: int | None = None
-    scope: ScopeOut
-    stackable: bool
     status: CouponStatus
     valid_from: str
     expires_at: str

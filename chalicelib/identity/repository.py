@@ -1,10 +1,9 @@
 """The only code that reads or writes staff, member and openid items."""
 from __future__ import annotations
 
-from pynamodb.exceptions import PutError
 
 from chalicelib.core import clock
-from chalicelib.core.dynamo import Page, TxCancelled, condition_failed, page, transaction
+from chalicelib.core.dynamo import Page, TxCancelled, page, put_new, transaction
 from chalicelib.core.errors import Conflict
 from chalicelib.identity.models import (META, STAFF_GSI1PK, MemberItem, OpenIdItem, StaffItem, member_pk,
                                         openid_pk, staff_gsi1sk, staff_pk)
@@ -20,12 +19,8 @@ def create_staff(staff_id: str, username: str, name: str, role: str, store_id: s
     item = StaffItem(staff_pk(username), META, staff_id=staff_id, username=username, name=name, role=role,
                      store_id=store_id, password_hash=password_hash, status="active",
                      gsi1pk=STAFF_GSI1PK, gsi1sk=staff_gsi1sk(store_id, username), created_at=now, updated_at=now)
-    try:
-        item.save(condition=StaffItem.pk.does_not_exist())
-    except PutError as e:
-        if condition_failed(e):
-            raise Conflict("This username is taken", code="USERNAME_TAKEN")
-        raise
+    if not put_new(item):
+        raise Conflict("This username is taken", code="USERNAME_TAKEN")
     return item
 
 

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from pynamodb.exceptions import PutError, UpdateError
+from pynamodb.exceptions import UpdateError
 
 from chalicelib.core import clock
-from chalicelib.core.dynamo import Page, TxCancelled, condition_failed, page, transaction, update_if
+from chalicelib.core.dynamo import Page, TxCancelled, condition_failed, page, put_new, transaction, update_if
 from chalicelib.core.errors import Conflict, NotFound
 from chalicelib.printing import domain
 from chalicelib.printing.models import (META, PRINTERS_GSI1PK, PrintDocItem, PrinterItem, PrinterMacItem,
@@ -112,13 +112,7 @@ def put_doc(order_id: str, doc: str, store_id: str, content: dict) -> bool:
     """Store a ticket's content once; False if it was there already (a redelivered request)."""
     item = PrintDocItem(print_pk(order_id), doc_sk(doc), order_id=order_id, doc=doc, store_id=store_id,
                         content=content, created_at=clock.now())
-    try:
-        item.save(condition=PrintDocItem.pk.does_not_exist())
-        return True
-    except PutError as e:
-        if condition_failed(e):
-            return False
-        raise
+    return put_new(item)
 
 
 def get_doc(order_id: str, doc: str) -> PrintDocItem | None:
@@ -134,13 +128,7 @@ def create_job(order_id: str, doc: str, source_doc: str, printer: PrinterItem, n
                         store_id=printer.store_id, status=domain.READY, attempts=0,
                         gsi2pk=queue_pk(printer.printer_id), gsi2sk=domain.queue_sort_key(now_iso, order_id, doc),
                         created_at=clock.now())
-    try:
-        item.save(condition=PrintJobItem.pk.does_not_exist())
-        return True
-    except PutError as e:
-        if condition_failed(e):
-            return False
-        raise
+    return put_new(item)
 
 
 def get_job(order_id: str, doc: str, printer_id: str) -> PrintJobItem | None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from pynamodb.exceptions import DeleteError, PutError, UpdateError
+from pynamodb.exceptions import DeleteError, UpdateError
 
 from chalicelib.core import clock
-from chalicelib.core.dynamo import Page, condition_failed, page, update_if
+from chalicelib.core.dynamo import Page, condition_failed, page, put_new, update_if
 from chalicelib.sms.models import (CONTACTS_GSI1PK, META, OUTBOX_PK, DeadLetterWatchItem, SmsContactItem,
                                    SmsCounterItem, SmsHoldItem, SmsMessageItem, SmsOptOutItem, SmsOutboxItem,
                                    contact_pk, dlq_pk, hold_pk, key_hash, limit_pk, message_pk, optout_pk)
@@ -22,12 +22,8 @@ def claim(msg: dict[str, Any], status: str = "sending") -> SmsMessageItem | None
     item = SmsMessageItem(message_pk(msg["key"]), META, key=msg["key"], phone=msg["phone"],
                           template=msg["template"], category=msg["category"], params=msg["params"], status=status,
                           created_at=now, updated_at=now, expires_at=now + MESSAGE_RETENTION)
-    try:
-        item.save(condition=SmsMessageItem.pk.does_not_exist())
+    if put_new(item):
         return None
-    except PutError as e:
-        if not condition_failed(e):
-            raise
     return SmsMessageItem.get(message_pk(msg["key"]), META, consistent_read=True)
 
 
@@ -77,13 +73,7 @@ def counter(phone: str, bucket: str) -> int:
 def hold(msg: dict[str, Any], release_date: str, release_at: str) -> bool:
     item = SmsHoldItem(hold_pk(release_date), key_hash(msg["key"]), message=msg, release_at=release_at,
                        created_at=clock.now())
-    try:
-        item.save(condition=SmsHoldItem.pk.does_not_exist())
-        return True
-    except PutError as e:
-        if condition_failed(e):
-            return False
-        raise
+    return put_new(item)
 
 
 def held(release_date: str, limit: int = 200) -> list[SmsHoldItem]:

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pynamodb.exceptions import PutError, UpdateError
+from pynamodb.exceptions import UpdateError
 
 from chalicelib.core import clock
-from chalicelib.core.dynamo import Page, condition_failed, page
+from chalicelib.core.dynamo import Page, condition_failed, page, put_new
 from chalicelib.core.errors import Conflict, NotFound
 from chalicelib.stores.models import STORES_GSI1PK, StoreItem, store_pk
 
@@ -17,12 +17,8 @@ def create(store_id: str, fields: dict[str, Any]) -> StoreItem:
     now = clock.now()
     item = StoreItem(store_pk(store_id), META, store_id=store_id, gsi1pk=STORES_GSI1PK, gsi1sk=store_id,
                      created_at=now, updated_at=now, **fields)
-    try:
-        item.save(condition=StoreItem.pk.does_not_exist())
-    except PutError as e:
-        if condition_failed(e):
-            raise Conflict("A store with this id already exists", code="STORE_EXISTS")
-        raise
+    if not put_new(item):
+        raise Conflict("A store with this id already exists", code="STORE_EXISTS")
     return item
 
 
