@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import base64
 import json
+import random
+import time
+import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Sequence
@@ -16,9 +19,8 @@ from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
-from pynamodb.transactions import TransactWrite
 
-from chalicelib.core.errors import ValidationFailed
+from chalicelib.core.errors import TryAgain, ValidationFailed
 from chalicelib.core.settings import get_settings
 
 
@@ -88,6 +90,15 @@ class Item(Model):
     gsi3 = Gsi3()
 
     @classmethod
+    def _get_connection(cls):
+        """One connection (one botocore client) for every model of the table. PynamoDB otherwise builds a
+        session and a client per model class on first use (pynamodb/PynamoDB#1245): ~0.1 s of CPU each, paid
+        again for every model a cold Lambda touches, and by every thread that races to a fresh model."""
+        if cls is not Item:
+            return Item._get_connection()
+        return super()._get_connection()
+
+    @classmethod
     def get_or_none(cls, hash_key: str, range_key: str, consistent_read: bool = False):
         try:
             return cls.get(hash_key, range_key, consistent_read=consistent_read)
@@ -141,22 +152,13 @@ def reset_connections() -> None:
     """Forget cached connections and read caches (tests and tools that switch endpoints)."""
     for cls in _all_models():
         cls._connection = None
-    _connection_cache.clear()
     for cache in _caches:
         cache.clear()
 
 
-_connection_cache: dict[tuple, Connection] = {}
-
-
 def connection() -> Connection:
-    s = get_settings()
-    key = (s.aws_region, s.dynamodb_endpoint)
-    conn = _connection_cache.get(key)
-    if conn is None:
-        conn = _connection_cache[key] = Connection(region=s.aws_region, host=s.dynamodb_endpoint,
-                                                   max_retry_attempts=3)
-    return conn
+    """The low-level connection behind every model (transactions go through it too)."""
+    return Item._get_connection().connection
 
 
 # --------------------------------------------------------------------------------------- transactions
@@ -164,35 +166,46 @@ def connection() -> Connection:
 class Tx:
     """A TransactWriteItems being assembled by one use case, possibly from several domains' repositories.
 
-    Each item carries a ``tag`` so that a cancelled transaction can say which condition failed. PynamoDB
-    sends condition checks, deletes, puts and updates in that order, so tags are kept per group and joined
-    in the same order to line up with DynamoDB's ``CancellationReasons``.
+    Each item carries a ``tag`` so that a cancelled transaction can say which condition failed. Items are sent
+    grouped as condition checks, deletes, puts and updates (PynamoDB's order), so tags are kept per group and
+    joined in the same order to line up with DynamoDB's ``CancellationReasons``.
     """
 
-    _tw: TransactWrite
+    _items: dict[str, list[dict]] = field(default_factory=lambda: {"cc": [], "del": [], "put": [], "upd": []})
     _tags: dict[str, list[Any]] = field(default_factory=lambda: {"cc": [], "del": [], "put": [], "upd": []})
+    _versioned: list[Item] = field(default_factory=list)
 
     def condition_check(self, model_cls: type, hash_key: str, range_key: str, condition, tag: Any = None) -> None:
-        self._tw.condition_check(model_cls, hash_key, range_key, condition=condition)
-        self._tags["cc"].append(tag)
+        self._add("cc", model_cls.get_operation_kwargs_from_class(hash_key, range_key=range_key,
+                                                                  condition=condition), tag)
 
     def delete(self, model: Item, condition=None, tag: Any = None) -> None:
-        self._tw.delete(model, condition=condition)
-        self._tags["del"].append(tag)
+        self._add("del", model.get_delete_kwargs_from_instance(condition=condition), tag)
 
     def save(self, model: Item, condition=None, tag: Any = None) -> None:
-        self._tw.save(model, condition=condition)
-        self._tags["put"].append(tag)
+        self._add("put", model.get_save_kwargs_from_instance(condition=condition), tag)
+        self._versioned.append(model)
 
     def update(self, model: Item, actions: list, condition=None, tag: Any = None) -> None:
-        self._tw.update(model, actions, condition=condition)
-        self._tags["upd"].append(tag)
+        self._add("upd", model.get_update_kwargs_from_instance(actions=actions, condition=condition), tag)
+        self._versioned.append(model)
+
+    def _add(self, group: str, kwargs: dict, tag: Any) -> None:
+        self._items[group].append(kwargs)
+        self._tags[group].append(tag)
 
     def ordered_tags(self) -> list[Any]:
         return self._tags["cc"] + self._tags["del"] + self._tags["put"] + self._tags["upd"]
 
     def __len__(self) -> int:
         return sum(len(v) for v in self._tags.values())
+
+    def commit(self, token: str) -> None:
+        connection().transact_write_items(
+            condition_check_items=self._items["cc"], delete_items=self._items["del"],
+            put_items=self._items["put"], update_items=self._items["upd"], client_request_token=token)
+        for model in self._versioned:
+            model.update_local_version_attribute()
 
 
 def condition_failed(e: Exception) -> bool:
@@ -235,44 +248,68 @@ class TxCancelled(Exception):
         self.reasons = reasons
 
 
-TX_ATTEMPTS = 4
+# Transient failures. A transaction cancelled only for these reasons wrote nothing; a top-level error of these
+# codes (or a lost connection) may or may not have been applied. Either way the same request is sent again with
+# the same ClientRequestToken, so DynamoDB applies it at most once.
+TRANSIENT_CANCEL_REASONS = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})
+TRANSIENT_ERROR_CODES = frozenset({
+    "InternalServerError",              # also DynamoDB Local's "too long waiting for a lock"
+    "ServiceUnavailable", "ThrottlingException", "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded", "TransactionInProgressException", "TransactionConflictException",
+})
+TX_ATTEMPTS = 8
+BACKOFF_BASE_S = 0.025
+BACKOFF_CAP_S = 1.0
+
+
+def transient(e: Exception) -> bool:
+    """Whether a PynamoDB error is one that a later identical request may not meet (throttle, conflict, 5xx,
+    lost connection)."""
+    from botocore.exceptions import ConnectionError as BotoConnectionError
+    from botocore.exceptions import HTTPClientError
+
+    if getattr(e, "cause_response_code", None) in TRANSIENT_ERROR_CODES:
+        return True
+    return isinstance(getattr(e, "cause", None), (BotoConnectionError, HTTPClientError))
+
+
+def backoff_s(attempt: int) -> float:
+    """Capped exponential backoff with full jitter before retry number ``attempt`` (1, 2, ...)."""
+    return random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** attempt))
 
 
 @contextmanager
 def transaction(client_request_token: str | None = None) -> Iterator[Tx]:
-    """Collect items, commit once on exit. Raises :class:`TxCancelled` when a condition fails.
+    """Collect items, commit once on exit. Raises :class:`TxCancelled` when a condition fails and
+    :class:`~chalicelib.core.errors.TryAgain` (503) when transient failures outlast the retries.
 
-    Every attempt carries a ClientRequestToken, so botocore's own retry of a request whose response was
-    lost cannot apply the writes twice. DynamoDB cancels a transaction that races another on the same
-    item (``TransactionConflict``, nothing written); such a commit is tried again, with a new token, a
-    few times with jittered backoff.
+    Every attempt carries the same ClientRequestToken: an attempt whose answer was lost (a 500, a timeout) and
+    that did apply is not applied again by the next one. Transient failures (``TransactionConflict``,
+    throttling, ``InternalServerError``, DynamoDB Local's lock wait) are retried here, for every caller, with
+    capped, jittered backoff.
     """
-    import random
-    import time
-    import uuid
-
-    tw = TransactWrite(connection=connection(), client_request_token=client_request_token or str(uuid.uuid4()))
-    tx = Tx(tw)
+    tx = Tx()
     yield tx
     if not len(tx):
         return
+    token = client_request_token or str(uuid.uuid4())
     for attempt in range(TX_ATTEMPTS):
         if attempt:
-            tw._client_request_token = str(uuid.uuid4())
+            time.sleep(backoff_s(attempt))
         try:
-            tw._commit()
+            tx.commit(token)
             return
         except TransactWriteError as e:
-            reasons = [r.code if r else None for r in (e.cancellation_reasons or [])]
-            if e.cause_response_code != "TransactionCanceledException" or not reasons:
+            code = getattr(e, "cause_response_code", None)   # the property fails when there was no response
+            reasons = [r.code if r else None for r in (e.cancellation_reasons or [])] if code else []
+            if code == "TransactionCanceledException" and reasons:
+                failed_tags = [tag for tag, r in zip(tx.ordered_tags(), reasons) if r == "ConditionalCheckFailed"]
+                if failed_tags or not all(r in TRANSIENT_CANCEL_REASONS for r in reasons if r):
+                    raise TxCancelled(failed_tags, reasons) from e
+            elif not transient(e):
                 raise
-            tags = tx.ordered_tags()
-            failed = [tags[i] for i, code in enumerate(reasons) if code == "ConditionalCheckFailed" and i < len(tags)]
-            conflict = "TransactionConflict" in reasons and not failed
-            if conflict and attempt + 1 < TX_ATTEMPTS:
-                time.sleep(random.uniform(0, 0.02 * 2 ** attempt))
-                continue
-            raise TxCancelled(failed, reasons) from e
+            last = e
+    raise TryAgain("The store is busy; please try again in a moment", retry_after_s=1) from last
 
 
 # --------------------------------------------------------------------------------------- pagination

@@ -72,6 +72,18 @@ class UpstreamUnavailable(AppError):
     code = "UPSTREAM_UNAVAILABLE"
 
 
+class TryAgain(AppError):
+    """The database stayed busy (conflicts, throttling, a brief outage) through every retry; nothing was written.
+    The client may send the same request again after ``Retry-After`` seconds."""
+
+    status = 503
+    code = "TRY_AGAIN"
+
+    def __init__(self, message: str, *, retry_after_s: int = 1, details: dict[str, Any] | None = None):
+        super().__init__(message, details=details)
+        self.headers = {"Retry-After": str(retry_after_s)}
+
+
 # Every status the API can answer with, for the OpenAPI document.
 ERROR_STATUSES = {
     400: "Malformed JSON or request",
@@ -83,4 +95,5 @@ ERROR_STATUSES = {
     415: "Unsupported content type",
     422: "A field failed validation (details name the field)",
     429: "Rate limited",
+    503: "Busy: nothing was written; retry after Retry-After seconds (TRY_AGAIN)",
 }

@@ -15,7 +15,8 @@ from typing import Any, Callable
 from pydantic import BaseModel, ValidationError
 
 from chalicelib.core.auth import Principal, authenticate
-from chalicelib.core.errors import AppError, BadRequest, NotFound, PayloadTooLarge, ValidationFailed
+from chalicelib.core.dynamo import transient
+from chalicelib.core.errors import AppError, BadRequest, NotFound, PayloadTooLarge, TryAgain, ValidationFailed
 from chalicelib.core.logging import logger
 
 MAX_BODY_BYTES = 256 * 1024
@@ -212,7 +213,10 @@ def _dispatch(bp, spec: RouteSpec, fn: Callable, params: dict[str, str]):
         if e.status >= 500:
             logger.warning("upstream error", extra={"code": e.code, "path": spec.path})
         return error_response(e)
-    except Exception:  # noqa: BLE001 - the one place unexpected errors become a 500 body
+    except Exception as e:  # noqa: BLE001 - the one place unexpected errors become a 500 body
+        if transient(e):   # a read or single write that stayed throttled / unavailable through botocore's retries
+            logger.warning("database busy", extra={"path": spec.path, "error": str(e)})
+            return error_response(TryAgain("The store is busy; please try again in a moment"))
         logger.exception("unhandled error", extra={"path": spec.path, "method": spec.method})
         return json_response({"code": "INTERNAL", "message": "Something went wrong on our side", "details": {}},
                              500)
