@@ -26,6 +26,8 @@ from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, quote_plus
 
+from chalicelib.core import clock
+
 
 def _java_percent_encode(value: str) -> str:
     return quote_plus(value, encoding="utf-8").replace("+", "%20").replace("*", "%2A").replace("%7E", "~")
@@ -109,7 +111,7 @@ class FakeAliyunSms:
             ts = datetime.strptime(p["Timestamp"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
         except ValueError:
             return self._error("InvalidTimeStamp.Format", "Specified time stamp is not valid.")
-        if abs(datetime.now(timezone.utc) - ts) > timedelta(minutes=15):
+        if abs(clock.now() - ts) > timedelta(minutes=15):
             return self._error("InvalidTimeStamp.Expired", "Specified time stamp or date value is expired.")
         if p["SignatureNonce"] in self.nonces:
             return self._error("SignatureNonceUsed", "Specified signature nonce was used already.")

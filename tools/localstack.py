@@ -11,8 +11,9 @@ Tables and queues come from infra/resources.yml (tools.infra, stage "local"); th
 stage of .chalice/config.json plus the local endpoints. The JWT secret is generated on first start into
 .local/jwt_secret (gitignored) and reused. Demo data (tools.seed) is loaded once.
 
-Other knobs: LOCAL_STATE_DIR (default .local: jwt_secret, printers.json, dynamodb/, logs), LOCAL_DDB_IN_MEMORY=1
-(nothing kept), LOCAL_NO_SEED=1, LOCAL_NO_PRINTERS=1 (no simulated printers: run `python -m tools.printer_sim`
+CLOCK_AT=2026-12-04T03:30:00+08:00 starts the clock of the app and the worker's schedules at that moment (it
+runs on from there); the local stage only. Other knobs: LOCAL_STATE_DIR (default .local: jwt_secret,
+printers.json, dynamodb/, logs), LOCAL_DDB_IN_MEMORY=1 (nothing kept), LOCAL_NO_SEED=1, LOCAL_NO_PRINTERS=1 (no simulated printers: run `python -m tools.printer_sim`
 yourself). Ctrl-C / SIGTERM stops everything: printers, HTTP server, worker, moto, WeChat fake, Java.
 """
 from __future__ import annotations
@@ -32,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 STAGE = "local"
 HOST = "127.0.0.1"
 REGION = "ap-southeast-1"
+LISTEN_BACKLOG = 128
 
 log = logging.getLogger("tools.localstack")
 
@@ -121,6 +123,7 @@ class LocalStack:
         self.printer_sims: list = []
         self.printer_threads: list[threading.Thread] = []
         self.printers_stop = threading.Event()
+        self.clock_at = None
 
     @property
     def url(self) -> str:
@@ -153,6 +156,12 @@ class LocalStack:
 
         get_settings.cache_clear()
         reset_connections()
+        self.clock_at = get_settings().clock_at
+        if self.clock_at is not None:
+            from chalicelib.core import clock
+
+            clock.start_at(self.clock_at)
+            log.info("clock starts at %s (CLOCK_AT) and runs on", self.clock_at.isoformat())
         ddb_client = boto3.client("dynamodb", region_name=REGION, endpoint_url=os.environ["DYNAMODB_ENDPOINT"])
         sqs_client = boto3.client("sqs", region_name=REGION, endpoint_url=os.environ["SQS_ENDPOINT"])
         created = infra.create_tables(STAGE, ddb_client)
@@ -175,6 +184,9 @@ class LocalStack:
         app = config.chalice_app
         validate_routes(app.routes)
         self.http = create_local_server(app, config, HOST, self.api_port)
+        # socketserver listens with a backlog of 5: a crowd of clients connecting at once would get resets before
+        # any code of ours runs. Listening again on the bound socket raises the backlog.
+        self.http.server.socket.listen(LISTEN_BACKLOG)
         self._quiet_printer_polls()
         self.http_thread = threading.Thread(target=self.http.server.serve_forever, name="http", daemon=True)
         self.http_thread.start()
@@ -293,6 +305,11 @@ class LocalStack:
             f" WeChat (fake)   {self.wechat.url}   any code demo-<name> -> openid demo-<name>",
             f" OpenAPI         {url}/openapi.json",
         ]
+        if self.clock_at is not None:
+            from chalicelib.core import clock
+
+            lines.append(f" Clock           started at {self.clock_at.isoformat()} (CLOCK_AT); now "
+                         f"{clock.business_now().isoformat(timespec='seconds')}")
         if self.worker is not None:
             described = self.worker.describe() or ["no SQS or schedule handlers in the app yet"]
             lines += [f" {'worker' if i == 0 else '':<15} {d}" for i, d in enumerate(described)]

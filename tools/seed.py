@@ -16,6 +16,7 @@ from typing import Callable
 
 DAILY = [{"weekday": d, "open": "09:00", "close": "23:00"} for d in range(1, 8)]
 LATE_NIGHT = [{"weekday": d, "open": "10:00", "close": "02:00"} for d in range(1, 8)]
+ALL_DAY = [{"weekday": d, "open": "00:00", "close": "24:00"} for d in range(1, 8)]
 
 HQ_USERNAME = "hq.admin"
 DEMO_PASSWORDS = {"hq_admin": "demo-hq-2026", "store_manager": "demo-manager-2026", "clerk": "demo-clerk-2026"}
@@ -38,7 +39,7 @@ class StoreSeed:
 
 STORES: list[StoreSeed] = [
     StoreSeed("jfb", "解放碑", "烟酒行·解放碑店", "重庆市渝中区民族路166号", 29.5575, 106.5772, "023-63812166",
-              delivery_radius_m=3000, notes="步行街内，周末客流大"),
+              opening_hours=ALL_DAY, delivery_radius_m=3000, notes="24小时营业（步行街内，周末客流大）"),
     StoreSeed("gyq", "观音桥", "烟酒行·观音桥店", "重庆市江北区建新北路38号", 29.5760, 106.5330, "023-67851038",
               opening_hours=LATE_NIGHT, delivery_radius_m=4000, notes="夜间店：每天10:00营业至次日02:00"),
     StoreSeed("np", "南坪", "烟酒行·南坪店", "重庆市南岸区南坪西路27号", 29.5300, 106.5690, "023-62985027"),

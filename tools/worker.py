@@ -30,6 +30,7 @@ import calendar
 import logging
 import re
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -250,10 +251,10 @@ class LocalContext:
         self.log_stream_name = "local"
         self.identity = None
         self.client_context = None
-        self._deadline = datetime.now(UTC) + timedelta(seconds=timeout_s)
+        self._deadline = time.monotonic() + timeout_s      # a duration, not a moment: not the business clock
 
     def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - datetime.now(UTC)).total_seconds() * 1000))
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
 def _message_attributes(raw: dict[str, Any]) -> dict[str, Any]:
@@ -334,7 +335,8 @@ class BatchResult:
 class Worker:
     """Feeds SQS messages and schedule ticks to a Chalice app's event handlers.
 
-    ``clock`` returns the current aware UTC time (schedules only; SQS timing is the queue's own).
+    ``clock`` returns the current aware UTC time (schedules only; SQS timing is the queue's own); default: the
+    app's clock (``chalicelib.core.clock``), so schedules follow a clock the tests or ``CLOCK_AT`` moved.
     ``queue_names`` optionally maps a handler's queue name to another one (e.g. per stage).
     """
 
@@ -345,7 +347,9 @@ class Worker:
 
         self.app = app
         self.sqs = sqs_client
-        self.clock = clock or (lambda: datetime.now(UTC))
+        if clock is None:
+            from chalicelib.core.clock import now as clock
+        self.clock = clock
         self.wait_time_s = max(0, min(20, int(wait_time_s)))
         self.region = region or getattr(getattr(sqs_client, "meta", None), "region_name", None) or "us-east-1"
         self.account = account

@@ -20,6 +20,14 @@ def set_clock(fn: Callable[[], datetime] | None) -> None:
     _now = fn or (lambda: datetime.now(timezone.utc))
 
 
+def start_at(at: datetime) -> None:
+    """Time starts at ``at`` now and runs on at the normal pace (the local stack's ``CLOCK_AT``)."""
+    if at.tzinfo is None:
+        raise ValueError("the start time needs a UTC offset, e.g. 2026-12-04T03:30:00+08:00")
+    offset = at - datetime.now(timezone.utc)
+    set_clock(lambda: datetime.now(timezone.utc) + offset)
+
+
 @lru_cache(maxsize=8)
 def _zone(name: str) -> tzinfo:
     return ZoneInfo(name)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import AwareDatetime, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     sqs_endpoint: str | None = None
 
     business_tz: str = "Asia/Shanghai"
+    # Local stage only: the local stack's clock starts at this moment and runs on (try the night, a member day
+    # or an expiry without waiting for it). Refused on every other stage.
+    clock_at: AwareDatetime | None = None
 
     jwt_secret: SecretStr = SecretStr("")
     jwt_issuer: str = "omnistore"
@@ -90,6 +93,12 @@ class Settings(BaseSettings):
     aliyun_sms_endpoint: str = "https://dysmsapi.aliyuncs.com"
     aliyun_sms_region: str = "cn-hangzhou"
     aliyun_sms_timeout_s: float = 5.0
+
+    @model_validator(mode="after")
+    def _clock_at_is_local_only(self) -> "Settings":
+        if self.clock_at is not None and self.stage != "local":
+            raise ValueError(f"CLOCK_AT is for the local stage only (stage is {self.stage!r})")
+        return self
 
     @property
     def is_local(self) -> bool:

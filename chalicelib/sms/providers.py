@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from typing import Any, Protocol
 from urllib.parse import quote
 
+from chalicelib.core import clock
 from chalicelib.core.logging import logger
 from chalicelib.core.settings import get_settings
 from chalicelib.sms.domain import Template
@@ -82,7 +83,7 @@ def signed_params(action_params: dict[str, str], access_key_id: str, access_key_
     params = {
         "AccessKeyId": access_key_id, "Format": "JSON", "RegionId": region, "SignatureMethod": "HMAC-SHA1",
         "SignatureNonce": nonce or uuid.uuid4().hex, "SignatureVersion": "1.0",
-        "Timestamp": (timestamp or datetime.now(timezone.utc)).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "Timestamp": (timestamp or clock.now()).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "Version": "2017-05-25", **action_params}
     params["Signature"] = signature(method, params, access_key_secret)
     return params

@@ -125,3 +125,49 @@ def test_mask_phone_and_staff_rules():
         check_may_create_staff(mgr, "clerk", "S2")
     with pytest.raises(Forbidden):
         check_may_create_staff(mgr, "store_manager", "S1")
+
+
+def test_clock_at_starts_the_clock_there_and_it_runs_on():
+    start = datetime(2026, 12, 4, 3, 30, tzinfo=timezone(timedelta(hours=8)))
+    clock.start_at(start)
+    first = clock.now()
+    assert first.tzinfo is not None and timedelta(0) <= first - start < timedelta(seconds=5)
+    assert clock.business_now().strftime("%a %H:%M") == "Fri 03:30"
+    assert clock.now() >= first                                         # it runs on
+    with pytest.raises(ValueError):
+        clock.start_at(datetime(2026, 12, 4, 3, 30))                    # no UTC offset: which 03:30?
+
+
+@pytest.mark.parametrize("stage", ["test", "dev", "prod"])
+def test_clock_at_is_refused_outside_the_local_stage(monkeypatch, stage):
+    from pydantic import ValidationError
+
+    from chalicelib.core.settings import get_settings
+
+    monkeypatch.setenv("STAGE", stage)
+    monkeypatch.setenv("CLOCK_AT", "2026-12-04T03:30:00+08:00")
+    get_settings.cache_clear()
+    with pytest.raises(ValidationError, match="CLOCK_AT is for the local stage only"):
+        get_settings()
+    monkeypatch.setenv("STAGE", "local")
+    get_settings.cache_clear()
+    assert get_settings().clock_at == datetime(2026, 12, 4, 3, 30, tzinfo=timezone(timedelta(hours=8)))
+
+
+def test_the_local_worker_follows_the_app_clock():
+    from chalice import Chalice
+
+    from tools.worker import Worker
+
+    app = Chalice(app_name="clocked")
+    fired = []
+
+    @app.schedule("cron(30 19 * * ? *)")          # 03:30 Beijing time
+    def night_job(event):
+        fired.append(event.to_dict()["time"])
+
+    clock.set_clock(lambda: datetime(2026, 12, 3, 19, 29, tzinfo=timezone.utc))
+    worker = Worker(app, sqs_client=None)
+    assert worker.tick() == []
+    clock.set_clock(lambda: datetime(2026, 12, 3, 19, 30, 5, tzinfo=timezone.utc))
+    assert worker.tick() == ["night_job"] and fired == ["2026-12-03T19:30:00Z"]
