@@ -1,5 +1,6 @@
 # `make run`  - local stack with demo data, API on http://127.0.0.1:8000
-# `make test` - every test tier (unit, api on moto, integration on DynamoDB Local) + the packaging check
+# `make test` - every test tier (unit, api on moto, integration on DynamoDB Local), the time-sensitive tests again
+#               at pinned moments (test-clock), and the packaging check
 SHELL := /bin/bash
 PY ?= python3.11
 VENV := .venv
@@ -9,7 +10,14 @@ DDB_DIR := .local/ddb
 DDB_STAMP := $(DDB_DIR)/.installed-$(DDB_VERSION)
 STAGE ?= dev
 
-.PHONY: deps run test test-unit test-api test-integration package bench clean
+# The `clock` tests (opening hours, promotion schedules, sweeps, coupon expiry, SMS quiet hours, worker schedules, the
+# README walk-through on the local stack) run again with the process clock pinned at each of these moments, Beijing
+# time: night, noon and a minute before midnight, on a Friday (the demo member day) and on a Sunday.
+CLOCK_PINS := 2026-12-04T03:30:00+08:00 2026-12-04T12:00:00+08:00 2026-12-04T23:59:00+08:00 \
+              2026-12-06T03:30:00+08:00 2026-12-06T12:00:00+08:00 2026-12-06T23:59:00+08:00
+PYTEST := $(BIN)/python -m pytest -q -p no:cacheprovider
+
+.PHONY: deps run test test-unit test-api test-integration test-clock package bench race-soak clean
 
 $(BIN)/python:
 	@command -v $(PY) >/dev/null || { echo "Python 3.11 is required ($(PY) not found)"; exit 1; }
@@ -33,17 +41,25 @@ deps: $(VENV)/.deps $(DDB_STAMP)
 run: deps
 	$(BIN)/python -m tools.localstack
 
+# unit and api tiers on two processes (pytest-xdist); the integration tier (DynamoDB Local, races) in one.
 test: deps
-	$(BIN)/python -m pytest -q tests/unit tests/api tests/integration
+	$(PYTEST) -n 2 tests/unit tests/api
+	$(PYTEST) tests/integration
+	$(MAKE) --no-print-directory test-clock
 	$(MAKE) --no-print-directory package STAGE=dev
 	$(MAKE) --no-print-directory package STAGE=prod
 
 test-unit: deps
-	$(BIN)/python -m pytest -q tests/unit
+	$(PYTEST) tests/unit
 test-api: deps
-	$(BIN)/python -m pytest -q tests/api
+	$(PYTEST) -n 2 tests/api
 test-integration: deps
-	$(BIN)/python -m pytest -q tests/integration
+	$(PYTEST) tests/integration
+test-clock: deps
+	@set -e; for at in $(CLOCK_PINS); do \
+	  echo "clock tests with the clock pinned at $$at"; \
+	  TEST_CLOCK_AT=$$at $(PYTEST) -n 2 -m clock tests/unit tests/api tests/integration; \
+	done
 
 # chalice package merged with infra/, then the package check and cfn-lint on the result.
 # - chalice writes build/$(STAGE)/sam.yaml (YAML because the merged template is YAML). It imports app.py with the
@@ -62,6 +78,8 @@ package: $(VENV)/.deps
 
 bench: deps
 	$(BIN)/python bench/coldstart.py
+race-soak: deps
+	$(BIN)/python bench/race_soak.py
 
 clean:
 	rm -rf build .pytest_cache

@@ -28,9 +28,27 @@ from chalicelib.core import clock  # noqa: E402
 from chalicelib.core.settings import get_settings  # noqa: E402
 
 
+# TEST_CLOCK_AT=2026-12-04T03:30:00+08:00 moves this process's real clock there for the whole run (time-machine;
+# time runs on from there), so the suite can be tried at night, on a Friday, a minute before midnight, whatever the
+# machine's clock says. `make test-clock` runs the `clock` tests at several such moments. The local-stack tests
+# hand the same moment to the stack they start (CLOCK_AT).
+PINNED = os.environ.get("TEST_CLOCK_AT")
+
+
 def pytest_configure(config):
     # Outside Lambda there is no invocation context for Powertools idempotency to read the time left from.
     config.addinivalue_line("filterwarnings", "ignore:Couldn't determine the remaining time left:UserWarning")
+    config.addinivalue_line("markers", "clock: depends on the time of day or the weekday (run by make test-clock "
+                                       "at several pinned moments)")
+    if PINNED:
+        import time_machine
+        from datetime import datetime
+
+        time_machine.travel(datetime.fromisoformat(PINNED), tick=True).start()
+
+
+def pytest_report_header(config):
+    return f"clock pinned at {PINNED} (TEST_CLOCK_AT)" if PINNED else None
 
 
 @pytest.fixture(autouse=True)

@@ -14,6 +14,8 @@ from chalicelib.coupons import services as coupons
 from chalicelib.orders import services as order_services
 from tests.helpers import drain_events, token_for
 
+pytestmark = pytest.mark.clock      # depends on the time of day / weekday: make test-clock pins it
+
 NOON = datetime(2026, 11, 23, 4, 0, tzinfo=timezone.utc)     # Monday 12:00 in Chongqing
 TEN_OFF = {"title": "满100减10", "kind": "amount_off", "threshold_fen": 10000, "off_fen": 1000,
            "validity": {"valid_days": 7}, "total_stock": 100, "per_member_limit": 1}

@@ -10,6 +10,8 @@ from chalicelib.core import clock
 from chalicelib.orders import services as order_services
 from tests.helpers import drain_events, token_for
 
+pytestmark = pytest.mark.clock      # depends on the time of day / weekday: make test-clock pins it
+
 NEAR_A = {"lat": 29.5570, "lng": 106.5760}      # a few hundred metres from 解放碑店
 NOON = datetime(2026, 11, 23, 4, 0, tzinfo=timezone.utc)   # Monday 12:00 in Chongqing
 

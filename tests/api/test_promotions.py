@@ -9,6 +9,8 @@ import pytest
 from chalicelib.core import clock
 from tests.helpers import drain_events, token_for
 
+pytestmark = pytest.mark.clock      # depends on the time of day / weekday: make test-clock pins it
+
 FRIDAY = datetime(2026, 11, 27, 4, 0, tzinfo=timezone.utc)          # Friday 12:00 in Chongqing
 THURSDAY = FRIDAY - timedelta(days=1)
 YEAR = {"starts_at": "2026-01-01T00:00:00+08:00", "ends_at": "2027-01-01T00:00:00+08:00"}

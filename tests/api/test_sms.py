@@ -15,6 +15,8 @@ from chalicelib.sms import services as sms
 from chalicelib.sms.jobs import handle_sms
 from tests.helpers import drain_events, run_sqs_handler, take_messages, token_for
 
+pytestmark = pytest.mark.clock      # depends on the time of day / weekday: make test-clock pins it
+
 SMS_Q = "omnistore-test-sms"
 NOON = datetime(2026, 11, 23, 4, 0, tzinfo=timezone.utc)          # 12:00 in Chongqing
 EVENING = datetime(2026, 11, 23, 13, 30, tzinfo=timezone.utc)      # 21:30 in Chongqing

@@ -6,6 +6,10 @@ Local cannot start, every test here FAILS (never skips): a green run means the r
 """
 from __future__ import annotations
 
+import os
+import threading
+from dataclasses import dataclass
+
 import boto3
 import pytest
 
@@ -78,35 +82,95 @@ def items_of_kind(client, kind: str) -> list[dict]:
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-def run_together(n: int, fn, timeout: float = 60) -> list:
-    """Run ``fn(i)`` in ``n`` threads released at the same instant; returns each result or exception."""
-    import threading
+@dataclass
+class Race:
+    """What a race saw: each worker's result (or exception), the peak number of workers inside ``fn`` at once,
+    and how many writes DynamoDB refused on a failed condition (a transaction cancelled with
+    ``ConditionalCheckFailed``, or a conditional put/update): losers that read a state another worker changed
+    before they wrote. A serial run has peak 1 and, where ``assert_contended`` is used, no such refusal."""
+
+    results: list
+    workers: int
+    peak_in_flight: int
+    cancellations: int
+
+    def assert_concurrent(self) -> None:
+        assert self.peak_in_flight >= self.workers // 2, f"not concurrent: {self}"
+
+    def assert_contended(self) -> None:
+        self.assert_concurrent()
+        assert self.cancellations > 0, f"no conditional-check cancellation seen: not a race ({self})"
+
+    def __repr__(self) -> str:
+        return (f"Race(workers={self.workers}, peak_in_flight={self.peak_in_flight}, "
+                f"cancellations={self.cancellations})")
+
+
+RACES: list[tuple[str, Race]] = []     # every race of this process, by test: bench/race_soak.py prints them
+
+
+def run_together(n: int, fn, timeout: float = 60) -> Race:
+    """Run ``fn(i)`` in ``n`` threads released at the same instant by a barrier; returns a :class:`Race` with
+    each result or exception, the peak in flight and the conditional-check refusals DynamoDB answered (counted
+    around botocore's client call, so every client in every thread is seen)."""
+    from botocore.client import BaseClient
+    from botocore.exceptions import ClientError
 
     barrier = threading.Barrier(n)
     results: list = [None] * n
+    lock = threading.Lock()
+    seen = {"in_flight": 0, "peak": 0, "cancelled": 0}
+
+    def count_cancellations(response: dict) -> None:
+        error = (response.get("Error") or {}).get("Code")
+        reasons = response.get("CancellationReasons") or []
+        if error == "ConditionalCheckFailedException" or any(r.get("Code") == "ConditionalCheckFailed"
+                                                               for r in reasons):
+            with lock:
+                seen["cancelled"] += 1
+
+    real_call = BaseClient._make_api_call
+
+    def observed_call(client, operation, params):     # every botocore client, every thread
+        try:
+            return real_call(client, operation, params)
+        except ClientError as e:
+            count_cancellations(e.response)
+            raise
 
     def worker(i):
         try:
             barrier.wait(timeout=timeout)
-            results[i] = fn(i)
+            with lock:
+                seen["in_flight"] += 1
+                seen["peak"] = max(seen["peak"], seen["in_flight"])
+            try:
+                results[i] = fn(i)
+            finally:
+                with lock:
+                    seen["in_flight"] -= 1
         except BaseException as e:  # noqa: BLE001 - the test inspects it
             results[i] = e
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout)
-        assert not t.is_alive(), "a racing thread did not finish"
-    return results
+    BaseClient._make_api_call = observed_call
+    try:
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout)
+            assert not t.is_alive(), "a racing thread did not finish"
+    finally:
+        BaseClient._make_api_call = real_call
+    race = Race(results, n, seen["peak"], seen["cancelled"])
+    RACES.append((os.environ.get("PYTEST_CURRENT_TEST", "?").split(" ")[0].split("::")[-1], race))
+    return race
 
 
-def warm_up(*models) -> None:
-    """Create the (shared) botocore clients before a race. PynamoDB builds them lazily with a thread-local
-    session, so 20 threads arriving at once at a fresh model would each build one (seconds of CPU): slow,
-    and not what a race test is about."""
+def warm_up() -> None:
+    """Build the (one, shared) botocore client before a race: botocore builds it with a session of the thread
+    that gets there first, and hundreds of threads arriving at once would each build one (tens of ms of CPU
+    each), which is slow and not what a race test is about. A Lambda container builds it once."""
     from chalicelib.core.dynamo import connection
 
-    for model in models:
-        model._get_connection().connection.client  # noqa: B018 - property with the side effect we want
-    connection().client  # noqa: B018
+    connection().client  # noqa: B018 - property with the side effect we want

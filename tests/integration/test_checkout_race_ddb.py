@@ -46,9 +46,8 @@ def shop(published):
         catalog.create_product(ProductCreate(sku=sku, name=f"爆款{sku}", category="baijiu", price_fen=price))
     inventory.receive_goods(HQ, store.store_id, ReceiptCreate(lines=[{"sku": "HOT-1", "qty": 50},
                                                                     {"sku": "HOT-2", "qty": 30}]))
-    from chalicelib.core.dynamo import Item
 
-    warm_up(Item)
+    warm_up()
     return store.store_id
 
 
@@ -74,7 +73,9 @@ def test_500_buyers_and_till_race_for_50_units(shop):
         return orders.create_order(_buyer(i), ShopQuoteIn(lines=[{"sku": "HOT-1", "qty": 1}], store_id=store_id,
                                                           fulfillment="pickup"))
 
-    results = run_together(500, buy, timeout=180)
+    race = run_together(500, buy, timeout=180)
+    race.assert_contended()
+    results = race.results
     outcomes = Counter(_outcome(r) for r in results)
     assert outcomes == {"OK": 50, "OUT_OF_STOCK": 450}, outcomes
     sold = [r for r in results if not isinstance(r, BaseException)]
@@ -90,8 +91,10 @@ def test_500_buyers_and_till_race_for_50_units(shop):
 def test_multi_line_carts_never_hold_partially(shop):
     store_id = shop
     # 40 buyers each want 2 x HOT-1 and 1 x HOT-2: at most 25 carts fit HOT-1 (50) and 30 fit HOT-2 (30).
-    results = run_together(40, lambda i: orders.create_order(_buyer(i), ShopQuoteIn(
+    race = run_together(40, lambda i: orders.create_order(_buyer(i), ShopQuoteIn(
         lines=[{"sku": "HOT-1", "qty": 2}, {"sku": "HOT-2", "qty": 1}], store_id=store_id)), timeout=120)
+    race.assert_contended()
+    results = race.results
     outcomes = Counter(_outcome(r) for r in results)
     assert outcomes == {"OK": 25, "OUT_OF_STOCK": 15}, outcomes
     hot1 = stock_repo.get_stock(store_id, "HOT-1", consistent=True).qty
@@ -107,7 +110,9 @@ def test_payment_applied_once_under_concurrent_replays(shop, published):
     store_id = shop
     order = orders.create_order(_buyer(1), ShopQuoteIn(lines=[{"sku": "HOT-2", "qty": 2}], store_id=store_id))
     published.clear()
-    results = run_together(15, lambda i: orders.apply_payment(order.order_id, "4200000000000000001",
+    race = run_together(15, lambda i: orders.apply_payment(order.order_id, "4200000000000000001",
                                                               order.payable_fen, "wechat", None))
+    race.assert_contended()
+    results = race.results
     assert Counter(results) == {"applied": 1, "duplicate": 14}, results
     assert [e.type for e in published].count("OrderPaid") == 1

@@ -24,8 +24,10 @@ def test_ten_concurrent_requests_with_one_key_run_the_body_once(ddb):
         time.sleep(0.3)                 # the others arrive while this one is in progress
         return 201, {"order_id": "01JORDER000000000000000000", "payable_fen": 299900}
 
-    warm_up(idempotency.IdempotencyRecord)
-    results = run_together(10, lambda i: idempotency.run(SCOPE, "key-race-1", BODY, body))
+    warm_up()
+    race = run_together(10, lambda i: idempotency.run(SCOPE, "key-race-1", BODY, body))
+    race.assert_contended()
+    results = race.results
     assert len(calls) == 1
     answered = [r for r in results if isinstance(r, tuple)]
     in_progress = [r for r in results if isinstance(r, Conflict)]
@@ -47,9 +49,11 @@ def test_ten_concurrent_requests_with_one_key_run_the_body_once(ddb):
 def test_race_after_completion_only_replays():
     calls = []
     idempotency.run(SCOPE, "key-race-2", BODY, lambda: (calls.append(1), (200, {"n": 1}))[1])
-    warm_up(idempotency.IdempotencyRecord)
-    results = run_together(10, lambda i: idempotency.run(SCOPE, "key-race-2", BODY,
+    warm_up()
+    race = run_together(10, lambda i: idempotency.run(SCOPE, "key-race-2", BODY,
                                                            lambda: (calls.append(1), (200, {"n": 2}))[1]))
+    race.assert_concurrent()               # nothing to contend for: every racer only reads the finished marker
+    results = race.results
     assert calls == [1]
     assert all(r == (200, {"n": 1}, True) for r in results), results
 

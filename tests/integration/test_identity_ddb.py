@@ -11,7 +11,6 @@ from chalicelib.identity.schemas import StaffCreate, StaffLogin
 from chalicelib.stores import services as stores
 from chalicelib.stores.schemas import StoreCreate
 from tests.helpers import STORE_BODY
-from chalicelib.identity.models import MemberItem, OpenIdItem, StaffItem
 from tests.integration.conftest import items_of_kind, run_together, warm_up
 
 HQ = Principal(sub="01JHQADMIN0000000000000000", role="hq_admin")
@@ -38,8 +37,10 @@ def test_concurrent_creation_of_one_username_makes_one_account(ddb):
     def create(i):
         return repository.create_staff(f"01JSTAFF{i:018d}", "race.user", f"人{i}", "hq_admin", None, "x")
 
-    warm_up(StaffItem)
-    results = run_together(10, create)
+    warm_up()
+    race = run_together(10, create)
+    race.assert_contended()
+    results = race.results
     ok = [r for r in results if not isinstance(r, BaseException)]
     conflicts = [r for r in results if isinstance(r, Conflict)]
     assert len(ok) == 1 and len(conflicts) == 9, results
@@ -62,10 +63,12 @@ def test_first_login_race_creates_exactly_one_member(ddb, monkeypatch):
         return member
 
     monkeypatch.setattr(repository, "create_member", counting_create)
-    warm_up(MemberItem, OpenIdItem)
+    warm_up()
     for round_ in range(3):
         openid = f"oRace{round_}-same-openid"
-        results = run_together(20, lambda i: services._member_login(openid))
+        race = run_together(20, lambda i: services._member_login(openid))
+        race.assert_contended()
+        results = race.results
         errors = [r for r in results if isinstance(r, BaseException)]
         assert not errors, errors
         member_ids = {r.member.member_id for r in results}

@@ -11,11 +11,9 @@ from chalicelib.core import clock
 from chalicelib.core.passwords import hash_password
 from chalicelib.printing import repository as printing_repo
 from chalicelib.printing import services as printing
-from chalicelib.printing.models import PrintDocItem, PrinterItem, PrintJobItem
 from chalicelib.printing.schemas import ConfirmQuery, PollIn
 from chalicelib.sms import repository as sms_repo
 from chalicelib.sms import services as sms
-from chalicelib.sms.models import SmsMessageItem, SmsOutboxItem
 from chalicelib.stores import repository as stores_repo
 from tests.integration.conftest import items_of_kind, run_together, warm_up
 
@@ -46,9 +44,11 @@ def request_body() -> str:
 
 
 def test_concurrent_redeliveries_make_one_job_per_printer(ddb, store):
-    warm_up(PrintJobItem, PrintDocItem, PrinterItem)
+    warm_up()
     body = request_body()
-    results = run_together(20, lambda i: printing.handle_print_request(body))
+    race = run_together(20, lambda i: printing.handle_print_request(body))
+    race.assert_contended()
+    results = race.results
     assert not [r for r in results if isinstance(r, BaseException)], results
     assert sum(r["created"] for r in results) == 2
     jobs = items_of_kind(ddb, "PrintJob")
@@ -57,12 +57,14 @@ def test_concurrent_redeliveries_make_one_job_per_printer(ddb, store):
 
 
 def test_racing_polls_of_one_printer_hand_out_one_offer(ddb, store):
-    warm_up(PrintJobItem, PrintDocItem, PrinterItem)
+    warm_up()
     printing.handle_print_request(request_body())
     p1 = store[0]
     poll = PollIn(printerMAC=p1.mac, statusCode="200 OK")
     snapshot = printing_repo.get_printer(p1.printer_id)           # every racer read the printer before any offer
-    results = run_together(10, lambda i: printing.poll(snapshot, poll))
+    race = run_together(10, lambda i: printing.poll(snapshot, poll))
+    race.assert_contended()
+    results = race.results
     assert not [r for r in results if isinstance(r, BaseException)], results
     tokens = {r.jobToken for r in results if r.jobReady}
     assert len(tokens) == 1
@@ -79,10 +81,12 @@ def test_racing_polls_of_one_printer_hand_out_one_offer(ddb, store):
 
 def test_racing_deliveries_of_one_sms_send_it_once(ddb):
     clock.set_clock(lambda: NOON)
-    warm_up(SmsMessageItem, SmsOutboxItem)
+    warm_up()
     message = sms.message("printer_offline", "13800138000", {"store": "解放碑店", "printer": "前台", "time": "12:00"},
                           "evt-1:printer_offline:13800138000")
-    results = run_together(12, lambda i: sms.deliver(dict(message)))
+    race = run_together(12, lambda i: sms.deliver(dict(message)))
+    race.assert_contended()
+    results = race.results
     assert sorted(results) == ["duplicate"] * 11 + ["sent"]
     assert len(items_of_kind(ddb, "SmsOutbox")) == 1
     assert sms_repo.get_message(message["key"]).status == "sent"

@@ -8,6 +8,8 @@ import pytest
 
 from chalicelib.sms import domain as d
 
+pytestmark = pytest.mark.clock      # depends on the time of day / weekday: make test-clock pins it
+
 CQ = ZoneInfo("Asia/Shanghai")
 
 

@@ -3,6 +3,9 @@ from datetime import datetime
 from hypothesis import given, strategies as st
 
 from chalicelib.stores.domain import Period, distance_m, is_open
+import pytest
+
+pytestmark = pytest.mark.clock      # depends on the time of day / weekday: make test-clock pins it
 
 DAILY = [Period(d, "09:00", "23:00") for d in range(1, 8)]
 LATE = [Period(d, "18:00", "02:00") for d in (5, 6)]   # Fri and Sat nights, past midnight

@@ -10,6 +10,8 @@ from chalice import Blueprint, Chalice, Cron, Rate
 
 from tools.worker import (CronSchedule, RateSchedule, Worker, failed_ids, parse_schedule, sqs_record)
 
+pytestmark = pytest.mark.clock      # depends on the time of day / weekday: make test-clock pins it
+
 UTC = timezone.utc
 
 
