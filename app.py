@@ -22,6 +22,7 @@ from chalicelib.promotions.api import promotions_api  # noqa: E402
 from chalicelib.sms.api import sms_api  # noqa: E402
 from chalicelib.sms.jobs import sms_jobs  # noqa: E402
 from chalicelib.stores.api import stores_api  # noqa: E402
+from chalicelib.subscriptions import events_consumer  # noqa: E402
 
 app = Chalice(app_name="omnistore")
 app.register_middleware(log_requests, "http")
@@ -39,6 +40,7 @@ app.register_blueprint(coupons_api)
 app.register_blueprint(openapi_api)
 app.register_blueprint(orders_jobs)
 app.register_blueprint(events_jobs)
+app.register_blueprint(events_consumer)
 app.register_blueprint(printing_jobs)
 app.register_blueprint(sms_jobs)
 app.register_blueprint(coupons_jobs)

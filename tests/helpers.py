@@ -122,23 +122,56 @@ class World:
                 return total
 
 
+_relay_workers: dict[str, Any] = {}
+
+
+def relay_events() -> int:
+    """Feed the app table's stream (moto) to the app's ``relay_events`` function, as the stream-triggered Lambda
+    does on AWS: new outbox events go to the events queue. Returns the stream records delivered."""
+    import boto3
+
+    from app import app
+    from chalicelib.core import events
+    from chalicelib.core.settings import get_settings
+    from tools.worker import Worker
+
+    s = get_settings()
+    ddb = boto3.client("dynamodb", region_name=s.aws_region, endpoint_url=s.dynamodb_endpoint)
+    arn = ddb.describe_table(TableName=s.table_name)["Table"]["LatestStreamArn"]
+    worker = _relay_workers.get(arn)
+    if worker is None:
+        from botocore.config import Config
+
+        # moto answers the regional endpoint, not the account-based one botocore derives from a stream ARN
+        streams = boto3.client("dynamodbstreams", region_name=s.aws_region, endpoint_url=s.dynamodb_endpoint,
+                               config=Config(account_id_endpoint_mode="disabled"))
+        worker = _relay_workers[arn] = Worker(app, events.sqs_client(), stage="test", dynamodb_client=ddb,
+                                              streams_client=streams)
+    delivered = 0
+    while n := worker.poll_streams(["relay_events"]):
+        delivered += n
+    return delivered
+
+
 def drain_events() -> list[dict]:
-    """Deliver every message on the (moto) events queue to its subscribers, as the worker/Lambda would.
-    Returns the events delivered."""
+    """Relay new outbox events and deliver every message on the (moto) events queue to its subscribers, as the
+    stream relay and the events Lambda would, until nothing new comes. Returns the events delivered."""
     import json as _json
 
     from chalicelib.core import events
     from chalicelib.core.settings import get_settings
+    from chalicelib.subscriptions import SUBSCRIPTIONS
 
     sqs = events.sqs_client()
     url = events.queue_url(get_settings().events_queue_name)
     seen = []
     while True:
+        relay_events()
         msgs = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
         if not msgs:
             return seen
         for m in msgs:
-            events.handle_record(m["Body"])
+            events.handle_record(m["Body"], SUBSCRIPTIONS)
             seen.append(_json.loads(m["Body"]))
             sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
 
@@ -163,8 +196,11 @@ def run_sqs_handler(handler, bodies: list[str]) -> dict:
 
 
 def take_messages(queue_name: str) -> list[str]:
-    """Every message body now on a (moto) queue, removed from it. Delayed messages are not visible yet."""
+    """Every message body now on a (moto) queue, removed from it, after relaying new outbox events (so the events
+    queue has what the stream relay would have put there). Delayed messages are not visible yet."""
     from chalicelib.core import events
+
+    relay_events()
 
     sqs = events.sqs_client()
     url = events.queue_url(queue_name)

@@ -133,6 +133,17 @@ def queue_arn_name(value: Any) -> str | None:
     return m.group("name") if m else None
 
 
+def stream_event_sources(fn: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {k: e.get("Properties", {}) for k, e in (fn.get("Properties", {}).get("Events") or {}).items()
+            if e.get("Type") == "DynamoDB"}
+
+
+# The outbox relay sees only new Outbox items (the table's every other write is filtered out by Lambda).
+OUTBOX_FILTER = {"Filters": [{"Pattern": json.dumps({"eventName": ["INSERT"],
+                                                     "dynamodb": {"NewImage": {"kind": {"S": ["Outbox"]}}}})}]}
+STREAM_RETRIES = 10     # then Lambda skips the batch; the republish sweep relays what it left
+
+
 def sqs_event_sources(fn: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {k: e.get("Properties", {}) for k, e in (fn.get("Properties", {}).get("Events") or {}).items()
             if e.get("Type") == "SQS"}
@@ -149,6 +160,8 @@ def finalize(tpl: dict[str, Any], stage: str) -> list[str]:
         param["Default"], param["AllowedValues"] = stage, [stage]
         changes.append(f"Parameters.Stage pinned to {stage!r}")
     by_name = {resolve(r["Properties"].get("QueueName"), stage): logical for logical, r in of_type(tpl, QUEUE).items()}
+    tables_by_name = {resolve(r["Properties"].get("TableName"), stage): logical
+                      for logical, r in of_type(tpl, TABLE).items()}
     for fname, fn in of_type(tpl, FUNCTION).items():
         for ename, props in sqs_event_sources(fn).items():
             name = queue_arn_name(props.get("Queue"))
@@ -160,7 +173,21 @@ def finalize(tpl: dict[str, Any], stage: str) -> list[str]:
             if props.get("FunctionResponseTypes") != ["ReportBatchItemFailures"]:
                 props["FunctionResponseTypes"] = ["ReportBatchItemFailures"]
                 changes.append(f"{fname}.Events.{ename}.FunctionResponseTypes -> ReportBatchItemFailures")
+        for ename, props in stream_event_sources(fn).items():
+            table = stream_table_name(props.get("Stream"))
+            if table in tables_by_name:
+                props["Stream"] = {"Fn::GetAtt": [tables_by_name[table], "StreamArn"]}
+                props.update(FilterCriteria=OUTBOX_FILTER, MaximumRetryAttempts=STREAM_RETRIES,
+                             BisectBatchOnFunctionError=True)
+                changes.append(f"{fname}.Events.{ename}.Stream -> {tables_by_name[table]}.StreamArn (Outbox inserts)")
     return changes
+
+
+def stream_table_name(value: Any) -> str | None:
+    """The table named in a stream ARN (as chalice spells out the handler's ``stream_arn``)."""
+    if isinstance(value, str) and ":table/" in value and "/stream/" in value:
+        return value.split(":table/", 1)[1].split("/", 1)[0]
+    return None
 
 
 # ------------------------------------------------------------------------------------------------ checking
@@ -191,6 +218,30 @@ def check(tpl: dict[str, Any], stage: str) -> list[str]:
     problems += check_config()
     for fname, fn in functions.items():
         problems += check_function(fname, fn, globals_env, rtpl, tables, queues, policy, stage)
+        problems += check_streams(fname, fn, tables, policy, stage)
+    return problems
+
+
+def check_streams(fname: str, fn: dict[str, Any], tables: dict[str, dict], policy: dict[str, Any],
+                  stage: str) -> list[str]:
+    """A stream-triggered function (the outbox relay) reads a table of this template that has a stream, sees only
+    new Outbox items, and its role may read the stream."""
+    problems = []
+    for ename, props in stream_event_sources(fn).items():
+        stream = props.get("Stream")
+        logical = stream.get("Fn::GetAtt", [None])[0] if isinstance(stream, dict) else None
+        if logical not in tables:
+            problems.append(f"{fname}.Events.{ename}: Stream must be Fn::GetAtt of a table's StreamArn, got {stream!r} "
+                            "(run with --finalize)")
+            continue
+        if not (tables[logical].get("StreamSpecification") or {}).get("StreamViewType"):
+            problems.append(f"{logical}: {fname} reads its stream but the table has no StreamSpecification")
+        if props.get("FilterCriteria") != OUTBOX_FILTER:
+            problems.append(f"{fname}.Events.{ename}: FilterCriteria must select new Outbox items only")
+        arn = table_arn(tables[logical]["TableName"]) + "/stream/2026-01-01T00:00:00.000"
+        if not any(arn_matches(r, arn) for r in policy_resources(policy, "dynamodb")):
+            problems.append(f"{policy_file(stage).relative_to(ROOT)}: no statement allows reading the stream of "
+                            f"{tables[logical]['TableName']}")
     return problems
 
 
@@ -343,7 +394,8 @@ def check_policy_names(policy: dict[str, Any], tables: dict[str, dict], queues: 
         if not any(arn_matches(r, queue_arn(q)) for r in sqs):
             problems.append(f"{where}: no statement allows the queue {q}")
     for r in ddb:
-        if not any(arn_matches(r, table_arn(t)) or arn_matches(r, table_arn(t) + "/index/x") for t in table_names):
+        if not any(arn_matches(r, table_arn(t)) or arn_matches(r, table_arn(t) + "/index/x")
+                   or arn_matches(r, table_arn(t) + "/stream/x") for t in table_names):
             problems.append(f"{where}: {r} names no table of stage {stage}")
     for r in sqs:
         if not any(arn_matches(r, queue_arn(q)) for q in queue_names):

@@ -48,10 +48,13 @@ def create_tables(stage: str, client) -> list[str]:
     for props in resources(stage, "AWS::DynamoDB::Table").values():
         name = props["TableName"]
         if name in existing:
+            _enable_stream(client, name, props.get("StreamSpecification"))   # a table kept from before the outbox
             continue
         kwargs = {k: props[k] for k in ("TableName", "AttributeDefinitions", "KeySchema", "BillingMode")}
         if props.get("GlobalSecondaryIndexes"):
             kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+        if props.get("StreamSpecification"):
+            kwargs["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
         client.create_table(**kwargs)
         client.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 50})
         ttl = props.get("TimeToLiveSpecification")
@@ -59,6 +62,11 @@ def create_tables(stage: str, client) -> list[str]:
             client.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
         created.append(name)
     return created
+
+
+def _enable_stream(client, name: str, spec: dict | None) -> None:
+    if spec and not client.describe_table(TableName=name)["Table"].get("StreamSpecification", {}).get("StreamEnabled"):
+        client.update_table(TableName=name, StreamSpecification={"StreamEnabled": True, **spec})
 
 
 def create_queues(stage: str, client) -> dict[str, str]:

@@ -194,8 +194,10 @@ class LocalStack:
         from chalicelib.core import clock
         from tools.worker import Worker
 
+        streams_client = boto3.client("dynamodbstreams", region_name=REGION, endpoint_url=os.environ["DYNAMODB_ENDPOINT"])
         self.worker = Worker(app, sqs_client, clock=clock.now, wait_time_s=self.worker_wait_s, region=REGION,
-                             stage=STAGE, lambda_timeout_s=int(config.lambda_timeout or 60))
+                             stage=STAGE, lambda_timeout_s=int(config.lambda_timeout or 60),
+                             dynamodb_client=ddb_client, streams_client=streams_client)
         self.worker_thread = threading.Thread(target=self.worker.run_forever, args=(self.worker_stop,),
                                               name="worker", daemon=True)
         self.worker_thread.start()

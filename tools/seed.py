@@ -228,7 +228,6 @@ DEMO_THRESHOLDS = {"BR-CQ-GB-500": 36, "BJ-MT-FT53-500": 3}
 def _opening_stock(store_ids: dict[str, str], log: Callable[[str], None]) -> int:
     """Goods-in of every store's opening stock (one receipt per store, through the inventory service so the
     ledger explains it), then demo low-stock thresholds. Stores that already hold stock are left alone."""
-    from chalicelib.core import events
     from chalicelib.core.auth import Principal
     from chalicelib.inventory import repository as stock_repo
     from chalicelib.inventory import services as inventory
@@ -237,21 +236,16 @@ def _opening_stock(store_ids: dict[str, str], log: Callable[[str], None]) -> int
     hq = Principal(sub="01JSEED0000000000000000000", role="hq_admin")
     catalog = products()
     lines = 0
-    held: list = []
-    events.capture(held)          # opening stock is not news: thresholds below are evaluated inline
-    try:
-        for s in STORES:
-            store_id = store_ids[s.name]
-            if stock_repo.stock_levels(store_id):
-                continue
-            receipt = [{"sku": p["sku"], "qty": q} for p in catalog
-                       if (q := opening_qty(s.code, p["sku"], p["category"])) > 0]
-            inventory.receive_goods(hq, store_id, ReceiptCreate(lines=receipt, supplier="开业铺货"))
-            lines += len(receipt)
-            for sku, threshold in DEMO_THRESHOLDS.items():
-                inventory.set_threshold(hq, store_id, sku, threshold)
-    finally:
-        events.capture(None)
+    for s in STORES:
+        store_id = store_ids[s.name]
+        if stock_repo.stock_levels(store_id):
+            continue
+        receipt = [{"sku": p["sku"], "qty": q} for p in catalog
+                   if (q := opening_qty(s.code, p["sku"], p["category"])) > 0]
+        inventory.receive_goods(hq, store_id, ReceiptCreate(lines=receipt, supplier="开业铺货"))
+        lines += len(receipt)
+        for sku, threshold in DEMO_THRESHOLDS.items():
+            inventory.set_threshold(hq, store_id, sku, threshold)
     if lines:
         log(f"opening stock: {lines} lines received across {len(STORES)} stores")
     return lines

@@ -15,6 +15,11 @@ SQS, as Lambda's event source mapping does it:
 - messages not deleted reappear after the queue's visibility timeout and, once their receive count reaches
   the redrive policy's ``maxReceiveCount``, SQS (moto server) moves them to the dead-letter queue.
 
+DynamoDB streams, as Lambda's event source mapping does it (``@app.on_dynamodb_record``): the stream of the
+table named in the handler's ``stream_arn`` (the ARN is a deployment placeholder; the local table of that name is
+described to find its real stream), every shard from TRIM_HORIZON, records in batches of up to ``batch_size`` in
+the Lambda DynamoDB event shape; a handler that raises gets the same records again on the next poll.
+
 Schedules: ``rate(N minute|minutes|hour|hours|day|days)`` and AWS's six-field ``cron(min hour dom month dow
 year)`` (``*``, ``?``, lists, ranges, steps, month/day names, ``L``, ``W``, ``#``), as strings or chalice
 ``Rate`` / ``Cron`` objects, always in UTC. Missed fires (the machine slept) are not caught up, as
@@ -305,6 +310,67 @@ def failed_ids(result: Any, ids: list[str]) -> set[str]:
     return out
 
 
+# =========================================================================================== streams
+def _stream_record(record: dict[str, Any], stream_arn: str, region: str) -> dict[str, Any]:
+    """One GetRecords record in the shape Lambda puts into a DynamoDB stream event."""
+    ddb = dict(record["dynamodb"])
+    created = ddb.get("ApproximateCreationDateTime")
+    if isinstance(created, datetime):
+        ddb["ApproximateCreationDateTime"] = created.timestamp()
+    ddb.setdefault("ApproximateCreationDateTime", time.time())
+    ddb.setdefault("SizeBytes", 0)
+    ddb.setdefault("StreamViewType", "NEW_IMAGE")
+    return {"eventID": record.get("eventID", str(uuid.uuid4())), "eventName": record["eventName"],
+            "eventVersion": "1.1", "eventSource": "aws:dynamodb", "awsRegion": region, "dynamodb": ddb,
+            "eventSourceARN": stream_arn}
+
+
+class StreamReader:
+    """Reads every shard of one DynamoDB stream from TRIM_HORIZON, following new shards as they appear.
+
+    After a read that returned nothing, the next read asks for a fresh iterator after the last record seen
+    instead of using the returned one (moto advances that one past a record; on AWS both are the same)."""
+
+    def __init__(self, streams_client, stream_arn: str):
+        self.streams = streams_client
+        self.stream_arn = stream_arn
+        self.last_seq: dict[str, str | None] = {}       # shard id -> last sequence number read
+        self.iterators: dict[str, str | None] = {}      # shard id -> iterator to continue with (None: get a fresh one)
+        self.closed: set[str] = set()
+        self.pending: list[dict[str, Any]] = []          # records handed out and not yet acknowledged
+
+    def _iterator(self, sid: str) -> str:
+        it = self.iterators.get(sid)
+        if it is not None:
+            return it
+        last = self.last_seq.get(sid)
+        kwargs = ({"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": last} if last
+                  else {"ShardIteratorType": "TRIM_HORIZON"})
+        return self.streams.get_shard_iterator(StreamArn=self.stream_arn, ShardId=sid, **kwargs)["ShardIterator"]
+
+    def read(self, limit: int = 100) -> list[dict[str, Any]]:
+        """Records not yet acknowledged (those of a failed batch first), then new ones; at most ``limit``."""
+        if len(self.pending) < limit:
+            desc = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]
+            for shard in desc.get("Shards", []):
+                sid = shard["ShardId"]
+                while sid not in self.closed and len(self.pending) < limit:
+                    got = self.streams.get_records(ShardIterator=self._iterator(sid), Limit=limit - len(self.pending))
+                    records = got.get("Records", [])
+                    if "NextShardIterator" not in got or got["NextShardIterator"] is None:
+                        self.closed.add(sid)
+                    if not records:
+                        self.iterators[sid] = None
+                        break
+                    self.pending.extend(records)
+                    self.last_seq[sid] = records[-1]["dynamodb"]["SequenceNumber"]
+                    self.iterators[sid] = got.get("NextShardIterator")
+        return self.pending[:limit]
+
+    def ack(self, n: int) -> None:
+        del self.pending[:n]
+
+
 # =========================================================================================== the worker
 @dataclass
 class SqsSource:
@@ -314,6 +380,15 @@ class SqsSource:
     handler: Callable[..., Any]
     queue_url: str | None = None
     queue_arn: str | None = None
+
+
+@dataclass
+class StreamSource:
+    name: str
+    table_name: str
+    batch_size: int
+    handler: Callable[..., Any]
+    reader: StreamReader | None = None
 
 
 @dataclass
@@ -342,8 +417,9 @@ class Worker:
 
     def __init__(self, app, sqs_client, clock: Callable[[], datetime] | None = None, *, wait_time_s: int = 20,
                  region: str | None = None, account: str = LOCAL_ACCOUNT, stage: str = "local",
-                 queue_names: dict[str, str] | None = None, lambda_timeout_s: int = 60, memory_mb: int = 512):
-        from chalice.app import ScheduledEventConfig, SQSEventConfig
+                 queue_names: dict[str, str] | None = None, lambda_timeout_s: int = 60, memory_mb: int = 512,
+                 dynamodb_client=None, streams_client=None):
+        from chalice.app import DynamoDBEventConfig, ScheduledEventConfig, SQSEventConfig
 
         self.app = app
         self.sqs = sqs_client
@@ -357,6 +433,8 @@ class Worker:
         self.lambda_timeout_s = lambda_timeout_s
         self.memory_mb = memory_mb
         self.sqs_sources: list[SqsSource] = []
+        self.stream_sources: list[StreamSource] = []
+        self.dynamodb, self.streams = dynamodb_client, streams_client
         self.schedules: list[ScheduledJob] = []
         self.ignored: list[str] = []
         queue_names = queue_names or {}
@@ -369,6 +447,9 @@ class Worker:
                 qname = src.queue or (src.queue_arn or "").rsplit(":", 1)[-1]
                 qname = queue_names.get(qname, qname)
                 self.sqs_sources.append(SqsSource(src.name, qname, max(1, int(src.batch_size or 1)), handler))
+            elif isinstance(src, DynamoDBEventConfig) and dynamodb_client is not None:
+                table = src.stream_arn.split(":table/", 1)[1].split("/", 1)[0]
+                self.stream_sources.append(StreamSource(src.name, table, max(1, int(src.batch_size or 100)), handler))
             elif isinstance(src, ScheduledEventConfig):
                 sched = parse_schedule(src.schedule_expression)
                 self.schedules.append(ScheduledJob(src.name, sched, handler, sched.next_after(start)))
@@ -397,6 +478,7 @@ class Worker:
 
     def describe(self) -> list[str]:
         lines = [f"sqs      {s.name} <- {s.queue_name} (batch {s.batch_size})" for s in self.sqs_sources]
+        lines += [f"stream   {s.name} <- table {s.table_name} (batch {s.batch_size})" for s in self.stream_sources]
         lines += [f"schedule {j.name} {j.schedule.expression} (next {_iso(j.next_fire) if j.next_fire else '-'})"
                   for j in self.schedules]
         return lines
@@ -453,6 +535,29 @@ class Worker:
             log.info("SQS handler %s: %d of %d records failed", src.name, len(failed), len(ids))
         return BatchResult(src.name, ids, [i for i in ids if i in failed], error)
 
+    # ------------------------------------------------------------------------------------------ streams
+    def poll_streams(self, sources: Iterable[str] | None = None) -> int:
+        """One read + dispatch per stream source (or only those named); returns the records delivered."""
+        delivered = 0
+        for src in self.stream_sources:
+            if sources is not None and src.name not in sources:
+                continue
+            if src.reader is None:
+                arn = self.dynamodb.describe_table(TableName=src.table_name)["Table"]["LatestStreamArn"]
+                src.reader = StreamReader(self.streams, arn)
+            records = src.reader.read(src.batch_size)
+            if not records:
+                continue
+            event = {"Records": [_stream_record(r, src.reader.stream_arn, self.region) for r in records]}
+            try:
+                src.handler(event, self._context(src.name))
+            except Exception:  # noqa: BLE001 - as on Lambda: the same records come again
+                log.exception("stream handler %s raised; its %d records will be retried", src.name, len(records))
+                continue
+            src.reader.ack(len(records))
+            delivered += len(records)
+        return delivered
+
     # ------------------------------------------------------------------------------------------ schedules
     def scheduled_event(self, job: ScheduledJob, fire_time: datetime) -> dict[str, Any]:
         rule = f"{self.app.app_name}-{self.stage}-{job.name}"
@@ -497,6 +602,9 @@ class Worker:
         """One long-polling thread per SQS source, schedules in this thread; returns after ``stop_event``."""
         threads = [threading.Thread(target=self._sqs_loop, args=(src, stop_event), daemon=True,
                                     name=f"worker-sqs-{src.name}") for src in self.sqs_sources]
+        if self.stream_sources:
+            threads.append(threading.Thread(target=self._stream_loop, args=(stop_event,), daemon=True,
+                                            name="worker-streams"))
         for t in threads:
             t.start()
         try:
@@ -512,6 +620,19 @@ class Worker:
             stop_event.set()
             for t in threads:
                 t.join(timeout=self.wait_time_s + self.lambda_timeout_s + 5)
+
+    def _stream_loop(self, stop_event: threading.Event, idle_s: float = 0.2) -> None:
+        while not stop_event.is_set():
+            try:
+                if not self.poll_streams():
+                    stop_event.wait(idle_s)
+            except Exception:  # noqa: BLE001 - endpoint hiccups: log, back off, keep going
+                if stop_event.is_set():
+                    break
+                log.exception("reading streams failed")
+                for src in self.stream_sources:
+                    src.reader = None
+                stop_event.wait(2.0)
 
     def _sqs_loop(self, src: SqsSource, stop_event: threading.Event) -> None:
         while not stop_event.is_set():

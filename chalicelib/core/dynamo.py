@@ -12,7 +12,7 @@ import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from pynamodb.attributes import DiscriminatorAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.connection import Connection
@@ -174,6 +174,7 @@ class Tx:
     _items: dict[str, list[dict]] = field(default_factory=lambda: {"cc": [], "del": [], "put": [], "upd": []})
     _tags: dict[str, list[Any]] = field(default_factory=lambda: {"cc": [], "del": [], "put": [], "upd": []})
     _versioned: list[Item] = field(default_factory=list)
+    _after: list[Callable[[], None]] = field(default_factory=list)
 
     def condition_check(self, model_cls: type, hash_key: str, range_key: str, condition, tag: Any = None) -> None:
         self._add("cc", model_cls.get_operation_kwargs_from_class(hash_key, range_key=range_key,
@@ -193,6 +194,10 @@ class Tx:
     def _add(self, group: str, kwargs: dict, tag: Any) -> None:
         self._items[group].append(kwargs)
         self._tags[group].append(tag)
+
+    def after_commit(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` once the transaction has committed (never if it is cancelled)."""
+        self._after.append(fn)
 
     def ordered_tags(self) -> list[Any]:
         return self._tags["cc"] + self._tags["del"] + self._tags["put"] + self._tags["upd"]
@@ -298,7 +303,6 @@ def transaction(client_request_token: str | None = None) -> Iterator[Tx]:
             time.sleep(backoff_s(attempt))
         try:
             tx.commit(token)
-            return
         except TransactWriteError as e:
             code = getattr(e, "cause_response_code", None)   # the property fails when there was no response
             reasons = [r.code if r else None for r in (e.cancellation_reasons or [])] if code else []
@@ -309,6 +313,10 @@ def transaction(client_request_token: str | None = None) -> Iterator[Tx]:
             elif not transient(e):
                 raise
             last = e
+            continue
+        for fn in tx._after:
+            fn()
+        return
     raise TryAgain("The store is busy; please try again in a moment", retry_after_s=1) from last
 
 

@@ -1,23 +1,34 @@
-"""Domain events: published once after a state change is committed, consumed from the events queue.
+"""Domain events through a transactional outbox, consumed from the events queue.
 
-Publishing: ``publish([Event(...)])`` sends to the SQS events queue (batches of 10). Consuming: domains
-register handlers with ``@subscribe("OrderPaid", name="printing")``; the one SQS handler below feeds each
-record to every subscriber of its type, each (subscriber, event id) at most once (Powertools idempotency
-on the idempotency table), and reports partial batch failures so only failed records are retried; records
-that keep failing go to the dead-letter queue by the queue's redrive policy.
+Writing: ``add(tx, [Event(...)])`` puts each event as an ``Outbox`` item into the TransactWriteItems of the state
+change that causes it, so the event exists if and only if the change committed. Relaying: the table's DynamoDB
+stream feeds ``relay_events`` (on AWS a stream-triggered Lambda filtered to new Outbox items; locally the worker
+reads DynamoDB Local's stream), which sends each event to the events queue and marks it relayed (TTL from then
+on). Items the stream did not relay within a few minutes (relay down for longer than the stream keeps records)
+are relayed by ``republish_events``, which reads only the sparse per-hour bucket of unrelayed events. Delivery
+is at least once: every consumer is idempotent.
+
+Consuming: the one SQS handler (chalicelib/subscriptions.py, where every domain's subscriptions are listed)
+feeds each record to every subscriber of its type, each (subscriber, event id) at most once (Powertools idempotency on the idempotency table),
+and reports partial batch failures so only failed records are retried; records that keep failing go to the
+dead-letter queue by the queue's redrive policy.
 """
 from __future__ import annotations
 
 import json
 import os
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from datetime import datetime, timedelta
+from typing import Any, Callable, Iterable
 
 from chalice import Blueprint
+from pynamodb.attributes import TTLAttribute, UnicodeAttribute
 
 from chalicelib.core import clock
+from chalicelib.core.dynamo import Item, Tx, TxCancelled, batch_get, get_mark, set_mark, transaction
 from chalicelib.core.ids import new_id
 from chalicelib.core.logging import logger
+from chalicelib.core.queues import queue_url, reset, send_many, sqs_client  # noqa: F401 - re-exported
 from chalicelib.core.settings import get_settings
 
 events_jobs = Blueprint(__name__)
@@ -26,6 +37,12 @@ events_jobs = Blueprint(__name__)
 # (chalice exports the stage's environment variables from .chalice/config.json before importing the app).
 # At run time Lambda delivers whatever the mapping says.
 EVENTS_QUEUE = os.environ.get("EVENTS_QUEUE_NAME", "omnistore-dev-events")
+# The app table's stream. `make package` points the packaged event source at the template's table
+# (tools/check_package.py); the local worker finds the table's stream by the name in this ARN.
+APP_TABLE_STREAM_ARN = (f"arn:aws:dynamodb:{os.environ.get('AWS_DEFAULT_REGION', 'ap-southeast-1')}:000000000000:"
+                        f"table/{os.environ.get('TABLE_NAME', 'omnistore-dev-app')}/stream/latest")
+RELAYED_TTL = timedelta(days=2)          # a relayed event item is kept this long (inspection), then TTL drops it
+REPUBLISH_AFTER = timedelta(minutes=2)   # the sweep relays only events the stream left alone at least this long
 
 
 @dataclass
@@ -40,81 +57,143 @@ class Event:
                           ensure_ascii=False, separators=(",", ":"))
 
 
-_sqs = None
-_queue_url: dict[str, str] = {}
+class OutboxItem(Item, discriminator="Outbox"):
+    """pk=EVENT#<id>, sk=EVENT. Written in the transaction of the change it reports. Until relayed it sits in the
+    sparse gsi3 bucket OUTBOX#<hour of writing> (the republish sweep reads only those); relaying removes it from
+    there and sets ``expires_at``."""
+
+    event_type = UnicodeAttribute()
+    body = UnicodeAttribute()                    # the queue message: Event.to_json()
+    relayed_at = UnicodeAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
 
 
-def sqs_client():
-    global _sqs
-    if _sqs is None:
-        import boto3
-
-        s = get_settings()
-        _sqs = boto3.client("sqs", region_name=s.aws_region, endpoint_url=s.sqs_endpoint)
-    return _sqs
+def _outbox_keys(event_id: str) -> tuple[str, str]:
+    return f"EVENT#{event_id}", "EVENT"
 
 
-def reset() -> None:
-    """Forget clients and queue URLs (tests that switch endpoints)."""
-    global _sqs
-    _sqs = None
-    _queue_url.clear()
+def _bucket(at) -> str:
+    return f"OUTBOX#{at.strftime('%Y-%m-%dT%H')}"
 
 
-def queue_url(name: str) -> str:
-    if name not in _queue_url:
-        _queue_url[name] = sqs_client().get_queue_url(QueueName=name)["QueueUrl"]
-    return _queue_url[name]
+def add(tx: Tx, events: Iterable[Event]) -> None:
+    """Write ``events`` in ``tx``: they exist (and will be delivered) exactly when the transaction commits."""
+    events = list(events)
+    now = clock.now()
+    for e in events:
+        pk, sk = _outbox_keys(e.id)
+        tx.save(OutboxItem(pk, sk, event_type=e.type, body=e.to_json(), gsi3pk=_bucket(now),
+                           gsi3sk=f"{clock.iso(now)}#{e.id}", created_at=now), tag=("event", e.id))
+    if _sink is not None and events:
+        sink = _sink
+        tx.after_commit(lambda: sink.extend(events))
+
+
+def update_if(item: Item, actions: list, condition, reported: Iterable[Event]) -> bool:
+    """One conditional update and the events it reports, in one transaction: True if it was applied, False if
+    ``condition`` did not hold (nothing written, nothing reported)."""
+    try:
+        with transaction() as tx:
+            tx.update(item, actions, condition=condition, tag="update")
+            add(tx, reported)
+        return True
+    except TxCancelled:
+        return False
+
+
+def publish(events: Iterable[Event]) -> None:
+    """Events that report no state change of their own (a reminder, an alert): written to the outbox alone."""
+    events = list(events)
+    if events:
+        with transaction() as tx:
+            add(tx, events)
 
 
 _sink: list | None = None
 
 
 def capture(into: list | None) -> None:
-    """Collect published events in ``into`` instead of sending them (tests that run without a queue);
-    ``None`` sends to SQS again."""
+    """Also collect committed events in ``into`` (tests that look at what a use case reported)."""
     global _sink
     _sink = into
 
 
-def publish(events: list[Event]) -> None:
-    """Send events after the commit that made them true. A failure here is logged loudly, not raised:
-    the state change has happened and the caller's response must say so."""
-    if not events:
-        return
-    if _sink is not None:
-        _sink.extend(events)
-        return
-    try:
-        url = queue_url(get_settings().events_queue_name)
-        for i in range(0, len(events), 10):
-            chunk = events[i:i + 10]
-            resp = sqs_client().send_message_batch(QueueUrl=url, Entries=[
-                {"Id": str(n), "MessageBody": e.to_json(),
-                 "MessageAttributes": {"type": {"DataType": "String", "StringValue": e.type}}}
-                for n, e in enumerate(chunk)])
-            for failed in resp.get("Failed", []):
-                logger.error("event not published", extra={"event": chunk[int(failed["Id"])].to_json(),
-                                                           "reason": failed.get("Message")})
-    except Exception:  # noqa: BLE001
-        logger.exception("events not published", extra={"events": [e.to_json() for e in events]})
+# --------------------------------------------------------------------------------------- relaying
+def relay(event_ids: list[str]) -> int:
+    """Send these outbox events to the events queue (those not relayed yet) and mark them relayed; returns how
+    many were sent. Raises if the queue did not take them (the caller's batch is retried: at least once)."""
+    items = batch_get([_outbox_keys(i) for i in event_ids], consistent=True)
+    due = [items[k] for k in (_outbox_keys(i) for i in dict.fromkeys(event_ids))
+           if k in items and isinstance(items[k], OutboxItem) and not items[k].relayed_at]
+    if not due:
+        return 0
+    send_many(get_settings().events_queue_name, [i.body for i in due],
+              attributes=[{"type": {"DataType": "String", "StringValue": i.event_type}} for i in due])
+    now = clock.now()
+    for i in due:
+        i.update(actions=[OutboxItem.relayed_at.set(clock.iso(now)), OutboxItem.expires_at.set(now + RELAYED_TTL),
+                          OutboxItem.gsi3pk.remove(), OutboxItem.gsi3sk.remove()])
+    return len(due)
+
+
+def outbox_ids(records: Iterable[Any]) -> list[str]:
+    """Event ids of the new Outbox items among DynamoDB stream records (chalice ``DynamoDBRecord``s)."""
+    out = []
+    for r in records:
+        image = r.new_image or {}
+        if r.event_name == "INSERT" and image.get("kind", {}).get("S") == "Outbox":
+            out.append(image["pk"]["S"].split("#", 1)[1])
+    return out
+
+
+@events_jobs.on_dynamodb_record(stream_arn=APP_TABLE_STREAM_ARN, batch_size=100, starting_position="TRIM_HORIZON",
+                                name="relay_events")
+def relay_events(event):
+    """The table's stream -> the events queue. A failure fails the batch; Lambda retries it (at least once)."""
+    sent = relay(outbox_ids(event))
+    if sent:
+        logger.info("events relayed", extra={"count": sent})
+
+
+@events_jobs.schedule("rate(5 minutes)", name="republish_events")
+def republish_events(event):
+    republish()
+
+
+def republish(now=None, max_hours_back: int = 48) -> int:
+    """Relay events the stream has not relayed for REPUBLISH_AFTER (reads only the unrelayed buckets)."""
+    now = now or clock.now()
+    until = clock.iso(now - REPUBLISH_AFTER)
+    last = get_mark("outbox")
+    hour = (now - timedelta(hours=max_hours_back)).replace(minute=0, second=0, microsecond=0)
+    if last:
+        hour = max(hour, datetime.fromisoformat(last + ":00:00+00:00") + timedelta(hours=1))
+    sent = 0
+    while hour <= now:
+        ids = [i.pk.split("#", 1)[1] for i in OutboxItem.gsi3.query(_bucket(hour), OutboxItem.gsi3sk < until)]
+        if ids:
+            sent += relay(ids)
+        hour += timedelta(hours=1)
+    settled = (now - REPUBLISH_AFTER - timedelta(hours=1)).strftime("%Y-%m-%dT%H")
+    if last is None or settled > last:
+        set_mark("outbox", settled)
+    if sent:
+        logger.warning("events relayed by the sweep, not the stream", extra={"count": sent})
+    return sent
 
 
 # --------------------------------------------------------------------------------------- consuming
 Handler = Callable[[dict[str, Any]], None]
-_subscribers: dict[str, list[tuple[str, Handler]]] = {}
 
 
-def subscribe(event_type: str, name: str) -> Callable[[Handler], Handler]:
-    def deco(fn: Handler) -> Handler:
-        _subscribers.setdefault(event_type, []).append((name, fn))
-        return fn
+@dataclass(frozen=True)
+class Subscription:
+    """``handler`` reacts to events of ``event_type``; ``name`` keys its once-per-event guard. Each domain lists
+    its subscriptions (``SUBSCRIPTIONS``); chalicelib/subscriptions.py wires them all to the events queue."""
 
-    return deco
-
-
-def subscribers(event_type: str) -> list[tuple[str, Handler]]:
-    return list(_subscribers.get(event_type, []))
+    event_type: str
+    name: str
+    handler: Handler
 
 
 _persistence = None
@@ -146,24 +225,14 @@ def _once(name: str, event: dict[str, Any], fn: Handler, lambda_context: Any = N
     run(message={"key": f"{name}#{event['id']}", "event": event})
 
 
-def handle_record(body: str, lambda_context: Any = None) -> None:
+def handle_record(body: str, subscriptions: Iterable[Subscription], lambda_context: Any = None) -> None:
+    """Give one queued event to each of ``subscriptions`` that wants its type, each at most once."""
     event = json.loads(body)
-    for name, fn in subscribers(event["type"]):
-        _once(name, event, fn, lambda_context)
+    for sub in subscriptions:
+        if sub.event_type == event["type"]:
+            _once(sub.name, event, sub.handler, lambda_context)
 
 
 def reset_consumers() -> None:
     global _persistence
     _persistence = None
-
-
-@events_jobs.on_sqs_message(queue=EVENTS_QUEUE, batch_size=10, name="handle_events")
-def handle_events(event):
-    from chalicelib.core.queues import process_batch
-
-    # On Lambda this handler is loaded from this module, not from app.py; importing the app registers
-    # every domain's subscribers (they subscribe when their modules are imported).
-    import app  # noqa: F401
-
-    ctx = event.context
-    return process_batch(event, lambda body: handle_record(body, ctx))

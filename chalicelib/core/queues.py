@@ -15,7 +15,35 @@ from __future__ import annotations
 import json
 from typing import Any, Callable
 
+from chalicelib.core.settings import get_settings
+
 MAX_DELAY_S = 900          # SQS DelaySeconds limit
+
+_sqs = None
+_queue_url: dict[str, str] = {}
+
+
+def sqs_client():
+    global _sqs
+    if _sqs is None:
+        import boto3
+
+        s = get_settings()
+        _sqs = boto3.client("sqs", region_name=s.aws_region, endpoint_url=s.sqs_endpoint)
+    return _sqs
+
+
+def reset() -> None:
+    """Forget clients and queue URLs (tests that switch endpoints)."""
+    global _sqs
+    _sqs = None
+    _queue_url.clear()
+
+
+def queue_url(name: str) -> str:
+    if name not in _queue_url:
+        _queue_url[name] = sqs_client().get_queue_url(QueueName=name)["QueueUrl"]
+    return _queue_url[name]
 
 
 class NotQueued(Exception):
@@ -28,28 +56,27 @@ def _dumps(body: Any) -> str:
 
 def send(queue_name: str, body: Any, delay_s: int = 0) -> str:
     """Send one message (a dict is sent as JSON); returns its MessageId. Raises on failure."""
-    from chalicelib.core import events
-
     try:
-        resp = events.sqs_client().send_message(QueueUrl=events.queue_url(queue_name), MessageBody=_dumps(body),
+        resp = sqs_client().send_message(QueueUrl=queue_url(queue_name), MessageBody=_dumps(body),
                                                 DelaySeconds=max(0, min(MAX_DELAY_S, int(delay_s))))
     except Exception as e:  # noqa: BLE001 - any client failure means "not queued" to the caller
         raise NotQueued(f"{queue_name}: {e}") from e
     return resp["MessageId"]
 
 
-def send_many(queue_name: str, bodies: list[Any]) -> int:
-    """Send messages in batches of 10; raises if any is not accepted (the ones before it were)."""
-    from chalicelib.core import events
-
+def send_many(queue_name: str, bodies: list[Any], attributes: list[dict] | None = None) -> int:
+    """Send messages in batches of 10 (``attributes``: each message's MessageAttributes); raises if any is not
+    accepted (the ones before it were)."""
     if not bodies:
         return 0
-    url = events.queue_url(queue_name)
+    url = queue_url(queue_name)
     for i in range(0, len(bodies), 10):
         chunk = bodies[i:i + 10]
+        attrs = (attributes or [{}] * len(bodies))[i:i + 10]
         try:
-            resp = events.sqs_client().send_message_batch(QueueUrl=url, Entries=[
-                {"Id": str(n), "MessageBody": _dumps(b)} for n, b in enumerate(chunk)])
+            resp = sqs_client().send_message_batch(QueueUrl=url, Entries=[
+                {"Id": str(n), "MessageBody": _dumps(b), **({"MessageAttributes": a} if a else {})}
+                for n, (b, a) in enumerate(zip(chunk, attrs))])
         except Exception as e:  # noqa: BLE001
             raise NotQueued(f"{queue_name}: {e}") from e
         if resp.get("Failed"):

@@ -13,7 +13,7 @@ from typing import Any, Iterable
 from pynamodb.exceptions import UpdateError
 
 from chalicelib.core import clock
-from chalicelib.core.dynamo import Page, Tx, batch_get, condition_failed, page, transaction, update_if
+from chalicelib.core.dynamo import Page, Tx, TxCancelled, batch_get, condition_failed, page, transaction, update_if
 from chalicelib.core.errors import NotFound
 from chalicelib.core.ids import is_ulid, new_id
 from chalicelib.coupons import domain
@@ -230,10 +230,25 @@ def expire(coupon: CouponItem, now_iso: str) -> bool:
                         (CouponItem.status == domain.AVAILABLE) & (CouponItem.expires_at <= now_iso))
 
 
-def mark_reminded(coupon: CouponItem) -> bool:
-    """True for the one caller that marks it (a re-run of the reminder job does not remind twice)."""
-    return _conditional(_coupon_key(coupon.member_id, coupon.coupon_id), [CouponItem.reminded.set(True)],
-                        CouponItem.reminded.does_not_exist() & (CouponItem.status == domain.AVAILABLE))
+def mark_reminded(coupons: list[CouponItem], reminder: Any) -> list[str]:
+    """Mark one member's coupons reminded and write ``reminder`` (built from the coupons that were marked) in
+    one transaction: each coupon is reminded once, however often the job runs. Returns the coupon ids marked;
+    a coupon used or reminded meanwhile is left out (and the rest tried again)."""
+    from chalicelib.core import events
+
+    left = list(coupons)
+    while left:
+        try:
+            with transaction() as tx:
+                for c in left:
+                    tx.update(_coupon_key(c.member_id, c.coupon_id), [CouponItem.reminded.set(True)],
+                              condition=CouponItem.reminded.does_not_exist() & (CouponItem.status == domain.AVAILABLE),
+                              tag=c.coupon_id)
+                events.add(tx, [reminder(left)])
+            return [c.coupon_id for c in left]
+        except TxCancelled as e:
+            left = [c for c in left if c.coupon_id not in e.failed]
+    return []
 
 
 def due(expires_on: str) -> list[CouponItem]:

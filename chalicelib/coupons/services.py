@@ -16,7 +16,7 @@ from chalicelib.core import clock
 from chalicelib.core.auth import Principal
 from chalicelib.core.dynamo import TxCancelled, batch_get, get_mark, set_mark, transaction
 from chalicelib.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from chalicelib.core.events import Event, publish, subscribe
+from chalicelib.core.events import Event, publish
 from chalicelib.core.ids import is_ulid, new_id
 from chalicelib.core.logging import logger
 from chalicelib.core.schemas import PageOut
@@ -369,7 +369,6 @@ def issue_invite_gifts(referral_id: str, inviter_id: str, invitee_id: str) -> In
                          issued=[Issued(member_id=c.member_id, coupon_id=c.coupon_id) for c in coupons])
 
 
-@subscribe("MemberJoined", name="coupons.new_member_pack")
 def on_member_joined(event: dict[str, Any]) -> None:
     """New-member gift pack: every active new_member template, once per WeChat openid and once per phone,
     ever (guards written in the grant's transaction and kept after the account is deleted)."""
@@ -392,7 +391,6 @@ def on_member_joined(event: dict[str, Any]) -> None:
              "title": c.terms["title"]} for c in coupons]})])
 
 
-@subscribe("OrderPaid", name="coupons.used")
 def on_order_paid(event: dict[str, Any]) -> None:
     """Coupons an online order locked become USED once it is paid (till sales use them at once)."""
     order = event["data"]
@@ -459,16 +457,22 @@ def remind_expiring(now: datetime | None = None) -> dict[str, int]:
     read = 0
     for c in repository.due(day):
         read += 1
-        if c.status == domain.AVAILABLE and repository.mark_reminded(c):
+        if c.status == domain.AVAILABLE and not c.reminded:
             by_member.setdefault(c.member_id, []).append(c)
     members = batch_get([(member_pk(m), "META") for m in by_member]) if by_member else {}
     phones = {i.member_id: i.phone for i in members.values() if isinstance(i, MemberItem)}
-    publish([Event("CouponExpiring", {
-        "member_id": m, "phone": phones.get(m), "expires_on": day, "count": len(cs), "title": cs[0].terms["title"],
-        "coupons": [{"coupon_id": c.coupon_id, "template_id": c.template_id, "title": c.terms["title"],
-                     "expires_at": c.expires_at} for c in cs]}) for m, cs in sorted(by_member.items())])
+    reminded = 0
+    for m, cs in sorted(by_member.items()):
+        def reminder(marked: list[CouponItem], m=m) -> Event:
+            return Event("CouponExpiring", {
+                "member_id": m, "phone": phones.get(m), "expires_on": day, "count": len(marked),
+                "title": marked[0].terms["title"],
+                "coupons": [{"coupon_id": c.coupon_id, "template_id": c.template_id, "title": c.terms["title"],
+                             "expires_at": c.expires_at} for c in marked]})
+
+        reminded += bool(repository.mark_reminded(cs, reminder))
     set_mark("coupons-remind", day)
-    return {"read": read, "members": len(by_member)}
+    return {"read": read, "members": reminded}
 
 
 # --------------------------------------------------------------------------------------- checkout seam

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 
-from chalicelib.core import clock
+from chalicelib.core import clock, events
 from chalicelib.core.dynamo import Page, TxCancelled, page, put_new, transaction
 from chalicelib.core.errors import Conflict
 from chalicelib.identity.models import (META, STAFF_GSI1PK, MemberItem, OpenIdItem, StaffItem, member_pk,
@@ -40,7 +40,8 @@ def member_for_openid(openid: str) -> MemberItem | None:
 
 def create_member(member_id: str, openid: str, unionid: str | None, phone: str | None,
                   nickname: str | None) -> MemberItem | None:
-    """Member and its openid link in one transaction. ``None`` if the openid was linked meanwhile."""
+    """Member, its openid link and ``MemberJoined`` (the new-member gift pack and other welcomes react to it) in
+    one transaction. ``None`` if the openid was linked meanwhile."""
     now = clock.now()
     member = MemberItem(member_pk(member_id), META, member_id=member_id, openid=openid, unionid=unionid,
                         phone=phone, nickname=nickname, level=0, status="active", created_at=now, updated_at=now)
@@ -49,6 +50,8 @@ def create_member(member_id: str, openid: str, unionid: str | None, phone: str |
         with transaction() as tx:
             tx.save(link, condition=OpenIdItem.pk.does_not_exist(), tag="openid")
             tx.save(member, condition=MemberItem.pk.does_not_exist(), tag="member")
+            events.add(tx, [events.Event("MemberJoined", {"member_id": member_id, "openid": openid, "unionid": unionid,
+                                                   "phone": phone, "nickname": nickname})])
     except TxCancelled as e:
         if "openid" in e.failed:
             return None

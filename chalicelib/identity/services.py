@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from chalicelib.core.auth import MEMBER, Principal, issue_token
 from chalicelib.core.errors import NotFound, Unauthorized, ValidationFailed
-from chalicelib.core.events import Event, publish
 from chalicelib.core.ids import new_id
 from chalicelib.core.passwords import hash_password, verify_password
 from chalicelib.core.schemas import PageOut
@@ -67,10 +66,6 @@ def _member_login(openid: str, unionid: str | None = None, phone: str | None = N
             member = repository.member_for_openid(openid)
     if member.status != "active":
         raise Unauthorized("This account is closed", code="ACCOUNT_CLOSED")
-    if is_new:   # the new-member gift pack (coupons) and other welcomes react to this
-        publish([Event("MemberJoined", {"member_id": member.member_id, "openid": member.openid,
-                                        "unionid": member.unionid, "phone": member.phone,
-                                        "nickname": member.nickname})])
     token, ttl = issue_token(Principal(sub=member.member_id, role=MEMBER))
     return MemberLoginOut(token=token, expires_in=ttl, member=member_out(member, is_new))
 

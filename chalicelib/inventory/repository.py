@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Mapping
 
 
-from chalicelib.core import clock
+from chalicelib.core import clock, events
 from chalicelib.core.dynamo import Page, Tx, page, update_if
 from chalicelib.core.ids import new_id
 from chalicelib.inventory.models import (LOW_STOCK_GSI2PK, MovementItem, StockItem, TransferItem, ledger_pk,
@@ -38,6 +38,7 @@ def add_movement(tx: Tx, store_id: str, deltas: Mapping[str, int], kind: str, *,
     condition is instead that the balance is still what was counted against. Failed conditions surface
     as ``TxCancelled`` with tags ``("stock", store_id, sku)``. ``from_transit`` (receiving a transfer)
     also takes the same units off ``in_transit`` in the same update.
+    Also adds ``StockMoved`` to ``tx`` (the low-stock watch reacts to it), so every movement reports itself.
     """
     movement_id = new_id()
     for sku, delta in sorted(deltas.items()):
@@ -58,7 +59,12 @@ def add_movement(tx: Tx, store_id: str, deltas: Mapping[str, int], kind: str, *,
                          move_kind=kind, deltas=dict(deltas), skus=set(deltas), ref_type=ref_type, ref_id=ref_id,
                          actor=actor, note=note, created_at=clock.now()),
             condition=MovementItem.pk.does_not_exist(), tag=("movement", store_id))
+    events.add(tx, [stock_moved(store_id, deltas, kind)])
     return movement_id
+
+
+def stock_moved(store_id: str, skus: Iterable[str], kind: str) -> events.Event:
+    return events.Event("StockMoved", {"store_id": store_id, "skus": sorted(set(skus)), "kind": kind})
 
 
 def add_in_transit(tx: Tx, store_id: str, quantities: Mapping[str, int]) -> None:
@@ -103,14 +109,16 @@ def set_threshold(store_id: str, sku: str, threshold: int | None) -> StockItem:
     return item
 
 
-def open_low_alert(store_id: str, sku: str) -> bool:
-    """Open the alert if stock is below threshold and none is open. True only for the caller that opened it."""
-    return update_if(
+def open_low_alert(store_id: str, sku: str, low_stock: events.Event) -> bool:
+    """Open the alert, with its ``LowStock`` event, if stock is below threshold and none is open. True only for
+    the caller that opened it."""
+    return events.update_if(
         _stock_key(store_id, sku),
-        actions=[StockItem.low_open.set(True), StockItem.low_since.set(clock.iso(clock.now())),
-                 StockItem.gsi2pk.set(LOW_STOCK_GSI2PK), StockItem.gsi2sk.set(f"{store_id}#{sku}")],
-        condition=StockItem.threshold.exists() & (StockItem.qty < StockItem.threshold)
-        & (StockItem.low_open.does_not_exist() | (StockItem.low_open == False)))  # noqa: E712
+        [StockItem.low_open.set(True), StockItem.low_since.set(clock.iso(clock.now())),
+         StockItem.gsi2pk.set(LOW_STOCK_GSI2PK), StockItem.gsi2sk.set(f"{store_id}#{sku}")],
+        StockItem.threshold.exists() & (StockItem.qty < StockItem.threshold)
+        & (StockItem.low_open.does_not_exist() | (StockItem.low_open == False)),  # noqa: E712
+        [low_stock])
 
 
 def close_low_alert(store_id: str, sku: str) -> bool:

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from typing import Iterable, Mapping
 
-from chalicelib.core import clock
+from chalicelib.core import clock, events
 from chalicelib.core.auth import Principal
 from chalicelib.core.dynamo import TxCancelled, transaction
 from chalicelib.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from chalicelib.core.events import Event, publish, subscribe
+from chalicelib.core.events import Event
 from chalicelib.core.ids import new_id
 from chalicelib.core.schemas import PageOut
 from chalicelib.inventory import domain, repository
@@ -49,10 +49,6 @@ def out_of_stock(store_id: str, requested: Mapping[str, int], failed: Iterable) 
     return Conflict("Not enough stock", code="OUT_OF_STOCK", details={"store_id": store_id, "short": short})
 
 
-def stock_moved(store_id: str, skus: Iterable[str], kind: str) -> Event:
-    return Event("StockMoved", {"store_id": store_id, "skus": sorted(set(skus)), "kind": kind})
-
-
 def movement_out(m: MovementItem) -> MovementOut:
     return MovementOut(movement_id=m.movement_id, store_id=m.store_id, kind=m.move_kind, deltas=m.deltas,
                        ref_type=m.ref_type, ref_id=m.ref_id, actor=m.actor, note=m.note, created_at=m.created_at)
@@ -63,7 +59,6 @@ def _move(principal: Principal, store_id: str, deltas: dict[str, int], kind: str
     with transaction() as tx:
         mid = repository.add_movement(tx, store_id, deltas, kind, ref_type=ref_type, actor=principal.sub, note=note,
                                       expected=expected)
-    publish([stock_moved(store_id, deltas, kind)])
     return MovementOut(movement_id=mid, store_id=store_id, kind=kind, deltas=deltas, ref_type=ref_type,
                        actor=principal.sub, note=note, created_at=clock.now())
 
@@ -144,16 +139,15 @@ def evaluate_low_stock(store_id: str, sku: str) -> None:
         return
     threshold = int(item.threshold) if item.threshold is not None else None
     change = domain.low_stock_change(int(item.qty or 0), threshold, bool(item.low_open))
-    if change == "open" and repository.open_low_alert(store_id, sku):
+    if change == "open":
         suggestion = _suggestion(store_id, sku, int(item.qty or 0), threshold)
-        publish([Event("LowStock", {"store_id": store_id, "sku": sku, "qty": int(item.qty or 0),
-                                    "threshold": threshold,
-                                    "suggested_source": suggestion.model_dump() if suggestion else None})])
+        repository.open_low_alert(store_id, sku, Event("LowStock", {
+            "store_id": store_id, "sku": sku, "qty": int(item.qty or 0), "threshold": threshold,
+            "suggested_source": suggestion.model_dump() if suggestion else None}))
     elif change == "close":
         repository.close_low_alert(store_id, sku)
 
 
-@subscribe("StockMoved", name="low-stock")
 def on_stock_moved(event: dict) -> None:
     data = event["data"]
     for sku in data["skus"]:
@@ -217,7 +211,6 @@ def _transition(principal: Principal, transfer_id: str, action: str) -> Transfer
     new_status = domain.transfer_transition(t.status, action)
     quantities = {ln["sku"]: int(ln["qty"]) for ln in t.lines}
     stamp = {"ship": "shipped_at", "receive": "received_at", "cancel": "cancelled_at"}[action]
-    events: list[Event] = []
     try:
         with transaction() as tx:
             repository.transfer_status_change(tx, t, t.status, new_status, stamp)
@@ -225,19 +218,17 @@ def _transition(principal: Principal, transfer_id: str, action: str) -> Transfer
                 repository.add_movement(tx, t.from_store_id, domain.movement_deltas("transfer_out", quantities),
                                         "transfer_out", ref_type="transfer", ref_id=t.transfer_id, actor=principal.sub)
                 repository.add_in_transit(tx, t.to_store_id, quantities)
-                events.append(stock_moved(t.from_store_id, quantities, "transfer_out"))
             elif action == "receive":
                 repository.add_movement(tx, t.to_store_id, domain.movement_deltas("transfer_in", quantities),
                                         "transfer_in", ref_type="transfer", ref_id=t.transfer_id, actor=principal.sub,
                                         from_transit=True)
-                events.append(stock_moved(t.to_store_id, quantities, "transfer_in"))
+            events.add(tx, [Event(f"Transfer{new_status.title()}", {
+                "transfer_id": t.transfer_id, "from_store_id": t.from_store_id, "to_store_id": t.to_store_id,
+                "lines": t.lines})])
     except TxCancelled as e:
         if any(tag and tag[0] == "transfer" for tag in e.failed):
             raise Conflict("The transfer changed meanwhile; reload it", code="ILLEGAL_STATE")
         raise out_of_stock(t.from_store_id, quantities, e.failed)
-    publish(events + [Event(f"Transfer{new_status.title()}", {"transfer_id": t.transfer_id,
-                                                                "from_store_id": t.from_store_id,
-                                                                "to_store_id": t.to_store_id, "lines": t.lines})])
     return transfer_out(_get_transfer(transfer_id))
 
 

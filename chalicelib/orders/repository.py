@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.core import clock
-from chalicelib.core.dynamo import Page, Tx, page
+from chalicelib.core import clock, events
+from chalicelib.core.events import Event
+from chalicelib.core.dynamo import Page, Tx, TxCancelled, page, transaction
 from chalicelib.orders.models import (META, OrderItem, PaymentItem, RefundItem, due_bucket, member_orders,
                                       order_pk, store_orders)
 
@@ -83,3 +84,16 @@ def get_refund(order_id: str, refund_id: str) -> RefundItem | None:
 def settle_request(tx: Tx, request: RefundItem, refund_id: str) -> None:
     tx.update(request, [RefundItem.status.set("SETTLED"), RefundItem.settled_by.set(refund_id)],
               condition=RefundItem.status == "REQUESTED", tag=("refund", request.refund_id))
+
+
+def complete_refund(refund: RefundItem, provider_refund_id: str | None, reported: list[Event]) -> bool:
+    """A PROCESSING refund the provider has paid out: COMPLETED, with its events, once. False if it was not
+    PROCESSING any more (completed meanwhile)."""
+    try:
+        with transaction() as tx:
+            tx.update(refund, [RefundItem.status.set("COMPLETED"), RefundItem.provider_refund_id.set(provider_refund_id)],
+                      condition=RefundItem.status == "PROCESSING", tag=("refund", refund.refund_id))
+            events.add(tx, reported)
+        return True
+    except TxCancelled:
+        return False

@@ -2,7 +2,7 @@
 
 A checkout is one BatchGetItem (products and stock of the cart in the chosen store) and one
 TransactWriteItems (every stock decrement with its ledger movement, the order, the Idempotency-Key
-marker). Events are published after the commit.
+marker). Events are written in the same transaction (outbox).
 """
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from datetime import datetime, timedelta
 from typing import Any, Iterable, Mapping
 
 from chalicelib.catalog.models import ProductItem, product_pk
-from chalicelib.core import clock, idempotency
+from chalicelib.core import clock, events, idempotency
 from chalicelib.core.auth import Principal
 from chalicelib.core.dynamo import TxCancelled, batch_get, get_mark, set_mark, transaction
 from chalicelib.coupons import services as coupons
 from chalicelib.core.errors import Conflict, NotFound, ValidationFailed
-from chalicelib.core.events import Event, publish
+from chalicelib.core.events import Event
 from chalicelib.core.ids import is_ulid, new_id
 from chalicelib.core.logging import logger
 from chalicelib.core.schemas import PageOut
@@ -23,7 +23,7 @@ from chalicelib.core.settings import get_settings
 from chalicelib.inventory import domain as stock_domain
 from chalicelib.inventory import repository as stock_repo
 from chalicelib.inventory.models import StockItem, stock_sk
-from chalicelib.inventory.services import out_of_stock, stock_moved
+from chalicelib.inventory.services import out_of_stock
 from chalicelib.orders import domain, repository
 from chalicelib.orders.models import OrderItem, RefundItem
 from chalicelib.orders.schemas import (OrderOut, PosQuoteIn, PosSaleIn, PrepayOut, QuoteOut, RefundIn, RefundOut,
@@ -224,9 +224,10 @@ def _order_lines(priced: Priced) -> list[dict]:
 
 
 def _commit_new_order(item: OrderItem, store_id: str, cart: Mapping[str, int], kind: str, actor: str,
-                      viewer: Principal, coupon_ids: list[str] = ()) -> OrderOut:
-    """One transaction: stock out of the store (+ ledger), the chosen coupons locked (a till sale: used),
-    the order, the Idempotency-Key marker."""
+                      viewer: Principal, coupon_ids: list[str], reported: list[str]) -> OrderOut:
+    """One transaction: stock out of the store (+ ledger, StockMoved), the chosen coupons locked (a till sale:
+    used), the order, its events (``reported``: event types carrying the order's snapshot), the Idempotency-Key
+    marker."""
     out = order_out(item, viewer)
     claim = idempotency.current()
     try:
@@ -235,6 +236,7 @@ def _commit_new_order(item: OrderItem, store_id: str, cart: Mapping[str, int], k
                                     ref_id=item.order_id, actor=actor)
             coupons.add_locks(tx, item.member_id, coupon_ids, item.order_id, final=item.channel == "pos")
             repository.add_order(tx, item)
+            events.add(tx, [Event(t, snapshot(item)) for t in reported])
             if claim is not None:
                 claim.add_to(tx, 201, out.model_dump(mode="json"))
     except TxCancelled as e:
@@ -264,10 +266,8 @@ def create_order(principal: Principal, cmd: ShopQuoteIn) -> OrderOut:
         applied=plan.priced.applied, pickup_code=domain.new_pickup_code() if cmd.fulfillment == "pickup" else None,
         pay_deadline=deadline, address=cmd.address.model_dump() | cmd.location.model_dump() if cmd.address else None,
         note=cmd.note, created_by=principal.sub))
-    out = _commit_new_order(item, plan.store_id, plan.stock_out, "order_hold", principal.sub, principal,
-                            plan.coupon_ids)
-    publish([Event("OrderCreated", snapshot(item)), stock_moved(plan.store_id, plan.stock_out, "order_hold")])
-    return out
+    return _commit_new_order(item, plan.store_id, plan.stock_out, "order_hold", principal.sub, principal,
+                             plan.coupon_ids, ["OrderCreated"])
 
 
 # --------------------------------------------------------------------------------------- reading orders
@@ -360,10 +360,10 @@ def apply_payment(order_id: str, transaction_id: str, amount_fen: int, method: s
                 OrderItem.status.set(domain.PAID), OrderItem.payment.set(payment), OrderItem.paid_at.set(paid_at),
                 OrderItem.customer.set(customer)] + repository.leave_due_index())
             repository.add_payment_record(tx, transaction_id, order_id, method, amount_fen, "applied")
+            item.status, item.payment, item.paid_at, item.customer = domain.PAID, payment, paid_at, customer
+            events.add(tx, [Event("OrderPaid", snapshot(item))])
     except TxCancelled:
         return apply_payment(order_id, transaction_id, amount_fen, method, paid_at)  # lost a race: re-read
-    item.status, item.payment, item.paid_at, item.customer = domain.PAID, payment, paid_at, customer
-    publish([Event("OrderPaid", snapshot(item))])
     return "applied"
 
 
@@ -384,6 +384,9 @@ def _late_payment(item: OrderItem, payment: dict) -> str:
         with transaction() as tx:
             repository.add_payment_record(tx, payment["transaction_id"], item.order_id, payment["method"],
                                           payment["amount_fen"], "late")
+            events.add(tx, [Event("LatePaymentRefunded", {"order_id": item.order_id, "store_id": item.store_id,
+                                                          "member_id": item.member_id,
+                                                          "amount_fen": payment["amount_fen"], "refund_id": refund_id})])
     except TxCancelled:
         return "duplicate"
     from chalicelib.payments.client import get_client
@@ -391,9 +394,6 @@ def _late_payment(item: OrderItem, payment: dict) -> str:
     result = get_client().refund(order_id=item.order_id, refund_id=refund_id, amount_fen=payment["amount_fen"],
                                  total_fen=payment["amount_fen"], reason="订单已取消，自动退款")
     logger.warning("late payment refunded", extra={"order_id": item.order_id, "refund_status": result.status})
-    publish([Event("LatePaymentRefunded", {"order_id": item.order_id, "store_id": item.store_id,
-                                           "member_id": item.member_id, "amount_fen": payment["amount_fen"],
-                                           "refund_id": refund_id})])
     return "late"
 
 
@@ -413,6 +413,8 @@ def _cancel(item: OrderItem, reason: str, actor: str) -> OrderItem:
                 stock_repo.add_movement(tx, item.store_id, stock_domain.movement_deltas("release", cart), "release",
                                         ref_type="order", ref_id=item.order_id, actor=actor)
                 coupons.add_releases(tx, item.member_id, release, item.order_id)
+                events.add(tx, [Event("OrderCancelled", {**snapshot(item), "status": domain.CANCELLED,
+                                                         "cancelled_at": now, "cancel_reason": reason})])
             break
         except TxCancelled as e:
             stray = [t[1] for t in e.failed if t and t[0] == "coupon"]
@@ -423,7 +425,6 @@ def _cancel(item: OrderItem, reason: str, actor: str) -> OrderItem:
                                                                               "coupon_ids": stray})
             release = [c for c in release if c not in stray]
     item.status, item.cancelled_at, item.cancel_reason = domain.CANCELLED, now, reason
-    publish([Event("OrderCancelled", snapshot(item)), stock_moved(item.store_id, cart, "release")])
     return item
 
 
@@ -481,16 +482,16 @@ def fulfil(principal: Principal, order_id: str, action: str, pickup_code: str | 
             raise Conflict("The pickup code does not match this order", code="PICKUP_CODE_MISMATCH")
     stamp = {"accept": "accepted_at", "ready": "ready_at", "deliver": "delivering_at", "complete": "completed_at"}[action]
     now = clock.iso(clock.now())
+    reported = {"accept": "OrderAccepted", "ready": "OrderReady", "deliver": "OrderDelivering",
+                "complete": "OrderCompleted"}[action]
     try:
         with transaction() as tx:
             repository.change(tx, item, item.status, [OrderItem.status.set(to), getattr(OrderItem, stamp).set(now)])
+            item.status = to
+            setattr(item, stamp, now)
+            events.add(tx, [Event(reported, snapshot(item))])
     except TxCancelled:
         raise Conflict("The order changed meanwhile; reload it", code="ILLEGAL_STATE")
-    item.status = to
-    setattr(item, stamp, now)
-    events = {"accept": "OrderAccepted", "ready": "OrderReady", "deliver": "OrderDelivering",
-              "complete": "OrderCompleted"}
-    publish([Event(events[action], snapshot(item))])
     return order_out(item, principal)
 
 
@@ -568,7 +569,7 @@ def pos_sale(principal: Principal, cmd: PosSaleIn) -> OrderOut:
         payment=payment, paid_at=now, completed_at=now, created_by=principal.sub))
     try:
         out = _commit_new_order(item, principal.store_id, plan.stock_out, "sale", principal.sub, principal,
-                                plan.coupon_ids)
+                                plan.coupon_ids, ["OrderPaid", "OrderCompleted"])
     except Exception:
         if charge is not None:
             from chalicelib.payments.client import get_client
@@ -576,8 +577,6 @@ def pos_sale(principal: Principal, cmd: PosSaleIn) -> OrderOut:
             get_client().refund(order_id=payment["trade_no"], refund_id=new_id(), amount_fen=payable,
                                 total_fen=payable, reason="库存不足，交易撤销")
         raise
-    snap = snapshot(item)
-    publish([Event("OrderPaid", snap), Event("OrderCompleted", snap), stock_moved(principal.store_id, plan.stock_out, "sale")])
     return out
 
 
@@ -605,8 +604,8 @@ def request_refund(principal: Principal, order_id: str, cmd: RefundIn) -> Refund
                               amount_fen=sum(a for _, a in amounts.values()), requested_by=principal.sub)
     with transaction() as tx:
         repository.add_refund(tx, r)
-    publish([Event("RefundRequested", {"order_id": item.order_id, "store_id": item.store_id,
-                                       "refund_id": r.refund_id, "amount_fen": int(r.amount_fen)})])
+        events.add(tx, [Event("RefundRequested", {"order_id": item.order_id, "store_id": item.store_id,
+                                                  "refund_id": r.refund_id, "amount_fen": int(r.amount_fen)})])
     return refund_out(r)
 
 
@@ -655,9 +654,11 @@ def _execute_refund(item: OrderItem, requested: Mapping[str, int] | None, reason
             repository.add_refund(tx, r)
             if settles is not None:
                 repository.settle_request(tx, settles, refund_id)
+            item.lines, item.refunded_fen, item.status = lines, refunded, new_status
+            if r.status == "COMPLETED":
+                events.add(tx, [_refund_completed(item, r)])
     except TxCancelled:
         raise Conflict("The order changed meanwhile (another refund?); reload it", code="ILLEGAL_STATE")
-    item.lines, item.refunded_fen, item.status = lines, refunded, new_status
     if r.status == "PROCESSING":
         from chalicelib.payments.client import get_client
 
@@ -665,13 +666,14 @@ def _execute_refund(item: OrderItem, requested: Mapping[str, int] | None, reason
                                      refund_id=refund_id, amount_fen=total,
                                      total_fen=int(item.payable_fen), reason=reason)
         if result.status == "SUCCESS":
-            r.update(actions=[RefundItem.status.set("COMPLETED"),
-                              RefundItem.provider_refund_id.set(result.provider_refund_id)])
-    if r.status == "COMPLETED":
-        publish([Event("RefundCompleted", {**snapshot(item), "refund": {
-            "refund_id": refund_id, "amount_fen": total, "lines": r.lines, "reason": reason}}),
-            stock_moved(item.store_id, back, "refund_return")])
+            r.status = "COMPLETED"
+            repository.complete_refund(r, result.provider_refund_id, [_refund_completed(item, r)])
     return refund_out(r)
+
+
+def _refund_completed(item: OrderItem, r: RefundItem) -> Event:
+    return Event("RefundCompleted", {**snapshot(item), "refund": {
+        "refund_id": r.refund_id, "amount_fen": int(r.amount_fen), "lines": r.lines, "reason": r.reason}})
 
 
 def list_refunds(principal: Principal, order_id: str) -> list[RefundOut]:

@@ -7,7 +7,6 @@ from chalicelib.core.auth import MANAGERS, STORE_BOUND
 from chalicelib.core.http import Req, route
 from chalicelib.core.schemas import PageOut
 from chalicelib.printing import services
-from chalicelib.printing import subscribers  # noqa: F401 - registers the event subscribers
 from chalicelib.printing.schemas import (ConfirmOut, ConfirmQuery, JobQuery, PollIn, PollOut, PrinterCreate,
                                          PrinterCreated, PrinterListQuery, PrinterOut, PrintJobOut, ReprintOut)
 

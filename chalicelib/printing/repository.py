@@ -5,7 +5,7 @@ from typing import Iterator
 
 from pynamodb.exceptions import UpdateError
 
-from chalicelib.core import clock
+from chalicelib.core import clock, events
 from chalicelib.core.dynamo import Page, TxCancelled, condition_failed, page, put_new, transaction, update_if
 from chalicelib.core.errors import Conflict, NotFound
 from chalicelib.printing import domain
@@ -73,12 +73,17 @@ def all_printers() -> Iterator[PrinterItem]:
     return iter(PrinterItem.gsi1.query(PRINTERS_GSI1PK))
 
 
-def record_poll(printer_id: str, now_iso: str, status: str, status_code: str | None) -> None:
-    """A poll: last seen, status, online again."""
+def record_poll(printer_id: str, now_iso: str, status: str, status_code: str | None,
+                back_online: events.Event | None = None) -> None:
+    """A poll: last seen, status, online again (``back_online`` is reported once, by the poll that ends an
+    outage)."""
     actions = [PrinterItem.last_poll_at.set(now_iso), PrinterItem.status.set(status), PrinterItem.online.set(True),
                PrinterItem.offline_since.remove()]
     actions.append(PrinterItem.status_code.set(status_code) if status_code else PrinterItem.status_code.remove())
-    PrinterItem(printer_pk(printer_id), META).update(actions=actions)
+    item = PrinterItem(printer_pk(printer_id), META)
+    if back_online is None or not events.update_if(item, actions, PrinterItem.online == False,  # noqa: E712
+                                                   [back_online]):
+        item.update(actions=actions)
 
 
 def swap_current(printer_id: str, old: str | None, new: str | None) -> bool:
@@ -94,17 +99,14 @@ def clear_current(printer_id: str, token: str) -> None:
     swap_current(printer_id, token, None)
 
 
-def mark_offline(printer: PrinterItem, now_iso: str) -> bool:
-    """Online -> offline once per outage: only if it is still online and has not polled since we looked."""
-    try:
-        PrinterItem(printer_pk(printer.printer_id), META).update(
-            actions=[PrinterItem.online.set(False), PrinterItem.offline_since.set(now_iso)],
-            condition=(PrinterItem.online == True) & (PrinterItem.last_poll_at == printer.last_poll_at))  # noqa: E712
-        return True
-    except UpdateError as e:
-        if condition_failed(e):
-            return False
-        raise
+def mark_offline(printer: PrinterItem, now_iso: str, offline: events.Event) -> bool:
+    """Online -> offline (reporting ``offline``) once per outage: only if it is still online and has not polled
+    since we looked."""
+    return events.update_if(
+        PrinterItem(printer_pk(printer.printer_id), META),
+        [PrinterItem.online.set(False), PrinterItem.offline_since.set(now_iso)],
+        (PrinterItem.online == True) & (PrinterItem.last_poll_at == printer.last_poll_at),  # noqa: E712
+        [offline])
 
 
 # --------------------------------------------------------------------------------------- documents
@@ -146,8 +148,11 @@ def jobs_of_order(order_id: str) -> list[PrintJobItem]:
     return list(PrintJobItem.query(print_pk(order_id), PrintJobItem.sk.startswith("JOB#"), consistent_read=True))
 
 
-def _conditional_update(job: PrintJobItem, actions: list, condition) -> bool:
-    return update_if(job, actions=actions + [PrintJobItem.updated_at.set(clock.now())], condition=condition)
+def _conditional_update(job: PrintJobItem, actions: list, condition, reported: list[events.Event] = ()) -> bool:
+    actions = actions + [PrintJobItem.updated_at.set(clock.now())]
+    if reported:
+        return events.update_if(job, actions, condition, reported)
+    return update_if(job, actions=actions, condition=condition)
 
 
 def _unchanged(job: PrintJobItem):
@@ -172,12 +177,13 @@ def retry(job: PrintJobItem, now_iso: str, code: str | None) -> bool:
     return _conditional_update(job, actions, _unchanged(job) & (PrintJobItem.token == job.token))
 
 
-def fail(job: PrintJobItem, now_iso: str, code: str | None) -> bool:
+def fail(job: PrintJobItem, now_iso: str, code: str | None, failed: events.Event) -> bool:
+    """FAILED (reporting ``failed``) if nobody acted on the job since it was read."""
     actions = [PrintJobItem.status.set(domain.FAILED), PrintJobItem.failed_at.set(now_iso),
                PrintJobItem.gsi2pk.remove(), PrintJobItem.gsi2sk.remove()]
     if code:
         actions.append(PrintJobItem.last_code.set(code[:100]))
-    return _conditional_update(job, actions, _unchanged(job))
+    return _conditional_update(job, actions, _unchanged(job), [failed])
 
 
 def complete(job: PrintJobItem, now_iso: str, code: str | None) -> bool:

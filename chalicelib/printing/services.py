@@ -28,7 +28,7 @@ from chalicelib.core import clock, queues
 from chalicelib.core.auth import Principal
 from chalicelib.core.dynamo import register_cache
 from chalicelib.core.errors import Forbidden, NotFound, Unauthorized, UnsupportedMediaType, UpstreamUnavailable
-from chalicelib.core.events import Event, publish
+from chalicelib.core.events import Event
 from chalicelib.core.http import Result
 from chalicelib.core.ids import is_ulid, new_id
 from chalicelib.core.logging import logger
@@ -172,26 +172,26 @@ def _candidates(printer: PrinterItem, now_iso: str) -> Iterator[PrintJobItem]:
             yield job
 
 
-def _next_offer(printer: PrinterItem, now: datetime) -> tuple[str | None, list[Event]]:
+def _next_offer(printer: PrinterItem, now: datetime) -> str | None:
+    """The token of the job this poll offers (a job that timed out for the last time fails on the way)."""
     s = get_settings()
     now_iso = clock.iso(now)
     deadline_iso = clock.iso(now + timedelta(seconds=s.print_offer_timeout_s))
-    events: list[Event] = []
     for job in _candidates(printer, now_iso):
         action = domain.on_poll(_view(job), now, s.print_offer_timeout_s, s.print_max_attempts)
         if action == "same":
             if job.token == printer.current_token:
-                return job.token, events
+                return job.token
         elif action == "fail":
-            if repository.fail(job, now_iso, job.last_code or "timeout"):
+            if repository.fail(job, now_iso, job.last_code or "timeout",
+                               _failed_event(job, printer, job.last_code or "timeout")):
                 logger.warning("print job failed", extra={"order_id": job.order_id, "doc": job.doc,
                                                           "printer_id": printer.printer_id, "attempts": job.attempts})
-                events.append(_failed_event(job, printer, job.last_code or "timeout"))
         elif action == "offer":
             tok = domain.token(job.order_id, job.doc, int(job.attempts or 0) + 1, secrets.token_urlsafe(6))
             if repository.offer(job, tok, now_iso, deadline_iso):
-                return tok, events
-    return None, events
+                return tok
+    return None
 
 
 def poll(printer: PrinterItem, body: PollIn) -> PollOut:
@@ -199,16 +199,15 @@ def poll(printer: PrinterItem, body: PollIn) -> PollOut:
     now = clock.now()
     status_code = unquote(body.statusCode).strip()[:100]
     status = domain.printer_status(status_code)
-    token, events = None, []
+    token = None
     if domain.can_print(status) and not body.printingInProgress:
-        token, events = _next_offer(printer, now)
+        token = _next_offer(printer, now)
         if token != printer.current_token:
             repository.swap_current(printer.printer_id, printer.current_token, token)
-    repository.record_poll(printer.printer_id, clock.iso(now), status, status_code)
-    if printer.online is False:
-        events.append(Event("PrinterOnline", {"printer_id": printer.printer_id, "store_id": printer.store_id,
-                                              "name": printer.name, "offline_since": printer.offline_since}))
-    publish(events)
+    back_online = Event("PrinterOnline", {"printer_id": printer.printer_id, "store_id": printer.store_id,
+                                          "name": printer.name, "offline_since": printer.offline_since})
+    repository.record_poll(printer.printer_id, clock.iso(now), status, status_code,
+                           back_online if printer.online is False else None)
     return PollOut(jobReady=token is not None, mediaTypes=list(domain.MEDIA_TYPES), jobToken=token)
 
 
@@ -265,8 +264,7 @@ def confirm(printer: PrinterItem, q: ConfirmQuery) -> ConfirmOut:
     if printer.current_token == tok:
         repository.clear_current(printer.printer_id, tok)
     if domain.on_confirm(False, _view(job), s.print_max_attempts) == "fail":
-        if repository.fail(job, now_iso, code):
-            publish([_failed_event(job, printer, code)])
+        repository.fail(job, now_iso, code, _failed_event(job, printer, code))
         return ConfirmOut(result="failed")
     repository.retry(job, now_iso, code)
     return ConfirmOut(result="retry")
@@ -346,16 +344,14 @@ def check_printers(now: datetime | None = None) -> dict[str, int]:
     s = get_settings()
     now = now or clock.now()
     now_iso = clock.iso(now)
-    events, checked = [], 0
+    offline, checked = 0, 0
     for p in repository.all_printers():
         checked += 1
         last = _parse_iso(p.last_poll_at)
         if p.online is not True or not domain.is_offline(last, int(p.poll_interval_s), s.printer_offline_grace_s, now):
             continue
-        if repository.mark_offline(p, now_iso):
-            events.append(Event("PrinterOffline", {
-                "printer_id": p.printer_id, "store_id": p.store_id, "name": p.name, "mac": p.mac,
-                "last_poll_at": p.last_poll_at, "offline_since": now_iso,
-                "offline_after_s": domain.offline_after_s(int(p.poll_interval_s), s.printer_offline_grace_s)}))
-    publish(events)
-    return {"checked": checked, "offline": len(events)}
+        offline += repository.mark_offline(p, now_iso, Event("PrinterOffline", {
+            "printer_id": p.printer_id, "store_id": p.store_id, "name": p.name, "mac": p.mac,
+            "last_poll_at": p.last_poll_at, "offline_since": now_iso,
+            "offline_after_s": domain.offline_after_s(int(p.poll_interval_s), s.printer_offline_grace_s)}))
+    return {"checked": checked, "offline": offline}

@@ -2,16 +2,20 @@
 (core.events) and only queues a print request; the print worker does the rest."""
 from __future__ import annotations
 
-from chalicelib.core.events import subscribe
+from chalicelib.core.events import Subscription
 from chalicelib.printing import domain, services
 
 
-@subscribe("OrderPaid", name="printing")
 def on_order_paid(event: dict) -> None:
     services.request_print(domain.ORDER, "order", event["data"])
 
 
-@subscribe("RefundCompleted", name="printing")
 def on_refund_completed(event: dict) -> None:
     data = event["data"]
     services.request_print(domain.REFUND, f"refund-{data['refund']['refund_id']}", data)
+
+
+SUBSCRIPTIONS = [
+    Subscription("OrderPaid", "printing", on_order_paid),
+    Subscription("RefundCompleted", "printing", on_refund_completed),
+]

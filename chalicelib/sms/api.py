@@ -10,7 +10,6 @@ from chalicelib.core.ids import is_ulid
 from chalicelib.core.schemas import PageOut
 from chalicelib.core.settings import get_settings
 from chalicelib.sms import services
-from chalicelib.sms import subscribers  # noqa: F401 - registers the event subscribers
 from chalicelib.sms.models import HQ_SCOPE
 from chalicelib.sms.schemas import (CampaignIn, CampaignOut, ContactsIn, ContactsOut, MarketingPreference, OptOutIn,
                                     OptOutOut, OutboxOut, OutboxQuery)

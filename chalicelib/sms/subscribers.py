@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from chalicelib.core import clock
-from chalicelib.core.events import subscribe
+from chalicelib.core.events import Subscription
 from chalicelib.sms import domain, services
 
 
@@ -11,7 +11,6 @@ def _customer_phone(data: dict) -> str | None:
     return (data.get("customer") or {}).get("phone")
 
 
-@subscribe("OrderPaid", name="sms")
 def on_order_paid(event: dict) -> None:
     data = event["data"]
     phone = _customer_phone(data)
@@ -25,7 +24,6 @@ def on_order_paid(event: dict) -> None:
         services.request("order_paid_delivery", [phone], params, event["id"])
 
 
-@subscribe("OrderReady", name="sms")
 def on_order_ready(event: dict) -> None:
     data = event["data"]
     phone = _customer_phone(data)
@@ -36,7 +34,6 @@ def on_order_ready(event: dict) -> None:
                                               "code": data.get("pickup_code") or "-"}, event["id"])
 
 
-@subscribe("RefundCompleted", name="sms")
 def on_refund_completed(event: dict) -> None:
     data = event["data"]
     phone = _customer_phone(data)
@@ -46,7 +43,6 @@ def on_refund_completed(event: dict) -> None:
                                                    "amount": domain.yuan(data["refund"]["amount_fen"])}, event["id"])
 
 
-@subscribe("LowStock", name="sms")
 def on_low_stock(event: dict) -> None:
     data = event["data"]
     services.request("low_stock", services.contacts_for(data["store_id"]),
@@ -54,7 +50,6 @@ def on_low_stock(event: dict) -> None:
                       "threshold": data.get("threshold")}, event["id"])
 
 
-@subscribe("PrinterOffline", name="sms")
 def on_printer_offline(event: dict) -> None:
     data = event["data"]
     services.request("printer_offline", services.contacts_for(data["store_id"]),
@@ -62,7 +57,6 @@ def on_printer_offline(event: dict) -> None:
                       "time": domain.local_time(data.get("last_poll_at"), clock.business_tz())}, event["id"])
 
 
-@subscribe("PrintJobFailed", name="sms")
 def on_print_job_failed(event: dict) -> None:
     data = event["data"]
     services.request("print_failed", services.contacts_for(data["store_id"]),
@@ -71,7 +65,6 @@ def on_print_job_failed(event: dict) -> None:
                      event["id"])
 
 
-@subscribe("CouponExpiring", name="sms")
 def on_coupon_expiring(event: dict) -> None:
     """A reminder is marketing: held outside 09:00-21:00 and never sent to numbers that opted out."""
     data = event["data"]
@@ -79,3 +72,14 @@ def on_coupon_expiring(event: dict) -> None:
         return
     services.request("coupon_expiring", [data["phone"]], {"count": data["count"], "title": data["title"][:20],
                                                            "date": data["expires_on"][5:]}, event["id"])
+
+
+SUBSCRIPTIONS = [
+    Subscription("OrderPaid", "sms", on_order_paid),
+    Subscription("OrderReady", "sms", on_order_ready),
+    Subscription("RefundCompleted", "sms", on_refund_completed),
+    Subscription("LowStock", "sms", on_low_stock),
+    Subscription("PrinterOffline", "sms", on_printer_offline),
+    Subscription("PrintJobFailed", "sms", on_print_job_failed),
+    Subscription("CouponExpiring", "sms", on_coupon_expiring),
+]

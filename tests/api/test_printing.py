@@ -13,6 +13,7 @@ from chalicelib.orders import services as order_services
 from chalicelib.printing.jobs import handle_print_requests
 from chalicelib.sms.jobs import handle_sms
 from chalicelib.sms import repository as sms_repo
+from chalicelib.subscriptions import SUBSCRIPTIONS, handle_events
 from tests.helpers import basic, drain_events, run_sqs_handler, take_messages, token_for
 
 NOON = datetime(2026, 11, 23, 4, 0, tzinfo=timezone.utc)     # Monday 12:00 in Chongqing
@@ -120,7 +121,7 @@ def test_one_ticket_per_printer_of_the_store_however_often_the_order_paid_messag
     order = sale(api, world)
     # The events queue delivers OrderPaid three times (three SQS messages of one event, unique message ids).
     body = next(b for b in take_messages(EVENTS_Q) if '"OrderPaid"' in b)
-    assert run_sqs_handler(events.handle_events, [body, body, body]) == {"batchItemFailures": []}
+    assert run_sqs_handler(handle_events, [body, body, body]) == {"batchItemFailures": []}
     requests = take_messages(PRINT_Q)
     assert len(requests) == 1                            # the printing subscriber ran once for the event
     # ... and the print request itself is delivered three times, in one batch and again later
@@ -210,7 +211,7 @@ def test_after_three_failed_attempts_the_job_fails_and_the_store_manager_is_told
     assert len(failed) == 1 and failed[0]["data"]["printer_id"] == a1.id
     # ... which the SMS wing turns into one message to the store's contact
     for e in published:
-        events.handle_record(__import__("json").dumps(e))    # delivered again: still one message
+        events.handle_record(__import__("json").dumps(e), SUBSCRIPTIONS)    # delivered again: still one message
     outbox = pump_sms()
     texts = [(o["phone"], o["template"]) for o in outbox]
     assert texts.count(("13800000001", "print_failed")) == 1
@@ -450,3 +451,35 @@ def test_a_poison_print_request_fails_alone(api, world, shop):
     ids = [r["messageId"] for r in event["Records"]]
     assert [f["itemIdentifier"] for f in result["batchItemFailures"]] == [ids[0], ids[1], ids[3], ids[4]]
     assert a1.poll().json["jobReady"] is True           # the good one printed
+
+
+def test_a_paid_order_prints_once_even_when_the_process_dies_right_after_the_commit(api, world, shop, monkeypatch):
+    """The WeChat payment notification is applied and the Lambda dies before answering (nothing after the
+    commit runs): OrderPaid is in the outbox with the payment, the stream relay delivers it, the ticket prints
+    on each printer of the store once. WeChat's retry of the notification changes nothing."""
+    from chalicelib.core import dynamo
+
+    a1, a2, _ = shop
+    buyer = token_for("member", sub="01JCRASHBUYER0000000000000")
+    order = api.post("/shop/orders", {"lines": [{"sku": "CQ-BEER-500", "qty": 2}], "store_id": world.a,
+                                      "fulfillment": "pickup"}, token=buyer).json
+    drain_events()
+    real_commit = dynamo.Tx.commit
+
+    def commit_then_die(self, token):
+        real_commit(self, token)
+        raise SystemExit("killed right after the commit")
+
+    with monkeypatch.context() as m, pytest.raises(SystemExit):
+        m.setattr(dynamo.Tx, "commit", commit_then_die)
+        order_services.apply_payment(order["order_id"], "wx-tx-crash-1", order["payable_fen"], "wechat", None)
+    assert api.get(f"/shop/orders/{order['order_id']}", token=buyer).json["status"] == "PAID"
+    # WeChat retries the notification (no answer came): a duplicate, no second event
+    assert order_services.apply_payment(order["order_id"], "wx-tx-crash-1", order["payable_fen"], "wechat",
+                                        None) == "duplicate"
+    delivered = drain_events()
+    assert [e["type"] for e in delivered] == ["OrderPaid"]
+    pump_prints(times=2)
+    got = jobs(api, world, order["order_id"])
+    assert sorted(j["printer_id"] for j in got) == sorted([a1.id, a2.id])
+    assert drain_events() == [] and take_messages(PRINT_Q) == []

@@ -121,3 +121,31 @@ def test_each_dead_letter_queue_is_named_after_its_queue():
     renamed["SmsDLQ"]["QueueName"] = "omnistore-dev-sms-dead"
     assert any("SmsQueue: its dead-letter queue must be named omnistore-dev-sms-dlq" in p
                for p in check_package.check_queues(renamed, {}))
+
+
+@pytest.mark.parametrize("stage", DEPLOYED)
+def test_the_outbox_relay_reads_only_new_outbox_items_of_the_app_table(stage):
+    """finalize points the relay's stream source at the template's app table with the Outbox filter; the check
+    refuses a source without that filter, on a table without a stream, or without the policy to read it."""
+    app = infra.table_names(stage)["AppTable"]
+    props = {"TableName": app, "StreamSpecification": {"StreamViewType": "NEW_IMAGE"}}
+    tpl = {"Parameters": {"Stage": {}}, "Resources": {
+        "AppTable": {"Type": check_package.TABLE, "Properties": props},
+        "RelayEvents": {"Type": check_package.FUNCTION, "Properties": {"Events": {"Src": {
+            "Type": "DynamoDB", "Properties": {"Stream": f"arn:aws:dynamodb:r:1:table/{app}/stream/latest"}}}}}}}
+    changes = check_package.finalize(tpl, stage)
+    assert any("AppTable.StreamArn" in c for c in changes)
+    fn = tpl["Resources"]["RelayEvents"]
+    src = fn["Properties"]["Events"]["Src"]["Properties"]
+    assert src["Stream"] == {"Fn::GetAtt": ["AppTable", "StreamArn"]}
+    policy = check_package.load_policy(stage)
+    tables = {"AppTable": props}
+    assert check_package.check_streams("RelayEvents", fn, tables, policy, stage) == []
+    src["FilterCriteria"] = {"Filters": []}
+    assert check_package.check_streams("RelayEvents", fn, tables, policy, stage) == [
+        "RelayEvents.Events.Src: FilterCriteria must select new Outbox items only"]
+    src["FilterCriteria"] = check_package.OUTBOX_FILTER
+    assert check_package.check_streams("RelayEvents", fn, {"AppTable": {"TableName": app}}, policy, stage) == [
+        "AppTable: RelayEvents reads its stream but the table has no StreamSpecification"]
+    assert check_package.check_streams("RelayEvents", fn, tables, {"Statement": []}, stage) == [
+        f".chalice/policy-{stage}.json: no statement allows reading the stream of {app}"]

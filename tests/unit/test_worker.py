@@ -289,7 +289,11 @@ def test_run_forever_stops_promptly():
 def test_the_real_app_is_understood():
     from app import app
 
-    w = Worker(app, FakeSqs(), wait_time_s=0)
+    w = Worker(app, FakeSqs(), wait_time_s=0, dynamodb_client=object(), streams_client=object())
     assert w.ignored == []
     for src in w.sqs_sources:
         assert src.queue_name.startswith("omnistore-")
+    # the outbox relay reads the stream of the stage's app table
+    assert [(s.name, s.table_name) for s in w.stream_sources] == [("relay_events", "omnistore-test-app")]
+    # without a DynamoDB client the worker says what it cannot drive
+    assert Worker(app, FakeSqs(), wait_time_s=0).ignored == ["relay_events (DynamoDBEventConfig)"]

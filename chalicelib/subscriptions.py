@@ -1,0 +1,30 @@
+"""Who reacts to which domain event: every subscription of the app, listed here and nowhere else, and the
+events queue's consumer that feeds them.
+
+Lambda loads ``handle_events`` from this module (not from app.py), so the list below is all it needs; app.py
+registers the blueprint. A domain's subscriptions are in its ``subscribers.py`` (``SUBSCRIPTIONS``)."""
+from __future__ import annotations
+
+from chalice import Blueprint
+
+from chalicelib.core import events
+from chalicelib.core.queues import process_batch
+from chalicelib.coupons import subscribers as coupons
+from chalicelib.inventory import subscribers as inventory
+from chalicelib.printing import subscribers as printing
+from chalicelib.sms import subscribers as sms
+
+SUBSCRIPTIONS: list[events.Subscription] = [
+    *inventory.SUBSCRIPTIONS,    # StockMoved -> low-stock alert (LowStock)
+    *printing.SUBSCRIPTIONS,     # OrderPaid, RefundCompleted -> tickets
+    *sms.SUBSCRIPTIONS,          # OrderPaid, OrderReady, RefundCompleted, LowStock, PrinterOffline, ... -> SMS
+    *coupons.SUBSCRIPTIONS,      # MemberJoined -> new-member pack; OrderPaid -> coupons used
+]
+
+events_consumer = Blueprint(__name__)
+
+
+@events_consumer.on_sqs_message(queue=events.EVENTS_QUEUE, batch_size=10, name="handle_events")
+def handle_events(event):
+    ctx = event.context
+    return process_batch(event, lambda body: events.handle_record(body, SUBSCRIPTIONS, ctx))
