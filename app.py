@@ -15,7 +15,6 @@ from chalicelib.identity.api import identity_api  # noqa: E402
 from chalicelib.inventory.api import inventory_api  # noqa: E402
 from chalicelib.orders.api import orders_api  # noqa: E402
 from chalicelib.orders.jobs import orders_jobs  # noqa: E402
-from chalicelib.payments.api import payments_api  # noqa: E402
 from chalicelib.printing.api import printing_api  # noqa: E402
 from chalicelib.printing.jobs import printing_jobs  # noqa: E402
 from chalicelib.promotions.api import promotions_api  # noqa: E402
@@ -32,7 +31,6 @@ app.register_blueprint(stores_api)
 app.register_blueprint(catalog_api)
 app.register_blueprint(inventory_api)
 app.register_blueprint(orders_api)
-app.register_blueprint(payments_api)
 app.register_blueprint(printing_api)
 app.register_blueprint(sms_api)
 app.register_blueprint(promotions_api)

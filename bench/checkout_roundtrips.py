@@ -31,7 +31,7 @@ def main() -> None:
         from chalicelib.identity import repository as identity
         from chalicelib.inventory import services as inventory
         from chalicelib.inventory.schemas import ReceiptCreate
-        from chalicelib.orders import services as orders
+        from chalicelib.orders import checkout
         from chalicelib.orders.schemas import PosSaleIn, ShopQuoteIn
         from chalicelib.promotions import services as promotions
         from chalicelib.promotions.schemas import PromotionCreate
@@ -76,12 +76,12 @@ def main() -> None:
             lines = [{"sku": s, "qty": 1} for s in skus[:n]]
             c1, c2 = claimed.pop(), claimed.pop()
             for label, run in (
-                ("shop order + Idempotency-Key", lambda: _with_key(idempotency, f"bench-{n}", lambda: orders.create_order(
+                ("shop order + Idempotency-Key", lambda: _with_key(idempotency, f"bench-{n}", lambda: checkout.create_order(
                     member, ShopQuoteIn(lines=lines, store_id=store)))),
-                ("shop order + key + coupon", lambda: _with_key(idempotency, f"bench-c-{n}", lambda: orders.create_order(
+                ("shop order + key + coupon", lambda: _with_key(idempotency, f"bench-c-{n}", lambda: checkout.create_order(
                     member, ShopQuoteIn(lines=lines, store_id=store, coupon_ids=[c1])))),
-                ("POS sale (cash)", lambda: orders.pos_sale(clerk, PosSaleIn(lines=lines, payment={"method": "cash"}))),
-                ("POS sale + member + coupon", lambda: orders.pos_sale(clerk, PosSaleIn(
+                ("POS sale (cash)", lambda: checkout.pos_sale(clerk, PosSaleIn(lines=lines, payment={"method": "cash"}))),
+                ("POS sale + member + coupon", lambda: checkout.pos_sale(clerk, PosSaleIn(
                     lines=lines, member_code=member.sub, coupon_ids=[c2], payment={"method": "cash"}))),
             ):
                 calls.clear()

@@ -21,9 +21,11 @@ described to find its real stream), every shard from TRIM_HORIZON, records in ba
 the Lambda DynamoDB event shape; a handler that raises gets the same records again on the next poll.
 
 Schedules: ``rate(N minute|minutes|hour|hours|day|days)`` and AWS's six-field ``cron(min hour dom month dow
-year)`` (``*``, ``?``, lists, ranges, steps, month/day names, ``L``, ``W``, ``#``), as strings or chalice
-``Rate`` / ``Cron`` objects, always in UTC. Missed fires (the machine slept) are not caught up, as
-EventBridge does not; each fire gets a CloudWatch "Scheduled Event" dict.
+year)`` (``*``, ``?``, lists, ranges (which may wrap: FRI-MON), steps, month/day names, day of week 1 = SUN ..
+7 = SAT, ``L``, ``L-n``, ``W``, ``LW``, ``#``, ``nL``, years 1970-2199), as strings or chalice ``Rate`` / ``Cron``
+objects, always in UTC. EventBridge's rules are checked here; cron expressions are translated to croniter's syntax
+and croniter finds the fire times. Missed fires (the machine slept) are not caught up, as EventBridge does not;
+each fire gets a CloudWatch "Scheduled Event" dict.
 
 Tests drive it by hand with ``poll_once()`` and ``tick()``; the local stack runs ``run_forever(stop_event)``
 in a background thread.
@@ -31,15 +33,17 @@ in a background thread.
 from __future__ import annotations
 
 import base64
-import calendar
 import logging
 import re
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from functools import cached_property
 from typing import Any, Callable, Iterable
+
+from croniter import HOUR_FIELD, MINUTE_FIELD, MONTH_FIELD, YEAR_FIELD, CroniterBadDateError, CroniterError, croniter
 
 log = logging.getLogger("tools.worker")
 
@@ -69,64 +73,116 @@ class RateSchedule(Schedule):
 _RATE_RE = re.compile(r"^rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)$", re.IGNORECASE)
 _UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 
-_MONTHS = {m: i for i, m in enumerate(["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT",
-                                       "NOV", "DEC"], start=1)}
-_DAYS = {d: i for i, d in enumerate(["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"], start=1)}
+_MAX_YEAR = 2199                                   # EventBridge's year field is 1970-2199
+_MONTH_NAMES = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+_DAY_NAMES = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")      # AWS: 1 = SUN .. 7 = SAT
 
 
-def _aws_weekday(d: datetime | Any) -> int:
-    """AWS cron day of week: 1 = Sunday .. 7 = Saturday."""
-    return (d.weekday() + 1) % 7 + 1
+class _AwsCroniter(croniter):
+    """croniter with EventBridge's year range (croniter's own year field stops at 2099)."""
+    RANGES = croniter.RANGES[:YEAR_FIELD] + ((1970, _MAX_YEAR),)
+    LEN_MEANS_ALL = croniter.LEN_MEANS_ALL[:YEAR_FIELD] + (_MAX_YEAR - 1970 + 1,)
 
 
-def _parse_number(tok: str, lo: int, hi: int, names: dict[str, int] | None, what: str) -> int:
-    t = tok.upper()
-    if names and t in names:
-        return names[t]
-    if not t.isdigit():
+def _croniter_next(cron: str, t: datetime) -> datetime | None:
+    """croniter's first fire time of ``cron`` (its seven-field form) strictly after ``t``, in UTC."""
+    try:
+        fire = _AwsCroniter(cron, _utc(t).replace(tzinfo=None), day_or=False,
+                            max_years_between_matches=_MAX_YEAR - 1970).get_next(datetime)
+    except CroniterBadDateError:                   # no fire time left (a year range in the past, 30 FEB, ...)
+        return None
+    return fire.replace(tzinfo=UTC)
+
+
+# An adapter from AWS's cron syntax to croniter's. croniter evaluates the expression; what is translated here is
+# only where the two read the same text differently.
+def _cron_value(tok: str, lo: int, hi: int, what: str, names: tuple[str, ...] = ()) -> int:
+    up = tok.upper()
+    if up in names:
+        return names.index(up) + lo
+    if not up.isdigit():
         raise ValueError(f"cron {what}: {tok!r} is not a number")
-    n = int(t)
+    n = int(up)
     if not lo <= n <= hi:
         raise ValueError(f"cron {what}: {n} is outside {lo}-{hi}")
     return n
 
 
-def _parse_set(spec: str, lo: int, hi: int, what: str, names: dict[str, int] | None = None) -> frozenset[int]:
-    """``*``, ``5``, ``1,15``, ``MON-FRI``, ``*/15``, ``10-50/10``, ``5/10``; ranges may wrap (FRI-MON)."""
-    out: set[int] = set()
+def _cron_field(spec: str, lo: int, hi: int, what: str, names: tuple[str, ...] = (), shift: int = 0) -> str:
+    """One AWS field of ``*``, numbers, names, lists, ranges and steps (``5``, ``1,15``, ``MON-FRI``, ``*/15``,
+    ``10-50/10``, ``5/10``; ranges may wrap: FRI-MON, 22-2) as croniter reads it with the same meaning: names become
+    numbers, ``shift`` is added to every value (day of week), a range with equal ends stays that one value (croniter
+    reads ``5-5`` as the whole field) and a wrapping range is listed value by value (croniter restarts a step after
+    the wrap one value late: 50-10/7 is 50,57,4, croniter's 50,57,5)."""
+    out = []
     for part in spec.split(","):
-        if not part:
-            raise ValueError(f"cron {what}: empty list item in {spec!r}")
-        base, _, step_s = part.partition("/")
-        step = 1
-        if step_s:
-            if not step_s.isdigit() or int(step_s) == 0:
-                raise ValueError(f"cron {what}: bad step {step_s!r}")
-            step = int(step_s)
+        base, slash, step_s = part.partition("/")
+        if slash and not (step_s.isdigit() and int(step_s) > 0):
+            raise ValueError(f"cron {what}: bad step {step_s!r}")
+        step = f"/{int(step_s)}" if slash else ""
         if base == "*":
-            start, end = lo, hi
-        elif "-" in base:
-            a, b = base.split("-", 1)
-            start, end = _parse_number(a, lo, hi, names, what), _parse_number(b, lo, hi, names, what)
+            out.append("*" + step)
+            continue
+        first, dash, last = base.partition("-")
+        a = _cron_value(first, lo, hi, what, names)
+        b = _cron_value(last, lo, hi, what, names) if dash else None
+        if b is None:                              # "5", or "5/10": from 5 to the field's end
+            out.append(f"{a + shift}{step}")
+        elif a == b:
+            out.append(str(a + shift))
+        elif a < b:
+            out.append(f"{a + shift}-{b + shift}{step}")
         else:
-            start = _parse_number(base, lo, hi, names, what)
-            end = hi if step_s else start
-        if start <= end:
-            values = list(range(start, end + 1))
-        else:  # wrapping range, e.g. FRI-MON or 22-2
-            values = list(range(start, hi + 1)) + list(range(lo, end + 1))
-        out.update(values[::step])
-    return frozenset(out)
+            values = (list(range(a, hi + 1)) + list(range(lo, b + 1)))[::int(step_s or 1)]
+            out.append(",".join(str(v + shift) for v in values))
+    return ",".join(out)
+
+
+def _dom_field(spec: str) -> tuple[str, int]:
+    """Day of month for croniter, and how many days before croniter's fire day the schedule fires: values as in
+    ``_cron_field``, ``L`` (last day), ``L-n`` (n days before the last: croniter's ``L`` moved back n days), ``nW``
+    (weekday nearest to day n, within the month), ``LW`` (last weekday: croniter's ``31W``, as croniter takes the
+    last day of the month for a day past its end)."""
+    up = spec.upper()
+    if up in ("?", "L"):
+        return up, 0
+    if up.startswith("L-"):
+        if not up[2:].isdigit():
+            raise ValueError(f"cron day-of-month: bad offset in {spec!r}")
+        return "L", int(up[2:])
+    if up == "LW":
+        return "31W", 0
+    if up.endswith("W"):
+        return f"{_cron_value(up[:-1], 1, 31, 'day-of-month')}W", 0
+    return _cron_field(spec, 1, 31, "day-of-month"), 0
+
+
+def _dow_field(spec: str) -> str:
+    """Day of week, AWS's 1 = SUN .. 7 = SAT (or names) as croniter's 0 = SUN .. 6 = SAT: values as in
+    ``_cron_field``, ``nL`` (the month's last such weekday: croniter's ``Ln``), ``n#k`` (its k-th), ``L``
+    (Saturday)."""
+    up = spec.upper()
+    if up == "?":
+        return up
+    if up == "L":
+        return "6"
+    if "#" in up:
+        wd, _, k = up.partition("#")
+        if not k.isdigit():
+            raise ValueError(f"cron day-of-week: bad #{k!r}")
+        return f"{_cron_value(wd, 1, 7, 'day-of-week', _DAY_NAMES) - 1}#{int(k)}"     # croniter checks k in 1-5
+    if up.endswith("L"):
+        return f"L{_cron_value(up[:-1], 1, 7, 'day-of-week', _DAY_NAMES) - 1}"
+    return _cron_field(up, 1, 7, "day-of-week", _DAY_NAMES, shift=-1)
 
 
 @dataclass(frozen=True)
 class CronSchedule(Schedule):
-    minutes: frozenset[int]
-    hours: frozenset[int]
-    months: frozenset[int]
-    years: frozenset[int]
-    day_matcher: Callable[[int, int, int], bool] = field(compare=False)
+    """An AWS cron expression, evaluated by croniter in its seven-field form ``cron`` (min hour day-of-month month
+    day-of-week second year; day of week 0 = SUN .. 6 = SAT); ``last_day_offset`` is the n of ``L-n``."""
+    cron: str
     expression: str = ""
+    last_day_offset: int = 0
 
     @classmethod
     def parse(cls, fields: str, expression: str = "") -> "CronSchedule":
@@ -139,81 +195,62 @@ class CronSchedule(Schedule):
         for f, what in ((minute, "minutes"), (hour, "hours"), (month, "month"), (year, "year")):
             if f == "?":
                 raise ValueError(f"cron {what}: '?' is only allowed for day-of-month or day-of-week")
-        return cls(minutes=_parse_set(minute, 0, 59, "minutes"), hours=_parse_set(hour, 0, 23, "hours"),
-                   months=_parse_set(month, 1, 12, "month", _MONTHS), years=_parse_set(year, 1970, 2199, "year"),
-                   day_matcher=_dom_matcher(dom) if dow == "?" else _dow_matcher(dow),
-                   expression=expression or f"cron({fields})")
+        dom_cron, offset = _dom_field(dom)
+        cron = " ".join((_cron_field(minute, 0, 59, "minutes"), _cron_field(hour, 0, 23, "hours"), dom_cron,
+                         _cron_field(month, 1, 12, "month", _MONTH_NAMES), _dow_field(dow), "0",
+                         _cron_field(year, 1970, _MAX_YEAR, "year")))
+        try:
+            _AwsCroniter.expand(cron)              # croniter's own checks (W's day, #'s k, ...)
+        except CroniterError as exc:
+            raise ValueError(f"cron: {fields!r} is not acceptable: {exc}") from exc
+        return cls(cron=cron, expression=expression or f"cron({fields})", last_day_offset=offset)
 
     def next_after(self, t: datetime) -> datetime | None:
-        start = _utc(t).replace(second=0, microsecond=0) + timedelta(minutes=1)
-        hours, minutes = sorted(self.hours), sorted(self.minutes)
-        for year in sorted(y for y in self.years if y >= start.year):
-            for month in sorted(self.months):
-                if (year, month) < (start.year, start.month):
-                    continue
-                first_day = start.day if (year, month) == (start.year, start.month) else 1
-                for day in range(first_day, calendar.monthrange(year, month)[1] + 1):
-                    if not self.day_matcher(year, month, day):
-                        continue
-                    same_day = (year, month, day) == (start.year, start.month, start.day)
-                    for hour in hours:
-                        if same_day and hour < start.hour:
-                            continue
-                        for minute in minutes:
-                            if same_day and hour == start.hour and minute < start.minute:
-                                continue
-                            return datetime(year, month, day, hour, minute, tzinfo=UTC)
-        return None
+        if self.last_day_offset > 30:                  # L-n further back than any month is long
+            return None
+        shift = timedelta(days=self.last_day_offset)
+        start = _utc(t) + shift
+        while True:
+            fire = _croniter_next(self.cron, start)
+            if fire is None or fire.year > _MAX_YEAR:
+                return None
+            if (fire - shift).month == fire.month:     # L-n: not in a month shorter than n + 1 days
+                return fire - shift
+            start = fire.replace(hour=23, minute=59)   # that month's last day is done
 
+    # The expanded fields, for inspection.
+    @cached_property
+    def _expanded(self) -> list[list[Any]]:
+        return _AwsCroniter.expand(self.cron)[0]
 
-def _dom_matcher(spec: str) -> Callable[[int, int, int], bool]:
-    """Day of month: numbers/ranges/steps, ``L`` (last day), ``L-n`` (n days before the last), ``nW``
-    (weekday nearest to day n, within the month), ``LW`` (last weekday)."""
-    up = spec.upper()
-    if up == "L" or up.startswith("L-"):
-        offset = int(up[2:]) if up.startswith("L-") else 0
-        return lambda y, m, d: d == calendar.monthrange(y, m)[1] - offset
-    if up == "LW":
-        def last_weekday(y, m, d):
-            last = calendar.monthrange(y, m)[1]
-            while datetime(y, m, last).weekday() >= 5:
-                last -= 1
-            return d == last
-        return last_weekday
-    if up.endswith("W"):
-        target = _parse_number(up[:-1], 1, 31, None, "day-of-month")
+    def _values(self, index: int) -> frozenset[int]:
+        values = self._expanded[index]
+        lo, hi = _AwsCroniter.RANGES[index]
+        return frozenset(range(lo, hi + 1)) if "*" in values else frozenset(values)
 
-        def nearest_weekday(y, m, d):
-            last = calendar.monthrange(y, m)[1]
-            day = min(target, last)
-            wd = datetime(y, m, day).weekday()
-            if wd == 5:      # Saturday -> Friday, or Monday if Friday is in the previous month
-                day = day - 1 if day > 1 else day + 2
-            elif wd == 6:    # Sunday -> Monday, or Friday if Monday is in the next month
-                day = day + 1 if day < last else day - 2
-            return d == day
-        return nearest_weekday
-    days = _parse_set(spec, 1, 31, "day-of-month")
-    return lambda y, m, d: d in days
+    @cached_property
+    def minutes(self) -> frozenset[int]:
+        return self._values(MINUTE_FIELD)
 
+    @cached_property
+    def hours(self) -> frozenset[int]:
+        return self._values(HOUR_FIELD)
 
-def _dow_matcher(spec: str) -> Callable[[int, int, int], bool]:
-    """Day of week (1 = SUN .. 7 = SAT, or names): numbers/ranges/lists/steps, ``nL`` (last such weekday of the
-    month), ``n#k`` (the k-th such weekday of the month)."""
-    up = spec.upper()
-    if "#" in up:
-        wd_s, k_s = up.split("#", 1)
-        wd = _parse_number(wd_s, 1, 7, _DAYS, "day-of-week")
-        k = _parse_number(k_s, 1, 5, None, "day-of-week #")
-        return lambda y, m, d: _aws_weekday(datetime(y, m, d)) == wd and (d - 1) // 7 + 1 == k
-    if up.endswith("L") and len(up) > 1:
-        wd = _parse_number(up[:-1], 1, 7, _DAYS, "day-of-week")
-        return lambda y, m, d: (_aws_weekday(datetime(y, m, d)) == wd
-                                and d + 7 > calendar.monthrange(y, m)[1])
-    if up == "L":
-        up = "7"  # last day of the week: Saturday
-    days = _parse_set(up, 1, 7, "day-of-week", _DAYS)
-    return lambda y, m, d: _aws_weekday(datetime(y, m, d)) in days
+    @cached_property
+    def months(self) -> frozenset[int]:
+        return self._values(MONTH_FIELD)
+
+    @cached_property
+    def years(self) -> frozenset[int]:
+        return self._values(YEAR_FIELD)
+
+    def day_matcher(self, year: int, month: int, day: int) -> bool:
+        """Whether the day-of-month / day-of-week condition holds on that day (months and years aside)."""
+        target = datetime(year, month, day, tzinfo=UTC) + timedelta(days=self.last_day_offset)
+        if target.month != month:
+            return False
+        _, _, dom, _, dow, _, _ = self.cron.split()
+        return _croniter_next(f"0 0 {dom} * {dow} 0 *", target - timedelta(seconds=1)) == target
 
 
 def parse_schedule(expression: Any) -> Schedule:

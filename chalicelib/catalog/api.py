@@ -3,9 +3,8 @@ from __future__ import annotations
 from chalice import Blueprint
 
 from chalicelib.catalog import services
-from chalicelib.catalog.schemas import (ProductCreate, ProductListQuery, ProductOut, ProductUpdate, ShopProductOut,
-                                        ShopProductsQuery)
-from chalicelib.core.auth import HQ, MANAGERS, MEMBERS
+from chalicelib.catalog.schemas import ProductCreate, ProductListQuery, ProductOut, ProductUpdate
+from chalicelib.core.auth import HQ, MANAGERS
 from chalicelib.core.http import Req, route
 from chalicelib.core.schemas import PageOut
 
@@ -37,11 +36,3 @@ def get_product(req: Req, sku: str):
        errors=(409,))
 def update_product(req: Req, sku: str):
     return services.update_product(sku, req.body)
-
-
-@route(catalog_api, "/shop/products", "GET", roles=MEMBERS, query=ShopProductsQuery,
-       response=PageOut[ShopProductOut], tag="shop",
-       summary="On-sale products with stock_qty at a store; consult-only goods carry contact_hint")
-def shop_products(req: Req):
-    q = req.query
-    return services.shop_products(q.store_id, q.category, q.limit, q.next)

@@ -5,7 +5,7 @@ from typing import Any
 
 from chalicelib.catalog import domain, repository
 from chalicelib.catalog.models import ProductItem
-from chalicelib.catalog.schemas import ProductCreate, ProductOut, ProductUpdate, ShopProductOut
+from chalicelib.catalog.schemas import ProductCreate, ProductOut, ProductUpdate
 from chalicelib.core.errors import Conflict, NotFound
 from chalicelib.core.schemas import PageOut
 
@@ -67,21 +67,3 @@ def list_products(category: str | None, status: str | None, barcode: str | None,
         return PageOut[ProductOut](items=[to_out(i) for i in hits], next=None)
     pg = repository.list_page(category, status, limit, cursor)
     return PageOut[ProductOut](items=[to_out(i) for i in pg.items], next=pg.next)
-
-
-def shop_products(store_id: str, category: str | None, limit: int, cursor: str | None) -> PageOut[ShopProductOut]:
-    """On-sale products with this store's stock; never the cost price."""
-    from chalicelib.inventory import repository as inventory
-    from chalicelib.stores import repository as stores
-
-    store = stores.get(store_id)
-    if store.status != "active":
-        raise NotFound("No such store", code="STORE_NOT_FOUND", details={"store_id": store_id})
-    pg = repository.list_page(category, domain.ON_SALE, limit, cursor)
-    stock = inventory.stock_levels(store_id) if pg.items else {}
-    items = [ShopProductOut(sku=p.sku, name=p.name, category=p.category, price_fen=int(p.price_fen), unit=p.unit,
-                            spec=p.spec, image_url=p.image_url, stock_qty=max(0, stock.get(p.sku, 0)),
-                            consult_only=bool(p.consult_only),
-                            contact_hint=domain.shop_contact_hint(bool(p.consult_only), p.contact_hint))
-             for p in pg.items if domain.visible_in_shop(p.status)]
-    return PageOut[ShopProductOut](items=items, next=pg.next)

@@ -9,6 +9,7 @@ from typing import Any
 
 from chalice import Blueprint
 
+from chalicelib.core.errors import ERROR_STATUSES
 from chalicelib.core.http import RouteSpec, route
 
 openapi_api = Blueprint(__name__)
@@ -22,6 +23,8 @@ _ERROR_SCHEMA = {
         "details": {"type": "object"},
     },
 }
+
+_ERROR_CONTENT = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
 
 _SECURITY = {
     "bearer": [{"bearerAuth": []}],
@@ -82,8 +85,6 @@ def _deref(schema: dict, components: dict) -> dict:
 
 
 def build(app) -> dict[str, Any]:
-    from chalicelib.core.errors import ERROR_STATUSES
-
     ops = []
     for path, methods in sorted(app.routes.items()):
         for method, entry in sorted(methods.items()):
@@ -92,67 +93,100 @@ def build(app) -> dict[str, Any]:
     if "Error" in defs:
         raise RuntimeError("A pydantic model named 'Error' clashes with the error body's component name")
     components: dict[str, Any] = {"Error": _ERROR_SCHEMA, **defs}
-    error_ref = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
 
     paths: dict[str, Any] = {}
     operation_ids: set[str] = set()
     for path, method, entry, spec in ops:
-        op_id = entry.view_name
-        if op_id in operation_ids:
-            op_id = f"{entry.view_name}_{method.lower()}_" + "_".join(
-                p.strip("{}") for p in path.strip("/").split("/"))
-        operation_ids.add(op_id)
-        params: list[dict[str, Any]] = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
-                                        for p in entry.view_args]
+        op_id = _operation_id(entry, method, path, operation_ids)
         if spec is None:
-            # A view registered without core.http.route: listed so the document names every route, but its
-            # contract is unknown (tests/api/test_openapi.py refuses such routes).
-            op: dict[str, Any] = {"operationId": op_id, "x-undocumented": True,
-                                  "responses": {"default": {"description": "Undocumented"}}}
-            if params:
-                op["parameters"] = params
-            paths.setdefault(path, {})[method.lower()] = op
-            continue
-        op = {"operationId": op_id, "summary": spec.summary, "tags": [spec.tag] if spec.tag else [],
-              "security": _SECURITY[spec.auth]}
-        if spec.roles is not None:
-            op["x-roles"] = sorted(spec.roles)
-        if spec.query is not None:
-            qs = _deref(schemas[(method, path, "query")], components)
-            for name, prop in qs.get("properties", {}).items():
-                params.append({"name": name, "in": "query", "required": name in qs.get("required", []),
-                               "schema": prop})
-        if spec.idempotent:
-            params.append({"name": "Idempotency-Key", "in": "header", "required": False,
-                           "schema": {"type": "string", "minLength": 1, "maxLength": 255},
-                           "description": "Same key + same body returns the first response again"})
-        if params:
-            op["parameters"] = params
-        if spec.body is not None:
-            op["requestBody"] = {"required": True, "content": {
-                "application/json": {"schema": schemas[(method, path, "body")]}}}
-        ok: dict[str, Any] = {"description": "Created" if spec.status == 201 else "OK"}
-        if spec.response is not None:
-            ok["content"] = {"application/json": {"schema": schemas[(method, path, "response")]}}
-        responses = {str(spec.status): ok}
-        statuses = set(spec.errors)
-        if spec.body is not None:
-            statuses |= {400, 413, 422}
-        if spec.query is not None:
-            statuses.add(422)
-        if spec.auth != "none":
-            statuses.add(401)
-        if spec.roles is not None:
-            statuses.add(403)
-        if entry.view_args or spec.available is not None:
-            statuses.add(404)
-        if spec.idempotent:
-            statuses.add(409)
-        for st in sorted(statuses):
-            responses[str(st)] = {"description": ERROR_STATUSES.get(st, "Error"), "content": error_ref}
-        op["responses"] = responses
+            op = _undocumented(op_id, entry)
+        else:
+            op = _operation(op_id, path, method, entry, spec, schemas, components)
         paths.setdefault(path, {})[method.lower()] = op
+    return _document(paths, components)
 
+
+def _operation_id(entry, method: str, path: str, taken: set[str]) -> str:
+    """The view's name; a second route of the same view gets its method and path appended."""
+    op_id = entry.view_name
+    if op_id in taken:
+        op_id = f"{entry.view_name}_{method.lower()}_" + "_".join(
+            p.strip("{}") for p in path.strip("/").split("/"))
+    taken.add(op_id)
+    return op_id
+
+
+def _path_params(entry) -> list[dict[str, Any]]:
+    return [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in entry.view_args]
+
+
+def _undocumented(op_id: str, entry) -> dict[str, Any]:
+    """A view registered without core.http.route: listed so the document names every route, but its contract
+    is unknown (tests/api/test_openapi.py refuses such routes)."""
+    op: dict[str, Any] = {"operationId": op_id, "x-undocumented": True,
+                          "responses": {"default": {"description": "Undocumented"}}}
+    params = _path_params(entry)
+    if params:
+        op["parameters"] = params
+    return op
+
+
+def _operation(op_id: str, path: str, method: str, entry, spec: RouteSpec, schemas: dict,
+               components: dict) -> dict[str, Any]:
+    """The operation of a route declared with core.http.route."""
+    params = _path_params(entry)
+    op: dict[str, Any] = {"operationId": op_id, "summary": spec.summary, "tags": [spec.tag] if spec.tag else [],
+                          "security": _SECURITY[spec.auth]}
+    if spec.roles is not None:
+        op["x-roles"] = sorted(spec.roles)
+    if spec.query is not None:
+        qs = _deref(schemas[(method, path, "query")], components)
+        for name, prop in qs.get("properties", {}).items():
+            params.append({"name": name, "in": "query", "required": name in qs.get("required", []),
+                           "schema": prop})
+    if spec.idempotent:
+        params.append({"name": "Idempotency-Key", "in": "header", "required": False,
+                       "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                       "description": "Same key + same body returns the first response again"})
+    if params:
+        op["parameters"] = params
+    if spec.body is not None:
+        op["requestBody"] = {"required": True, "content": {
+            "application/json": {"schema": schemas[(method, path, "body")]}}}
+    op["responses"] = _responses(path, method, entry, spec, schemas)
+    return op
+
+
+def _responses(path: str, method: str, entry, spec: RouteSpec, schemas: dict) -> dict[str, Any]:
+    """The success response, then every error status the route can answer with the error body."""
+    ok: dict[str, Any] = {"description": "Created" if spec.status == 201 else "OK"}
+    if spec.response is not None:
+        ok["content"] = {"application/json": {"schema": schemas[(method, path, "response")]}}
+    responses = {str(spec.status): ok}
+    for st in sorted(_error_statuses(entry, spec)):
+        responses[str(st)] = {"description": ERROR_STATUSES.get(st, "Error"), "content": _ERROR_CONTENT}
+    return responses
+
+
+def _error_statuses(entry, spec: RouteSpec) -> set[int]:
+    """The route's declared errors and those its parsing, auth, scope and Idempotency-Key can give."""
+    statuses = set(spec.errors)
+    if spec.body is not None:
+        statuses |= {400, 413, 422}
+    if spec.query is not None:
+        statuses.add(422)
+    if spec.auth != "none":
+        statuses.add(401)
+    if spec.roles is not None:
+        statuses.add(403)
+    if entry.view_args or spec.available is not None:
+        statuses.add(404)
+    if spec.idempotent:
+        statuses.add(409)
+    return statuses
+
+
+def _document(paths: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": "omnistore API", "version": "1.0.0",

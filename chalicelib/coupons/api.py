@@ -6,7 +6,7 @@ from chalicelib.core.auth import HQ, MANAGERS, MEMBERS
 from chalicelib.core.http import Req, Result, route
 from chalicelib.core.schemas import PageOut, PageQuery
 from chalicelib.coupons import services
-from chalicelib.coupons.schemas import (BlockIn, BlockListQuery, BlockOut, CenterItemOut, CompensationIn, CouponOut,
+from chalicelib.coupons.schemas import (BlockIn, BlockListQuery, BlockOut, CenterItemOut, CouponOut,
                                         InviteGiftIn, InviteGiftOut, MyCouponsQuery, PushIn, PushOut, StockIn,
                                         TemplateCreate, TemplateListQuery, TemplateOut, TemplateUpdate)
 
@@ -94,13 +94,6 @@ def template_coupons(req: Req, template_id: str):
        summary="Give one coupon of a push template to each listed member (up to 100)")
 def push(req: Req):
     return services.push(req.principal, req.body)
-
-
-@route(coupons_api, "/admin/coupons/compensations", "POST", roles=HQ, body=CompensationIn, response=CouponOut,
-       status=201, idempotent=True, tag="coupons", errors=(409,),
-       summary="A refund-compensation coupon for an order's member (once per order and template)")
-def compensate(req: Req):
-    return services.compensate(req.principal, req.body)
 
 
 @route(coupons_api, "/admin/coupons/invite-gifts", "POST", roles=HQ, body=InviteGiftIn, response=InviteGiftOut,

@@ -14,9 +14,10 @@ from typing import Any, Iterable
 
 from chalicelib.core import clock
 from chalicelib.core.auth import Principal
-from chalicelib.core.dynamo import TxCancelled, batch_get, get_mark, set_mark, transaction
+from chalicelib.core.dynamo import TxCancelled, get_mark, set_mark, transaction
 from chalicelib.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from chalicelib.core.events import Event, publish
+from chalicelib.identity import repository as members
 from chalicelib.core.ids import is_ulid, new_id
 from chalicelib.core.logging import logger
 from chalicelib.core.schemas import PageOut
@@ -251,10 +252,7 @@ def my_coupons(principal: Principal, status: str | None, limit: int, cursor: str
 
 
 def _members_exist(member_ids: list[str]) -> set[str]:
-    from chalicelib.identity.models import MemberItem, member_pk
-
-    got = batch_get([(member_pk(m), "META") for m in member_ids])
-    return {i.member_id for i in got.values() if isinstance(i, MemberItem)}
+    return set(members.member_phones(member_ids))
 
 
 def push(principal: Principal, cmd: PushIn) -> PushOut:
@@ -279,17 +277,15 @@ def push(principal: Principal, cmd: PushIn) -> PushOut:
     return PushOut(issued=issued, skipped=skipped)
 
 
-def compensate(principal: Principal, cmd: CompensationIn) -> CouponOut:
-    """A refund-compensation coupon: once per (order, template), only to the order's member."""
-    from chalicelib.orders import repository as orders
-
+def compensate(principal: Principal, cmd: CompensationIn, order_known: bool, order_member_id: str | None) -> CouponOut:
+    """A refund-compensation coupon: once per (order, template), only to the order's member. The orders domain
+    says whether the order exists and whose it is (``orders.refunds.compensate`` calls this)."""
     tpl = repository.get_template(cmd.template_id)
     domain.check_issuable(template_fields(tpl), clock.now(), clock.business_tz(), domain.COMPENSATION)
-    order = orders.get(cmd.order_id)
-    if order is None:
+    if not order_known:
         raise ValidationFailed("Unknown order", code="UNKNOWN_ORDER",
                                details={"fields": [{"field": "order_id", "message": "no such order"}]})
-    if order.member_id != cmd.member_id:
+    if order_member_id != cmd.member_id:
         raise ValidationFailed("The order is not this member's", code="ORDER_MEMBER_MISMATCH",
                                details={"fields": [{"field": "member_id", "message": "not the order's member"}]})
     guard = f"COMPENSATION#{cmd.order_id}#{cmd.template_id}"
@@ -447,8 +443,6 @@ def remind_expiring(now: datetime | None = None) -> dict[str, int]:
     """Tell members whose coupons end in REMIND_DAYS days: one CouponExpiring event per member and day, for
     the SMS pipeline (which sends it respecting quiet hours). Reads the one day bucket; each coupon is
     reminded once (conditional flag), so a re-run sends nothing twice."""
-    from chalicelib.identity.models import MemberItem, member_pk
-
     now = now or clock.now()
     day = (now.astimezone(clock.business_tz()).date() + timedelta(days=domain.REMIND_DAYS)).isoformat()
     if get_mark("coupons-remind") == day:
@@ -459,8 +453,7 @@ def remind_expiring(now: datetime | None = None) -> dict[str, int]:
         read += 1
         if c.status == domain.AVAILABLE and not c.reminded:
             by_member.setdefault(c.member_id, []).append(c)
-    members = batch_get([(member_pk(m), "META") for m in by_member]) if by_member else {}
-    phones = {i.member_id: i.phone for i in members.values() if isinstance(i, MemberItem)}
+    phones = members.member_phones(list(by_member)) if by_member else {}
     reminded = 0
     for m, cs in sorted(by_member.items()):
         def reminder(marked: list[CouponItem], m=m) -> Event:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 
 from chalicelib.core import clock, events
-from chalicelib.core.dynamo import Page, TxCancelled, page, put_new, transaction
+from chalicelib.core.dynamo import Page, TxCancelled, batch_get, page, put_new, transaction
 from chalicelib.core.errors import Conflict
 from chalicelib.identity.models import (META, STAFF_GSI1PK, MemberItem, OpenIdItem, StaffItem, member_pk,
                                         openid_pk, staff_gsi1sk, staff_pk)
@@ -31,6 +31,12 @@ def list_staff(store_id: str | None, limit: int, cursor: str | None) -> Page:
 
 def get_member(member_id: str) -> MemberItem | None:
     return MemberItem.get_or_none(member_pk(member_id), META)
+
+
+def member_phones(member_ids: list[str]) -> dict[str, str | None]:
+    """Each existing member's phone (None when not bound), in one BatchGetItem; unknown ids are left out."""
+    got = batch_get([(member_pk(m), META) for m in dict.fromkeys(member_ids)])
+    return {i.member_id: i.phone for i in got.values() if isinstance(i, MemberItem)}
 
 
 def member_for_openid(openid: str) -> MemberItem | None:

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from chalicelib.core.auth import MANAGERS, STAFF_ROLES
+from chalicelib.catalog.schemas import ShopProductOut, ShopProductsQuery
+from chalicelib.core.auth import MANAGERS, MEMBERS, STAFF_ROLES
 from chalicelib.core.http import Req, route
 from chalicelib.core.schemas import PageOut, PageQuery
 from chalicelib.inventory import services
@@ -82,3 +83,11 @@ def receive(req: Req, transfer_id: str):
        idempotent=True, tag="transfers", summary="Cancel a transfer that has not shipped", errors=(409,))
 def cancel(req: Req, transfer_id: str):
     return services.cancel_transfer(req.principal, transfer_id)
+
+
+@route(inventory_api, "/shop/products", "GET", roles=MEMBERS, query=ShopProductsQuery,
+       response=PageOut[ShopProductOut], tag="shop",
+       summary="On-sale products with stock_qty at a store; consult-only goods carry contact_hint")
+def shop_products(req: Req):
+    q = req.query
+    return services.shop_products(q.store_id, q.category, q.limit, q.next)

@@ -3,6 +3,9 @@ from __future__ import annotations
 
 from typing import Iterable, Mapping
 
+from chalicelib.catalog import domain as catalog_domain
+from chalicelib.catalog import repository as catalog
+from chalicelib.catalog.schemas import ShopProductOut
 from chalicelib.core import clock, events
 from chalicelib.core.auth import Principal
 from chalicelib.core.dynamo import TxCancelled, transaction
@@ -12,6 +15,7 @@ from chalicelib.core.ids import new_id
 from chalicelib.core.schemas import PageOut
 from chalicelib.inventory import domain, repository
 from chalicelib.inventory.models import MovementItem, StockItem, TransferItem
+from chalicelib.stores import repository as stores
 from chalicelib.inventory.schemas import (CountCreate, LedgerEntryOut, LowStockOut, MovementOut, ReceiptCreate,
                                           StockOut, SuggestionOut, TransferCreate, TransferOut)
 
@@ -20,14 +24,10 @@ from chalicelib.inventory.schemas import (CountCreate, LedgerEntryOut, LowStockO
 def require_store(principal: Principal, store_id: str) -> None:
     """Scope first (403 for another store), then existence (404)."""
     principal.require_store(store_id)
-    from chalicelib.stores import repository as stores
-
     stores.get(store_id)
 
 
 def require_skus(skus: Iterable[str]) -> None:
-    from chalicelib.catalog import repository as catalog
-
     wanted = sorted(set(skus))
     known = catalog.get_many(wanted)
     missing = [s for s in wanted if s not in known]
@@ -183,8 +183,6 @@ def _require_either(principal: Principal, *store_ids: str) -> None:
 def create_transfer(principal: Principal, cmd: TransferCreate) -> TransferOut:
     domain.check_transfer(cmd.from_store_id, cmd.to_store_id)
     _require_either(principal, cmd.from_store_id, cmd.to_store_id)
-    from chalicelib.stores import repository as stores
-
     for field, sid in (("from_store_id", cmd.from_store_id), ("to_store_id", cmd.to_store_id)):
         try:
             stores.get(sid)
@@ -251,3 +249,18 @@ def list_transfers(principal: Principal, store_id: str | None, direction: str, l
         principal.require_store(store_id)
     pg = repository.transfers_page(store_id, direction, limit, cursor)
     return PageOut[TransferOut](items=[transfer_out(t) for t in pg.items], next=pg.next)
+
+
+def shop_products(store_id: str, category: str | None, limit: int, cursor: str | None) -> PageOut[ShopProductOut]:
+    """On-sale products with this store's stock; never the cost price."""
+    store = stores.get(store_id)
+    if store.status != "active":
+        raise NotFound("No such store", code="STORE_NOT_FOUND", details={"store_id": store_id})
+    pg = catalog.list_page(category, catalog_domain.ON_SALE, limit, cursor)
+    stock = repository.stock_levels(store_id) if pg.items else {}
+    items = [ShopProductOut(sku=p.sku, name=p.name, category=p.category, price_fen=int(p.price_fen), unit=p.unit,
+                            spec=p.spec, image_url=p.image_url, stock_qty=max(0, stock.get(p.sku, 0)),
+                            consult_only=bool(p.consult_only),
+                            contact_hint=catalog_domain.shop_contact_hint(bool(p.consult_only), p.contact_hint))
+             for p in pg.items if catalog_domain.visible_in_shop(p.status)]
+    return PageOut[ShopProductOut](items=items, next=pg.next)

@@ -29,7 +29,7 @@ from chalicelib.core.errors import Conflict, NotFound
 from chalicelib.core.logging import logger
 from chalicelib.core.settings import get_settings
 from chalicelib.payments import domain
-from chalicelib.payments.client import Charge, Prepay, RefundResult, declined, merchant_ids
+from chalicelib.payments.base import Charge, Prepay, RefundResult, _private_key, declined, merchant_ids
 
 AUTH_CODE = re.compile(r"^1[0-5]\d{16}$")
 OUTBOX_MAX = 1000
@@ -61,8 +61,6 @@ def _generate(name: str):
 def platform_private_key():
     pem = get_settings().sandbox_platform_private_key.get_secret_value()
     if pem:
-        from chalicelib.payments.client import _private_key
-
         return _private_key(pem)
     return _generate("platform")
 
@@ -86,8 +84,6 @@ def platform_serial() -> str:
 def merchant_private_key():
     pem = get_settings().wechatpay_merchant_private_key.get_secret_value()
     if pem:
-        from chalicelib.payments.client import _private_key
-
         return _private_key(pem)
     return _generate("merchant")
 

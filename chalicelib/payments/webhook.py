@@ -15,7 +15,8 @@ from chalicelib.payments.domain import Notification, verify_and_decrypt
 def parse_notification(headers: Mapping[str, str], body: bytes | str | None) -> Notification:
     """Verify (signature, serial, timestamp), decrypt and check mchid/appid; raises the AppError codes of
     :func:`chalicelib.payments.domain.verify_and_decrypt` (401/400), or 502 PAYMENT_NOT_CONFIGURED."""
-    from chalicelib.payments.client import apiv3_key, merchant_ids, platform_keys
+    from chalicelib.payments.base import merchant_ids
+    from chalicelib.payments.client import apiv3_key, platform_keys
 
     mchid, appid = merchant_ids()
     raw = body.encode("utf-8") if isinstance(body, str) else (body or b"")

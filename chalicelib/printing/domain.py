@@ -176,31 +176,54 @@ def local_time(iso: str | None, tz: tzinfo) -> str:
     return dt.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
 
 
+class _Sheet:
+    """The blocks of a ticket being laid out at ``width`` columns."""
+
+    def __init__(self, width: int):
+        self.width = width
+        self.blocks: list[Any] = []
+
+    def add(self, block: Any) -> None:
+        self.blocks.append(block)
+
+    def text(self, s: str, how: str = "left", big: bool = False, bold: bool = False) -> None:
+        # Big lines (double width) wrap at half the columns and are aligned by the renderer.
+        for ln in wrap(s, self.width // 2 if big else self.width):
+            self.add(Line(ln if big else align(ln, self.width, how), how, big, bold))
+
+    def rule(self, ch: str = "-") -> None:
+        self.add(Line(ch * self.width))
+
+    def pair(self, left: str, right: str, indent: int = 0) -> None:
+        for ln in columns(left, right, self.width, indent):
+            self.add(Line(ln))
+
+    def ticket(self) -> Ticket:
+        return Ticket(width=self.width, blocks=tuple(self.blocks))
+
+
 def layout(doc: dict[str, Any], width_mm: int, tz: tzinfo, *, kind: str = ORDER) -> Ticket:
     """The ticket of a print document for a paper width.
 
     ``doc``: ``{"kind": "order"|"refund", "store": {name, address, phone}, "order": <OrderPaid/RefundCompleted
     snapshot>}``; ``kind`` of the job (a reprint renders its source document with a REPRINT banner)."""
-    width = COLUMNS[width_mm]
+    sheet = _Sheet(COLUMNS[width_mm])
     order: dict[str, Any] = doc.get("order") or {}
-    store: dict[str, Any] = doc.get("store") or {}
-    blocks: list[Any] = []
-    add = blocks.append
-
-    def text(s: str, how: str = "left", big: bool = False, bold: bool = False) -> None:
-        # Big lines (double width) wrap at half the columns and are aligned by the renderer.
-        for ln in wrap(s, width // 2 if big else width):
-            add(Line(ln if big else align(ln, width, how), how, big, bold))
-
-    def rule(ch: str = "-") -> None:
-        add(Line(ch * width))
-
-    def pair(left: str, right: str, indent: int = 0) -> None:
-        for ln in columns(left, right, width, indent):
-            add(Line(ln))
-
     refund = doc.get("kind") == REFUND
-    if kind == REPRINT:
+    _heading(sheet, doc.get("store") or {}, order, refund=refund, reprint=kind == REPRINT)
+    _order_facts(sheet, order, tz)
+    if refund:
+        _refund_lines(sheet, order)
+    else:
+        _sale_lines(sheet, order)
+    _closing(sheet, order)
+    return sheet.ticket()
+
+
+def _heading(sheet: _Sheet, store: dict[str, Any], order: dict[str, Any], *, refund: bool, reprint: bool) -> None:
+    """The REPRINT banner, the store, what the ticket is and the pickup code."""
+    text, width = sheet.text, sheet.width
+    if reprint:
         text("*** 重印 REPRINT ***", "center", bold=True)
     text(store.get("name") or f"门店 {order.get('store_id', '')}", "center", big=text_width(
         clean(store.get("name"))) <= width // 2, bold=True)
@@ -208,14 +231,19 @@ def layout(doc: dict[str, Any], width_mm: int, tz: tzinfo, *, kind: str = ORDER)
         text(store["address"], "center")
     if store.get("phone"):
         text(f"电话 {store['phone']}", "center")
-    rule("=")
+    sheet.rule("=")
     channel = CHANNELS.get(order.get("channel", ""), clean(order.get("channel")))
     fulfilment = FULFILMENT.get(order.get("fulfillment", ""), "")
     title = "退款单" if refund else channel
     text(f"【{title}】 {fulfilment}".strip(), "center", bold=True)
     if not refund and order.get("fulfillment") == "pickup" and order.get("pickup_code"):
         text(f"取货码 {order['pickup_code']}", "center", big=True, bold=True)
-    rule()
+    sheet.rule()
+
+
+def _order_facts(sheet: _Sheet, order: dict[str, Any], tz: tzinfo) -> None:
+    """Order number, times, customer and delivery address."""
+    text = sheet.text
     text(f"单号: {order.get('order_id', '')}")          # 6 + 26 columns: one line on 58 mm paper too
     created = local_time(order.get("created_at"), tz)
     if created:
@@ -232,50 +260,60 @@ def layout(doc: dict[str, Any], width_mm: int, tz: tzinfo, *, kind: str = ORDER)
     if order.get("fulfillment") == "delivery" and address:
         text(f"收货人: {clean(address.get('name'))} {mask_phone(address.get('phone'))}".rstrip())
         text(f"地址: {clean(address.get('detail'))}")
-    rule()
+    sheet.rule()
 
-    if refund:
-        r = order.get("refund") or {}
-        names = {ln.get("sku"): ln.get("name") for ln in order.get("lines") or []}
-        pair("退款商品", "数量  金额")
-        for ln in r.get("lines") or []:
-            text(names.get(ln.get("sku")) or ln.get("sku", ""))
-            pair(ln.get("sku", ""), f"x{ln.get('qty', 0)}  {yuan(-int(ln.get('amount_fen', 0)))}", indent=2)
-        rule()
-        pair("退款金额", yuan(int(r.get("amount_fen", 0))), 0)
-        if r.get("reason"):
-            text(f"原因: {r['reason']}")
-        pair("原订单实付", yuan(int(order.get("payable_fen", 0))))
-    else:
-        pair("商品", "金额")
-        for ln in order.get("lines") or []:
-            text(ln.get("name") or ln.get("sku", ""))
-            qty, unit = int(ln.get("qty", 0)), int(ln.get("unit_price_fen", 0))
-            payable = int(ln.get("payable_fen", qty * unit - int(ln.get("discount_fen", 0))))
-            label = "赠品" if ln.get("gift") else f"{yuan(unit)} x {qty}"
-            pair(label, yuan(payable), indent=2)
-            if int(ln.get("discount_fen", 0)) and not ln.get("gift"):
-                pair("优惠", yuan(-int(ln["discount_fen"])), indent=2)
-        rule()
-        pair("商品合计", yuan(int(order.get("subtotal_fen", 0))))
-        if int(order.get("discount_fen", 0)):
-            pair("优惠合计", yuan(-int(order["discount_fen"])))
-            for a in order.get("applied") or []:
-                pair(clean(a.get("title") or a.get("kind") or "优惠"), yuan(-int(a.get("discount_fen", 0))), indent=2)
-        pair("实付", yuan(int(order.get("payable_fen", 0))))
-        if int(order.get("refunded_fen", 0) or 0):
-            pair("已退款", yuan(-int(order["refunded_fen"])))
-        method = payment.get("method")
-        if method:
-            text(f"支付方式: {PAY_METHODS.get(method, clean(method))}")
+
+def _refund_lines(sheet: _Sheet, order: dict[str, Any]) -> None:
+    """A refund ticket's body: the refunded lines, the amount and the reason."""
+    text, pair = sheet.text, sheet.pair
+    r = order.get("refund") or {}
+    names = {ln.get("sku"): ln.get("name") for ln in order.get("lines") or []}
+    pair("退款商品", "数量  金额")
+    for ln in r.get("lines") or []:
+        text(names.get(ln.get("sku")) or ln.get("sku", ""))
+        pair(ln.get("sku", ""), f"x{ln.get('qty', 0)}  {yuan(-int(ln.get('amount_fen', 0)))}", indent=2)
+    sheet.rule()
+    pair("退款金额", yuan(int(r.get("amount_fen", 0))), 0)
+    if r.get("reason"):
+        text(f"原因: {r['reason']}")
+    pair("原订单实付", yuan(int(order.get("payable_fen", 0))))
+
+
+def _sale_lines(sheet: _Sheet, order: dict[str, Any]) -> None:
+    """An order ticket's body: lines with their discounts, totals, refunds so far and the payment method."""
+    text, pair = sheet.text, sheet.pair
+    pair("商品", "金额")
+    for ln in order.get("lines") or []:
+        text(ln.get("name") or ln.get("sku", ""))
+        qty, unit = int(ln.get("qty", 0)), int(ln.get("unit_price_fen", 0))
+        payable = int(ln.get("payable_fen", qty * unit - int(ln.get("discount_fen", 0))))
+        label = "赠品" if ln.get("gift") else f"{yuan(unit)} x {qty}"
+        pair(label, yuan(payable), indent=2)
+        if int(ln.get("discount_fen", 0)) and not ln.get("gift"):
+            pair("优惠", yuan(-int(ln["discount_fen"])), indent=2)
+    sheet.rule()
+    pair("商品合计", yuan(int(order.get("subtotal_fen", 0))))
+    if int(order.get("discount_fen", 0)):
+        pair("优惠合计", yuan(-int(order["discount_fen"])))
+        for a in order.get("applied") or []:
+            pair(clean(a.get("title") or a.get("kind") or "优惠"), yuan(-int(a.get("discount_fen", 0))), indent=2)
+    pair("实付", yuan(int(order.get("payable_fen", 0))))
+    if int(order.get("refunded_fen", 0) or 0):
+        pair("已退款", yuan(-int(order["refunded_fen"])))
+    method = (order.get("payment") or {}).get("method")
+    if method:
+        text(f"支付方式: {PAY_METHODS.get(method, clean(method))}")
+
+
+def _closing(sheet: _Sheet, order: dict[str, Any]) -> None:
+    """The note, a QR code of the order id and the thanks."""
     if order.get("note"):
-        text(f"备注: {order['note']}")
-    rule()
+        sheet.text(f"备注: {order['note']}")
+    sheet.rule()
     if order.get("order_id"):
-        add(Qr(str(order["order_id"])))
-        text(str(order["order_id"]), "center")
-    text("谢谢惠顾，欢迎再次光临", "center")
-    return Ticket(width=width, blocks=tuple(blocks))
+        sheet.add(Qr(str(order["order_id"])))
+        sheet.text(str(order["order_id"]), "center")
+    sheet.text("谢谢惠顾，欢迎再次光临", "center")
 
 
 # =========================================================================================== renderings

@@ -11,7 +11,8 @@ from chalicelib.core import clock
 from chalicelib.core.ids import new_id
 from chalicelib.coupons import repository as coupon_repo
 from chalicelib.coupons import services as coupons
-from chalicelib.orders import services as order_services
+from chalicelib.orders import payment as order_payment
+from chalicelib.orders import sweeps as order_sweeps
 from tests.helpers import drain_events, token_for
 
 pytestmark = pytest.mark.clock      # depends on the time of day / weekday: make test-clock pins it
@@ -154,7 +155,7 @@ def test_coupon_locks_with_the_order_is_released_on_cancel_and_used_when_paid(ap
     c = api.get("/shop/me/coupons", token=tok).json["items"][0]
     assert (c["status"], c["order_id"]) == ("AVAILABLE", None)
     o2 = api.post("/shop/orders", cart(world, coupon_ids=[cid]), token=tok).json
-    assert order_services.apply_payment(o2["order_id"], "4200000002", o2["payable_fen"], "wechat", None) == "applied"
+    assert order_payment.apply_payment(o2["order_id"], "4200000002", o2["payable_fen"], "wechat", None) == "applied"
     drain_events()
     c = api.get("/shop/me/coupons", token=tok).json["items"][0]
     assert (c["status"], c["order_id"]) == ("USED", o2["order_id"])
@@ -167,7 +168,7 @@ def test_unpaid_sweep_releases_the_coupon(api, world):
     _, tok = member("slow-payer")
     cid = claim(api, tok, template(api, world.hq)["template_id"]).json["coupon_id"]
     api.post("/shop/orders", cart(world, coupon_ids=[cid]), token=tok)
-    assert order_services.sweep_unpaid(NOON + timedelta(minutes=16))["cancelled"] == 1
+    assert order_sweeps.sweep_unpaid(NOON + timedelta(minutes=16))["cancelled"] == 1
     assert api.get("/shop/me/coupons", token=tok).json["items"][0]["status"] == "AVAILABLE"
 
 

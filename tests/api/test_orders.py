@@ -7,7 +7,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from chalicelib.core import clock
-from chalicelib.orders import services as order_services
+from chalicelib.orders import payment as order_payment
+from chalicelib.orders import sweeps as order_sweeps
 from tests.helpers import drain_events, token_for
 
 pytestmark = pytest.mark.clock      # depends on the time of day / weekday: make test-clock pins it
@@ -147,23 +148,23 @@ def test_sweep_cancels_only_due_orders_and_reads_only_due_items(api, world, buye
         return items
 
     monkeypatch.setattr(repository, "due", spy)
-    result = order_services.sweep_unpaid(NOON + timedelta(minutes=16))
+    result = order_sweeps.sweep_unpaid(NOON + timedelta(minutes=16))
     assert result == {"read": 1, "cancelled": 1}
     assert api.get(f"/shop/orders/{early}", token=buyer).json["status"] == "CANCELLED"
     assert api.get(f"/shop/orders/{late}", token=buyer).json["status"] == "PENDING_PAYMENT"
     assert world.stock(world.a)["CQ-BEER-500"] == 26
     assert all(ids in ([], [early]) for _, ids in read_buckets)
     # running again, or late, changes nothing more until the second order is due
-    assert order_services.sweep_unpaid(NOON + timedelta(minutes=17))["cancelled"] == 0
-    assert order_services.sweep_unpaid(NOON + timedelta(minutes=26))["cancelled"] == 1
+    assert order_sweeps.sweep_unpaid(NOON + timedelta(minutes=17))["cancelled"] == 0
+    assert order_sweeps.sweep_unpaid(NOON + timedelta(minutes=26))["cancelled"] == 1
     assert world.stock(world.a)["CQ-BEER-500"] == 30 == world.ledger_sum(world.a, "CQ-BEER-500")
 
 
 def _paid_order(api, world, buyer, **kw):
     world.receive(world.a, {"MT-53-500": 2, "CQ-BEER-500": 12})
     o = api.post("/shop/orders", order_body(store_id=world.a, **kw), token=buyer).json
-    assert order_services.apply_payment(o["order_id"], "4200000001" + o["order_id"][-8:], o["payable_fen"],
-                                        "wechat", None) == "applied"
+    assert order_payment.apply_payment(o["order_id"], "4200000001" + o["order_id"][-8:], o["payable_fen"],
+                                       "wechat", None) == "applied"
     return o
 
 
@@ -195,18 +196,18 @@ def test_payment_applies_once_and_checks_amount(api, world, buyer):
     world.receive(world.a, {"MT-53-500": 2, "CQ-BEER-500": 12})
     o = api.post("/shop/orders", order_body(store_id=world.a), token=buyer).json
     with pytest.raises(Exception) as e:
-        order_services.apply_payment(o["order_id"], "T1", o["payable_fen"] - 1, "wechat", None)
+        order_payment.apply_payment(o["order_id"], "T1", o["payable_fen"] - 1, "wechat", None)
     assert getattr(e.value, "code", None) == "AMOUNT_MISMATCH"
     assert api.get(f"/shop/orders/{o['order_id']}", token=buyer).json["status"] == "PENDING_PAYMENT"
-    results = [order_services.apply_payment(o["order_id"], "T1", o["payable_fen"], "wechat", None) for _ in range(3)]
+    results = [order_payment.apply_payment(o["order_id"], "T1", o["payable_fen"], "wechat", None) for _ in range(3)]
     assert results == ["applied", "duplicate", "duplicate"]
     assert [e["type"] for e in drain_events()].count("OrderPaid") == 1
     # money for a cancelled order is refunded automatically, once
     o2 = api.post("/shop/orders", order_body(store_id=world.a, lines=[{"sku": "CQ-BEER-500", "qty": 1}]),
                   token=buyer).json
     api.post(f"/shop/orders/{o2['order_id']}/cancel", token=buyer)
-    assert order_services.apply_payment(o2["order_id"], "T2", o2["payable_fen"], "wechat", None) == "late"
-    assert order_services.apply_payment(o2["order_id"], "T2", o2["payable_fen"], "wechat", None) == "duplicate"
+    assert order_payment.apply_payment(o2["order_id"], "T2", o2["payable_fen"], "wechat", None) == "late"
+    assert order_payment.apply_payment(o2["order_id"], "T2", o2["payable_fen"], "wechat", None) == "duplicate"
     assert api.get(f"/shop/orders/{o2['order_id']}", token=buyer).json["status"] == "CANCELLED"
 
 

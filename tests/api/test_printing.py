@@ -9,7 +9,7 @@ import pytest
 
 from chalicelib.core import clock, events
 from chalicelib.identity import repository as members
-from chalicelib.orders import services as order_services
+from chalicelib.orders import payment as order_payment
 from chalicelib.printing.jobs import handle_print_requests
 from chalicelib.sms.jobs import handle_sms
 from chalicelib.sms import repository as sms_repo
@@ -164,8 +164,8 @@ def test_an_online_order_ticket_shows_pickup_code_customer_and_local_time(api, w
                                       "store_id": world.a, "fulfillment": "pickup", "note": "请装袋"},
                      token=buyer).json
     now["now"] = NOON + timedelta(minutes=2)
-    assert order_services.apply_payment(order["order_id"], "wx-tx-print-1", order["payable_fen"], "wechat",
-                                        None) == "applied"
+    assert order_payment.apply_payment(order["order_id"], "wx-tx-print-1", order["payable_fen"], "wechat",
+                                       None) == "applied"
     pump_prints()
     text = a1.take()
     assert f"取货码 {order['pickup_code']}" in text
@@ -472,11 +472,11 @@ def test_a_paid_order_prints_once_even_when_the_process_dies_right_after_the_com
 
     with monkeypatch.context() as m, pytest.raises(SystemExit):
         m.setattr(dynamo.Tx, "commit", commit_then_die)
-        order_services.apply_payment(order["order_id"], "wx-tx-crash-1", order["payable_fen"], "wechat", None)
+        order_payment.apply_payment(order["order_id"], "wx-tx-crash-1", order["payable_fen"], "wechat", None)
     assert api.get(f"/shop/orders/{order['order_id']}", token=buyer).json["status"] == "PAID"
     # WeChat retries the notification (no answer came): a duplicate, no second event
-    assert order_services.apply_payment(order["order_id"], "wx-tx-crash-1", order["payable_fen"], "wechat",
-                                        None) == "duplicate"
+    assert order_payment.apply_payment(order["order_id"], "wx-tx-crash-1", order["payable_fen"], "wechat",
+                                       None) == "duplicate"
     delivered = drain_events()
     assert [e["type"] for e in delivered] == ["OrderPaid"]
     pump_prints(times=2)

@@ -9,7 +9,7 @@ import pytest
 
 from chalicelib.core import clock, events
 from chalicelib.identity import repository as members
-from chalicelib.orders import services as order_services
+from chalicelib.orders import payment as order_payment
 from chalicelib.sms import repository as sms_repo
 from chalicelib.sms import services as sms
 from chalicelib.sms.jobs import handle_sms
@@ -55,7 +55,7 @@ def test_an_order_paid_texts_the_customer_once_however_often_it_is_delivered(api
     buyer = token_for("member", sub="01JSMSBUYER000000000000000")
     order = api.post("/shop/orders", {"lines": [{"sku": "CQ-BEER-500", "qty": 2}], "store_id": world.a,
                                       "fulfillment": "pickup"}, token=buyer).json
-    order_services.apply_payment(order["order_id"], "wx-tx-sms-1", order["payable_fen"], "wechat", None)
+    order_payment.apply_payment(order["order_id"], "wx-tx-sms-1", order["payable_fen"], "wechat", None)
     paid = next(b for b in take_messages("omnistore-test-events") if '"OrderPaid"' in b)
     from chalicelib.subscriptions import handle_events
     assert run_sqs_handler(handle_events, [paid] * 3) == {"batchItemFailures": []}

@@ -18,7 +18,7 @@ from chalicelib.core.errors import AppError
 from chalicelib.inventory import repository as stock_repo
 from chalicelib.inventory import services as inventory
 from chalicelib.inventory.schemas import ReceiptCreate
-from chalicelib.orders import services as orders
+from chalicelib.orders import checkout, payment
 from chalicelib.orders.schemas import PosSaleIn, ShopQuoteIn
 from chalicelib.stores import services as stores
 from chalicelib.stores.schemas import StoreCreate
@@ -69,9 +69,9 @@ def test_500_buyers_and_till_race_for_50_units(shop):
 
     def buy(i: int):
         if i % 5 == 0:   # every fifth buyer is at the till
-            return orders.pos_sale(clerk, PosSaleIn(lines=[{"sku": "HOT-1", "qty": 1}], payment={"method": "cash"}))
-        return orders.create_order(_buyer(i), ShopQuoteIn(lines=[{"sku": "HOT-1", "qty": 1}], store_id=store_id,
-                                                          fulfillment="pickup"))
+            return checkout.pos_sale(clerk, PosSaleIn(lines=[{"sku": "HOT-1", "qty": 1}], payment={"method": "cash"}))
+        return checkout.create_order(_buyer(i), ShopQuoteIn(lines=[{"sku": "HOT-1", "qty": 1}], store_id=store_id,
+                                                            fulfillment="pickup"))
 
     race = run_together(500, buy, timeout=180)
     race.assert_contended()
@@ -91,7 +91,7 @@ def test_500_buyers_and_till_race_for_50_units(shop):
 def test_multi_line_carts_never_hold_partially(shop):
     store_id = shop
     # 40 buyers each want 2 x HOT-1 and 1 x HOT-2: at most 25 carts fit HOT-1 (50) and 30 fit HOT-2 (30).
-    race = run_together(40, lambda i: orders.create_order(_buyer(i), ShopQuoteIn(
+    race = run_together(40, lambda i: checkout.create_order(_buyer(i), ShopQuoteIn(
         lines=[{"sku": "HOT-1", "qty": 2}, {"sku": "HOT-2", "qty": 1}], store_id=store_id)), timeout=120)
     race.assert_contended()
     results = race.results
@@ -108,10 +108,10 @@ def test_multi_line_carts_never_hold_partially(shop):
 
 def test_payment_applied_once_under_concurrent_replays(shop, published):
     store_id = shop
-    order = orders.create_order(_buyer(1), ShopQuoteIn(lines=[{"sku": "HOT-2", "qty": 2}], store_id=store_id))
+    order = checkout.create_order(_buyer(1), ShopQuoteIn(lines=[{"sku": "HOT-2", "qty": 2}], store_id=store_id))
     published.clear()
-    race = run_together(15, lambda i: orders.apply_payment(order.order_id, "4200000000000000001",
-                                                              order.payable_fen, "wechat", None))
+    race = run_together(15, lambda i: payment.apply_payment(order.order_id, "4200000000000000001",
+                                                               order.payable_fen, "wechat", None))
     race.assert_contended()
     results = race.results
     assert Counter(results) == {"applied": 1, "duplicate": 14}, results

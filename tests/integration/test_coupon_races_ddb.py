@@ -26,7 +26,7 @@ from chalicelib.identity import repository as identity
 from chalicelib.inventory import repository as stock_repo
 from chalicelib.inventory import services as inventory
 from chalicelib.inventory.schemas import ReceiptCreate
-from chalicelib.orders import services as orders
+from chalicelib.orders import checkout as order_checkout
 from chalicelib.orders.schemas import PosSaleIn, ShopQuoteIn
 from chalicelib.stores import services as stores
 from chalicelib.stores.schemas import StoreCreate
@@ -129,9 +129,9 @@ def test_a_coupon_used_by_concurrent_orders_is_used_once(store, rounds):
 
         def checkout(i):
             if i % 2 == 0:
-                return orders.create_order(buyer, ShopQuoteIn(lines=lines, store_id=store, coupon_ids=[cid]))
-            return orders.pos_sale(clerk, PosSaleIn(lines=lines, member_code=buyer.sub, coupon_ids=[cid],
-                                                    payment={"method": "cash"}))
+                return order_checkout.create_order(buyer, ShopQuoteIn(lines=lines, store_id=store, coupon_ids=[cid]))
+            return order_checkout.pos_sale(clerk, PosSaleIn(lines=lines, member_code=buyer.sub, coupon_ids=[cid],
+                                                            payment={"method": "cash"}))
 
         before = stock_repo.get_stock(store, "WLY-52-500", consistent=True).qty
         race = run_together(racers, checkout, timeout=60)

@@ -305,6 +305,43 @@ def test_v2_sign_matches_the_documented_example():
         domain.from_xml(b'<!DOCTYPE x [<!ENTITY e "boom">]><xml><a>&e;</a></xml>')
 
 
+_LAUGHS = '<!ENTITY lol0 "lol">' + "".join(f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, 10))
+HOSTILE_XML = {
+    # "billion laughs": 10^9 "lol"s from a 1 kB answer, if the entities are expanded
+    "billion laughs": f'<?xml version="1.0"?><!DOCTYPE xml [{_LAUGHS}]><xml><return_code>&lol9;</return_code></xml>',
+    # external entities: a local file, or a URL fetched from inside the VPC, read into return_msg
+    "external entity": '<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
+                       '<xml><return_code>FAIL</return_code><return_msg>&xxe;</return_msg></xml>',
+    "external parameter entity": '<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY % dtd SYSTEM '
+                                 '"http://169.254.169.254/latest/meta-data/"> %dtd;]><xml><a>1</a></xml>',
+    "external DTD": '<?xml version="1.0"?><!DOCTYPE xml SYSTEM "http://169.254.169.254/x.dtd"><xml><a>1</a></xml>',
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_XML))
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])     # a byte search for "<!DOCTYPE" misses UTF-16
+def test_from_xml_refuses_entities_and_dtds_instead_of_expanding_them(name, encoding):
+    from defusedxml import DefusedXmlException
+
+    text = HOSTILE_XML[name]
+    if encoding != "utf-8":
+        text = text.replace('<?xml version="1.0"?>', f'<?xml version="1.0" encoding="{encoding.upper()}"?>')
+    with pytest.raises(DefusedXmlException):        # refused by the parser: nothing expanded, nothing fetched
+        domain.from_xml(text.encode(encoding))
+
+
+def test_from_xml_still_reads_answers_and_rejects_what_is_not_xml():
+    from xml.etree.ElementTree import ParseError
+
+    answer = ('<?xml version="1.0" encoding="UTF-16"?><xml><return_code><![CDATA[SUCCESS]]></return_code>'
+              '<return_msg><![CDATA[OK <!DOCTYPE> & co]]></return_msg><empty></empty></xml>')
+    assert domain.from_xml(answer.encode("utf-16")) == {"return_code": "SUCCESS",
+                                                         "return_msg": "OK <!DOCTYPE> & co", "empty": ""}
+    for junk in (b"", b"not xml", b"<html><body>502 Bad Gateway</body>", "{\"code\": \"SYSTEM_ERROR\"}"):
+        with pytest.raises(ParseError):
+            domain.from_xml(junk)
+
+
 def test_importing_the_client_does_not_import_cryptography():
     root = Path(__file__).resolve().parents[2]
     code = ("import sys, chalicelib.payments.client, chalicelib.payments.webhook, chalicelib.payments.domain;"

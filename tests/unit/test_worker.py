@@ -82,6 +82,30 @@ def test_cron_may_have_no_next_fire():
     assert parse_schedule("cron(0 0 30 FEB ? *)").next_after(t("2026-01-01T00:00:00")) is None
 
 
+@pytest.mark.parametrize("expr,after,expected", [
+    # where croniter reads the same text differently from AWS, the AWS meaning holds
+    ("cron(5-5 * * * ? *)", "2026-11-23T10:06:00", "2026-11-23T11:05:00"),          # equal ends: that one minute
+    ("cron(0 0 * JAN-JAN ? *)", "2026-11-23T00:00:00", "2027-01-01T00:00:00"),
+    ("cron(50-10/7 0 * * ? *)", "2026-11-23T00:00:00", "2026-11-23T00:04:00"),      # a step runs on past the wrap
+    ("cron(0 12 ? * 7 *)", "2026-11-23T00:00:00", "2026-11-28T12:00:00"),           # 7 = SAT
+    ("cron(0 12 ? * L *)", "2026-11-23T00:00:00", "2026-11-28T12:00:00"),           # L alone = SAT
+    ("cron(0 12 ? * 2/2 *)", "2026-11-24T13:00:00", "2026-11-25T12:00:00"),         # MON, WED, FRI
+    ("cron(0 9 L-2 * ? *)", "2026-02-01T00:00:00", "2026-02-26T09:00:00"),
+    ("cron(0 9 L-30 * ? *)", "2026-02-01T00:00:00", "2026-03-01T09:00:00"),         # only months of 31 days
+    ("cron(0 0 1 1 ? 2150)", "2026-11-23T00:00:00", "2150-01-01T00:00:00"),         # past croniter's 2099
+])
+def test_cron_keeps_aws_meaning(expr, after, expected):
+    assert parse_schedule(expr).next_after(t(after)) == t(expected)
+
+
+@pytest.mark.parametrize("bad", ["cron(H 3 * * ? *)", "cron(0 3 * R ? *)", "cron(0 3 W15 * ? *)",
+                                 "cron(0 3 1,L * ? *)", "cron(0 3 ? * 0 *)", "cron(0 3 * * ? 2200)",
+                                 "cron(0 3 * * ? 1969)", "cron(0 3 ? * MON,2#1 *)"])
+def test_croniter_extensions_are_not_aws(bad):
+    with pytest.raises(ValueError):
+        parse_schedule(bad)
+
+
 def test_chalice_cron_object_and_aware_times():
     s = parse_schedule(Cron(0, 3, "*", "*", "?", "*"))
     assert isinstance(s, CronSchedule) and s.expression == "cron(0 3 * * ? *)"

@@ -1,0 +1,103 @@
+"""Paying an order: WeChat prepay for the mini-program, a provider's payment applied exactly once, money that
+arrives for an order no longer payable given back."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from chalicelib.core import clock, events
+from chalicelib.core.auth import Principal
+from chalicelib.core.dynamo import TxCancelled, transaction
+from chalicelib.core.errors import Conflict, NotFound
+from chalicelib.core.events import Event
+from chalicelib.core.ids import new_id
+from chalicelib.core.logging import logger
+from chalicelib.orders import domain, repository
+from chalicelib.orders.models import OrderItem
+from chalicelib.orders.schemas import PrepayOut
+from chalicelib.orders.views import load_member_order, snapshot
+
+
+def pay(principal: Principal, order_id: str, method: str) -> PrepayOut:
+    item = load_member_order(principal, order_id)
+    domain.transition(item.status, "pay")
+    if item.pay_deadline and item.pay_deadline <= clock.iso(clock.now()):
+        raise Conflict("The time to pay this order has passed", code="PAY_DEADLINE_PASSED")
+    if method == "wallet":
+        raise Conflict("Wallet payment is not available yet", code="PAYMENT_METHOD_UNAVAILABLE")
+    from chalicelib.identity import repository as members
+    from chalicelib.payments.client import get_client
+
+    member = members.get_member(principal.sub)
+    prepay = get_client().prepay(order_id=item.order_id, amount_fen=int(item.payable_fen),
+                                 description=_description(item), openid=member.openid,
+                                 expires_at=datetime.fromisoformat(item.pay_deadline.replace("Z", "+00:00")))
+    return PrepayOut(order_id=item.order_id, method="wechat", prepay=prepay.as_dict())
+
+
+def _description(item: OrderItem) -> str:
+    first = item.lines[0]["name"] if item.lines else "订单"
+    more = f"等{len(item.lines)}件" if len(item.lines) > 1 else ""
+    return (first + more)[:120]
+
+
+def apply_payment(order_id: str, transaction_id: str, amount_fen: int, method: str, paid_at: str | None) -> str:
+    """Apply a provider's payment to an order exactly once. Returns ``applied``, ``duplicate`` or ``late``
+    (the order was no longer payable: the money is refunded). A wrong amount changes nothing."""
+    record = repository.get_payment_record(transaction_id)
+    if record is not None:
+        return "duplicate"
+    item = repository.get(order_id)
+    if item is None:
+        raise NotFound("No such order", code="ORDER_NOT_FOUND")
+    if int(item.payable_fen) != amount_fen:
+        logger.error("payment amount mismatch", extra={"order_id": order_id, "expected": int(item.payable_fen),
+                                                       "got": amount_fen, "transaction_id": transaction_id})
+        raise Conflict("The paid amount does not match the order", code="AMOUNT_MISMATCH")
+    paid_at = paid_at or clock.iso(clock.now())
+    payment = {"method": method, "transaction_id": transaction_id, "amount_fen": amount_fen, "paid_at": paid_at}
+    if item.status != domain.PENDING_PAYMENT:
+        if item.payment and item.payment.get("transaction_id") == transaction_id:
+            return "duplicate"
+        return _late_payment(item, payment)
+    customer = _customer(item.member_id)
+    try:
+        with transaction() as tx:
+            repository.change(tx, item, domain.PENDING_PAYMENT, [
+                OrderItem.status.set(domain.PAID), OrderItem.payment.set(payment), OrderItem.paid_at.set(paid_at),
+                OrderItem.customer.set(customer)] + repository.leave_due_index())
+            repository.add_payment_record(tx, transaction_id, order_id, method, amount_fen, "applied")
+            item.status, item.payment, item.paid_at, item.customer = domain.PAID, payment, paid_at, customer
+            events.add(tx, [Event("OrderPaid", snapshot(item))])
+    except TxCancelled:
+        return apply_payment(order_id, transaction_id, amount_fen, method, paid_at)  # lost a race: re-read
+    return "applied"
+
+
+def _customer(member_id: str | None) -> dict | None:
+    if not member_id:
+        return None
+    from chalicelib.identity import repository as members
+    from chalicelib.identity.domain import mask_phone
+
+    m = members.get_member(member_id)
+    return {"nickname": m.nickname, "phone": m.phone, "phone_masked": mask_phone(m.phone)} if m else None
+
+
+def _late_payment(item: OrderItem, payment: dict) -> str:
+    """Money arrived for an order that was cancelled (or paid twice): record it once and give it back."""
+    refund_id = new_id()
+    try:
+        with transaction() as tx:
+            repository.add_payment_record(tx, payment["transaction_id"], item.order_id, payment["method"],
+                                          payment["amount_fen"], "late")
+            events.add(tx, [Event("LatePaymentRefunded", {"order_id": item.order_id, "store_id": item.store_id,
+                                                          "member_id": item.member_id,
+                                                          "amount_fen": payment["amount_fen"], "refund_id": refund_id})])
+    except TxCancelled:
+        return "duplicate"
+    from chalicelib.payments.client import get_client
+
+    result = get_client().refund(order_id=item.order_id, refund_id=refund_id, amount_fen=payment["amount_fen"],
+                                 total_fen=payment["amount_fen"], reason="订单已取消，自动退款")
+    logger.warning("late payment refunded", extra={"order_id": item.order_id, "refund_status": result.status})
+    return "late"

@@ -1,0 +1,127 @@
+"""Refunds: a customer's refund (at once before the store accepts, else a request), a refund at the till
+(lines, everything left, or settling a request) and the refunds of an order."""
+from __future__ import annotations
+
+from typing import Mapping
+
+from chalicelib.core import events
+from chalicelib.core.auth import Principal
+from chalicelib.core.dynamo import TxCancelled, transaction
+from chalicelib.core.errors import Conflict
+from chalicelib.core.events import Event
+from chalicelib.core.ids import new_id
+from chalicelib.coupons import services as coupons
+from chalicelib.coupons.schemas import CompensationIn, CouponOut
+from chalicelib.inventory import domain as stock_domain
+from chalicelib.inventory import repository as stock_repo
+from chalicelib.orders import domain, repository
+from chalicelib.orders.models import OrderItem, RefundItem
+from chalicelib.orders.schemas import RefundIn, RefundOut
+from chalicelib.orders.views import cart_of, load_member_order, load_store_order, snapshot
+
+
+def refund_out(r: RefundItem) -> RefundOut:
+    return RefundOut(refund_id=r.refund_id, order_id=r.order_id, status=r.status, lines=r.lines,
+                     amount_fen=int(r.amount_fen), reason=r.reason, method=r.method, created_at=r.created_at)
+
+
+def _requested(cmd: RefundIn) -> dict[str, int] | None:
+    return cart_of(cmd.lines) if cmd.lines else None
+
+
+def request_refund(principal: Principal, order_id: str, cmd: RefundIn) -> RefundOut:
+    """A customer's refund. Before the store has accepted the order it is refunded at once; afterwards it
+    is a request the store settles at the till (POS refunds)."""
+    item = load_member_order(principal, order_id)
+    if item.status == domain.PAID:
+        return _execute_refund(item, _requested(cmd), cmd.reason, principal.sub)
+    if item.status not in domain.REFUNDABLE:
+        raise Conflict(f"An order that is {item.status} cannot be refunded", code="ILLEGAL_STATE")
+    amounts = domain.refund_amounts(item.lines, _requested(cmd))
+    r = repository.new_refund(item.order_id, new_id(), status="REQUESTED", reason=cmd.reason,
+                              lines=[{"sku": s, "qty": q, "amount_fen": a} for s, (q, a) in amounts.items()],
+                              amount_fen=sum(a for _, a in amounts.values()), requested_by=principal.sub)
+    with transaction() as tx:
+        repository.add_refund(tx, r)
+        events.add(tx, [Event("RefundRequested", {"order_id": item.order_id, "store_id": item.store_id,
+                                                  "refund_id": r.refund_id, "amount_fen": int(r.amount_fen)})])
+    return refund_out(r)
+
+
+def store_refund(principal: Principal, order_id: str, cmd: RefundIn) -> RefundOut:
+    """A refund at the till: given lines (or everything left), or settling a customer's request."""
+    item = load_store_order(principal, order_id)
+    if cmd.request_id is None:
+        return _execute_refund(item, _requested(cmd), cmd.reason, principal.sub)
+    req = repository.get_refund(order_id, cmd.request_id)
+    if req is None or req.status != "REQUESTED":
+        raise Conflict("No open refund request with this id", code="ILLEGAL_STATE")
+    return _execute_refund(item, {ln["sku"]: int(ln["qty"]) for ln in req.lines}, req.reason, principal.sub, req)
+
+
+def _execute_refund(item: OrderItem, requested: Mapping[str, int] | None, reason: str, actor: str,
+                    settles: RefundItem | None = None) -> RefundOut:
+    """One transaction: the order's refunded quantities and amounts (version-checked, so two refunds can
+    never both take the same units), stock back to the order's store, the refund record."""
+    if item.status not in domain.REFUNDABLE:
+        raise Conflict(f"An order that is {item.status} cannot be refunded", code="ILLEGAL_STATE")
+    amounts = domain.refund_amounts(item.lines, requested)
+    total = sum(a for _, a in amounts.values())
+    lines = []
+    for ln in item.lines:
+        if ln["sku"] in amounts and not ln.get("gift"):   # gift lines are not paid for, so never refunded
+            q, a = amounts[ln["sku"]]
+            ln = {**ln, "refunded_qty": int(ln.get("refunded_qty", 0)) + q, "refunded_fen": int(ln.get("refunded_fen", 0)) + a}
+        lines.append(ln)
+    refunded = int(item.refunded_fen or 0) + total
+    everything = all(int(ln.get("refunded_qty", 0)) >= int(ln["qty"]) for ln in lines if not ln.get("gift"))
+    new_status = domain.REFUNDED if everything else (
+        domain.PARTIALLY_REFUNDED if item.status in (domain.COMPLETED, domain.PARTIALLY_REFUNDED) else item.status)
+    method = (item.payment or {}).get("method", "cash")
+    refund_id = new_id()
+    r = repository.new_refund(item.order_id, refund_id, status="PROCESSING" if method.startswith("wechat") else "COMPLETED",
+                              reason=reason, method=method, requested_by=actor,
+                              lines=[{"sku": s, "qty": q, "amount_fen": a} for s, (q, a) in amounts.items()],
+                              amount_fen=total)
+    back = {s: q for s, (q, _) in amounts.items()}
+    try:
+        with transaction() as tx:
+            repository.change(tx, item, item.status, [OrderItem.lines.set(lines), OrderItem.refunded_fen.set(refunded),
+                                                      OrderItem.status.set(new_status)])
+            stock_repo.add_movement(tx, item.store_id, stock_domain.movement_deltas("refund_return", back),
+                                    "refund_return", ref_type="refund", ref_id=refund_id, actor=actor)
+            repository.add_refund(tx, r)
+            if settles is not None:
+                repository.settle_request(tx, settles, refund_id)
+            item.lines, item.refunded_fen, item.status = lines, refunded, new_status
+            if r.status == "COMPLETED":
+                events.add(tx, [_refund_completed(item, r)])
+    except TxCancelled:
+        raise Conflict("The order changed meanwhile (another refund?); reload it", code="ILLEGAL_STATE")
+    if r.status == "PROCESSING":
+        from chalicelib.payments.client import get_client
+
+        result = get_client().refund(order_id=(item.payment or {}).get("trade_no", item.order_id),
+                                     refund_id=refund_id, amount_fen=total,
+                                     total_fen=int(item.payable_fen), reason=reason)
+        if result.status == "SUCCESS":
+            r.status = "COMPLETED"
+            repository.complete_refund(r, result.provider_refund_id, [_refund_completed(item, r)])
+    return refund_out(r)
+
+
+def _refund_completed(item: OrderItem, r: RefundItem) -> Event:
+    return Event("RefundCompleted", {**snapshot(item), "refund": {
+        "refund_id": r.refund_id, "amount_fen": int(r.amount_fen), "lines": r.lines, "reason": r.reason}})
+
+
+def list_refunds(principal: Principal, order_id: str) -> list[RefundOut]:
+    item = load_member_order(principal, order_id) if principal.is_member else load_store_order(principal, order_id)
+    return [refund_out(r) for r in repository.refunds(item.order_id)]
+
+
+def compensate(principal: Principal, cmd: CompensationIn) -> CouponOut:
+    """A refund-compensation coupon for the order's member (once per order and template): the order is looked
+    up here, the coupon issued by coupons."""
+    order = repository.get(cmd.order_id)
+    return coupons.compensate(principal, cmd, order is not None, order.member_id if order else None)
