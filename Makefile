@@ -17,7 +17,9 @@ CLOCK_PINS := 2026-12-04T03:30:00+08:00 2026-12-04T12:00:00+08:00 2026-12-04T23:
               2026-12-06T03:30:00+08:00 2026-12-06T12:00:00+08:00 2026-12-06T23:59:00+08:00
 PYTEST := $(BIN)/python -m pytest -q -p no:cacheprovider
 
-.PHONY: deps run test test-unit test-api test-integration test-clock package bench race-soak clean
+LINTED := app.py chalicelib tests tools bench
+
+.PHONY: deps run test lint test-unit test-api test-integration test-clock package bench race-soak clean
 
 $(BIN)/python:
 	@command -v $(PY) >/dev/null || { echo "Python 3.11 is required ($(PY) not found)"; exit 1; }
@@ -42,12 +44,19 @@ run: deps
 	$(BIN)/python -m tools.localstack
 
 # unit and api tiers on two processes (pytest-xdist); the integration tier (DynamoDB Local, races) in one.
-test: deps
+test: deps lint
 	$(PYTEST) -n 2 tests/unit tests/api
 	$(PYTEST) tests/integration
 	$(MAKE) --no-print-directory test-clock
 	$(MAKE) --no-print-directory package STAGE=dev
 	$(MAKE) --no-print-directory package STAGE=prod
+
+# ruff (tools/ruff.toml), import contracts (tools/importlinter.ini) and the cycle finder (0 cycles).
+lint: $(VENV)/.deps
+	$(BIN)/ruff check --config tools/ruff.toml $(LINTED)
+	$(BIN)/ruff format --config tools/ruff.toml --check $(LINTED)
+	$(BIN)/lint-imports --config tools/importlinter.ini
+	$(BIN)/python -m tools.cycles
 
 test-unit: deps
 	$(PYTEST) tests/unit

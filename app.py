@@ -1,27 +1,28 @@
 """Chalice app: middleware and blueprints, nothing else. Behaviour lives in chalicelib/<domain>/."""
+
 import gc
 
 gc.disable()  # cold start: imports below create many classes; full GC passes during them are wasted work
 
-from chalice import Chalice  # noqa: E402
+from chalice import Chalice
 
-from chalicelib.catalog.api import catalog_api  # noqa: E402
-from chalicelib.core.events import events_jobs  # noqa: E402
-from chalicelib.core.middleware import log_requests  # noqa: E402
-from chalicelib.core.openapi import openapi_api  # noqa: E402
-from chalicelib.coupons.api import coupons_api  # noqa: E402
-from chalicelib.coupons.jobs import coupons_jobs  # noqa: E402
-from chalicelib.identity.api import identity_api  # noqa: E402
-from chalicelib.inventory.api import inventory_api  # noqa: E402
-from chalicelib.orders.api import orders_api  # noqa: E402
-from chalicelib.orders.jobs import orders_jobs  # noqa: E402
-from chalicelib.printing.api import printing_api  # noqa: E402
-from chalicelib.printing.jobs import printing_jobs  # noqa: E402
-from chalicelib.promotions.api import promotions_api  # noqa: E402
-from chalicelib.sms.api import sms_api  # noqa: E402
-from chalicelib.sms.jobs import sms_jobs  # noqa: E402
-from chalicelib.stores.api import stores_api  # noqa: E402
-from chalicelib.subscriptions import events_consumer  # noqa: E402
+from chalicelib.catalog.api import catalog_api
+from chalicelib.core.events import events_jobs
+from chalicelib.core.middleware import log_requests
+from chalicelib.core.openapi import openapi_api
+from chalicelib.coupons.api import coupons_api
+from chalicelib.coupons.jobs import coupons_jobs
+from chalicelib.identity.api import identity_api
+from chalicelib.inventory.api import inventory_api
+from chalicelib.orders.api import orders_api
+from chalicelib.orders.jobs import orders_jobs
+from chalicelib.printing.api import printing_api
+from chalicelib.printing.jobs import printing_jobs
+from chalicelib.promotions.api import promotions_api
+from chalicelib.sms.api import sms_api
+from chalicelib.sms.jobs import sms_jobs
+from chalicelib.stores.api import stores_api
+from chalicelib.subscriptions import events_consumer
 
 app = Chalice(app_name="omnistore")
 app.register_middleware(log_requests, "http")

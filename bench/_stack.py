@@ -1,4 +1,5 @@
 """Shared by the bench scripts: DynamoDB Local in memory with this app's tables, and demo data."""
+
 from __future__ import annotations
 
 import os
@@ -15,11 +16,19 @@ sys.path.insert(0, str(ROOT))
 def dynamodb_local(stage: str = "test"):
     """Start DynamoDB Local (in memory), point the app at it, create the tables from infra/; yield the
     boto3 client; stop it afterwards."""
-    os.environ.update({"STAGE": stage, "TABLE_NAME": f"omnistore-{stage}-app",
-                       "IDEMPOTENCY_TABLE_NAME": f"omnistore-{stage}-idempotency",
-                       "EVENTS_QUEUE_NAME": f"omnistore-{stage}-events", "AWS_DEFAULT_REGION": "ap-southeast-1",
-                       "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
-                       "JWT_SECRET": secrets.token_urlsafe(48), "POWERTOOLS_LOG_LEVEL": "ERROR"})
+    os.environ.update(
+        {
+            "STAGE": stage,
+            "TABLE_NAME": f"omnistore-{stage}-app",
+            "IDEMPOTENCY_TABLE_NAME": f"omnistore-{stage}-idempotency",
+            "EVENTS_QUEUE_NAME": f"omnistore-{stage}-events",
+            "AWS_DEFAULT_REGION": "ap-southeast-1",
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "JWT_SECRET": secrets.token_urlsafe(48),
+            "POWERTOOLS_LOG_LEVEL": "ERROR",
+        }
+    )
     import boto3
 
     from chalicelib.core.dynamo import reset_connections

@@ -5,11 +5,13 @@ TransactWriteItems) whatever the number of lines, with or without a coupon.
 
     .venv/bin/python bench/checkout_roundtrips.py
 """
+
 from __future__ import annotations
 
 import json
 import time
 from collections import Counter
+from datetime import UTC
 
 from _stack import dynamodb_local
 
@@ -18,7 +20,7 @@ CARTS = (1, 10, 50)
 
 def main() -> None:
     with dynamodb_local():
-        from datetime import datetime, timezone
+        from datetime import datetime
 
         from chalicelib.catalog import services as catalog
         from chalicelib.catalog.schemas import ProductCreate
@@ -39,33 +41,59 @@ def main() -> None:
         from chalicelib.stores.schemas import StoreCreate
 
         events.capture([])
-        clock.set_clock(lambda: datetime(2026, 11, 23, 4, 0, tzinfo=timezone.utc))
+        clock.set_clock(lambda: datetime(2026, 11, 23, 4, 0, tzinfo=UTC))
         hq = Principal(sub="01JHQ00000000000000000000A", role="hq_admin")
-        store = stores.create_store(StoreCreate(
-            name="解放碑店", address="民族路188号", lat=29.5575, lng=106.5772, phone="023-63701234",
-            opening_hours=[{"weekday": d, "open": "00:00", "close": "00:00"} for d in range(1, 8)])).store_id
+        store = stores.create_store(
+            StoreCreate(
+                name="解放碑店",
+                address="民族路188号",
+                lat=29.5575,
+                lng=106.5772,
+                phone="023-63701234",
+                opening_hours=[{"weekday": d, "open": "00:00", "close": "00:00"} for d in range(1, 8)],
+            )
+        ).store_id
         skus = [f"SKU-{i:03d}" for i in range(max(CARTS))]
         for sku in skus:
             catalog.create_product(ProductCreate(sku=sku, name=f"商品{sku}", category="drinks", price_fen=1000))
         for i in range(0, len(skus), 50):
-            inventory.receive_goods(hq, store, ReceiptCreate(lines=[{"sku": s, "qty": 1000} for s in skus[i:i + 50]]))
+            inventory.receive_goods(hq, store, ReceiptCreate(lines=[{"sku": s, "qty": 1000} for s in skus[i : i + 50]]))
         year = {"starts_at": "2026-01-01T00:00:00+08:00", "ends_at": "2027-01-01T00:00:00+08:00"}
-        for body in ({"title": "满200减10", "rule": {"kind": "threshold", "tiers": [{"min_fen": 20000, "off_fen": 1000}]},
-                      "schedule": year},
-                     {"title": "买二送一", "rule": {"kind": "buy_n_get_m", "buy_qty": 2, "free_qty": 1},
-                      "scope": {"skus": skus[:3]}, "schedule": year}):
+        for body in (
+            {
+                "title": "满200减10",
+                "rule": {"kind": "threshold", "tiers": [{"min_fen": 20000, "off_fen": 1000}]},
+                "schedule": year,
+            },
+            {
+                "title": "买二送一",
+                "rule": {"kind": "buy_n_get_m", "buy_qty": 2, "free_qty": 1},
+                "scope": {"skus": skus[:3]},
+                "schedule": year,
+            },
+        ):
             promotions.create(hq, PromotionCreate.model_validate_json(json.dumps(body)))
-        tpl = coupons.create_template(hq, TemplateCreate(title="无门槛1元", kind="no_threshold", off_fen=100,
-                                                         validity={"valid_days": 7}, total_stock=1000,
-                                                         per_member_limit=100)).template_id
+        tpl = coupons.create_template(
+            hq,
+            TemplateCreate(
+                title="无门槛1元",
+                kind="no_threshold",
+                off_fen=100,
+                validity={"valid_days": 7},
+                total_stock=1000,
+                per_member_limit=100,
+            ),
+        ).template_id
         buyer = identity.create_member(new_id(), "bench-openid", None, None, "bench")
-        stores.chain()      # the store list and the live promotions are cached per process (30 s):
-        promotions.live()   # a warm Lambda does not re-read them
+        stores.chain()  # the store list and the live promotions are cached per process (30 s):
+        promotions.live()  # a warm Lambda does not re-read them
 
         calls: Counter = Counter()
         for client in (Item._get_connection().connection.client, connection().client):
-            client.meta.events.register("before-send.dynamodb", lambda **kw: calls.update(
-                [kw["request"].headers["X-Amz-Target"].decode().split(".")[-1]]))
+            client.meta.events.register(
+                "before-send.dynamodb",
+                lambda **kw: calls.update([kw["request"].headers["X-Amz-Target"].decode().split(".")[-1]]),
+            )
 
         member = Principal(sub=buyer.member_id, role="member")
         clerk = Principal(sub="01JBENCHC1ERK0000000000000", role="clerk", store_id=store)
@@ -76,13 +104,35 @@ def main() -> None:
             lines = [{"sku": s, "qty": 1} for s in skus[:n]]
             c1, c2 = claimed.pop(), claimed.pop()
             for label, run in (
-                ("shop order + Idempotency-Key", lambda: _with_key(idempotency, f"bench-{n}", lambda: checkout.create_order(
-                    member, ShopQuoteIn(lines=lines, store_id=store)))),
-                ("shop order + key + coupon", lambda: _with_key(idempotency, f"bench-c-{n}", lambda: checkout.create_order(
-                    member, ShopQuoteIn(lines=lines, store_id=store, coupon_ids=[c1])))),
-                ("POS sale (cash)", lambda: checkout.pos_sale(clerk, PosSaleIn(lines=lines, payment={"method": "cash"}))),
-                ("POS sale + member + coupon", lambda: checkout.pos_sale(clerk, PosSaleIn(
-                    lines=lines, member_code=member.sub, coupon_ids=[c2], payment={"method": "cash"}))),
+                (
+                    "shop order + Idempotency-Key",
+                    lambda: _with_key(
+                        idempotency,
+                        f"bench-{n}",
+                        lambda: checkout.create_order(member, ShopQuoteIn(lines=lines, store_id=store)),
+                    ),
+                ),
+                (
+                    "shop order + key + coupon",
+                    lambda: _with_key(
+                        idempotency,
+                        f"bench-c-{n}",
+                        lambda: checkout.create_order(
+                            member, ShopQuoteIn(lines=lines, store_id=store, coupon_ids=[c1])
+                        ),
+                    ),
+                ),
+                (
+                    "POS sale (cash)",
+                    lambda: checkout.pos_sale(clerk, PosSaleIn(lines=lines, payment={"method": "cash"})),
+                ),
+                (
+                    "POS sale + member + coupon",
+                    lambda: checkout.pos_sale(
+                        clerk,
+                        PosSaleIn(lines=lines, member_code=member.sub, coupon_ids=[c2], payment={"method": "cash"}),
+                    ),
+                ),
             ):
                 calls.clear()
                 t0 = time.perf_counter()
@@ -90,7 +140,9 @@ def main() -> None:
                 ms = (time.perf_counter() - t0) * 1000
                 total = sum(calls.values())
                 worst = max(worst, total)
-                note = f"  (-{out.discount_fen} fen: {', '.join(a['rule'] for a in out.applied)})" if out.applied else ""
+                note = (
+                    f"  (-{out.discount_fen} fen: {', '.join(a['rule'] for a in out.applied)})" if out.applied else ""
+                )
                 print(f"{label:<34}{n:>6}{total:>10}  {dict(calls)!s:<44}{ms:6.0f}{note}")
         print(f"\nmost requests for one checkout: {worst} (goal: 2, independent of line count and coupons)")
 

@@ -14,6 +14,7 @@ that the libraries alone do not, by top-level package and by our own modules.
 
     .venv/bin/python bench/coldstart.py [-n 7] [--top 12]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,11 +32,18 @@ GOAL = 1.3
 
 LIBS = [
     "chalice",
-    "pynamodb", "pynamodb.models", "pynamodb.attributes", "pynamodb.connection", "pynamodb.transactions",
+    "pynamodb",
+    "pynamodb.models",
+    "pynamodb.attributes",
+    "pynamodb.connection",
+    "pynamodb.transactions",
     "pynamodb.indexes",
-    "pydantic", "pydantic_settings",
+    "pydantic",
+    "pydantic_settings",
     "aws_lambda_powertools.logging",
-    "jwt", "ulid", "botocore",
+    "jwt",
+    "ulid",
+    "botocore",
 ]
 SNIPPETS = {
     "bare": "pass",
@@ -49,8 +57,13 @@ SNIPPETS = {
 
 def env(no_pyc: bool, cache_dir: str | None = None) -> dict[str, str]:
     e = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    e.update({"PYTHONPATH": str(ROOT), "STAGE": e.get("STAGE", "dev"),
-              "AWS_DEFAULT_REGION": e.get("AWS_DEFAULT_REGION", "ap-southeast-1")})
+    e.update(
+        {
+            "PYTHONPATH": str(ROOT),
+            "STAGE": e.get("STAGE", "dev"),
+            "AWS_DEFAULT_REGION": e.get("AWS_DEFAULT_REGION", "ap-southeast-1"),
+        }
+    )
     if no_pyc:
         e["PYTHONDONTWRITEBYTECODE"] = "1"
         e["PYTHONPYCACHEPREFIX"] = cache_dir or tempfile.mkdtemp(prefix="coldstart-nopyc-")
@@ -59,8 +72,14 @@ def env(no_pyc: bool, cache_dir: str | None = None) -> dict[str, str]:
 
 def run_once(code: str, environ: dict[str, str]) -> float:
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=environ, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=environ,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     return time.perf_counter() - t0
 
 
@@ -82,7 +101,7 @@ def measure(n: int, no_pyc: bool) -> dict[str, float]:
     environ = env(no_pyc)
     if no_pyc:
         run_once(WARM_STDLIB.format(imports="\n".join(SNIPPETS.values())), environ)
-    else:                               # compile once so every measured run finds its .pyc
+    else:  # compile once so every measured run finds its .pyc
         for code in SNIPPETS.values():
             run_once(code, environ)
     best = {k: float("inf") for k in SNIPPETS}
@@ -99,8 +118,14 @@ def importtime(code: str) -> list[tuple[str, int, list]]:
     """The import tree of ``python -X importtime -c code`` (cached .pyc): [(module, self us, children)].
     The output is post-order with two spaces of indent per level, so a module's children are the lines one
     level deeper that precede it."""
-    out = subprocess.run([sys.executable, "-X", "importtime", "-c", code], cwd=ROOT, env=env(False),
-                         check=True, capture_output=True, text=True).stderr
+    out = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", code],
+        cwd=ROOT,
+        env=env(False),
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stderr
     pending: dict[int, list] = defaultdict(list)
     for line in out.splitlines():
         m = LINE.match(line)
@@ -147,8 +172,10 @@ def extras(top: int) -> tuple[list[tuple[str, float, int]], list[tuple[str, floa
             by_pkg[mod.split(".")[0]][0] += median(xs)
             by_pkg[mod.split(".")[0]][1] += 1
     pkgs = sorted(((p, ms, n) for p, (ms, n) in by_pkg.items()), key=lambda r: -r[1])[:top]
-    ours = sorted(((m, median(beyond_us[m]), median(self_us[m])) for m in self_us
-                   if m == "app" or m.startswith("chalicelib")), key=lambda r: -r[1])[:top]
+    ours = sorted(
+        ((m, median(beyond_us[m]), median(self_us[m])) for m in self_us if m == "app" or m.startswith("chalicelib")),
+        key=lambda r: -r[1],
+    )[:top]
     return pkgs, ours
 
 
@@ -159,8 +186,12 @@ def package_figures(zip_path: str, n: int) -> None:
     import zipfile
 
     code = "import time; t = time.perf_counter(); import app; print(time.perf_counter() - t)"
-    environ = {"PATH": os.environ.get("PATH", ""), "STAGE": "dev", "AWS_DEFAULT_REGION": "ap-southeast-1",
-               "PYTHONDONTWRITEBYTECODE": "1"}
+    environ = {
+        "PATH": os.environ.get("PATH", ""),
+        "STAGE": "dev",
+        "AWS_DEFAULT_REGION": "ap-southeast-1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
     print(f"\n`import app` from {zip_path} (ms, best of {n})")
     for label, keep_pyc in (("with .pyc (make package)", True), ("without .pyc", False)):
         with tempfile.TemporaryDirectory() as tmp:
@@ -169,8 +200,14 @@ def package_figures(zip_path: str, n: int) -> None:
             if not keep_pyc:
                 for d in Path(tmp).rglob("__pycache__"):
                     shutil.rmtree(d, ignore_errors=True)
-            best = min(float(subprocess.run([sys.executable, "-c", code], cwd=tmp, env=environ, check=True,
-                                            capture_output=True, text=True).stdout) for _ in range(n))
+            best = min(
+                float(
+                    subprocess.run(
+                        [sys.executable, "-c", code], cwd=tmp, env=environ, check=True, capture_output=True, text=True
+                    ).stdout
+                )
+                for _ in range(n)
+            )
             print(f"  {label:<30}{best * 1e3:>8.0f}")
 
 
@@ -178,8 +215,12 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("-n", type=int, default=7, help="runs per figure (best of N); default 7")
     ap.add_argument("--top", type=int, default=12, help="rows in the breakdown tables")
-    ap.add_argument("--package", metavar="ZIP", help="also time `import app` from a deployment.zip as Lambda "
-                    "unpacks it (read-only: no bytecode written), with and without the .pyc it carries")
+    ap.add_argument(
+        "--package",
+        metavar="ZIP",
+        help="also time `import app` from a deployment.zip as Lambda "
+        "unpacks it (read-only: no bytecode written), with and without the .pyc it carries",
+    )
     args = ap.parse_args()
     if args.package:
         package_figures(args.package, args.n)
@@ -190,9 +231,15 @@ def main() -> int:
     print()
     print(f"{'import (ms, minus bare start)':<34}" + "".join(f"{label:>14}" for label in results))
     print("-" * (34 + 14 * len(results)))
-    rows = {label: {"bare": r["bare"] * 1e3, "libs": (r["libs"] - r["bare"]) * 1e3,
-                    "app": (r["app"] - r["bare"]) * 1e3, "libs_gc": (r["libs_gc_paused"] - r["bare"]) * 1e3}
-            for label, r in results.items()}
+    rows = {
+        label: {
+            "bare": r["bare"] * 1e3,
+            "libs": (r["libs"] - r["bare"]) * 1e3,
+            "app": (r["app"] - r["bare"]) * 1e3,
+            "libs_gc": (r["libs_gc_paused"] - r["bare"]) * 1e3,
+        }
+        for label, r in results.items()
+    }
     print(f"{'bare interpreter start (abs.)':<34}" + "".join(f"{v['bare']:>14.1f}" for v in rows.values()))
     print(f"{'third-party runtime libs':<34}" + "".join(f"{v['libs']:>14.1f}" for v in rows.values()))
     print(f"{'app (Chalice app + chalicelib)':<34}" + "".join(f"{v['app']:>14.1f}" for v in rows.values()))
@@ -201,7 +248,9 @@ def main() -> int:
     print(f"{'ratio app / libs':<34}" + "".join(f"{r:>14.2f}" for r in ratios.values()))
     verdict = "OK" if ratios["cached .pyc"] <= GOAL else "ABOVE GOAL"
     print(f"{'(libs, GC paused as app.py does)':<34}" + "".join(f"{v['libs_gc']:>14.1f}" for v in rows.values()))
-    print(f"{'(ratio app / libs, both paused)':<34}" + "".join(f"{v['app'] / v['libs_gc']:>14.2f}" for v in rows.values()))
+    print(
+        f"{'(ratio app / libs, both paused)':<34}" + "".join(f"{v['app'] / v['libs_gc']:>14.2f}" for v in rows.values())
+    )
     print(f"\ngoal: ratio <= {GOAL} (cached .pyc): {verdict}")
     print("libs = " + ", ".join(LIBS))
 

@@ -7,6 +7,7 @@ a real race. Prints per round the wall time and, at the end, the contention figu
 
     .venv/bin/python bench/race_soak.py [N] [-- extra pytest args]
 """
+
 from __future__ import annotations
 
 import sys
@@ -56,10 +57,12 @@ class Rounds:
 
 def main(argv: list[str]) -> int:
     n = int(argv[0]) if argv and argv[0].isdigit() else 20
-    extra = argv[argv.index("--") + 1:] if "--" in argv else []
+    extra = argv[argv.index("--") + 1 :] if "--" in argv else []
     rounds = Rounds(n)
-    code = pytest.main(["-q", "-p", "no:cacheprovider", "--rootdir", str(ROOT), *extra,
-                        *[str(ROOT / t) for t in RACE_TESTS]], plugins=[rounds])
+    code = pytest.main(
+        ["-q", "-p", "no:cacheprovider", "--rootdir", str(ROOT), *extra, *[str(ROOT / t) for t in RACE_TESTS]],
+        plugins=[rounds],
+    )
     print()
     for r in range(n):
         took = rounds.ended.get(r, 0) - rounds.started.get(r, 0)
@@ -76,8 +79,10 @@ def main(argv: list[str]) -> int:
         for name, races in figures.items():
             c = [r.cancellations for r in races]
             p = [r.peak_in_flight for r in races]
-            print(f"  {name}: workers {races[0].workers}, conditional cancellations {min(c)}..{max(c)}, "
-                  f"peak in flight {min(p)}..{max(p)}")
+            print(
+                f"  {name}: workers {races[0].workers}, conditional cancellations {min(c)}..{max(c)}, "
+                f"peak in flight {min(p)}..{max(p)}"
+            )
     print(f"passed {passed}/{n}")
     return 0 if passed == n and code == 0 else 1
 

@@ -3,6 +3,7 @@ events queue's consumer that feeds them.
 
 Lambda loads ``handle_events`` from this module (not from app.py), so the list below is all it needs; app.py
 registers the blueprint. A domain's subscriptions are in its ``subscribers.py`` (``SUBSCRIPTIONS``)."""
+
 from __future__ import annotations
 
 from chalice import Blueprint
@@ -15,10 +16,10 @@ from chalicelib.printing import subscribers as printing
 from chalicelib.sms import subscribers as sms
 
 SUBSCRIPTIONS: list[events.Subscription] = [
-    *inventory.SUBSCRIPTIONS,    # StockMoved -> low-stock alert (LowStock)
-    *printing.SUBSCRIPTIONS,     # OrderPaid, RefundCompleted -> tickets
-    *sms.SUBSCRIPTIONS,          # OrderPaid, OrderReady, RefundCompleted, LowStock, PrinterOffline, ... -> SMS
-    *coupons.SUBSCRIPTIONS,      # MemberJoined -> new-member pack; OrderPaid -> coupons used
+    *inventory.SUBSCRIPTIONS,  # StockMoved -> low-stock alert (LowStock)
+    *printing.SUBSCRIPTIONS,  # OrderPaid, RefundCompleted -> tickets
+    *sms.SUBSCRIPTIONS,  # OrderPaid, OrderReady, RefundCompleted, LowStock, PrinterOffline, ... -> SMS
+    *coupons.SUBSCRIPTIONS,  # MemberJoined -> new-member pack; OrderPaid -> coupons used
 ]
 
 events_consumer = Blueprint(__name__)

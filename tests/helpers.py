@@ -1,4 +1,5 @@
 """Small helpers for API tests: call a route, log in, build common bodies."""
+
 from __future__ import annotations
 
 import json
@@ -13,8 +14,15 @@ class Api:
     def __init__(self, client):
         self.client = client
 
-    def call(self, method: str, path: str, body: Any = None, token: str | None = None,
-             headers: dict[str, str] | None = None, raw: str | bytes | None = None):
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+        raw: str | bytes | None = None,
+    ):
         h = {"Content-Type": "application/json"}
         if token:
             h["Authorization"] = f"Bearer {token}"
@@ -73,14 +81,40 @@ STORE_BODY = {
 
 
 PRODUCTS = [
-    {"sku": "MT-53-500", "name": "飞天茅台 53%vol 500ml", "category": "baijiu", "price_fen": 299900, "cost_fen": 250000,
-     "barcode": "6901234500011", "unit": "瓶"},
-    {"sku": "CQ-BEER-500", "name": "重庆啤酒 500ml", "category": "beer", "price_fen": 600, "cost_fen": 350,
-     "barcode": "6901234500028", "unit": "罐"},
-    {"sku": "WLY-52-500", "name": "五粮液 52%vol 500ml", "category": "baijiu", "price_fen": 109900, "cost_fen": 90000,
-     "unit": "瓶"},
-    {"sku": "CIG-HHL", "name": "黄鹤楼(软蓝)", "category": "cigarettes", "price_fen": 2000, "consult_only": True,
-     "contact_hint": "到店咨询或致电门店"},
+    {
+        "sku": "MT-53-500",
+        "name": "飞天茅台 53%vol 500ml",
+        "category": "baijiu",
+        "price_fen": 299900,
+        "cost_fen": 250000,
+        "barcode": "6901234500011",
+        "unit": "瓶",
+    },
+    {
+        "sku": "CQ-BEER-500",
+        "name": "重庆啤酒 500ml",
+        "category": "beer",
+        "price_fen": 600,
+        "cost_fen": 350,
+        "barcode": "6901234500028",
+        "unit": "罐",
+    },
+    {
+        "sku": "WLY-52-500",
+        "name": "五粮液 52%vol 500ml",
+        "category": "baijiu",
+        "price_fen": 109900,
+        "cost_fen": 90000,
+        "unit": "瓶",
+    },
+    {
+        "sku": "CIG-HHL",
+        "name": "黄鹤楼(软蓝)",
+        "category": "cigarettes",
+        "price_fen": 2000,
+        "consult_only": True,
+        "contact_hint": "到店咨询或致电门店",
+    },
 ]
 
 
@@ -102,8 +136,11 @@ class World:
         self.clerk_b = token_for("clerk", sub="01JC1ERKB00000000000000000", store_id=self.b)
 
     def receive(self, store_id: str, lines: dict[str, int]):
-        r = self.api.post(f"/admin/stores/{store_id}/stock/receipts",
-                          {"lines": [{"sku": s, "qty": q} for s, q in lines.items()]}, token=self.hq)
+        r = self.api.post(
+            f"/admin/stores/{store_id}/stock/receipts",
+            {"lines": [{"sku": s, "qty": q} for s, q in lines.items()]},
+            token=self.hq,
+        )
         assert r.status == 201, r
         return r.json
 
@@ -114,8 +151,10 @@ class World:
     def ledger_sum(self, store_id: str, sku: str) -> int:
         total, cursor = 0, None
         while True:
-            r = self.api.get(f"/admin/stores/{store_id}/stock/{sku}/ledger?limit=200" + (f"&next={cursor}" if cursor else ""),
-                             token=self.hq)
+            r = self.api.get(
+                f"/admin/stores/{store_id}/stock/{sku}/ledger?limit=200" + (f"&next={cursor}" if cursor else ""),
+                token=self.hq,
+            )
             total += sum(e["delta"] for e in r.json["items"])
             cursor = r.json["next"]
             if not cursor:
@@ -131,7 +170,7 @@ def relay_events() -> int:
     import boto3
 
     from app import app
-    from chalicelib.core import events
+    from chalicelib.core import queues
     from chalicelib.core.settings import get_settings
     from tools.worker import Worker
 
@@ -143,10 +182,15 @@ def relay_events() -> int:
         from botocore.config import Config
 
         # moto answers the regional endpoint, not the account-based one botocore derives from a stream ARN
-        streams = boto3.client("dynamodbstreams", region_name=s.aws_region, endpoint_url=s.dynamodb_endpoint,
-                               config=Config(account_id_endpoint_mode="disabled"))
-        worker = _relay_workers[arn] = Worker(app, events.sqs_client(), stage="test", dynamodb_client=ddb,
-                                              streams_client=streams)
+        streams = boto3.client(
+            "dynamodbstreams",
+            region_name=s.aws_region,
+            endpoint_url=s.dynamodb_endpoint,
+            config=Config(account_id_endpoint_mode="disabled"),
+        )
+        worker = _relay_workers[arn] = Worker(
+            app, queues.sqs_client(), stage="test", dynamodb_client=ddb, streams_client=streams
+        )
     delivered = 0
     while n := worker.poll_streams(["relay_events"]):
         delivered += n
@@ -158,12 +202,12 @@ def drain_events() -> list[dict]:
     stream relay and the events Lambda would, until nothing new comes. Returns the events delivered."""
     import json as _json
 
-    from chalicelib.core import events
+    from chalicelib.core import events, queues
     from chalicelib.core.settings import get_settings
     from chalicelib.subscriptions import SUBSCRIPTIONS
 
-    sqs = events.sqs_client()
-    url = events.queue_url(get_settings().events_queue_name)
+    sqs = queues.sqs_client()
+    url = queues.queue_url(get_settings().events_queue_name)
     seen = []
     while True:
         relay_events()
@@ -181,11 +225,22 @@ def sqs_event(bodies: list[str], queue: str = "test-queue") -> dict:
     """A Lambda SQS event, every record with its own messageId (unlike chalice's generate_sqs_event)."""
     import uuid
 
-    return {"Records": [{"messageId": str(uuid.uuid4()), "receiptHandle": str(uuid.uuid4()), "body": b,
-                         "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {}, "md5OfBody": "",
-                         "eventSource": "aws:sqs",
-                         "eventSourceARN": f"arn:aws:sqs:ap-southeast-1:000000000000:{queue}",
-                         "awsRegion": "ap-southeast-1"} for b in bodies]}
+    return {
+        "Records": [
+            {
+                "messageId": str(uuid.uuid4()),
+                "receiptHandle": str(uuid.uuid4()),
+                "body": b,
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": f"arn:aws:sqs:ap-southeast-1:000000000000:{queue}",
+                "awsRegion": "ap-southeast-1",
+            }
+            for b in bodies
+        ]
+    }
 
 
 def run_sqs_handler(handler, bodies: list[str]) -> dict:
@@ -198,12 +253,12 @@ def run_sqs_handler(handler, bodies: list[str]) -> dict:
 def take_messages(queue_name: str) -> list[str]:
     """Every message body now on a (moto) queue, removed from it, after relaying new outbox events (so the events
     queue has what the stream relay would have put there). Delayed messages are not visible yet."""
-    from chalicelib.core import events
+    from chalicelib.core import queues
 
     relay_events()
 
-    sqs = events.sqs_client()
-    url = events.queue_url(queue_name)
+    sqs = queues.sqs_client()
+    url = queues.queue_url(queue_name)
     bodies = []
     while True:
         msgs = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])

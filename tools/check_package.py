@@ -20,6 +20,7 @@ DLQ named ``<queue>-dlq``; every function has the stage's table/queue names in i
 as Secrets Manager dynamic references, and exactly the stage's hand-written IAM policy (``autogen_policy`` false);
 and that policy names this stage's tables and queues and nothing of another stage.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,14 +42,26 @@ QUEUE = "AWS::SQS::Queue"
 ROLE = "AWS::IAM::Role"
 
 # Function environment variable -> logical id of the template resource whose name it must hold.
-NAME_VARS = {"TABLE_NAME": "AppTable", "IDEMPOTENCY_TABLE_NAME": "IdempotencyTable",
-             "EVENTS_QUEUE_NAME": "EventsQueue", "PRINT_QUEUE_NAME": "PrintQueue", "SMS_QUEUE_NAME": "SmsQueue"}
-REQUIRED_SECRETS = ("JWT_SECRET", "WECHAT_SECRET", "WECHATPAY_MERCHANT_PRIVATE_KEY", "WECHATPAY_APIV3_KEY",
-                    "WECHATPAY_APIV2_KEY", "ALIYUN_SMS_ACCESS_KEY_ID", "ALIYUN_SMS_ACCESS_KEY_SECRET")
+NAME_VARS = {
+    "TABLE_NAME": "AppTable",
+    "IDEMPOTENCY_TABLE_NAME": "IdempotencyTable",
+    "EVENTS_QUEUE_NAME": "EventsQueue",
+    "PRINT_QUEUE_NAME": "PrintQueue",
+    "SMS_QUEUE_NAME": "SmsQueue",
+}
+REQUIRED_SECRETS = (
+    "JWT_SECRET",
+    "WECHAT_SECRET",
+    "WECHATPAY_MERCHANT_PRIVATE_KEY",
+    "WECHATPAY_APIV3_KEY",
+    "WECHATPAY_APIV2_KEY",
+    "ALIYUN_SMS_ACCESS_KEY_ID",
+    "ALIYUN_SMS_ACCESS_KEY_SECRET",
+)
 SECRET_NAME = re.compile(r"SECRET|PASSWORD|PASSWD|TOKEN|PRIVATE|API_?KEY|CREDENTIAL", re.I)
 DYNAMIC_REF = re.compile(r"^\{\{resolve:secretsmanager:(?P<secret>[^:}]+):SecretString:(?P<key>[A-Za-z0-9_]+)\}\}$")
 ARN_QUEUE = re.compile(r"^arn:\$\{AWS::Partition\}:sqs:\$\{AWS::Region\}:\$\{AWS::AccountId\}:(?P<name>[^:$]+)$")
-SAMPLE_ACCOUNT = ("ap-southeast-1", "123456789012")    # to test the policy's ARN patterns against
+SAMPLE_ACCOUNT = ("ap-southeast-1", "123456789012")  # to test the policy's ARN patterns against
 
 
 # ------------------------------------------------------------------------------------------------ loading
@@ -74,7 +87,7 @@ _Loader.add_multi_constructor("!", _intrinsic)
 
 def load_template(path: str | Path) -> dict[str, Any]:
     text = Path(path).read_text()
-    return json.loads(text) if str(path).endswith(".json") else yaml.load(text, Loader=_Loader)  # noqa: S506
+    return json.loads(text) if str(path).endswith(".json") else yaml.load(text, Loader=_Loader)
 
 
 def save_template(path: str | Path, tpl: dict[str, Any]) -> None:
@@ -134,19 +147,28 @@ def queue_arn_name(value: Any) -> str | None:
 
 
 def stream_event_sources(fn: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {k: e.get("Properties", {}) for k, e in (fn.get("Properties", {}).get("Events") or {}).items()
-            if e.get("Type") == "DynamoDB"}
+    return {
+        k: e.get("Properties", {})
+        for k, e in (fn.get("Properties", {}).get("Events") or {}).items()
+        if e.get("Type") == "DynamoDB"
+    }
 
 
 # The outbox relay sees only new Outbox items (the table's every other write is filtered out by Lambda).
-OUTBOX_FILTER = {"Filters": [{"Pattern": json.dumps({"eventName": ["INSERT"],
-                                                     "dynamodb": {"NewImage": {"kind": {"S": ["Outbox"]}}}})}]}
-STREAM_RETRIES = 10     # then Lambda skips the batch; the republish sweep relays what it left
+OUTBOX_FILTER = {
+    "Filters": [
+        {"Pattern": json.dumps({"eventName": ["INSERT"], "dynamodb": {"NewImage": {"kind": {"S": ["Outbox"]}}}})}
+    ]
+}
+STREAM_RETRIES = 10  # then Lambda skips the batch; the republish sweep relays what it left
 
 
 def sqs_event_sources(fn: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {k: e.get("Properties", {}) for k, e in (fn.get("Properties", {}).get("Events") or {}).items()
-            if e.get("Type") == "SQS"}
+    return {
+        k: e.get("Properties", {})
+        for k, e in (fn.get("Properties", {}).get("Events") or {}).items()
+        if e.get("Type") == "SQS"
+    }
 
 
 # ---------------------------------------------------------------------------------------------- finalizing
@@ -160,8 +182,9 @@ def finalize(tpl: dict[str, Any], stage: str) -> list[str]:
         param["Default"], param["AllowedValues"] = stage, [stage]
         changes.append(f"Parameters.Stage pinned to {stage!r}")
     by_name = {resolve(r["Properties"].get("QueueName"), stage): logical for logical, r in of_type(tpl, QUEUE).items()}
-    tables_by_name = {resolve(r["Properties"].get("TableName"), stage): logical
-                      for logical, r in of_type(tpl, TABLE).items()}
+    tables_by_name = {
+        resolve(r["Properties"].get("TableName"), stage): logical for logical, r in of_type(tpl, TABLE).items()
+    }
     for fname, fn in of_type(tpl, FUNCTION).items():
         for ename, props in sqs_event_sources(fn).items():
             name = queue_arn_name(props.get("Queue"))
@@ -177,8 +200,9 @@ def finalize(tpl: dict[str, Any], stage: str) -> list[str]:
             table = stream_table_name(props.get("Stream"))
             if table in tables_by_name:
                 props["Stream"] = {"Fn::GetAtt": [tables_by_name[table], "StreamArn"]}
-                props.update(FilterCriteria=OUTBOX_FILTER, MaximumRetryAttempts=STREAM_RETRIES,
-                             BisectBatchOnFunctionError=True)
+                props.update(
+                    FilterCriteria=OUTBOX_FILTER, MaximumRetryAttempts=STREAM_RETRIES, BisectBatchOnFunctionError=True
+                )
                 changes.append(f"{fname}.Events.{ename}.Stream -> {tables_by_name[table]}.StreamArn (Outbox inserts)")
     return changes
 
@@ -197,8 +221,10 @@ def check(tpl: dict[str, Any], stage: str) -> list[str]:
 
     param = tpl.get("Parameters", {}).get("Stage") or {}
     if param.get("Default") != stage or param.get("AllowedValues") != [stage]:
-        add(f"Parameters.Stage must be pinned to {stage!r} (Default and AllowedValues); got "
-            f"Default={param.get('Default')!r} AllowedValues={param.get('AllowedValues')!r} (run with --finalize)")
+        add(
+            f"Parameters.Stage must be pinned to {stage!r} (Default and AllowedValues); got "
+            f"Default={param.get('Default')!r} AllowedValues={param.get('AllowedValues')!r} (run with --finalize)"
+        )
     if tpl.get("Transform") != "AWS::Serverless-2016-10-31":
         add("the template is not a SAM template (Transform AWS::Serverless-2016-10-31); Globals would be ignored")
 
@@ -222,8 +248,9 @@ def check(tpl: dict[str, Any], stage: str) -> list[str]:
     return problems
 
 
-def check_streams(fname: str, fn: dict[str, Any], tables: dict[str, dict], policy: dict[str, Any],
-                  stage: str) -> list[str]:
+def check_streams(
+    fname: str, fn: dict[str, Any], tables: dict[str, dict], policy: dict[str, Any], stage: str
+) -> list[str]:
     """A stream-triggered function (the outbox relay) reads a table of this template that has a stream, sees only
     new Outbox items, and its role may read the stream."""
     problems = []
@@ -231,8 +258,10 @@ def check_streams(fname: str, fn: dict[str, Any], tables: dict[str, dict], polic
         stream = props.get("Stream")
         logical = stream.get("Fn::GetAtt", [None])[0] if isinstance(stream, dict) else None
         if logical not in tables:
-            problems.append(f"{fname}.Events.{ename}: Stream must be Fn::GetAtt of a table's StreamArn, got {stream!r} "
-                            "(run with --finalize)")
+            problems.append(
+                f"{fname}.Events.{ename}: Stream must be Fn::GetAtt of a table's StreamArn, got {stream!r} "
+                "(run with --finalize)"
+            )
             continue
         if not (tables[logical].get("StreamSpecification") or {}).get("StreamViewType"):
             problems.append(f"{logical}: {fname} reads its stream but the table has no StreamSpecification")
@@ -240,8 +269,10 @@ def check_streams(fname: str, fn: dict[str, Any], tables: dict[str, dict], polic
             problems.append(f"{fname}.Events.{ename}: FilterCriteria must select new Outbox items only")
         arn = table_arn(tables[logical]["TableName"]) + "/stream/2026-01-01T00:00:00.000"
         if not any(arn_matches(r, arn) for r in policy_resources(policy, "dynamodb")):
-            problems.append(f"{policy_file(stage).relative_to(ROOT)}: no statement allows reading the stream of "
-                            f"{tables[logical]['TableName']}")
+            problems.append(
+                f"{policy_file(stage).relative_to(ROOT)}: no statement allows reading the stream of "
+                f"{tables[logical]['TableName']}"
+            )
     return problems
 
 
@@ -309,14 +340,18 @@ def check_queues(queues: dict[str, dict], functions: dict[str, dict]) -> list[st
             continue
         dlq = target(props)
         if dlq not in queues:
-            problems.append(f"{name}: RedrivePolicy.deadLetterTargetArn must be Fn::GetAtt of a queue in this "
-                            f"template, got {redrive.get('deadLetterTargetArn')!r}")
+            problems.append(
+                f"{name}: RedrivePolicy.deadLetterTargetArn must be Fn::GetAtt of a queue in this "
+                f"template, got {redrive.get('deadLetterTargetArn')!r}"
+            )
         elif int(queues[dlq].get("MessageRetentionPeriod", 345600)) < int(props.get("MessageRetentionPeriod", 345600)):
             problems.append(f"{name}: its DLQ {dlq} keeps messages for less time than the queue itself")
         if dlq in queues and queues[dlq].get("QueueName") != f"{props.get('QueueName')}-dlq":
             # The watch_dead_letters schedule finds each queue's DLQ by this name (GetQueueAttributes, no listing).
-            problems.append(f"{name}: its dead-letter queue must be named {props.get('QueueName')}-dlq, "
-                            f"got {queues[dlq].get('QueueName')!r}")
+            problems.append(
+                f"{name}: its dead-letter queue must be named {props.get('QueueName')}-dlq, "
+                f"got {queues[dlq].get('QueueName')!r}"
+            )
         if not 1 <= int(redrive.get("maxReceiveCount", 0)) <= 1000:
             problems.append(f"{name}: RedrivePolicy.maxReceiveCount must be 1..1000")
     for fname, fn in functions.items():
@@ -325,19 +360,24 @@ def check_queues(queues: dict[str, dict], functions: dict[str, dict]) -> list[st
             q = props.get("Queue")
             if not (isinstance(q, dict) and "Fn::GetAtt" in q and q["Fn::GetAtt"][0] in queues):
                 name = queue_arn_name(q) or q
-                problems.append(f"{fname}.Events.{ename}: consumes {name!r}, which is not a queue of this template "
-                                f"(is EVENTS_QUEUE_NAME set for the stage at package time?)")
+                problems.append(
+                    f"{fname}.Events.{ename}: consumes {name!r}, which is not a queue of this template "
+                    f"(is EVENTS_QUEUE_NAME set for the stage at package time?)"
+                )
                 continue
             qname = q["Fn::GetAtt"][0]
             if props.get("FunctionResponseTypes") != ["ReportBatchItemFailures"]:
-                problems.append(f"{fname}.Events.{ename}: FunctionResponseTypes must be [ReportBatchItemFailures] "
-                                f"(partial batch failures)")
+                problems.append(
+                    f"{fname}.Events.{ename}: FunctionResponseTypes must be [ReportBatchItemFailures] "
+                    f"(partial batch failures)"
+                )
             if qname in dlqs:
                 continue
             vt = int(queues[qname].get("VisibilityTimeout", 30))
             if vt < 6 * timeout:
-                problems.append(f"{qname}: VisibilityTimeout {vt}s < 6 x the timeout of its consumer {fname} "
-                                f"({timeout}s)")
+                problems.append(
+                    f"{qname}: VisibilityTimeout {vt}s < 6 x the timeout of its consumer {fname} ({timeout}s)"
+                )
     return problems
 
 
@@ -375,8 +415,9 @@ def policy_resources(policy: dict[str, Any], service: str) -> list[str]:
     return out
 
 
-def check_policy_names(policy: dict[str, Any], tables: dict[str, dict], queues: dict[str, dict],
-                       stage: str) -> list[str]:
+def check_policy_names(
+    policy: dict[str, Any], tables: dict[str, dict], queues: dict[str, dict], stage: str
+) -> list[str]:
     """The stage's policy names each of the stage's tables (and the app table's indexes) and queues, and every
     DynamoDB/SQS resource it names is one of them."""
     problems = []
@@ -394,8 +435,12 @@ def check_policy_names(policy: dict[str, Any], tables: dict[str, dict], queues: 
         if not any(arn_matches(r, queue_arn(q)) for r in sqs):
             problems.append(f"{where}: no statement allows the queue {q}")
     for r in ddb:
-        if not any(arn_matches(r, table_arn(t)) or arn_matches(r, table_arn(t) + "/index/x")
-                   or arn_matches(r, table_arn(t) + "/stream/x") for t in table_names):
+        if not any(
+            arn_matches(r, table_arn(t))
+            or arn_matches(r, table_arn(t) + "/index/x")
+            or arn_matches(r, table_arn(t) + "/stream/x")
+            for t in table_names
+        ):
             problems.append(f"{where}: {r} names no table of stage {stage}")
     for r in sqs:
         if not any(arn_matches(r, queue_arn(q)) for q in queue_names):
@@ -412,12 +457,15 @@ def check_config() -> list[str]:
         if st.get("autogen_policy"):
             problems.append(f".chalice/config.json: stage {stage_name} turns autogen_policy on")
     for scope, env in [("environment_variables", cfg.get("environment_variables", {}))] + [
-            (f"stages.{s}.environment_variables", st.get("environment_variables", {}))
-            for s, st in cfg.get("stages", {}).items()]:
+        (f"stages.{s}.environment_variables", st.get("environment_variables", {}))
+        for s, st in cfg.get("stages", {}).items()
+    ]:
         for k in env:
             if SECRET_NAME.search(k):
-                problems.append(f".chalice/config.json {scope}.{k}: secrets are never committed; use a Secrets "
-                                f"Manager dynamic reference in infra/resources.yml Globals")
+                problems.append(
+                    f".chalice/config.json {scope}.{k}: secrets are never committed; use a Secrets "
+                    f"Manager dynamic reference in infra/resources.yml Globals"
+                )
     return problems
 
 
@@ -426,20 +474,29 @@ def check_env_secrets(where: str, env: dict[str, Any], stage: str) -> list[str]:
     for k, v in env.items():
         is_ref = isinstance(v, str) and DYNAMIC_REF.match(v)
         if SECRET_NAME.search(k) and not is_ref:
-            problems.append(f"{where}: {k} looks like a secret but is not a Secrets Manager dynamic reference "
-                            f"({{{{resolve:secretsmanager:...}}}})")
+            problems.append(
+                f"{where}: {k} looks like a secret but is not a Secrets Manager dynamic reference "
+                f"({{{{resolve:secretsmanager:...}}}})"
+            )
         if is_ref and not is_ref.group("secret").startswith(f"omnistore/{stage}/"):
             problems.append(f"{where}: {k} reads the secret {is_ref.group('secret')!r}, not one of stage {stage}")
     return problems
 
 
-def check_function(fname: str, fn: dict[str, Any], globals_env: dict[str, Any], tpl: dict[str, Any],
-                   tables: dict[str, dict], queues: dict[str, dict], policy: dict[str, Any],
-                   stage: str) -> list[str]:
+def check_function(
+    fname: str,
+    fn: dict[str, Any],
+    globals_env: dict[str, Any],
+    tpl: dict[str, Any],
+    tables: dict[str, dict],
+    queues: dict[str, dict],
+    policy: dict[str, Any],
+    stage: str,
+) -> list[str]:
     problems = []
     props = fn.get("Properties", {})
     own_env = (props.get("Environment") or {}).get("Variables", {})
-    env = {**globals_env, **own_env}       # SAM merges Globals into each function; the function's own wins
+    env = {**globals_env, **own_env}  # SAM merges Globals into each function; the function's own wins
     problems += check_env_secrets(fname, own_env, stage)
     if env.get("STAGE") != stage:
         problems.append(f"{fname}: STAGE={env.get('STAGE')!r}, expected {stage!r}")
@@ -449,8 +506,10 @@ def check_function(fname: str, fn: dict[str, Any], globals_env: dict[str, Any], 
             problems.append(f"{fname}: {var}={env.get(var)!r} but {logical} is named {names.get(logical)!r}")
     for var in REQUIRED_SECRETS:
         if not (isinstance(env.get(var), str) and DYNAMIC_REF.match(env[var])):
-            problems.append(f"{fname}: {var} must come from a Secrets Manager dynamic reference "
-                            f"(infra/resources.yml Globals.Function.Environment), got {env.get(var)!r}")
+            problems.append(
+                f"{fname}: {var} must come from a Secrets Manager dynamic reference "
+                f"(infra/resources.yml Globals.Function.Environment), got {env.get(var)!r}"
+            )
     tag = (props.get("Tags") or {}).get("aws-chalice", "")
     if tag and f"stage={stage}:" not in tag:
         problems.append(f"{fname}: packaged for another stage ({tag})")
@@ -468,8 +527,10 @@ def check_function(fname: str, fn: dict[str, Any], globals_env: dict[str, Any], 
     rprops = role_res.get("Properties", {})
     docs = [p.get("PolicyDocument") for p in rprops.get("Policies", [])]
     if docs != [policy]:
-        problems.append(f"{fname}: role {role_name} must carry exactly {policy_file(stage).relative_to(ROOT)} "
-                        f"(autogen_policy false); it has {len(docs)} inline policies that differ")
+        problems.append(
+            f"{fname}: role {role_name} must carry exactly {policy_file(stage).relative_to(ROOT)} "
+            f"(autogen_policy false); it has {len(docs)} inline policies that differ"
+        )
     if rprops.get("ManagedPolicyArns"):
         problems.append(f"{fname}: role {role_name} has managed policies {rprops['ManagedPolicyArns']}")
     return problems
@@ -482,7 +543,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("template", help="build/<stage>/sam.yaml (or .json)")
     ap.add_argument("stage")
     args = ap.parse_args(argv)
-    stage_env(args.stage)                       # unknown stage -> clear exit
+    stage_env(args.stage)  # unknown stage -> clear exit
     path = Path(args.template)
     if not path.exists():
         print(f"check_package: {path} does not exist (did `chalice package` run?)", file=sys.stderr)
@@ -494,8 +555,7 @@ def main(argv: list[str] | None = None) -> int:
         save_template(path, tpl)
     problems = check(tpl, args.stage)
     if problems:
-        print(f"check_package: {path} is not a valid {args.stage} package ({len(problems)} problems):",
-              file=sys.stderr)
+        print(f"check_package: {path} is not a valid {args.stage} package ({len(problems)} problems):", file=sys.stderr)
         for p in problems:
             print(f"  - {p}", file=sys.stderr)
         return 1

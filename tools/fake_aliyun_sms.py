@@ -12,6 +12,7 @@ Knobs: ``fail_next`` (a Code to answer once, e.g. ``isv.BUSINESS_LIMIT_CONTROL``
 every answer), ``delay_s`` (answer late: client timeouts). ``requests`` records what arrived, ``sent`` what was
 accepted.
 """
+
 from __future__ import annotations
 
 import base64
@@ -22,7 +23,7 @@ import re
 import threading
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, quote_plus
 
@@ -34,8 +35,13 @@ def _java_percent_encode(value: str) -> str:
 
 
 class FakeAliyunSms:
-    def __init__(self, access_key_id: str = "LTAI-test-key", access_key_secret: str = "test-secret-value",
-                 sign_name: str = "烟酒行", templates: dict[str, list[str]] | None = None):
+    def __init__(
+        self,
+        access_key_id: str = "LTAI-test-key",
+        access_key_secret: str = "test-secret-value",
+        sign_name: str = "烟酒行",
+        templates: dict[str, list[str]] | None = None,
+    ):
         self.access_key_id, self.access_key_secret, self.sign_name = access_key_id, access_key_secret, sign_name
         self.templates = templates or {}
         self.requests: list[dict] = []
@@ -47,16 +53,17 @@ class FakeAliyunSms:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
+            def do_POST(self):
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode("utf-8")
                 params = dict(parse_qsl(raw, keep_blank_values=True))
-                fake.requests.append({"path": self.path, "content_type": self.headers.get("Content-Type"),
-                                      "params": params})
+                fake.requests.append(
+                    {"path": self.path, "content_type": self.headers.get("Content-Type"), "params": params}
+                )
                 if fake.delay_s:
                     time.sleep(fake.delay_s)
                 self._reply(*fake.answer("POST", self.path, params))
 
-            def do_GET(self):  # noqa: N802
+            def do_GET(self):
                 query = self.path.split("?", 1)[1] if "?" in self.path else ""
                 params = dict(parse_qsl(query, keep_blank_values=True))
                 fake.requests.append({"path": self.path.split("?")[0], "params": params})
@@ -84,8 +91,11 @@ class FakeAliyunSms:
         return f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def expected_signature(self, method: str, params: dict[str, str]) -> str:
-        query = "&".join(f"{_java_percent_encode(k)}={_java_percent_encode(v)}"
-                         for k, v in sorted(params.items()) if k != "Signature")
+        query = "&".join(
+            f"{_java_percent_encode(k)}={_java_percent_encode(v)}"
+            for k, v in sorted(params.items())
+            if k != "Signature"
+        )
         to_sign = f"{method}&{_java_percent_encode('/')}&{_java_percent_encode(query)}"
         mac = hmac.new(f"{self.access_key_secret}&".encode(), to_sign.encode(), hashlib.sha1)
         return base64.b64encode(mac.digest()).decode()
@@ -95,10 +105,19 @@ class FakeAliyunSms:
 
     def answer(self, method: str, path: str, p: dict[str, str]) -> tuple[int, dict]:
         if self.status != 200:
-            return self._error("ServiceUnavailable", "The request has failed due to a temporary failure.",
-                               self.status)
-        for name in ("AccessKeyId", "Action", "Format", "RegionId", "SignatureMethod", "SignatureNonce",
-                     "SignatureVersion", "Timestamp", "Version", "Signature"):
+            return self._error("ServiceUnavailable", "The request has failed due to a temporary failure.", self.status)
+        for name in (
+            "AccessKeyId",
+            "Action",
+            "Format",
+            "RegionId",
+            "SignatureMethod",
+            "SignatureNonce",
+            "SignatureVersion",
+            "Timestamp",
+            "Version",
+            "Signature",
+        ):
             if not p.get(name):
                 return self._error("MissingParameter", f"{name} is mandatory for this action.")
         if p["AccessKeyId"] != self.access_key_id:
@@ -108,7 +127,7 @@ class FakeAliyunSms:
         if not hmac.compare_digest(p["Signature"], self.expected_signature(method, p)):
             return self._error("SignatureDoesNotMatch", "Specified signature is not matched with our calculation.")
         try:
-            ts = datetime.strptime(p["Timestamp"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+            ts = datetime.strptime(p["Timestamp"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
         except ValueError:
             return self._error("InvalidTimeStamp.Format", "Specified time stamp is not valid.")
         if abs(clock.now() - ts) > timedelta(minutes=15):
@@ -135,11 +154,18 @@ class FakeAliyunSms:
             code, self.fail_next = self.fail_next, None
             return 200, {"Code": code, "Message": "forced by the test", "RequestId": "r"}
         biz_id = f"{len(self.sent) + 1:06d}^{uuid.uuid4().hex[:10]}"
-        self.sent.append({"phone": p["PhoneNumbers"], "template": p["TemplateCode"], "params": values,
-                          "out_id": p.get("OutId"), "biz_id": biz_id})
+        self.sent.append(
+            {
+                "phone": p["PhoneNumbers"],
+                "template": p["TemplateCode"],
+                "params": values,
+                "out_id": p.get("OutId"),
+                "biz_id": biz_id,
+            }
+        )
         return 200, {"Code": "OK", "Message": "OK", "BizId": biz_id, "RequestId": str(uuid.uuid4()).upper()}
 
-    def start(self) -> "FakeAliyunSms":
+    def start(self) -> FakeAliyunSms:
         self.thread.start()
         return self
 

@@ -4,6 +4,7 @@ Codes: ``<anything>`` -> openid ``wx-<anything>``; codes listed in ``FakeWechat.
 WeChat errcode (e.g. 40029 invalid code, 45011 rate limit, -1 busy); a code may be used only once, as on
 WeChat (40163 on reuse). Requests are recorded so tests can check what our client sent.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,7 +23,7 @@ class FakeWechat:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802
+            def do_GET(self):
                 url = urlparse(self.path)
                 q = {k: v[0] for k, v in parse_qs(url.query).items()}
                 fake.requests.append({"path": url.path, **q})
@@ -63,7 +64,7 @@ class FakeWechat:
         self.used.add(code)
         return 200, {"openid": f"wx-{code}", "session_key": "c2Vzc2lvbmtleQ==", "unionid": f"un-{code}"}
 
-    def start(self) -> "FakeWechat":
+    def start(self) -> FakeWechat:
         self.thread.start()
         return self
 

@@ -1,6 +1,7 @@
 """Read infra/resources.yml (the one definition of tables and queues) and create those resources on
 DynamoDB Local / moto for the local stack and the tests. Only what CloudFormation would create matters
 here: key schemas, indexes, TTL, queue settings and dead-letter queues."""
+
 from __future__ import annotations
 
 import json
@@ -48,7 +49,7 @@ def create_tables(stage: str, client) -> list[str]:
     for props in resources(stage, "AWS::DynamoDB::Table").values():
         name = props["TableName"]
         if name in existing:
-            _enable_stream(client, name, props.get("StreamSpecification"))   # a table kept from before the outbox
+            _enable_stream(client, name, props.get("StreamSpecification"))  # a table kept from before the outbox
             continue
         kwargs = {k: props[k] for k in ("TableName", "AttributeDefinitions", "KeySchema", "BillingMode")}
         if props.get("GlobalSecondaryIndexes"):
@@ -84,8 +85,9 @@ def create_queues(stage: str, client) -> dict[str, str]:
         redrive = props.get("RedrivePolicy")
         if redrive:
             target = redrive["deadLetterTargetArn"]["Fn::GetAtt"][0]
-            attrs["RedrivePolicy"] = json.dumps({"deadLetterTargetArn": arns[target],
-                                                 "maxReceiveCount": str(redrive["maxReceiveCount"])})
+            attrs["RedrivePolicy"] = json.dumps(
+                {"deadLetterTargetArn": arns[target], "maxReceiveCount": str(redrive["maxReceiveCount"])}
+            )
         url = client.create_queue(QueueName=props["QueueName"], Attributes=attrs)["QueueUrl"]
         urls[logical] = url
         arns[logical] = client.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]

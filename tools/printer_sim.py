@@ -12,6 +12,7 @@
 module against a store whose built-in simulator is off (``LOCAL_NO_PRINTERS=1 make run``) to try the options.
 Protocol: POST poll (HTTP Basic printer_id:secret) -> GET ?mac=&type=&token= -> DELETE ?mac=&code=&token=.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,9 +25,9 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_FILE = ROOT / ".local" / "printers.json"
@@ -39,9 +40,9 @@ _print_lock = threading.Lock()
 class Options:
     interval_s: float = 5.0
     media: str = TEXT
-    fail: int = 0                    # fail this many jobs first (DELETE with a failure code)
-    no_confirm: bool = False         # fetch and print, never confirm
-    paper_out: bool = False          # report 410 Out of paper
+    fail: int = 0  # fail this many jobs first (DELETE with a failure code)
+    no_confirm: bool = False  # fetch and print, never confirm
+    paper_out: bool = False  # report 410 Out of paper
     silent_after_s: float | None = None
     timeout_s: float = 10.0
 
@@ -87,9 +88,15 @@ class PrinterSim:
     def poll_once(self) -> bool:
         """One poll; if a job is ready, fetch, print and confirm it. True if a job was handled."""
         status_code = "410 Out of paper" if self.options.paper_out else "200 OK"
-        status, _, raw = self._request("POST", body={
-            "status": "23 86 00 00 00 00 00 00 00", "printerMAC": self.creds.mac, "statusCode": status_code,
-            "printingInProgress": False})
+        status, _, raw = self._request(
+            "POST",
+            body={
+                "status": "23 86 00 00 00 00 00 00 00",
+                "printerMAC": self.creds.mac,
+                "statusCode": status_code,
+                "printingInProgress": False,
+            },
+        )
         if status != 200:
             self.out(f"[{self.creds.label}] poll refused: HTTP {status} {raw[:200].decode(errors='replace')}")
             return False
@@ -110,10 +117,13 @@ class PrinterSim:
         if self.failed < self.options.fail:
             self.failed += 1
             result = self._confirm(token, "520 Timeout")
-            then = {"retry": "the server offers it again", "failed": "the server gave up and told the store "
-                    "manager"}.get(result, result)
-            self.out(f"[{self.creds.label}] !! simulated failure {self.failed}/{self.options.fail} "
-                     f"(DELETE code 520): {then}")
+            then = {
+                "retry": "the server offers it again",
+                "failed": "the server gave up and told the store manager",
+            }.get(result, result)
+            self.out(
+                f"[{self.creds.label}] !! simulated failure {self.failed}/{self.options.fail} (DELETE code 520): {then}"
+            )
             return True
         self._print(text)
         if self.options.no_confirm:
@@ -171,31 +181,31 @@ def decode_starprnt(job: str) -> str:
             out.append(c)
             i += 1
             continue
-        nxt = job[i + 1:i + 2]
+        nxt = job[i + 1 : i + 2]
         if nxt == "\x1d":
-            op = job[i + 2:i + 3]
-            if op == ")":                                  # ESC GS ) U pL pH data
+            op = job[i + 2 : i + 3]
+            if op == ")":  # ESC GS ) U pL pH data
                 length = ord(job[i + 4]) + 256 * ord(job[i + 5])
                 i += 6 + length
-            elif op == "a":                                # ESC GS a n
+            elif op == "a":  # ESC GS a n
                 i += 4
             elif op == "y":
-                sub = job[i + 3:i + 4]
-                if sub == "S":                             # ESC GS y S k n
+                sub = job[i + 3 : i + 4]
+                if sub == "S":  # ESC GS y S k n
                     i += 6
-                elif sub == "D":                           # ESC GS y D 1 m nL nH data
+                elif sub == "D":  # ESC GS y D 1 m nL nH data
                     length = ord(job[i + 6]) + 256 * ord(job[i + 7])
-                    out.append(f"[QR {job[i + 8:i + 8 + length]}]")
+                    out.append(f"[QR {job[i + 8 : i + 8 + length]}]")
                     i += 8 + length
-                else:                                      # ESC GS y P
+                else:  # ESC GS y P
                     i += 4
             else:
                 i += 3
-        elif nxt == "i":                                   # ESC i h w
+        elif nxt == "i":  # ESC i h w
             i += 4
-        elif nxt == "d":                                   # ESC d n: cut
+        elif nxt == "d":  # ESC d n: cut
             i += 3
-        else:                                              # ESC E / ESC F
+        else:  # ESC E / ESC F
             i += 2
     return "".join(out)
 
@@ -203,8 +213,10 @@ def decode_starprnt(job: str) -> str:
 # =========================================================================================== CLI
 def load_printers(path: Path) -> dict:
     if not path.exists():
-        raise SystemExit(f"{path} does not exist: start the local stack once (make run) to create demo printers, "
-                         "or pass --printer-id/--secret/--mac")
+        raise SystemExit(
+            f"{path} does not exist: start the local stack once (make run) to create demo printers, "
+            "or pass --printer-id/--secret/--mac"
+        )
     return json.loads(path.read_text())
 
 
@@ -235,20 +247,35 @@ def main(argv: list[str] | None = None) -> int:
             ap.error("give --store (demo printers) or --printer-id/--secret/--mac")
         data = load_printers(Path(args.printers_file))
         entry = data.get("printers", {}).get(args.store) or next(
-            (p for p in data.get("printers", {}).values() if p.get("store_id") == args.store), None)
+            (p for p in data.get("printers", {}).values() if p.get("store_id") == args.store), None
+        )
         if entry is None:
-            raise SystemExit(f"no printer for store {args.store!r} in {args.printers_file} "
-                             f"(have: {', '.join(data.get('printers', {}))})")
+            raise SystemExit(
+                f"no printer for store {args.store!r} in {args.printers_file} "
+                f"(have: {', '.join(data.get('printers', {}))})"
+            )
         creds = Credentials(entry["printer_id"], entry["secret"], entry["mac"], label=entry.get("label", args.store))
         url = url or data.get("url")
-    sim = PrinterSim(url or "http://127.0.0.1:8000", creds, Options(
-        interval_s=args.interval, media=args.media, fail=args.fail, no_confirm=args.no_confirm,
-        paper_out=args.paper_out, silent_after_s=args.silent_after))
+    sim = PrinterSim(
+        url or "http://127.0.0.1:8000",
+        creds,
+        Options(
+            interval_s=args.interval,
+            media=args.media,
+            fail=args.fail,
+            no_confirm=args.no_confirm,
+            paper_out=args.paper_out,
+            silent_after_s=args.silent_after,
+        ),
+    )
     if args.once:
         sim.poll_once()
         return 0
-    print(f"printer {creds.label} ({creds.printer_id}, {creds.mac}) polling {sim.url}/cloudprnt every "
-          f"{args.interval:g} s; Ctrl-C stops", flush=True)
+    print(
+        f"printer {creds.label} ({creds.printer_id}, {creds.mac}) polling {sim.url}/cloudprnt every "
+        f"{args.interval:g} s; Ctrl-C stops",
+        flush=True,
+    )
     stop = threading.Event()
     try:
         sim.run(stop)

@@ -9,10 +9,11 @@ refuses to run on any other stage. No stock is seeded (stock movements come with
 
     python -m tools.seed        # seeds whatever DYNAMODB_ENDPOINT / TABLE_NAME point at (stage local|test)
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 DAILY = [{"weekday": d, "open": "09:00", "close": "23:00"} for d in range(1, 8)]
 LATE_NIGHT = [{"weekday": d, "open": "10:00", "close": "02:00"} for d in range(1, 8)]
@@ -25,7 +26,7 @@ CONSULT_HINT = "到店咨询或致电门店"
 
 @dataclass(frozen=True)
 class StoreSeed:
-    code: str          # username prefix of the store's staff
+    code: str  # username prefix of the store's staff
     area: str
     name: str
     address: str
@@ -38,17 +39,54 @@ class StoreSeed:
 
 
 STORES: list[StoreSeed] = [
-    StoreSeed("jfb", "解放碑", "烟酒行·解放碑店", "重庆市渝中区民族路166号", 29.5575, 106.5772, "023-63812166",
-              opening_hours=ALL_DAY, delivery_radius_m=3000, notes="24小时营业（步行街内，周末客流大）"),
-    StoreSeed("gyq", "观音桥", "烟酒行·观音桥店", "重庆市江北区建新北路38号", 29.5760, 106.5330, "023-67851038",
-              opening_hours=LATE_NIGHT, delivery_radius_m=4000, notes="夜间店：每天10:00营业至次日02:00"),
+    StoreSeed(
+        "jfb",
+        "解放碑",
+        "烟酒行·解放碑店",
+        "重庆市渝中区民族路166号",
+        29.5575,
+        106.5772,
+        "023-63812166",
+        opening_hours=ALL_DAY,
+        delivery_radius_m=3000,
+        notes="24小时营业（步行街内，周末客流大）",
+    ),
+    StoreSeed(
+        "gyq",
+        "观音桥",
+        "烟酒行·观音桥店",
+        "重庆市江北区建新北路38号",
+        29.5760,
+        106.5330,
+        "023-67851038",
+        opening_hours=LATE_NIGHT,
+        delivery_radius_m=4000,
+        notes="夜间店：每天10:00营业至次日02:00",
+    ),
     StoreSeed("np", "南坪", "烟酒行·南坪店", "重庆市南岸区南坪西路27号", 29.5300, 106.5690, "023-62985027"),
-    StoreSeed("spb", "沙坪坝", "烟酒行·沙坪坝店", "重庆市沙坪坝区三峡广场小龙坎正街105号", 29.5570, 106.4560,
-              "023-65315105"),
-    StoreSeed("yjp", "杨家坪", "烟酒行·杨家坪店", "重庆市九龙坡区杨家坪正街58号", 29.5040, 106.5130,
-              "023-68781058", delivery_radius_m=4000),
-    StoreSeed("dp", "大坪", "烟酒行·大坪店", "重庆市渝中区大坪正街128号", 29.5410, 106.5150, "023-68807128",
-              delivery_radius_m=3500),
+    StoreSeed(
+        "spb", "沙坪坝", "烟酒行·沙坪坝店", "重庆市沙坪坝区三峡广场小龙坎正街105号", 29.5570, 106.4560, "023-65315105"
+    ),
+    StoreSeed(
+        "yjp",
+        "杨家坪",
+        "烟酒行·杨家坪店",
+        "重庆市九龙坡区杨家坪正街58号",
+        29.5040,
+        106.5130,
+        "023-68781058",
+        delivery_radius_m=4000,
+    ),
+    StoreSeed(
+        "dp",
+        "大坪",
+        "烟酒行·大坪店",
+        "重庆市渝中区大坪正街128号",
+        29.5410,
+        106.5150,
+        "023-68807128",
+        delivery_radius_m=3500,
+    ),
 ]
 
 
@@ -115,9 +153,18 @@ def products() -> list[dict]:
     """The demo catalog as ProductCreate fields; 13-digit barcodes (prefix 69x, valid check digit), unique."""
     out = []
     for i, (sku, name, category, price, cost, unit, spec, consult) in enumerate(_PRODUCTS):
-        p = {"sku": sku, "name": name, "category": category, "price_fen": price, "cost_fen": cost,
-             "barcode": ean13(f"69{23456 + 17 * (i // 10):05d}{101 + i * 7:05d}"), "unit": unit, "spec": spec,
-             "consult_only": consult, "status": "on_sale"}
+        p = {
+            "sku": sku,
+            "name": name,
+            "category": category,
+            "price_fen": price,
+            "cost_fen": cost,
+            "barcode": ean13(f"69{23456 + 17 * (i // 10):05d}{101 + i * 7:05d}"),
+            "unit": unit,
+            "spec": spec,
+            "consult_only": consult,
+            "status": "on_sale",
+        }
         if consult:
             p["contact_hint"] = CONSULT_HINT
             p["description"] = "烟草制品不在线上销售，请到店咨询或致电门店。"
@@ -129,12 +176,33 @@ def staff_accounts() -> list[dict]:
     """Every demo login: hq admin (last: it marks a finished seed) and a manager and a clerk per store."""
     accounts = []
     for s in STORES:
-        accounts.append({"username": f"{s.code}.manager", "name": f"{s.area}店店长", "role": "store_manager",
-                         "store": s.name, "password": DEMO_PASSWORDS["store_manager"]})
-        accounts.append({"username": f"{s.code}.clerk", "name": f"{s.area}店店员", "role": "clerk",
-                         "store": s.name, "password": DEMO_PASSWORDS["clerk"]})
-    accounts.append({"username": HQ_USERNAME, "name": "总部管理员", "role": "hq_admin", "store": None,
-                     "password": DEMO_PASSWORDS["hq_admin"]})
+        accounts.append(
+            {
+                "username": f"{s.code}.manager",
+                "name": f"{s.area}店店长",
+                "role": "store_manager",
+                "store": s.name,
+                "password": DEMO_PASSWORDS["store_manager"],
+            }
+        )
+        accounts.append(
+            {
+                "username": f"{s.code}.clerk",
+                "name": f"{s.area}店店员",
+                "role": "clerk",
+                "store": s.name,
+                "password": DEMO_PASSWORDS["clerk"],
+            }
+        )
+    accounts.append(
+        {
+            "username": HQ_USERNAME,
+            "name": "总部管理员",
+            "role": "hq_admin",
+            "store": None,
+            "password": DEMO_PASSWORDS["hq_admin"],
+        }
+    )
     return accounts
 
 
@@ -145,7 +213,7 @@ class SeedResult:
     staff_created: int = 0
     products_created: int = 0
     stock_lines: int = 0
-    store_ids: dict[str, str] = field(default_factory=dict)   # store name -> store_id
+    store_ids: dict[str, str] = field(default_factory=dict)  # store name -> store_id
 
 
 def run(log: Callable[[str], None] = lambda _msg: None) -> SeedResult:
@@ -176,9 +244,18 @@ def run(log: Callable[[str], None] = lambda _msg: None) -> SeedResult:
 
     for s in STORES:
         if s.name not in existing:
-            out = stores.create_store(StoreCreate(
-                name=s.name, address=s.address, lat=s.lat, lng=s.lng, phone=s.phone,
-                opening_hours=s.opening_hours, delivery_radius_m=s.delivery_radius_m, notes=s.notes))
+            out = stores.create_store(
+                StoreCreate(
+                    name=s.name,
+                    address=s.address,
+                    lat=s.lat,
+                    lng=s.lng,
+                    phone=s.phone,
+                    opening_hours=s.opening_hours,
+                    delivery_radius_m=s.delivery_radius_m,
+                    notes=s.notes,
+                )
+            )
             existing[s.name] = out.store_id
             result.stores_created += 1
     result.store_ids = {s.name: existing[s.name] for s in STORES}
@@ -193,19 +270,20 @@ def run(log: Callable[[str], None] = lambda _msg: None) -> SeedResult:
 
     result.stock_lines = _opening_stock(result.store_ids, log)
 
-    for a in staff_accounts():   # hq last: its presence means "seeded"
+    for a in staff_accounts():  # hq last: its presence means "seeded"
         store_id = result.store_ids[a["store"]] if a["store"] else None
         identity_domain.check_staff_binding(a["role"], store_id)
         if identity.get_staff(a["username"]) is not None:
             continue
         try:
-            identity.create_staff(new_id(), a["username"], a["name"], a["role"], store_id,
-                                  hash_password(a["password"]))
+            identity.create_staff(new_id(), a["username"], a["name"], a["role"], store_id, hash_password(a["password"]))
             result.staff_created += 1
         except Conflict:
             pass
-    log(f"seeded {result.stores_created} stores, {result.products_created} products, "
-        f"{result.staff_created} staff accounts")
+    log(
+        f"seeded {result.stores_created} stores, {result.products_created} products, "
+        f"{result.staff_created} staff accounts"
+    )
     return result
 
 
@@ -216,8 +294,14 @@ def opening_qty(store_code: str, sku: str, category: str) -> int:
     h = int(hashlib.sha256(f"{store_code}|{sku}".encode()).hexdigest()[:8], 16)
     if h % 11 == 0:
         return 0
-    ranges = {"baijiu": (2, 12), "beer": (24, 120), "wine": (3, 18), "drinks": (24, 96), "snacks": (10, 60),
-              "cigarettes": (10, 50)}
+    ranges = {
+        "baijiu": (2, 12),
+        "beer": (24, 120),
+        "wine": (3, 18),
+        "drinks": (24, 96),
+        "snacks": (10, 60),
+        "cigarettes": (10, 50),
+    }
     lo, hi = ranges.get(category, (5, 30))
     return lo + h % (hi - lo + 1)
 
@@ -240,8 +324,9 @@ def _opening_stock(store_ids: dict[str, str], log: Callable[[str], None]) -> int
         store_id = store_ids[s.name]
         if stock_repo.stock_levels(store_id):
             continue
-        receipt = [{"sku": p["sku"], "qty": q} for p in catalog
-                   if (q := opening_qty(s.code, p["sku"], p["category"])) > 0]
+        receipt = [
+            {"sku": p["sku"], "qty": q} for p in catalog if (q := opening_qty(s.code, p["sku"], p["category"])) > 0
+        ]
         inventory.receive_goods(hq, store_id, ReceiptCreate(lines=receipt, supplier="开业铺货"))
         lines += len(receipt)
         for sku, threshold in DEMO_THRESHOLDS.items():
@@ -253,7 +338,7 @@ def _opening_stock(store_ids: dict[str, str], log: Callable[[str], None]) -> int
 
 # --------------------------------------------------------------------------------------- printers and SMS
 DEMO_HQ_PHONE = "13900000000"
-_58MM_STORES = {"gyq", "dp"}                 # two stores run 58 mm printers, the rest 80 mm
+_58MM_STORES = {"gyq", "dp"}  # two stores run 58 mm printers, the rest 80 mm
 
 
 def demo_mac(index: int) -> str:
@@ -264,8 +349,7 @@ def demo_manager_phone(index: int) -> str:
     return f"1380000000{index + 1}"
 
 
-def demo_printers(store_ids: dict[str, str], path, url: str, log: Callable[[str], None] = lambda _msg: None
-                  ) -> dict:
+def demo_printers(store_ids: dict[str, str], path, url: str, log: Callable[[str], None] = lambda _msg: None) -> dict:
     """One CloudPRNT printer per demo store (MAC 00:11:62:de:00:0N); their secrets are written to ``path``
     (mode 600, e.g. .local/printers.json, never committed) for the printer simulators. A printer that exists but
     whose secret is not in the file (the file was deleted) gets a new secret. Returns the file's content."""
@@ -294,16 +378,29 @@ def demo_printers(store_ids: dict[str, str], path, url: str, log: Callable[[str]
             out["printers"][s.code] = {**entry, "label": s.area}
             continue
         if existing is None:
-            created = printing.create_printer(hq, PrinterCreate(store_id=store_id, mac=mac, name="前台小票机",
-                                                                paper_width_mm=58 if s.code in _58MM_STORES else 80,
-                                                                poll_interval_s=5))
+            created = printing.create_printer(
+                hq,
+                PrinterCreate(
+                    store_id=store_id,
+                    mac=mac,
+                    name="前台小票机",
+                    paper_width_mm=58 if s.code in _58MM_STORES else 80,
+                    poll_interval_s=5,
+                ),
+            )
             log(f"printer for {s.name}: {created.printer_id} ({created.paper_width_mm} mm)")
         else:
             created = printing.rotate_secret(hq, existing.printer_id)
             log(f"printer for {s.name}: new secret (it was not in {path})")
-        out["printers"][s.code] = {"printer_id": created.printer_id, "secret": created.secret, "mac": mac,
-                                   "store_id": store_id, "store_name": s.name, "label": s.area,
-                                   "paper_width_mm": created.paper_width_mm}
+        out["printers"][s.code] = {
+            "printer_id": created.printer_id,
+            "secret": created.secret,
+            "mac": mac,
+            "store_id": store_id,
+            "store_name": s.name,
+            "label": s.area,
+            "paper_width_mm": created.paper_width_mm,
+        }
         changed = True
     if changed or not path.exists() or known.keys() != out["printers"].keys():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -321,8 +418,10 @@ def demo_contacts(store_ids: dict[str, str], log: Callable[[str], None] = lambda
 
     made = 0
     wanted = [("HQ", [DEMO_HQ_PHONE], "总部值班")] + [
-        (store_ids[s.name], [demo_manager_phone(i)], f"{s.area}店店长") for i, s in enumerate(STORES)
-        if s.name in store_ids]
+        (store_ids[s.name], [demo_manager_phone(i)], f"{s.area}店店长")
+        for i, s in enumerate(STORES)
+        if s.name in store_ids
+    ]
     for scope, phones, name in wanted:
         if sms_repo.get_contacts(scope) is None:
             sms_repo.put_contacts(scope, phones, name)

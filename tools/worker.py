@@ -30,6 +30,7 @@ each fire gets a CloudWatch "Scheduled Event" dict.
 Tests drive it by hand with ``poll_once()`` and ``tick()``; the local stack runs ``run_forever(stop_event)``
 in a background thread.
 """
+
 from __future__ import annotations
 
 import base64
@@ -38,17 +39,18 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from croniter import HOUR_FIELD, MINUTE_FIELD, MONTH_FIELD, YEAR_FIELD, CroniterBadDateError, CroniterError, croniter
 
 log = logging.getLogger("tools.worker")
 
-UTC = timezone.utc
-MAX_RECEIVE = 10             # SQS ReceiveMessage returns at most 10 messages per call
+UTC = UTC
+MAX_RECEIVE = 10  # SQS ReceiveMessage returns at most 10 messages per call
 LOCAL_ACCOUNT = "000000000000"
 
 
@@ -73,13 +75,14 @@ class RateSchedule(Schedule):
 _RATE_RE = re.compile(r"^rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)$", re.IGNORECASE)
 _UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 
-_MAX_YEAR = 2199                                   # EventBridge's year field is 1970-2199
+_MAX_YEAR = 2199  # EventBridge's year field is 1970-2199
 _MONTH_NAMES = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
-_DAY_NAMES = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")      # AWS: 1 = SUN .. 7 = SAT
+_DAY_NAMES = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")  # AWS: 1 = SUN .. 7 = SAT
 
 
 class _AwsCroniter(croniter):
     """croniter with EventBridge's year range (croniter's own year field stops at 2099)."""
+
     RANGES = croniter.RANGES[:YEAR_FIELD] + ((1970, _MAX_YEAR),)
     LEN_MEANS_ALL = croniter.LEN_MEANS_ALL[:YEAR_FIELD] + (_MAX_YEAR - 1970 + 1,)
 
@@ -87,9 +90,10 @@ class _AwsCroniter(croniter):
 def _croniter_next(cron: str, t: datetime) -> datetime | None:
     """croniter's first fire time of ``cron`` (its seven-field form) strictly after ``t``, in UTC."""
     try:
-        fire = _AwsCroniter(cron, _utc(t).replace(tzinfo=None), day_or=False,
-                            max_years_between_matches=_MAX_YEAR - 1970).get_next(datetime)
-    except CroniterBadDateError:                   # no fire time left (a year range in the past, 30 FEB, ...)
+        fire = _AwsCroniter(
+            cron, _utc(t).replace(tzinfo=None), day_or=False, max_years_between_matches=_MAX_YEAR - 1970
+        ).get_next(datetime)
+    except CroniterBadDateError:  # no fire time left (a year range in the past, 30 FEB, ...)
         return None
     return fire.replace(tzinfo=UTC)
 
@@ -126,14 +130,14 @@ def _cron_field(spec: str, lo: int, hi: int, what: str, names: tuple[str, ...] =
         first, dash, last = base.partition("-")
         a = _cron_value(first, lo, hi, what, names)
         b = _cron_value(last, lo, hi, what, names) if dash else None
-        if b is None:                              # "5", or "5/10": from 5 to the field's end
+        if b is None:  # "5", or "5/10": from 5 to the field's end
             out.append(f"{a + shift}{step}")
         elif a == b:
             out.append(str(a + shift))
         elif a < b:
             out.append(f"{a + shift}-{b + shift}{step}")
         else:
-            values = (list(range(a, hi + 1)) + list(range(lo, b + 1)))[::int(step_s or 1)]
+            values = (list(range(a, hi + 1)) + list(range(lo, b + 1)))[:: int(step_s or 1)]
             out.append(",".join(str(v + shift) for v in values))
     return ",".join(out)
 
@@ -170,7 +174,7 @@ def _dow_field(spec: str) -> str:
         wd, _, k = up.partition("#")
         if not k.isdigit():
             raise ValueError(f"cron day-of-week: bad #{k!r}")
-        return f"{_cron_value(wd, 1, 7, 'day-of-week', _DAY_NAMES) - 1}#{int(k)}"     # croniter checks k in 1-5
+        return f"{_cron_value(wd, 1, 7, 'day-of-week', _DAY_NAMES) - 1}#{int(k)}"  # croniter checks k in 1-5
     if up.endswith("L"):
         return f"L{_cron_value(up[:-1], 1, 7, 'day-of-week', _DAY_NAMES) - 1}"
     return _cron_field(up, 1, 7, "day-of-week", _DAY_NAMES, shift=-1)
@@ -180,12 +184,13 @@ def _dow_field(spec: str) -> str:
 class CronSchedule(Schedule):
     """An AWS cron expression, evaluated by croniter in its seven-field form ``cron`` (min hour day-of-month month
     day-of-week second year; day of week 0 = SUN .. 6 = SAT); ``last_day_offset`` is the n of ``L-n``."""
+
     cron: str
     expression: str = ""
     last_day_offset: int = 0
 
     @classmethod
-    def parse(cls, fields: str, expression: str = "") -> "CronSchedule":
+    def parse(cls, fields: str, expression: str = "") -> CronSchedule:
         parts = fields.split()
         if len(parts) != 6:
             raise ValueError(f"cron needs 6 fields (min hour day-of-month month day-of-week year): {fields!r}")
@@ -196,17 +201,25 @@ class CronSchedule(Schedule):
             if f == "?":
                 raise ValueError(f"cron {what}: '?' is only allowed for day-of-month or day-of-week")
         dom_cron, offset = _dom_field(dom)
-        cron = " ".join((_cron_field(minute, 0, 59, "minutes"), _cron_field(hour, 0, 23, "hours"), dom_cron,
-                         _cron_field(month, 1, 12, "month", _MONTH_NAMES), _dow_field(dow), "0",
-                         _cron_field(year, 1970, _MAX_YEAR, "year")))
+        cron = " ".join(
+            (
+                _cron_field(minute, 0, 59, "minutes"),
+                _cron_field(hour, 0, 23, "hours"),
+                dom_cron,
+                _cron_field(month, 1, 12, "month", _MONTH_NAMES),
+                _dow_field(dow),
+                "0",
+                _cron_field(year, 1970, _MAX_YEAR, "year"),
+            )
+        )
         try:
-            _AwsCroniter.expand(cron)              # croniter's own checks (W's day, #'s k, ...)
+            _AwsCroniter.expand(cron)  # croniter's own checks (W's day, #'s k, ...)
         except CroniterError as exc:
             raise ValueError(f"cron: {fields!r} is not acceptable: {exc}") from exc
         return cls(cron=cron, expression=expression or f"cron({fields})", last_day_offset=offset)
 
     def next_after(self, t: datetime) -> datetime | None:
-        if self.last_day_offset > 30:                  # L-n further back than any month is long
+        if self.last_day_offset > 30:  # L-n further back than any month is long
             return None
         shift = timedelta(days=self.last_day_offset)
         start = _utc(t) + shift
@@ -214,9 +227,9 @@ class CronSchedule(Schedule):
             fire = _croniter_next(self.cron, start)
             if fire is None or fire.year > _MAX_YEAR:
                 return None
-            if (fire - shift).month == fire.month:     # L-n: not in a month shorter than n + 1 days
+            if (fire - shift).month == fire.month:  # L-n: not in a month shorter than n + 1 days
                 return fire - shift
-            start = fire.replace(hour=23, minute=59)   # that month's last day is done
+            start = fire.replace(hour=23, minute=59)  # that month's last day is done
 
     # The expanded fields, for inspection.
     @cached_property
@@ -282,8 +295,14 @@ def _iso(t: datetime) -> str:
 class LocalContext:
     """What a Lambda handler may read from its context object."""
 
-    def __init__(self, function_name: str, memory_mb: int = 512, timeout_s: int = 60, region: str = "",
-                 account: str = LOCAL_ACCOUNT):
+    def __init__(
+        self,
+        function_name: str,
+        memory_mb: int = 512,
+        timeout_s: int = 60,
+        region: str = "",
+        account: str = LOCAL_ACCOUNT,
+    ):
         self.function_name = function_name
         self.function_version = "$LATEST"
         self.invoked_function_arn = f"arn:aws:lambda:{region}:{account}:function:{function_name}"
@@ -293,7 +312,7 @@ class LocalContext:
         self.log_stream_name = "local"
         self.identity = None
         self.client_context = None
-        self._deadline = time.monotonic() + timeout_s      # a duration, not a moment: not the business clock
+        self._deadline = time.monotonic() + timeout_s  # a duration, not a moment: not the business clock
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
@@ -357,9 +376,15 @@ def _stream_record(record: dict[str, Any], stream_arn: str, region: str) -> dict
     ddb.setdefault("ApproximateCreationDateTime", time.time())
     ddb.setdefault("SizeBytes", 0)
     ddb.setdefault("StreamViewType", "NEW_IMAGE")
-    return {"eventID": record.get("eventID", str(uuid.uuid4())), "eventName": record["eventName"],
-            "eventVersion": "1.1", "eventSource": "aws:dynamodb", "awsRegion": region, "dynamodb": ddb,
-            "eventSourceARN": stream_arn}
+    return {
+        "eventID": record.get("eventID", str(uuid.uuid4())),
+        "eventName": record["eventName"],
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": region,
+        "dynamodb": ddb,
+        "eventSourceARN": stream_arn,
+    }
 
 
 class StreamReader:
@@ -371,18 +396,21 @@ class StreamReader:
     def __init__(self, streams_client, stream_arn: str):
         self.streams = streams_client
         self.stream_arn = stream_arn
-        self.last_seq: dict[str, str | None] = {}       # shard id -> last sequence number read
-        self.iterators: dict[str, str | None] = {}      # shard id -> iterator to continue with (None: get a fresh one)
+        self.last_seq: dict[str, str | None] = {}  # shard id -> last sequence number read
+        self.iterators: dict[str, str | None] = {}  # shard id -> iterator to continue with (None: get a fresh one)
         self.closed: set[str] = set()
-        self.pending: list[dict[str, Any]] = []          # records handed out and not yet acknowledged
+        self.pending: list[dict[str, Any]] = []  # records handed out and not yet acknowledged
 
     def _iterator(self, sid: str) -> str:
         it = self.iterators.get(sid)
         if it is not None:
             return it
         last = self.last_seq.get(sid)
-        kwargs = ({"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": last} if last
-                  else {"ShardIteratorType": "TRIM_HORIZON"})
+        kwargs = (
+            {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": last}
+            if last
+            else {"ShardIteratorType": "TRIM_HORIZON"}
+        )
         return self.streams.get_shard_iterator(StreamArn=self.stream_arn, ShardId=sid, **kwargs)["ShardIterator"]
 
     def read(self, limit: int = 100) -> list[dict[str, Any]]:
@@ -452,10 +480,22 @@ class Worker:
     ``queue_names`` optionally maps a handler's queue name to another one (e.g. per stage).
     """
 
-    def __init__(self, app, sqs_client, clock: Callable[[], datetime] | None = None, *, wait_time_s: int = 20,
-                 region: str | None = None, account: str = LOCAL_ACCOUNT, stage: str = "local",
-                 queue_names: dict[str, str] | None = None, lambda_timeout_s: int = 60, memory_mb: int = 512,
-                 dynamodb_client=None, streams_client=None):
+    def __init__(
+        self,
+        app,
+        sqs_client,
+        clock: Callable[[], datetime] | None = None,
+        *,
+        wait_time_s: int = 20,
+        region: str | None = None,
+        account: str = LOCAL_ACCOUNT,
+        stage: str = "local",
+        queue_names: dict[str, str] | None = None,
+        lambda_timeout_s: int = 60,
+        memory_mb: int = 512,
+        dynamodb_client=None,
+        streams_client=None,
+    ):
         from chalice.app import DynamoDBEventConfig, ScheduledEventConfig, SQSEventConfig
 
         self.app = app
@@ -505,10 +545,11 @@ class Worker:
             return True
         try:
             src.queue_url = self.sqs.get_queue_url(QueueName=src.queue_name)["QueueUrl"]
-            src.queue_arn = self.sqs.get_queue_attributes(
-                QueueUrl=src.queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            src.queue_arn = self.sqs.get_queue_attributes(QueueUrl=src.queue_url, AttributeNames=["QueueArn"])[
+                "Attributes"
+            ]["QueueArn"]
             return True
-        except Exception as e:  # noqa: BLE001 - queue not created yet, endpoint down: try again later
+        except Exception as e:  # queue not created yet, endpoint down: try again later
             log.warning("queue %s of handler %s is not available: %s", src.queue_name, src.name, e)
             src.queue_url = None
             return False
@@ -516,8 +557,10 @@ class Worker:
     def describe(self) -> list[str]:
         lines = [f"sqs      {s.name} <- {s.queue_name} (batch {s.batch_size})" for s in self.sqs_sources]
         lines += [f"stream   {s.name} <- table {s.table_name} (batch {s.batch_size})" for s in self.stream_sources]
-        lines += [f"schedule {j.name} {j.schedule.expression} (next {_iso(j.next_fire) if j.next_fire else '-'})"
-                  for j in self.schedules]
+        lines += [
+            f"schedule {j.name} {j.schedule.expression} (next {_iso(j.next_fire) if j.next_fire else '-'})"
+            for j in self.schedules
+        ]
         return lines
 
     # ------------------------------------------------------------------------------------------ SQS
@@ -537,8 +580,11 @@ class Worker:
         wait = wait_time_s
         while len(messages) < src.batch_size:
             got = self.sqs.receive_message(
-                QueueUrl=src.queue_url, MaxNumberOfMessages=min(MAX_RECEIVE, src.batch_size - len(messages)),
-                WaitTimeSeconds=wait, AttributeNames=["All"], MessageAttributeNames=["All"],
+                QueueUrl=src.queue_url,
+                MaxNumberOfMessages=min(MAX_RECEIVE, src.batch_size - len(messages)),
+                WaitTimeSeconds=wait,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
             ).get("Messages", [])
             if not got:
                 break
@@ -558,14 +604,16 @@ class Worker:
         try:
             result = src.handler({"Records": records}, self._context(src.name))
             failed = failed_ids(result, ids)
-        except Exception as e:  # noqa: BLE001 - a failing handler fails its whole batch, as on Lambda
+        except Exception as e:  # a failing handler fails its whole batch, as on Lambda
             log.exception("SQS handler %s raised; the whole batch of %d will be retried", src.name, len(ids))
             failed, error = set(ids), f"{type(e).__name__}: {e}"
         done = [r for r in records if r["messageId"] not in failed]
         for i in range(0, len(done), 10):
-            chunk = done[i:i + 10]
-            resp = self.sqs.delete_message_batch(QueueUrl=src.queue_url, Entries=[
-                {"Id": str(n), "ReceiptHandle": r["receiptHandle"]} for n, r in enumerate(chunk)])
+            chunk = done[i : i + 10]
+            resp = self.sqs.delete_message_batch(
+                QueueUrl=src.queue_url,
+                Entries=[{"Id": str(n), "ReceiptHandle": r["receiptHandle"]} for n, r in enumerate(chunk)],
+            )
             for f in resp.get("Failed", []):
                 log.warning("could not delete message %s: %s", chunk[int(f["Id"])]["messageId"], f.get("Message"))
         if failed:
@@ -588,7 +636,7 @@ class Worker:
             event = {"Records": [_stream_record(r, src.reader.stream_arn, self.region) for r in records]}
             try:
                 src.handler(event, self._context(src.name))
-            except Exception:  # noqa: BLE001 - as on Lambda: the same records come again
+            except Exception:  # as on Lambda: the same records come again
                 log.exception("stream handler %s raised; its %d records will be retried", src.name, len(records))
                 continue
             src.reader.ack(len(records))
@@ -620,11 +668,11 @@ class Worker:
             due = job.next_fire
             try:
                 job.handler(self.scheduled_event(job, due), self._context(job.name))
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("scheduled handler %s raised (fire time %s)", job.name, _iso(due))
             fired.append(job.name)
             nxt = job.schedule.next_after(due)
-            if nxt is not None and nxt <= now:   # missed fires are not caught up
+            if nxt is not None and nxt <= now:  # missed fires are not caught up
                 nxt = job.schedule.next_after(now)
             job.next_fire = nxt
         return fired
@@ -637,18 +685,21 @@ class Worker:
     # ------------------------------------------------------------------------------------------ loop
     def run_forever(self, stop_event: threading.Event) -> None:
         """One long-polling thread per SQS source, schedules in this thread; returns after ``stop_event``."""
-        threads = [threading.Thread(target=self._sqs_loop, args=(src, stop_event), daemon=True,
-                                    name=f"worker-sqs-{src.name}") for src in self.sqs_sources]
+        threads = [
+            threading.Thread(target=self._sqs_loop, args=(src, stop_event), daemon=True, name=f"worker-sqs-{src.name}")
+            for src in self.sqs_sources
+        ]
         if self.stream_sources:
-            threads.append(threading.Thread(target=self._stream_loop, args=(stop_event,), daemon=True,
-                                            name="worker-streams"))
+            threads.append(
+                threading.Thread(target=self._stream_loop, args=(stop_event,), daemon=True, name="worker-streams")
+            )
         for t in threads:
             t.start()
         try:
             while not stop_event.is_set():
                 try:
                     self.tick()
-                except Exception:  # noqa: BLE001 - never let the scheduler die
+                except Exception:  # never let the scheduler die
                     log.exception("scheduler tick failed")
                 wait = self.seconds_until_next()
                 # Re-check at least every second: the clock may be moved by tests or the demo.
@@ -663,7 +714,7 @@ class Worker:
             try:
                 if not self.poll_streams():
                     stop_event.wait(idle_s)
-            except Exception:  # noqa: BLE001 - endpoint hiccups: log, back off, keep going
+            except Exception:  # endpoint hiccups: log, back off, keep going
                 if stop_event.is_set():
                     break
                 log.exception("reading streams failed")
@@ -678,7 +729,7 @@ class Worker:
                     stop_event.wait(2.0)
                     continue
                 self._poll_source(src, self.wait_time_s)
-            except Exception:  # noqa: BLE001 - endpoint hiccups: log, back off, keep going
+            except Exception:  # endpoint hiccups: log, back off, keep going
                 if stop_event.is_set():
                     break
                 log.exception("polling %s failed", src.queue_name)

@@ -1,4 +1,5 @@
 """Pure catalog rules. No I/O: no boto3, no PynamoDB, no Chalice."""
+
 from __future__ import annotations
 
 import re
@@ -26,10 +27,15 @@ def _get(product_like: Any, name: str, default: Any = None) -> Any:
 def check_consult_rule(consult_only: bool, contact_hint: str | None) -> None:
     """Consult-only goods must tell the customer how to reach the shop."""
     if consult_only and not (contact_hint or "").strip():
-        raise ValidationFailed("contact_hint is required for consult-only goods",
-                               details={"in": "body", "fields": [{"field": "contact_hint",
-                                                                  "message": "required when consult_only is true",
-                                                                  "type": "missing"}]})
+        raise ValidationFailed(
+            "contact_hint is required for consult-only goods",
+            details={
+                "in": "body",
+                "fields": [
+                    {"field": "contact_hint", "message": "required when consult_only is true", "type": "missing"}
+                ],
+            },
+        )
 
 
 def check_orderable_online(product_like: Any) -> None:
@@ -39,8 +45,11 @@ def check_orderable_online(product_like: Any) -> None:
     """
     sku = _get(product_like, "sku")
     if _get(product_like, "consult_only", False):
-        raise Conflict("This product can only be bought after consulting the shop", code="CONSULT_ONLY",
-                       details={"sku": sku, "contact_hint": _get(product_like, "contact_hint")})
+        raise Conflict(
+            "This product can only be bought after consulting the shop",
+            code="CONSULT_ONLY",
+            details={"sku": sku, "contact_hint": _get(product_like, "contact_hint")},
+        )
     if _get(product_like, "status") != ON_SALE:
         raise Conflict("This product is not on sale", code="OFF_SALE", details={"sku": sku})
 

@@ -37,7 +37,7 @@ class ProductItem(Item, discriminator="Product"):
     spec = UnicodeAttribute(null=True)
     description = UnicodeAttribute(null=True)
     image_url = UnicodeAttribute(null=True)
-    version = NumberAttribute(default=1)   # optimistic lock for PATCH (read, merge, conditional write)
+    version = NumberAttribute(default=1)  # optimistic lock for PATCH (read, merge, conditional write)
 
 
 class BarcodeItem(Item, discriminator="Barcode"):

@@ -1,13 +1,21 @@
 """The only code that reads or writes product and barcode items."""
+
 from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.catalog.models import (
+    META,
+    PRODUCTS_GSI1PK,
+    BarcodeItem,
+    ProductItem,
+    barcode_pk,
+    category_gsi2pk,
+    product_pk,
+)
 from chalicelib.core import clock
 from chalicelib.core.dynamo import Page, TxCancelled, batch_get, page, transaction
 from chalicelib.core.errors import Conflict, NotFound
-from chalicelib.catalog.models import (META, PRODUCTS_GSI1PK, BarcodeItem, ProductItem, barcode_pk,
-                                       category_gsi2pk, product_pk)
 
 
 class StaleProduct(Exception):
@@ -26,14 +34,18 @@ def create(fields: dict[str, Any]) -> ProductItem:
     """Product and (if any) its barcode claim in one transaction; 409 SKU_EXISTS / BARCODE_TAKEN."""
     now = clock.now()
     sku = fields["sku"]
-    item = ProductItem(product_pk(sku), META, created_at=now, updated_at=now, version=1,
-                       **_keys(sku, fields["category"]), **fields)
+    item = ProductItem(
+        product_pk(sku), META, created_at=now, updated_at=now, version=1, **_keys(sku, fields["category"]), **fields
+    )
     try:
         with transaction() as tx:
             tx.save(item, condition=ProductItem.pk.does_not_exist(), tag="sku")
             if item.barcode:
-                tx.save(BarcodeItem(barcode_pk(item.barcode), META, sku=sku, created_at=now),
-                        condition=BarcodeItem.pk.does_not_exist(), tag="barcode")
+                tx.save(
+                    BarcodeItem(barcode_pk(item.barcode), META, sku=sku, created_at=now),
+                    condition=BarcodeItem.pk.does_not_exist(),
+                    tag="barcode",
+                )
     except TxCancelled as e:
         if "sku" in e.failed:
             raise Conflict("A product with this sku already exists", code="SKU_EXISTS", details={"sku": sku})
@@ -66,18 +78,32 @@ def replace(current: ProductItem, fields: dict[str, Any], release: str | None, c
     now = clock.now()
     sku = current.sku
     fields = {k: v for k, v in fields.items() if k not in ("sku", "created_at", "updated_at", "version")}
-    item = ProductItem(product_pk(sku), META, sku=sku, created_at=current.created_at, updated_at=now,
-                       version=int(current.version or 0) + 1, **_keys(sku, fields["category"]), **fields)
+    item = ProductItem(
+        product_pk(sku),
+        META,
+        sku=sku,
+        created_at=current.created_at,
+        updated_at=now,
+        version=int(current.version or 0) + 1,
+        **_keys(sku, fields["category"]),
+        **fields,
+    )
     try:
         with transaction() as tx:
             tx.save(item, condition=ProductItem.version == current.version, tag="product")
             if release:
                 # Only our own claim is released (or none at all, for an item written before claims existed).
-                tx.delete(BarcodeItem(barcode_pk(release), META),
-                          condition=BarcodeItem.pk.does_not_exist() | (BarcodeItem.sku == sku), tag="release")
+                tx.delete(
+                    BarcodeItem(barcode_pk(release), META),
+                    condition=BarcodeItem.pk.does_not_exist() | (BarcodeItem.sku == sku),
+                    tag="release",
+                )
             if claim:
-                tx.save(BarcodeItem(barcode_pk(claim), META, sku=sku, created_at=now),
-                        condition=BarcodeItem.pk.does_not_exist(), tag="barcode")
+                tx.save(
+                    BarcodeItem(barcode_pk(claim), META, sku=sku, created_at=now),
+                    condition=BarcodeItem.pk.does_not_exist(),
+                    tag="barcode",
+                )
     except TxCancelled as e:
         if "product" in e.failed:
             raise StaleProduct(sku)
@@ -100,7 +126,11 @@ def list_page(category: str | None, status: str | None, limit: int, cursor: str 
     """Products in sku order: the whole catalog (gsi1) or one category (gsi2), optionally one status."""
     filt = (ProductItem.status == status) if status else None
     if category:
-        return page(ProductItem.gsi2.query, hash_key=category_gsi2pk(category), filter_condition=filt,
-                    limit=limit, cursor=cursor)
-    return page(ProductItem.gsi1.query, hash_key=PRODUCTS_GSI1PK, filter_condition=filt, limit=limit,
-                cursor=cursor)
+        return page(
+            ProductItem.gsi2.query,
+            hash_key=category_gsi2pk(category),
+            filter_condition=filt,
+            limit=limit,
+            cursor=cursor,
+        )
+    return page(ProductItem.gsi1.query, hash_key=PRODUCTS_GSI1PK, filter_condition=filt, limit=limit, cursor=cursor)

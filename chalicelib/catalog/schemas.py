@@ -16,9 +16,11 @@ Unit = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 Spec = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Description = Annotated[str, StringConstraints(max_length=1000)]
 # https only, a host, no whitespace; at most 500 characters.
-ImageUrl = Annotated[str, StringConstraints(max_length=500,
-                                            pattern=r"^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s]*)?$")]
+ImageUrl = Annotated[
+    str, StringConstraints(max_length=500, pattern=r"^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s]*)?$")
+]
 ProductStatus = Literal["on_sale", "off_sale"]
+
 
 class ProductCreate(Body):
     """A product of the chain's catalog. ``sku`` is chosen by the merchant and never changes.

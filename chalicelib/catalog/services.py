@@ -1,4 +1,5 @@
 """Catalog use cases."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -14,10 +15,19 @@ UPDATE_ATTEMPTS = 3
 
 def fields_of(item: ProductItem) -> dict[str, Any]:
     return {
-        "sku": item.sku, "name": item.name, "category": item.category, "price_fen": int(item.price_fen),
-        "cost_fen": int(item.cost_fen) if item.cost_fen is not None else None, "barcode": item.barcode,
-        "consult_only": bool(item.consult_only), "contact_hint": item.contact_hint, "status": item.status,
-        "unit": item.unit, "spec": item.spec, "description": item.description, "image_url": item.image_url,
+        "sku": item.sku,
+        "name": item.name,
+        "category": item.category,
+        "price_fen": int(item.price_fen),
+        "cost_fen": int(item.cost_fen) if item.cost_fen is not None else None,
+        "barcode": item.barcode,
+        "consult_only": bool(item.consult_only),
+        "contact_hint": item.contact_hint,
+        "status": item.status,
+        "unit": item.unit,
+        "spec": item.spec,
+        "description": item.description,
+        "image_url": item.image_url,
     }
 
 
@@ -54,16 +64,23 @@ def update_product(sku: str, cmd: ProductUpdate) -> ProductOut:
             return to_out(repository.replace(current, merged, release, claim))
         except repository.StaleProduct:
             continue
-    raise Conflict("The product was changed by someone else meanwhile; retry", code="CONCURRENT_UPDATE",
-                   details={"sku": sku})
+    raise Conflict(
+        "The product was changed by someone else meanwhile; retry", code="CONCURRENT_UPDATE", details={"sku": sku}
+    )
 
 
-def list_products(category: str | None, status: str | None, barcode: str | None, limit: int,
-                  cursor: str | None) -> PageOut[ProductOut]:
+def list_products(
+    category: str | None, status: str | None, barcode: str | None, limit: int, cursor: str | None
+) -> PageOut[ProductOut]:
     if barcode is not None:
         item = repository.by_barcode(barcode)
-        hits = [item] if item is not None and (category is None or item.category == category) \
-            and (status is None or item.status == status) else []
+        hits = (
+            [item]
+            if item is not None
+            and (category is None or item.category == category)
+            and (status is None or item.status == status)
+            else []
+        )
         return PageOut[ProductOut](items=[to_out(i) for i in hits], next=None)
     pg = repository.list_page(category, status, limit, cursor)
     return PageOut[ProductOut](items=[to_out(i) for i in pg.items], next=pg.next)

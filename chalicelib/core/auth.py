@@ -2,6 +2,7 @@
 
 Roles: ``member``; ``clerk`` and ``store_manager`` (both bound to one store); ``hq_admin`` (all stores).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ _ALG = "HS256"
 
 @dataclass(frozen=True)
 class Principal:
-    sub: str            # staff_id or member_id
+    sub: str  # staff_id or member_id
     role: str
     store_id: str | None = None
 
@@ -48,8 +49,7 @@ class Principal:
             return
         if self.role in STORE_BOUND and self.store_id == store_id:
             return
-        raise Forbidden("You can only act on your own store", code="STORE_SCOPE",
-                        details={"store_id": store_id})
+        raise Forbidden("You can only act on your own store", code="STORE_SCOPE", details={"store_id": store_id})
 
     def require_member(self, member_id: str) -> None:
         if self.role != MEMBER or self.sub != member_id:
@@ -68,8 +68,13 @@ def issue_token(principal: Principal) -> tuple[str, int]:
     s = get_settings()
     ttl = s.member_token_ttl_s if principal.role == MEMBER else s.staff_token_ttl_s
     now = clock.now()
-    claims = {"sub": principal.sub, "role": principal.role, "iss": s.jwt_issuer,
-              "iat": int(now.timestamp()), "exp": int((now + timedelta(seconds=ttl)).timestamp())}
+    claims = {
+        "sub": principal.sub,
+        "role": principal.role,
+        "iss": s.jwt_issuer,
+        "iat": int(now.timestamp()),
+        "exp": int((now + timedelta(seconds=ttl)).timestamp()),
+    }
     if principal.store_id:
         claims["store_id"] = principal.store_id
     return jwt.encode(claims, _secret(), algorithm=_ALG), ttl
@@ -78,9 +83,13 @@ def issue_token(principal: Principal) -> tuple[str, int]:
 def decode_token(token: str) -> Principal:
     s = get_settings()
     try:
-        claims = jwt.decode(token, _secret(), algorithms=[_ALG], issuer=s.jwt_issuer,
-                            options={"require": ["exp", "iat", "sub", "role"], "verify_iat": False,
-                                     "verify_exp": False})
+        claims = jwt.decode(
+            token,
+            _secret(),
+            algorithms=[_ALG],
+            issuer=s.jwt_issuer,
+            options={"require": ["exp", "iat", "sub", "role"], "verify_iat": False, "verify_exp": False},
+        )
         # Expiry is checked against the injectable clock (tests and the demo move it), not the wall clock.
         if not isinstance(claims["exp"], int) or claims["exp"] <= int(clock.now().timestamp()):
             raise jwt.ExpiredSignatureError
@@ -105,6 +114,9 @@ def authenticate(authorization: str | None, roles: frozenset[str]) -> Principal:
         raise Unauthorized("A bearer token is required", code="TOKEN_MISSING")
     principal = decode_token(token.strip())
     if principal.role not in roles:
-        raise Forbidden("Your role may not do this", code="ROLE_FORBIDDEN",
-                        details={"role": principal.role, "allowed": sorted(roles)})
+        raise Forbidden(
+            "Your role may not do this",
+            code="ROLE_FORBIDDEN",
+            details={"role": principal.role, "allowed": sorted(roles)},
+        )
     return principal

@@ -1,12 +1,18 @@
 """One injectable clock. Code asks ``now()``; tests and the local stack may freeze or move it."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone, tzinfo
+from collections.abc import Callable
+from datetime import UTC, datetime, tzinfo
 from functools import lru_cache
-from typing import Callable
 from zoneinfo import ZoneInfo
 
-_now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)  # noqa: E731
+
+def _system_now() -> datetime:
+    return datetime.now(UTC)
+
+
+_now: Callable[[], datetime] = _system_now
 
 
 def now() -> datetime:
@@ -17,15 +23,15 @@ def now() -> datetime:
 def set_clock(fn: Callable[[], datetime] | None) -> None:
     """Replace the clock (tests). ``None`` restores the system clock."""
     global _now
-    _now = fn or (lambda: datetime.now(timezone.utc))
+    _now = fn or _system_now
 
 
 def start_at(at: datetime) -> None:
     """Time starts at ``at`` now and runs on at the normal pace (the local stack's ``CLOCK_AT``)."""
     if at.tzinfo is None:
         raise ValueError("the start time needs a UTC offset, e.g. 2026-12-04T03:30:00+08:00")
-    offset = at - datetime.now(timezone.utc)
-    set_clock(lambda: datetime.now(timezone.utc) + offset)
+    offset = at - datetime.now(UTC)
+    set_clock(lambda: datetime.now(UTC) + offset)
 
 
 @lru_cache(maxsize=8)
@@ -45,4 +51,4 @@ def business_now() -> datetime:
 
 def iso(dt: datetime) -> str:
     """RFC 3339 in UTC with a trailing Z, millisecond precision."""
-    return dt.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return dt.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -3,6 +3,7 @@
 Every domain's ``models.py`` subclasses :class:`Item` with a discriminator. Key layout and access patterns
 are listed in docs/data-model.md; the table itself is defined once in infra/resources.yml.
 """
+
 from __future__ import annotations
 
 import base64
@@ -10,9 +11,10 @@ import json
 import random
 import time
 import uuid
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 from pynamodb.attributes import DiscriminatorAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.connection import Connection
@@ -177,8 +179,9 @@ class Tx:
     _after: list[Callable[[], None]] = field(default_factory=list)
 
     def condition_check(self, model_cls: type, hash_key: str, range_key: str, condition, tag: Any = None) -> None:
-        self._add("cc", model_cls.get_operation_kwargs_from_class(hash_key, range_key=range_key,
-                                                                  condition=condition), tag)
+        self._add(
+            "cc", model_cls.get_operation_kwargs_from_class(hash_key, range_key=range_key, condition=condition), tag
+        )
 
     def delete(self, model: Item, condition=None, tag: Any = None) -> None:
         self._add("del", model.get_delete_kwargs_from_instance(condition=condition), tag)
@@ -207,8 +210,12 @@ class Tx:
 
     def commit(self, token: str) -> None:
         connection().transact_write_items(
-            condition_check_items=self._items["cc"], delete_items=self._items["del"],
-            put_items=self._items["put"], update_items=self._items["upd"], client_request_token=token)
+            condition_check_items=self._items["cc"],
+            delete_items=self._items["del"],
+            put_items=self._items["put"],
+            update_items=self._items["upd"],
+            client_request_token=token,
+        )
         for model in self._versioned:
             model.update_local_version_attribute()
 
@@ -257,11 +264,17 @@ class TxCancelled(Exception):
 # codes (or a lost connection) may or may not have been applied. Either way the same request is sent again with
 # the same ClientRequestToken, so DynamoDB applies it at most once.
 TRANSIENT_CANCEL_REASONS = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})
-TRANSIENT_ERROR_CODES = frozenset({
-    "InternalServerError",              # also DynamoDB Local's "too long waiting for a lock"
-    "ServiceUnavailable", "ThrottlingException", "ProvisionedThroughputExceededException",
-    "RequestLimitExceeded", "TransactionInProgressException", "TransactionConflictException",
-})
+TRANSIENT_ERROR_CODES = frozenset(
+    {
+        "InternalServerError",  # also DynamoDB Local's "too long waiting for a lock"
+        "ServiceUnavailable",
+        "ThrottlingException",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "TransactionInProgressException",
+        "TransactionConflictException",
+    }
+)
 TX_ATTEMPTS = 8
 BACKOFF_BASE_S = 0.025
 BACKOFF_CAP_S = 1.0
@@ -280,7 +293,7 @@ def transient(e: Exception) -> bool:
 
 def backoff_s(attempt: int) -> float:
     """Capped exponential backoff with full jitter before retry number ``attempt`` (1, 2, ...)."""
-    return random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** attempt))
+    return random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt))
 
 
 @contextmanager
@@ -304,7 +317,7 @@ def transaction(client_request_token: str | None = None) -> Iterator[Tx]:
         try:
             tx.commit(token)
         except TransactWriteError as e:
-            code = getattr(e, "cause_response_code", None)   # the property fails when there was no response
+            code = getattr(e, "cause_response_code", None)  # the property fails when there was no response
             reasons = [r.code if r else None for r in (e.cancellation_reasons or [])] if code else []
             if code == "TransactionCanceledException" and reasons:
                 failed_tags = [tag for tag, r in zip(tx.ordered_tags(), reasons) if r == "ConditionalCheckFailed"]
@@ -338,15 +351,22 @@ def decode_cursor(cursor: str | None) -> dict | None:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         data = json.loads(raw)
-        if not isinstance(data, dict) or not data or not all(
-            isinstance(k, str) and isinstance(v, dict) and set(v) == {"S"} and isinstance(v["S"], str)
-            for k, v in data.items()
+        if (
+            not isinstance(data, dict)
+            or not data
+            or not all(
+                isinstance(k, str) and isinstance(v, dict) and set(v) == {"S"} and isinstance(v["S"], str)
+                for k, v in data.items()
+            )
         ):
             raise ValueError
         return data
     except ValueError:
-        raise ValidationFailed("The cursor is not valid", code="INVALID_CURSOR",
-                               details={"fields": [{"field": "next", "message": "not a cursor from this API"}]})
+        raise ValidationFailed(
+            "The cursor is not valid",
+            code="INVALID_CURSOR",
+            details={"fields": [{"field": "next", "message": "not a cursor from this API"}]},
+        )
 
 
 @dataclass
@@ -368,7 +388,10 @@ def page(query_fn, *, limit: int, cursor: str | None, **kwargs) -> Page:
         items = list(it)
     except QueryError as e:
         if start is not None and e.cause_response_code == "ValidationException":
-            raise ValidationFailed("The cursor does not belong to this list", code="INVALID_CURSOR",
-                                   details={"fields": [{"field": "next", "message": "cursor mismatch"}]})
+            raise ValidationFailed(
+                "The cursor does not belong to this list",
+                code="INVALID_CURSOR",
+                details={"fields": [{"field": "next", "message": "cursor mismatch"}]},
+            )
         raise
     return Page(items=items, next=encode_cursor(it.last_evaluated_key) if len(items) >= limit else None)

@@ -1,5 +1,6 @@
 """The one error hierarchy. Domain code raises these; ``core.http`` turns them into the contract's body:
 ``{"code": "UPPER_SNAKE_CASE", "message": "...", "details": {...}}`` with the class's status."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -8,18 +8,20 @@ on). Items the stream did not relay within a few minutes (relay down for longer 
 are relayed by ``republish_events``, which reads only the sparse per-hour bucket of unrelayed events. Delivery
 is at least once: every consumer is idempotent.
 
-Consuming: the one SQS handler (chalicelib/subscriptions.py, where every domain's subscriptions are listed)
-feeds each record to every subscriber of its type, each (subscriber, event id) at most once (Powertools idempotency on the idempotency table),
-and reports partial batch failures so only failed records are retried; records that keep failing go to the
-dead-letter queue by the queue's redrive policy.
+Consuming: the one SQS handler (chalicelib/subscriptions.py, where every domain's subscriptions are listed) feeds
+each record to every subscriber of its type, each (subscriber, event id) at most once (Powertools idempotency on
+the idempotency table), and reports partial batch failures so only failed records are retried; records that keep
+failing go to the dead-letter queue by the queue's redrive policy.
 """
+
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from chalice import Blueprint
 from pynamodb.attributes import TTLAttribute, UnicodeAttribute
@@ -28,7 +30,7 @@ from chalicelib.core import clock
 from chalicelib.core.dynamo import Item, Tx, TxCancelled, batch_get, get_mark, set_mark, transaction
 from chalicelib.core.ids import new_id
 from chalicelib.core.logging import logger
-from chalicelib.core.queues import queue_url, reset, send_many, sqs_client  # noqa: F401 - re-exported
+from chalicelib.core.queues import send_many
 from chalicelib.core.settings import get_settings
 
 events_jobs = Blueprint(__name__)
@@ -39,10 +41,12 @@ events_jobs = Blueprint(__name__)
 EVENTS_QUEUE = os.environ.get("EVENTS_QUEUE_NAME", "omnistore-dev-events")
 # The app table's stream. `make package` points the packaged event source at the template's table
 # (tools/check_package.py); the local worker finds the table's stream by the name in this ARN.
-APP_TABLE_STREAM_ARN = (f"arn:aws:dynamodb:{os.environ.get('AWS_DEFAULT_REGION', 'ap-southeast-1')}:000000000000:"
-                        f"table/{os.environ.get('TABLE_NAME', 'omnistore-dev-app')}/stream/latest")
-RELAYED_TTL = timedelta(days=2)          # a relayed event item is kept this long (inspection), then TTL drops it
-REPUBLISH_AFTER = timedelta(minutes=2)   # the sweep relays only events the stream left alone at least this long
+APP_TABLE_STREAM_ARN = (
+    f"arn:aws:dynamodb:{os.environ.get('AWS_DEFAULT_REGION', 'ap-southeast-1')}:000000000000:"
+    f"table/{os.environ.get('TABLE_NAME', 'omnistore-dev-app')}/stream/latest"
+)
+RELAYED_TTL = timedelta(days=2)  # a relayed event item is kept this long (inspection), then TTL drops it
+REPUBLISH_AFTER = timedelta(minutes=2)  # the sweep relays only events the stream left alone at least this long
 
 
 @dataclass
@@ -53,8 +57,11 @@ class Event:
     occurred_at: str = field(default_factory=lambda: clock.iso(clock.now()))
 
     def to_json(self) -> str:
-        return json.dumps({"id": self.id, "type": self.type, "occurred_at": self.occurred_at, "data": self.data},
-                          ensure_ascii=False, separators=(",", ":"))
+        return json.dumps(
+            {"id": self.id, "type": self.type, "occurred_at": self.occurred_at, "data": self.data},
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
 
 
 class OutboxItem(Item, discriminator="Outbox"):
@@ -63,7 +70,7 @@ class OutboxItem(Item, discriminator="Outbox"):
     there and sets ``expires_at``."""
 
     event_type = UnicodeAttribute()
-    body = UnicodeAttribute()                    # the queue message: Event.to_json()
+    body = UnicodeAttribute()  # the queue message: Event.to_json()
     relayed_at = UnicodeAttribute(null=True)
     expires_at = TTLAttribute(null=True)
 
@@ -82,8 +89,18 @@ def add(tx: Tx, events: Iterable[Event]) -> None:
     now = clock.now()
     for e in events:
         pk, sk = _outbox_keys(e.id)
-        tx.save(OutboxItem(pk, sk, event_type=e.type, body=e.to_json(), gsi3pk=_bucket(now),
-                           gsi3sk=f"{clock.iso(now)}#{e.id}", created_at=now), tag=("event", e.id))
+        tx.save(
+            OutboxItem(
+                pk,
+                sk,
+                event_type=e.type,
+                body=e.to_json(),
+                gsi3pk=_bucket(now),
+                gsi3sk=f"{clock.iso(now)}#{e.id}",
+                created_at=now,
+            ),
+            tag=("event", e.id),
+        )
     if _sink is not None and events:
         sink = _sink
         tx.after_commit(lambda: sink.extend(events))
@@ -123,16 +140,28 @@ def relay(event_ids: list[str]) -> int:
     """Send these outbox events to the events queue (those not relayed yet) and mark them relayed; returns how
     many were sent. Raises if the queue did not take them (the caller's batch is retried: at least once)."""
     items = batch_get([_outbox_keys(i) for i in event_ids], consistent=True)
-    due = [items[k] for k in (_outbox_keys(i) for i in dict.fromkeys(event_ids))
-           if k in items and isinstance(items[k], OutboxItem) and not items[k].relayed_at]
+    due = [
+        items[k]
+        for k in (_outbox_keys(i) for i in dict.fromkeys(event_ids))
+        if k in items and isinstance(items[k], OutboxItem) and not items[k].relayed_at
+    ]
     if not due:
         return 0
-    send_many(get_settings().events_queue_name, [i.body for i in due],
-              attributes=[{"type": {"DataType": "String", "StringValue": i.event_type}} for i in due])
+    send_many(
+        get_settings().events_queue_name,
+        [i.body for i in due],
+        attributes=[{"type": {"DataType": "String", "StringValue": i.event_type}} for i in due],
+    )
     now = clock.now()
     for i in due:
-        i.update(actions=[OutboxItem.relayed_at.set(clock.iso(now)), OutboxItem.expires_at.set(now + RELAYED_TTL),
-                          OutboxItem.gsi3pk.remove(), OutboxItem.gsi3sk.remove()])
+        i.update(
+            actions=[
+                OutboxItem.relayed_at.set(clock.iso(now)),
+                OutboxItem.expires_at.set(now + RELAYED_TTL),
+                OutboxItem.gsi3pk.remove(),
+                OutboxItem.gsi3sk.remove(),
+            ]
+        )
     return len(due)
 
 
@@ -146,8 +175,9 @@ def outbox_ids(records: Iterable[Any]) -> list[str]:
     return out
 
 
-@events_jobs.on_dynamodb_record(stream_arn=APP_TABLE_STREAM_ARN, batch_size=100, starting_position="TRIM_HORIZON",
-                                name="relay_events")
+@events_jobs.on_dynamodb_record(
+    stream_arn=APP_TABLE_STREAM_ARN, batch_size=100, starting_position="TRIM_HORIZON", name="relay_events"
+)
 def relay_events(event):
     """The table's stream -> the events queue. A failure fails the batch; Lambda retries it (at least once)."""
     sent = relay(outbox_ids(event))
@@ -202,8 +232,11 @@ _persistence = None
 def _once(name: str, event: dict[str, Any], fn: Handler, lambda_context: Any = None) -> None:
     """Run ``fn(event)`` at most once per (subscriber, event id)."""
     global _persistence
-    from aws_lambda_powertools.utilities.idempotency import (DynamoDBPersistenceLayer, IdempotencyConfig,
-                                                             idempotent_function)
+    from aws_lambda_powertools.utilities.idempotency import (
+        DynamoDBPersistenceLayer,
+        IdempotencyConfig,
+        idempotent_function,
+    )
 
     if _persistence is None:
         import boto3
@@ -211,11 +244,13 @@ def _once(name: str, event: dict[str, Any], fn: Handler, lambda_context: Any = N
         s = get_settings()
         _persistence = DynamoDBPersistenceLayer(
             table_name=s.idempotency_table_name,
-            boto3_client=boto3.client("dynamodb", region_name=s.aws_region, endpoint_url=s.dynamodb_endpoint))
-    config = IdempotencyConfig(event_key_jmespath="key", expires_after_seconds=7 * 24 * 3600,
-                               raise_on_no_idempotency_key=True)
+            boto3_client=boto3.client("dynamodb", region_name=s.aws_region, endpoint_url=s.dynamodb_endpoint),
+        )
+    config = IdempotencyConfig(
+        event_key_jmespath="key", expires_after_seconds=7 * 24 * 3600, raise_on_no_idempotency_key=True
+    )
     if lambda_context is not None:
-        config.register_lambda_context(lambda_context)   # in-progress records expire with the invocation
+        config.register_lambda_context(lambda_context)  # in-progress records expire with the invocation
 
     @idempotent_function(data_keyword_argument="message", persistence_store=_persistence, config=config)
     def run(message: dict[str, Any]) -> bool:

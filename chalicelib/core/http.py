@@ -5,12 +5,14 @@ idempotency) on the view, where ``core.openapi`` reads it back from the app's ro
 authenticate -> parse query and body with pydantic -> (Idempotency-Key) -> handler -> JSON. Every
 :class:`AppError` and every validation failure is turned into the contract's error body here, and only here.
 """
+
 from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -27,17 +29,17 @@ JSON_TYPE = "application/json"
 class RouteSpec:
     path: str
     method: str
-    roles: frozenset[str] | None          # None: no bearer token (public, or its own auth)
+    roles: frozenset[str] | None  # None: no bearer token (public, or its own auth)
     body: type[BaseModel] | None = None
     query: type[BaseModel] | None = None
-    response: Any = None                  # pydantic model (or list[...] of one) for the docs
+    response: Any = None  # pydantic model (or list[...] of one) for the docs
     status: int = 200
-    idempotent: bool | str = False        # True: generic claim; "tx": the use case puts the marker itself
+    idempotent: bool | str = False  # True: generic claim; "tx": the use case puts the marker itself
     summary: str = ""
     tag: str = ""
-    auth: str = "bearer"                  # bearer | none | basic | wechatpay
+    auth: str = "bearer"  # bearer | none | basic | wechatpay
     errors: tuple[int, ...] = ()
-    available: Callable[[], bool] | None = None   # False -> 404 before anything else (stage-only routes)
+    available: Callable[[], bool] | None = None  # False -> 404 before anything else (stage-only routes)
     # Routes with their own credentials (roles=None, e.g. auth="basic"): called with the Authorization header
     # before any input is parsed; what it returns is ``req.principal``; it raises a 401 AppError itself.
     authenticator: Callable[[str | None], Any] | None = None
@@ -141,18 +143,44 @@ def _canonical_body(raw: bytes | None) -> bytes:
         return raw
 
 
-def route(bp, path: str, method: str = "GET", *, roles: frozenset[str] | None, body=None, query=None,
-          response=None, status: int = 200, idempotent: bool | str = False, summary: str = "", tag: str = "",
-          auth: str | None = None, content_types: list[str] | None = None,
-          errors: tuple[int, ...] = (), available: Callable[[], bool] | None = None,
-          authenticator: Callable[[str | None], Any] | None = None) -> Callable:
+def route(
+    bp,
+    path: str,
+    method: str = "GET",
+    *,
+    roles: frozenset[str] | None,
+    body=None,
+    query=None,
+    response=None,
+    status: int = 200,
+    idempotent: bool | str = False,
+    summary: str = "",
+    tag: str = "",
+    auth: str | None = None,
+    content_types: list[str] | None = None,
+    errors: tuple[int, ...] = (),
+    available: Callable[[], bool] | None = None,
+    authenticator: Callable[[str | None], Any] | None = None,
+) -> Callable:
     """Register ``fn(req: Req, **path_params)`` on blueprint ``bp``; see the module docstring."""
     if authenticator is not None and roles is not None:
         raise ValueError("a route has either roles (bearer JWT) or its own authenticator")
-    spec = RouteSpec(path=path, method=method, roles=roles, body=body, query=query, response=response,
-                     status=status, idempotent=idempotent, summary=summary, tag=tag,
-                     auth=auth or ("bearer" if roles is not None else "none"), errors=errors,
-                     available=available, authenticator=authenticator)
+    spec = RouteSpec(
+        path=path,
+        method=method,
+        roles=roles,
+        body=body,
+        query=query,
+        response=response,
+        status=status,
+        idempotent=idempotent,
+        summary=summary,
+        tag=tag,
+        auth=auth or ("bearer" if roles is not None else "none"),
+        errors=errors,
+        available=available,
+        authenticator=authenticator,
+    )
 
     def deco(fn: Callable) -> Callable:
         @functools.wraps(fn)
@@ -180,17 +208,19 @@ def _dispatch(bp, spec: RouteSpec, fn: Callable, params: dict[str, str]):
             principal = spec.authenticator(headers.get("authorization"))
         query = parse_query(spec.query, request.query_params) if spec.query else None
         if not spec.query and request.query_params and spec.auth == "bearer":
-            raise ValidationFailed("This route takes no query parameters",
-                                   details={"in": "query", "fields": [{"field": k, "message": "unknown"}
-                                                                      for k in request.query_params]})
+            raise ValidationFailed(
+                "This route takes no query parameters",
+                details={"in": "query", "fields": [{"field": k, "message": "unknown"} for k in request.query_params]},
+            )
         body = parse_body(spec.body, request.raw_body) if spec.body else None
         req = Req(principal=principal, body=body, query=query, raw=request, params=params)
         key = headers.get("idempotency-key")
         if spec.idempotent and key is not None:
             from chalicelib.core import idempotency
 
-            scope = f"{principal.sub if principal else '-'}#{spec.method} {spec.path}#" + \
-                "&".join(f"{k}={v}" for k, v in sorted(params.items()))
+            scope = f"{principal.sub if principal else '-'}#{spec.method} {spec.path}#" + "&".join(
+                f"{k}={v}" for k, v in sorted(params.items())
+            )
             if spec.idempotent == "tx":
                 claim = idempotency.begin(scope, key, _canonical_body(request.raw_body))
                 try:
@@ -202,8 +232,8 @@ def _dispatch(bp, spec: RouteSpec, fn: Callable, params: dict[str, str]):
                 finally:
                     idempotency.end()
             status, payload, replayed = idempotency.run(
-                scope, key, _canonical_body(request.raw_body),
-                lambda: _invoke(fn, req, params, spec))
+                scope, key, _canonical_body(request.raw_body), lambda: _invoke(fn, req, params, spec)
+            )
             return json_response(payload, status, {"Idempotent-Replayed": "true"} if replayed else None)
         status, payload, extra = _invoke(fn, req, params, spec, with_headers=True)
         if isinstance(payload, _Raw):
@@ -213,13 +243,12 @@ def _dispatch(bp, spec: RouteSpec, fn: Callable, params: dict[str, str]):
         if e.status >= 500:
             logger.warning("upstream error", extra={"code": e.code, "path": spec.path})
         return error_response(e)
-    except Exception as e:  # noqa: BLE001 - the one place unexpected errors become a 500 body
-        if transient(e):   # a read or single write that stayed throttled / unavailable through botocore's retries
+    except Exception as e:  # the one place unexpected errors become a 500 body
+        if transient(e):  # a read or single write that stayed throttled / unavailable through botocore's retries
             logger.warning("database busy", extra={"path": spec.path, "error": str(e)})
             return error_response(TryAgain("The store is busy; please try again in a moment"))
         logger.exception("unhandled error", extra={"path": spec.path, "method": spec.method})
-        return json_response({"code": "INTERNAL", "message": "Something went wrong on our side", "details": {}},
-                             500)
+        return json_response({"code": "INTERNAL", "message": "Something went wrong on our side", "details": {}}, 500)
 
 
 def _invoke(fn: Callable, req: Req, params: dict[str, str], spec: RouteSpec, with_headers: bool = False):

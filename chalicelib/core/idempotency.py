@@ -11,14 +11,16 @@ A marker item per (caller, route, path params, key) in the application table:
 Use cases that must stay at one transaction (checkout, POS sale) put the marker inside their own
 TransactWriteItems instead (``Claim`` below); the contract seen by clients is the same.
 """
+
 from __future__ import annotations
 
 import contextvars
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Callable
+from typing import Any
 
 from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
 
@@ -32,10 +34,10 @@ MAX_KEY_LEN = 255
 
 class IdempotencyRecord(Item, discriminator="Idempotency"):
     body_hash = UnicodeAttribute()
-    state = UnicodeAttribute()                 # pending | done
+    state = UnicodeAttribute()  # pending | done
     status_code = NumberAttribute(null=True)
-    response = UnicodeAttribute(null=True)     # JSON text of the first response
-    expires_at = TTLAttribute(null=True)       # housekeeping only
+    response = UnicodeAttribute(null=True)  # JSON text of the first response
+    expires_at = TTLAttribute(null=True)  # housekeeping only
 
 
 def _keys(scope: str, key: str) -> tuple[str, str]:
@@ -45,13 +47,13 @@ def _keys(scope: str, key: str) -> tuple[str, str]:
 
 def validate_key(key: str) -> None:
     if not key or len(key) > MAX_KEY_LEN or not key.isprintable():
-        raise ValidationFailed("Idempotency-Key must be 1-255 printable characters",
-                               details={"in": "header", "fields": [{"field": "Idempotency-Key",
-                                                                     "message": "1-255 printable characters"}]})
+        raise ValidationFailed(
+            "Idempotency-Key must be 1-255 printable characters",
+            details={"in": "header", "fields": [{"field": "Idempotency-Key", "message": "1-255 printable characters"}]},
+        )
 
 
-def run(scope: str, key: str, canonical_body: bytes,
-        fn: Callable[[], tuple[int, Any]]) -> tuple[int, Any, bool]:
+def run(scope: str, key: str, canonical_body: bytes, fn: Callable[[], tuple[int, Any]]) -> tuple[int, Any, bool]:
     validate_key(key)
     body_hash = hashlib.sha256(canonical_body).hexdigest()
     pk, sk = _keys(scope, key)
@@ -60,8 +62,7 @@ def run(scope: str, key: str, canonical_body: bytes,
         return (*_replay(existing, body_hash), True)
 
     now = clock.now()
-    record = IdempotencyRecord(pk, sk, body_hash=body_hash, state="pending", created_at=now,
-                               expires_at=now + RETENTION)
+    record = IdempotencyRecord(pk, sk, body_hash=body_hash, state="pending", created_at=now, expires_at=now + RETENTION)
     if not put_new(record):
         other = IdempotencyRecord.get(pk, sk, consistent_read=True)
         return (*_replay(other, body_hash), True)
@@ -71,9 +72,13 @@ def run(scope: str, key: str, canonical_body: bytes,
     except BaseException:
         record.delete()
         raise
-    record.update(actions=[IdempotencyRecord.state.set("done"),
-                           IdempotencyRecord.status_code.set(status),
-                           IdempotencyRecord.response.set(json.dumps(payload, ensure_ascii=False))])
+    record.update(
+        actions=[
+            IdempotencyRecord.state.set("done"),
+            IdempotencyRecord.status_code.set(status),
+            IdempotencyRecord.response.set(json.dumps(payload, ensure_ascii=False)),
+        ]
+    )
     return status, payload, False
 
 
@@ -81,10 +86,10 @@ def _replay(rec: IdempotencyRecord, body_hash: str) -> tuple[int, Any]:
     if rec.body_hash != body_hash:
         raise Conflict("This Idempotency-Key was used with a different body", code="IDEMPOTENCY_KEY_REUSED")
     if rec.state != "done":
-        raise Conflict("A request with this Idempotency-Key is still in progress; retry shortly",
-                       code="IDEMPOTENCY_IN_PROGRESS")
+        raise Conflict(
+            "A request with this Idempotency-Key is still in progress; retry shortly", code="IDEMPOTENCY_IN_PROGRESS"
+        )
     return int(rec.status_code), json.loads(rec.response)
-
 
 
 # --------------------------------------------------------------------------------------- in-transaction
@@ -92,7 +97,7 @@ def _replay(rec: IdempotencyRecord, body_hash: str) -> tuple[int, Any]:
 # marker *inside* their transaction, already "done" with the response, conditioned on not existing.
 # If that condition fails, the key was used before: the stored response is replayed (or 409 on another
 # body). Routes declare ``idempotent="tx"``; ``core.http`` then skips the generic claim above.
-_claim: contextvars.ContextVar["Claim | None"] = contextvars.ContextVar("idempotency_claim", default=None)
+_claim: contextvars.ContextVar[Claim | None] = contextvars.ContextVar("idempotency_claim", default=None)
 MARKER_TAG = ("idempotency",)
 
 
@@ -104,9 +109,16 @@ class Claim:
 
     def add_to(self, tx, status: int, payload: Any) -> None:
         now = clock.now()
-        rec = IdempotencyRecord(self.pk, self.sk, body_hash=self.body_hash, state="done", status_code=status,
-                                response=json.dumps(payload, ensure_ascii=False), created_at=now,
-                                expires_at=now + RETENTION)
+        rec = IdempotencyRecord(
+            self.pk,
+            self.sk,
+            body_hash=self.body_hash,
+            state="done",
+            status_code=status,
+            response=json.dumps(payload, ensure_ascii=False),
+            created_at=now,
+            expires_at=now + RETENTION,
+        )
         tx.save(rec, condition=IdempotencyRecord.pk.does_not_exist(), tag=MARKER_TAG)
 
 

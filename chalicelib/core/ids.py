@@ -1,4 +1,5 @@
 """ULID ids (time-ordered, 26 chars Crockford base32)."""
+
 from __future__ import annotations
 
 import re

@@ -1,4 +1,5 @@
 """HTTP middleware: request id on every log line and on the response."""
+
 from __future__ import annotations
 
 from chalicelib.core.ids import new_id

@@ -3,6 +3,7 @@
 Nothing here is written by hand per route: ``core.http.route`` records a :class:`RouteSpec` on every view,
 and this module walks ``app.routes`` and asks pydantic for the JSON schemas.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -41,8 +42,11 @@ _REF = "#/components/schemas/{model}"
 
 def _nullable(schema: dict) -> bool:
     t = schema.get("type")
-    return t == "null" or (isinstance(t, list) and "null" in t) or \
-        any(_nullable(s) for s in schema.get("anyOf", []) + schema.get("oneOf", []))
+    return (
+        t == "null"
+        or (isinstance(t, list) and "null" in t)
+        or any(_nullable(s) for s in schema.get("anyOf", []) + schema.get("oneOf", []))
+    )
 
 
 def _generator():
@@ -69,8 +73,11 @@ def _schemas(ops: list[tuple[str, str, Any, RouteSpec]]):
 
     inputs = []
     for path, method, _entry, spec in ops:
-        for part, tp, mode in (("body", spec.body, "validation"), ("query", spec.query, "validation"),
-                               ("response", spec.response, "serialization")):
+        for part, tp, mode in (
+            ("body", spec.body, "validation"),
+            ("query", spec.query, "validation"),
+            ("response", spec.response, "serialization"),
+        ):
             if tp is not None:
                 inputs.append(((method, path, part), mode, TypeAdapter(tp)))
     if not inputs:
@@ -110,8 +117,7 @@ def _operation_id(entry, method: str, path: str, taken: set[str]) -> str:
     """The view's name; a second route of the same view gets its method and path appended."""
     op_id = entry.view_name
     if op_id in taken:
-        op_id = f"{entry.view_name}_{method.lower()}_" + "_".join(
-            p.strip("{}") for p in path.strip("/").split("/"))
+        op_id = f"{entry.view_name}_{method.lower()}_" + "_".join(p.strip("{}") for p in path.strip("/").split("/"))
     taken.add(op_id)
     return op_id
 
@@ -123,36 +129,51 @@ def _path_params(entry) -> list[dict[str, Any]]:
 def _undocumented(op_id: str, entry) -> dict[str, Any]:
     """A view registered without core.http.route: listed so the document names every route, but its contract
     is unknown (tests/api/test_openapi.py refuses such routes)."""
-    op: dict[str, Any] = {"operationId": op_id, "x-undocumented": True,
-                          "responses": {"default": {"description": "Undocumented"}}}
+    op: dict[str, Any] = {
+        "operationId": op_id,
+        "x-undocumented": True,
+        "responses": {"default": {"description": "Undocumented"}},
+    }
     params = _path_params(entry)
     if params:
         op["parameters"] = params
     return op
 
 
-def _operation(op_id: str, path: str, method: str, entry, spec: RouteSpec, schemas: dict,
-               components: dict) -> dict[str, Any]:
+def _operation(
+    op_id: str, path: str, method: str, entry, spec: RouteSpec, schemas: dict, components: dict
+) -> dict[str, Any]:
     """The operation of a route declared with core.http.route."""
     params = _path_params(entry)
-    op: dict[str, Any] = {"operationId": op_id, "summary": spec.summary, "tags": [spec.tag] if spec.tag else [],
-                          "security": _SECURITY[spec.auth]}
+    op: dict[str, Any] = {
+        "operationId": op_id,
+        "summary": spec.summary,
+        "tags": [spec.tag] if spec.tag else [],
+        "security": _SECURITY[spec.auth],
+    }
     if spec.roles is not None:
         op["x-roles"] = sorted(spec.roles)
     if spec.query is not None:
         qs = _deref(schemas[(method, path, "query")], components)
         for name, prop in qs.get("properties", {}).items():
-            params.append({"name": name, "in": "query", "required": name in qs.get("required", []),
-                           "schema": prop})
+            params.append({"name": name, "in": "query", "required": name in qs.get("required", []), "schema": prop})
     if spec.idempotent:
-        params.append({"name": "Idempotency-Key", "in": "header", "required": False,
-                       "schema": {"type": "string", "minLength": 1, "maxLength": 255},
-                       "description": "Same key + same body returns the first response again"})
+        params.append(
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                "description": "Same key + same body returns the first response again",
+            }
+        )
     if params:
         op["parameters"] = params
     if spec.body is not None:
-        op["requestBody"] = {"required": True, "content": {
-            "application/json": {"schema": schemas[(method, path, "body")]}}}
+        op["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": schemas[(method, path, "body")]}},
+        }
     op["responses"] = _responses(path, method, entry, spec, schemas)
     return op
 
@@ -189,14 +210,20 @@ def _error_statuses(entry, spec: RouteSpec) -> set[int]:
 def _document(paths: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
-        "info": {"title": "omnistore API", "version": "1.0.0",
-                 "description": "Omnichannel chain-store backend: shop (members), POS, admin, printers, payments."},
+        "info": {
+            "title": "omnistore API",
+            "version": "1.0.0",
+            "description": "Omnichannel chain-store backend: shop (members), POS, admin, printers, payments.",
+        },
         "paths": paths,
-        "components": {"schemas": components, "securitySchemes": {
-            "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
-            "printerBasic": {"type": "http", "scheme": "basic"},
-            "wechatpaySignature": {"type": "apiKey", "in": "header", "name": "Wechatpay-Signature"},
-        }},
+        "components": {
+            "schemas": components,
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                "printerBasic": {"type": "http", "scheme": "basic"},
+                "wechatpaySignature": {"type": "apiKey", "in": "header", "name": "Wechatpay-Signature"},
+            },
+        },
     }
 
 

@@ -1,4 +1,5 @@
 """Salted password hashes with scrypt (RFC 7914, stdlib ``hashlib.scrypt``)."""
+
 from __future__ import annotations
 
 import base64
@@ -29,8 +30,9 @@ def verify_password(password: str, stored: str | None) -> bool:
         if scheme != "scrypt":
             return False
         expected = base64.b64decode(digest)
-        got = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p),
-                             dklen=len(expected))
+        got = hashlib.scrypt(
+            password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p), dklen=len(expected)
+        )
     except (ValueError, TypeError):
         return False
     return stored is not None and hmac.compare_digest(got, expected)

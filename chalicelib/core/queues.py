@@ -10,14 +10,16 @@ goes to ``handle(body)``; a record whose handler raises is reported in ``batchIt
 ``BatchProcessor``), so only it is delivered again, and after the queue's ``maxReceiveCount`` it moves to the
 dead-letter queue. The packaged event source mapping sets ``ReportBatchItemFailures`` (tools/check_package.py).
 """
+
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from chalicelib.core.settings import get_settings
 
-MAX_DELAY_S = 900          # SQS DelaySeconds limit
+MAX_DELAY_S = 900  # SQS DelaySeconds limit
 
 _sqs = None
 _queue_url: dict[str, str] = {}
@@ -57,9 +59,12 @@ def _dumps(body: Any) -> str:
 def send(queue_name: str, body: Any, delay_s: int = 0) -> str:
     """Send one message (a dict is sent as JSON); returns its MessageId. Raises on failure."""
     try:
-        resp = sqs_client().send_message(QueueUrl=queue_url(queue_name), MessageBody=_dumps(body),
-                                                DelaySeconds=max(0, min(MAX_DELAY_S, int(delay_s))))
-    except Exception as e:  # noqa: BLE001 - any client failure means "not queued" to the caller
+        resp = sqs_client().send_message(
+            QueueUrl=queue_url(queue_name),
+            MessageBody=_dumps(body),
+            DelaySeconds=max(0, min(MAX_DELAY_S, int(delay_s))),
+        )
+    except Exception as e:  # any client failure means "not queued" to the caller
         raise NotQueued(f"{queue_name}: {e}") from e
     return resp["MessageId"]
 
@@ -71,17 +76,23 @@ def send_many(queue_name: str, bodies: list[Any], attributes: list[dict] | None 
         return 0
     url = queue_url(queue_name)
     for i in range(0, len(bodies), 10):
-        chunk = bodies[i:i + 10]
-        attrs = (attributes or [{}] * len(bodies))[i:i + 10]
+        chunk = bodies[i : i + 10]
+        attrs = (attributes or [{}] * len(bodies))[i : i + 10]
         try:
-            resp = sqs_client().send_message_batch(QueueUrl=url, Entries=[
-                {"Id": str(n), "MessageBody": _dumps(b), **({"MessageAttributes": a} if a else {})}
-                for n, (b, a) in enumerate(zip(chunk, attrs))])
-        except Exception as e:  # noqa: BLE001
+            resp = sqs_client().send_message_batch(
+                QueueUrl=url,
+                Entries=[
+                    {"Id": str(n), "MessageBody": _dumps(b), **({"MessageAttributes": a} if a else {})}
+                    for n, (b, a) in enumerate(zip(chunk, attrs))
+                ],
+            )
+        except Exception as e:
             raise NotQueued(f"{queue_name}: {e}") from e
         if resp.get("Failed"):
-            raise NotQueued(f"{queue_name}: {len(resp['Failed'])} of {len(chunk)} messages not accepted: "
-                            f"{resp['Failed'][0].get('Message')}")
+            raise NotQueued(
+                f"{queue_name}: {len(resp['Failed'])} of {len(chunk)} messages not accepted: "
+                f"{resp['Failed'][0].get('Message')}"
+            )
     return len(bodies)
 
 
@@ -91,8 +102,9 @@ def process_batch(event: Any, handle: Callable[[str], None]) -> dict:
 
     processor = BatchProcessor(event_type=EventType.SQS)
 
-    def record_handler(record):       # Powertools calls record_handler(record=...): keep the name
+    def record_handler(record):  # Powertools calls record_handler(record=...): keep the name
         handle(record.body)
 
-    return process_partial_response(event=event.to_dict(), record_handler=record_handler, processor=processor,
-                                    context=event.context)
+    return process_partial_response(
+        event=event.to_dict(), record_handler=record_handler, processor=processor, context=event.context
+    )

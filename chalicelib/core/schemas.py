@@ -1,4 +1,5 @@
 """Base pydantic models shared by every domain's schemas."""
+
 from __future__ import annotations
 
 from typing import Annotated, Generic, TypeVar

@@ -2,6 +2,7 @@
 
 Tests and the local stack set environment variables and call ``get_settings.cache_clear()``.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -47,21 +48,21 @@ class Settings(BaseSettings):
     # test stages, wechatpay elsewhere (sandbox is refused on prod). Keys come from the environment only.
     payment_provider: str = ""
     wechatpay_mchid: str = ""
-    wechatpay_appid: str = ""                       # empty -> WECHAT_APPID (the mini-program)
-    wechatpay_merchant_private_key: SecretStr = SecretStr("")   # PEM (apiclient_key.pem)
+    wechatpay_appid: str = ""  # empty -> WECHAT_APPID (the mini-program)
+    wechatpay_merchant_private_key: SecretStr = SecretStr("")  # PEM (apiclient_key.pem)
     wechatpay_merchant_serial: str = ""
     wechatpay_apiv3_key: SecretStr = SecretStr("")  # 32 bytes
     wechatpay_apiv2_key: SecretStr = SecretStr("")  # 32 chars; only for POS 付款码 (APIv2 /pay/micropay)
-    wechatpay_platform_public_keys: str = ""        # JSON object {serial: PEM}
-    wechatpay_platform_public_key: str = ""         # or one PEM + its serial
+    wechatpay_platform_public_keys: str = ""  # JSON object {serial: PEM}
+    wechatpay_platform_public_key: str = ""  # or one PEM + its serial
     wechatpay_platform_serial: str = ""
     wechatpay_notify_url: str = ""
     wechatpay_api_base: str = "https://api.mch.weixin.qq.com"
     wechatpay_timeout_s: float = 5.0
-    wechatpay_spbill_ip: str = "127.0.0.1"         # APIv2 micropay spbill_create_ip
-    wechatpay_micropay_wait_s: float = 15.0         # how long to poll while the payer confirms (USERPAYING)
+    wechatpay_spbill_ip: str = "127.0.0.1"  # APIv2 micropay spbill_create_ip
+    wechatpay_micropay_wait_s: float = 15.0  # how long to poll while the payer confirms (USERPAYING)
     # Sandbox provider (local stage and tests): keys generated per process unless given here.
-    sandbox_platform_private_key: SecretStr = SecretStr("")     # PEM
+    sandbox_platform_private_key: SecretStr = SecretStr("")  # PEM
     sandbox_platform_serial: str = ""
     sandbox_pay_delay_s: float = 2.0
     sandbox_webhook_url: str = "http://127.0.0.1:8000/webhooks/wechatpay"
@@ -87,7 +88,7 @@ class Settings(BaseSettings):
     sms_quiet_start: str = "21:00"
     sms_quiet_end: str = "09:00"
     sms_sign_name: str = "烟酒行"
-    sms_template_codes: str = ""                   # JSON {template name: provider template code}
+    sms_template_codes: str = ""  # JSON {template name: provider template code}
     aliyun_sms_access_key_id: str = ""
     aliyun_sms_access_key_secret: SecretStr = SecretStr("")
     aliyun_sms_endpoint: str = "https://dysmsapi.aliyuncs.com"
@@ -95,7 +96,7 @@ class Settings(BaseSettings):
     aliyun_sms_timeout_s: float = 5.0
 
     @model_validator(mode="after")
-    def _clock_at_is_local_only(self) -> "Settings":
+    def _clock_at_is_local_only(self) -> Settings:
         if self.clock_at is not None and self.stage != "local":
             raise ValueError(f"CLOCK_AT is for the local stage only (stage is {self.stage!r})")
         return self

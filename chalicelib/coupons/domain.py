@@ -1,9 +1,11 @@
 """Pure coupon rules: validity windows (end of day in BUSINESS_TZ), who may get and use a coupon, the
 engine's view of a coupon, guards against abuse. No I/O."""
+
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone, tzinfo
-from typing import Any, Mapping
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import Any
 
 from chalicelib.core.errors import Conflict, Forbidden, RateLimited
 from chalicelib.pricing import domain as engine
@@ -16,17 +18,23 @@ STATUSES = (AVAILABLE, LOCKED, USED, EXPIRED)
 
 # How a template's coupons reach members.
 CENTER, NEW_MEMBER, PUSH, INVITE_INVITER, INVITE_INVITEE, COMPENSATION = (
-    "center", "new_member", "push", "invite_inviter", "invite_invitee", "compensation")
+    "center",
+    "new_member",
+    "push",
+    "invite_inviter",
+    "invite_invitee",
+    "compensation",
+)
 PURPOSES = (CENTER, NEW_MEMBER, PUSH, INVITE_INVITER, INVITE_INVITEE, COMPENSATION)
 
 # Claim-centre rate limit per member (all templates together).
 CLAIMS_PER_MINUTE = 10
-MAX_PACK = 10           # templates in one grant transaction (3 items each + 2 guards, far below 100)
+MAX_PACK = 10  # templates in one grant transaction (3 items each + 2 guards, far below 100)
 REMIND_DAYS = 3
 
 
 def _utc(dt: datetime) -> str:
-    return dt.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return dt.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _parse(iso: str) -> datetime:
@@ -65,16 +73,20 @@ def template_expired(rule: Mapping[str, Any], now: datetime, tz: tzinfo) -> bool
 def check_issuable(tpl: Mapping[str, Any], now: datetime, tz: tzinfo, purpose: str | None = None) -> None:
     """May a coupon of this template be handed out now (stock and quotas are the transaction's job)?"""
     if purpose is not None and tpl["purpose"] != purpose:
-        raise Conflict(f"This template is not for {purpose}", code="WRONG_TEMPLATE_PURPOSE",
-                       details={"purpose": tpl["purpose"], "wanted": purpose})
+        raise Conflict(
+            f"This template is not for {purpose}",
+            code="WRONG_TEMPLATE_PURPOSE",
+            details={"purpose": tpl["purpose"], "wanted": purpose},
+        )
     if tpl["status"] != "active":
         raise Conflict("This coupon is not being issued now", code="TEMPLATE_INACTIVE")
     if template_expired(tpl["validity"], now, tz):
         raise Conflict("This coupon's validity is over", code="TEMPLATE_ENDED")
     window = tpl.get("claim_window") or {}
     if window.get("starts_at") and now < _parse(window["starts_at"]):
-        raise Conflict("Claiming has not started yet", code="CLAIM_NOT_STARTED",
-                       details={"starts_at": window["starts_at"]})
+        raise Conflict(
+            "Claiming has not started yet", code="CLAIM_NOT_STARTED", details={"starts_at": window["starts_at"]}
+        )
     if window.get("ends_at") and now >= _parse(window["ends_at"]):
         raise Conflict("Claiming has ended", code="CLAIM_ENDED", details={"ends_at": window["ends_at"]})
 
@@ -107,22 +119,46 @@ def usable_problem(coupon: Mapping[str, Any], now_iso: str) -> dict[str, Any] | 
 def offer_from(coupon_id: str, template_id: str, terms: Mapping[str, Any]) -> engine.CouponOffer:
     gift = None
     if terms["kind"] == engine.GIFT:
-        gift = engine.Gift(sku=terms["gift_sku"], name=terms.get("gift_name") or terms["gift_sku"],
-                           qty=int(terms.get("gift_qty", 1)), value_fen=int(terms.get("gift_value_fen") or 0))
-    return engine.CouponOffer(coupon_id=coupon_id, template_id=template_id, title=terms["title"], kind=terms["kind"],
-                              threshold_fen=int(terms.get("threshold_fen") or 0),
-                              off_fen=int(terms.get("off_fen") or 0),
-                              percent_off=int(terms.get("percent_off") or 0),
-                              cap_fen=int(terms["cap_fen"]) if terms.get("cap_fen") is not None else None,
-                              gift=gift, scope=scope_from(terms.get("scope")), stackable=bool(terms.get("stackable")))
+        gift = engine.Gift(
+            sku=terms["gift_sku"],
+            name=terms.get("gift_name") or terms["gift_sku"],
+            qty=int(terms.get("gift_qty", 1)),
+            value_fen=int(terms.get("gift_value_fen") or 0),
+        )
+    return engine.CouponOffer(
+        coupon_id=coupon_id,
+        template_id=template_id,
+        title=terms["title"],
+        kind=terms["kind"],
+        threshold_fen=int(terms.get("threshold_fen") or 0),
+        off_fen=int(terms.get("off_fen") or 0),
+        percent_off=int(terms.get("percent_off") or 0),
+        cap_fen=int(terms["cap_fen"]) if terms.get("cap_fen") is not None else None,
+        gift=gift,
+        scope=scope_from(terms.get("scope")),
+        stackable=bool(terms.get("stackable")),
+    )
 
 
 def terms_of(tpl: Mapping[str, Any]) -> dict[str, Any]:
     """What a coupon keeps of its template when issued: later template edits never change issued coupons."""
-    keys = ("kind", "threshold_fen", "off_fen", "percent_off", "cap_fen", "gift_sku", "gift_qty", "gift_name",
-            "gift_value_fen")
-    return {"title": tpl["title"], **{k: tpl["terms"].get(k) for k in keys if tpl["terms"].get(k) is not None},
-            "scope": tpl.get("scope") or {}, "stackable": bool(tpl.get("stackable"))}
+    keys = (
+        "kind",
+        "threshold_fen",
+        "off_fen",
+        "percent_off",
+        "cap_fen",
+        "gift_sku",
+        "gift_qty",
+        "gift_name",
+        "gift_value_fen",
+    )
+    return {
+        "title": tpl["title"],
+        **{k: tpl["terms"].get(k) for k in keys if tpl["terms"].get(k) is not None},
+        "scope": tpl.get("scope") or {},
+        "stackable": bool(tpl.get("stackable")),
+    }
 
 
 # --------------------------------------------------------------------------------------- anti-abuse
@@ -133,19 +169,19 @@ def phone_key(phone: str | None) -> str | None:
     digits = "".join(c for c in phone if c.isdigit())
     for prefix in ("0086", "86"):
         if len(digits) == 11 + len(prefix) and digits.startswith(prefix):
-            digits = digits[len(prefix):]
+            digits = digits[len(prefix) :]
     return digits or None
 
 
 def rate_bucket(now: datetime) -> str:
-    return now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M")
+    return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M")
 
 
 def rate_limited() -> RateLimited:
-    return RateLimited("Too many claims; try again in a minute", code="RATE_LIMITED",
-                       details={"limit_per_minute": CLAIMS_PER_MINUTE})
+    return RateLimited(
+        "Too many claims; try again in a minute", code="RATE_LIMITED", details={"limit_per_minute": CLAIMS_PER_MINUTE}
+    )
 
 
 def blocked() -> Forbidden:
     return Forbidden("This account may not claim coupons; contact customer service", code="MEMBER_BLOCKED")
-

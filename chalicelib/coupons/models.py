@@ -1,8 +1,8 @@
 """Coupon items. Keys and access patterns: docs/data-model.md (Coupons)."""
+
 from __future__ import annotations
 
-from pynamodb.attributes import (BooleanAttribute, JSONAttribute, NumberAttribute, TTLAttribute,
-                                 UnicodeAttribute)
+from pynamodb.attributes import BooleanAttribute, JSONAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
 
 from chalicelib.core.dynamo import Item
 
@@ -20,7 +20,7 @@ def active_gsi2pk(purpose: str) -> str:
     return f"CTPLACTIVE#{purpose}"
 
 
-def member_pk(member_id: str) -> str:       # the member's partition (identity owns its META item)
+def member_pk(member_id: str) -> str:  # the member's partition (identity owns its META item)
     return f"MEMBER#{member_id}"
 
 
@@ -56,17 +56,17 @@ class CouponTemplateItem(Item, discriminator="CouponTemplate"):
     title = UnicodeAttribute()
     description = UnicodeAttribute(null=True)
     purpose = UnicodeAttribute()
-    terms = JSONAttribute()                 # {kind, threshold_fen, off_fen | percent_off + cap_fen | gift_*}
+    terms = JSONAttribute()  # {kind, threshold_fen, off_fen | percent_off + cap_fen | gift_*}
     scope = JSONAttribute()
     stackable = BooleanAttribute(default=False)
-    validity = JSONAttribute()              # {valid_from, valid_until} | {valid_days}
+    validity = JSONAttribute()  # {valid_from, valid_until} | {valid_days}
     claim_window = JSONAttribute(null=True)
     total_stock = NumberAttribute()
     remaining = NumberAttribute()
     per_member_limit = NumberAttribute()
-    status = UnicodeAttribute()             # active | paused
+    status = UnicodeAttribute()  # active | paused
     created_by = UnicodeAttribute(null=True)
-    version = NumberAttribute(default=1)    # PATCH / pause / resume (never the stock: that is ADDed)
+    version = NumberAttribute(default=1)  # PATCH / pause / resume (never the stock: that is ADDed)
 
 
 class StockAdjustmentItem(Item, discriminator="CouponStockAdjustment"):
@@ -88,14 +88,14 @@ class CouponItem(Item, discriminator="Coupon"):
     coupon_id = UnicodeAttribute()
     member_id = UnicodeAttribute()
     template_id = UnicodeAttribute()
-    terms = JSONAttribute()                 # snapshot of the template's terms, title and scope
-    status = UnicodeAttribute()             # AVAILABLE | LOCKED | USED | EXPIRED
+    terms = JSONAttribute()  # snapshot of the template's terms, title and scope
+    status = UnicodeAttribute()  # AVAILABLE | LOCKED | USED | EXPIRED
     valid_from = UnicodeAttribute()
     # exclusive, UTC. Stored as "valid_to": the table's TTL attribute is "expires_at" (numbers only, so a
     # string would be ignored anyway - but a coupon must never look like housekeeping).
     expires_at = UnicodeAttribute(attr_name="valid_to")
-    expires_on = UnicodeAttribute()         # last valid local day
-    source = UnicodeAttribute()             # center | new_member | push | invite_* | compensation
+    expires_on = UnicodeAttribute()  # last valid local day
+    source = UnicodeAttribute()  # center | new_member | push | invite_* | compensation
     source_ref = UnicodeAttribute(null=True)
     order_id = UnicodeAttribute(null=True)  # the order holding (LOCKED) or having used it (USED)
     locked_at = UnicodeAttribute(null=True)
@@ -133,4 +133,4 @@ class ClaimRateItem(Item, discriminator="CouponClaimRate"):
     """pk=RATE#COUPONCLAIM#<member_id>, sk=<UTC minute>: claim attempts in that minute."""
 
     n = NumberAttribute(default=0)
-    expires_at = TTLAttribute(null=True)    # housekeeping only
+    expires_at = TTLAttribute(null=True)  # housekeeping only

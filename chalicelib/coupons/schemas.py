@@ -80,10 +80,18 @@ class TemplateCreate(Body):
     @model_validator(mode="after")
     def _terms(self):
         k = self.kind
-        money = {"off_fen": self.off_fen, "percent_off": self.percent_off, "cap_fen": self.cap_fen,
-                 "gift_sku": self.gift_sku}
-        allowed = {"amount_off": {"off_fen"}, "no_threshold": {"off_fen"}, "percent_off": {"percent_off", "cap_fen"},
-                   "gift": {"gift_sku"}}[k]
+        money = {
+            "off_fen": self.off_fen,
+            "percent_off": self.percent_off,
+            "cap_fen": self.cap_fen,
+            "gift_sku": self.gift_sku,
+        }
+        allowed = {
+            "amount_off": {"off_fen"},
+            "no_threshold": {"off_fen"},
+            "percent_off": {"percent_off", "cap_fen"},
+            "gift": {"gift_sku"},
+        }[k]
         extra = sorted(n for n, v in money.items() if v is not None and n not in allowed)
         if extra:
             raise ValueError(f"{k} coupons do not take {', '.join(extra)}")
@@ -173,7 +181,7 @@ class TemplateOut(CouponTerms):
 
 
 class CenterItemOut(CouponTerms):
-    gift_sku: str | None = Field(default=None, exclude=True)   # the claim centre names the gift, not its sku
+    gift_sku: str | None = Field(default=None, exclude=True)  # the claim centre names the gift, not its sku
     template_id: str
     description: str | None = None
     validity: dict

@@ -7,25 +7,39 @@ Every coupon issued is one transaction: the template's ``remaining`` -1 (>= 1), 
 (< per_member_limit), the coupon put, and - for claims and gifts - the "not blocked" check and the
 once-ever guards. So stock and quotas can never be over-issued, whatever the concurrency.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
-from typing import Any, Iterable
+from typing import Any
 
 from chalicelib.core import clock
 from chalicelib.core.auth import Principal
 from chalicelib.core.dynamo import TxCancelled, get_mark, set_mark, transaction
 from chalicelib.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from chalicelib.core.events import Event, publish
-from chalicelib.identity import repository as members
 from chalicelib.core.ids import is_ulid, new_id
 from chalicelib.core.logging import logger
 from chalicelib.core.schemas import PageOut
 from chalicelib.coupons import domain, repository
 from chalicelib.coupons.models import CouponItem, CouponTemplateItem
-from chalicelib.coupons.schemas import (BlockOut, CenterItemOut, CompensationIn, CouponOut, InviteGiftOut, Issued,
-                                        PushIn, PushOut, Skipped, StockIn, TemplateCreate, TemplateOut,
-                                        TemplateUpdate)
+from chalicelib.coupons.schemas import (
+    BlockOut,
+    CenterItemOut,
+    CompensationIn,
+    CouponOut,
+    InviteGiftOut,
+    Issued,
+    PushIn,
+    PushOut,
+    Skipped,
+    StockIn,
+    TemplateCreate,
+    TemplateOut,
+    TemplateUpdate,
+)
+from chalicelib.identity import repository as members
 from chalicelib.pricing import domain as engine
 
 UPDATE_ATTEMPTS = 3
@@ -33,9 +47,19 @@ UPDATE_ATTEMPTS = 3
 
 # --------------------------------------------------------------------------------------- views
 def template_fields(t: CouponTemplateItem) -> dict[str, Any]:
-    return {"template_id": t.template_id, "title": t.title, "description": t.description, "purpose": t.purpose,
-            "terms": t.terms, "scope": t.scope or {}, "stackable": bool(t.stackable), "validity": t.validity,
-            "claim_window": t.claim_window, "status": t.status, "per_member_limit": int(t.per_member_limit)}
+    return {
+        "template_id": t.template_id,
+        "title": t.title,
+        "description": t.description,
+        "purpose": t.purpose,
+        "terms": t.terms,
+        "scope": t.scope or {},
+        "stackable": bool(t.stackable),
+        "validity": t.validity,
+        "claim_window": t.claim_window,
+        "status": t.status,
+        "per_member_limit": int(t.per_member_limit),
+    }
 
 
 def _terms_out(terms: dict[str, Any]) -> dict[str, Any]:
@@ -46,34 +70,62 @@ def _terms_out(terms: dict[str, Any]) -> dict[str, Any]:
 
 
 def template_out(t: CouponTemplateItem) -> TemplateOut:
-    return TemplateOut(template_id=t.template_id, title=t.title, description=t.description, purpose=t.purpose,
-                       **_terms_out(t.terms), scope=t.scope or {}, stackable=bool(t.stackable), validity=t.validity,
-                       claim_window=t.claim_window, total_stock=int(t.total_stock), remaining_stock=int(t.remaining),
-                       issued=int(t.total_stock) - int(t.remaining), per_member_limit=int(t.per_member_limit),
-                       status=t.status, version=int(t.version), created_at=t.created_at, updated_at=t.updated_at)
+    return TemplateOut(
+        template_id=t.template_id,
+        title=t.title,
+        description=t.description,
+        purpose=t.purpose,
+        **_terms_out(t.terms),
+        scope=t.scope or {},
+        stackable=bool(t.stackable),
+        validity=t.validity,
+        claim_window=t.claim_window,
+        total_stock=int(t.total_stock),
+        remaining_stock=int(t.remaining),
+        issued=int(t.total_stock) - int(t.remaining),
+        per_member_limit=int(t.per_member_limit),
+        status=t.status,
+        version=int(t.version),
+        created_at=t.created_at,
+        updated_at=t.updated_at,
+    )
 
 
 def coupon_out(c: CouponItem) -> CouponOut:
     terms = c.terms
-    return CouponOut(coupon_id=c.coupon_id, template_id=c.template_id, member_id=c.member_id, title=terms["title"],
-                     **_terms_out(terms), scope=terms.get("scope") or {}, stackable=bool(terms.get("stackable")),
-                     status=domain.display_status(c.status, c.expires_at, clock.iso(clock.now())),
-                     valid_from=c.valid_from, expires_at=c.expires_at, expires_on=date.fromisoformat(c.expires_on),
-                     source=c.source, order_id=c.order_id, created_at=c.created_at)
+    return CouponOut(
+        coupon_id=c.coupon_id,
+        template_id=c.template_id,
+        member_id=c.member_id,
+        title=terms["title"],
+        **_terms_out(terms),
+        scope=terms.get("scope") or {},
+        stackable=bool(terms.get("stackable")),
+        status=domain.display_status(c.status, c.expires_at, clock.iso(clock.now())),
+        valid_from=c.valid_from,
+        expires_at=c.expires_at,
+        expires_on=date.fromisoformat(c.expires_on),
+        source=c.source,
+        order_id=c.order_id,
+        created_at=c.created_at,
+    )
 
 
 # --------------------------------------------------------------------------------------- templates
 def create_template(principal: Principal, cmd: TemplateCreate) -> TemplateOut:
     body = cmd.model_dump(mode="json")
-    terms = {k: body.pop(k) for k in ("kind", "threshold_fen", "off_fen", "percent_off", "cap_fen", "gift_sku",
-                                      "gift_qty")}
+    terms = {
+        k: body.pop(k) for k in ("kind", "threshold_fen", "off_fen", "percent_off", "cap_fen", "gift_sku", "gift_qty")
+    }
     if terms["kind"] != engine.GIFT:
         terms.pop("gift_sku"), terms.pop("gift_qty")
     terms = {k: v for k, v in terms.items() if v is not None}
     _check_references(terms, body["scope"])
     if body["claim_window"]:
-        body["claim_window"] = {k: clock.iso(datetime.fromisoformat(v.replace("Z", "+00:00"))) if v else None
-                                for k, v in body["claim_window"].items()}
+        body["claim_window"] = {
+            k: clock.iso(datetime.fromisoformat(v.replace("Z", "+00:00"))) if v else None
+            for k, v in body["claim_window"].items()
+        }
     body["validity"] = {k: v for k, v in body["validity"].items() if v is not None}
     item = repository.new_template(new_id(), {**body, "terms": terms, "created_by": principal.sub})
     return template_out(repository.create_template(item, principal.sub))
@@ -89,18 +141,30 @@ def _check_references(terms: dict[str, Any], scope: dict[str, Any]) -> None:
     known = catalog.get_many(sorted(skus)) if skus else {}
     missing = sorted(skus - set(known))
     if missing:
-        raise ValidationFailed("Unknown sku", code="UNKNOWN_SKU", details={
-            "skus": missing, "fields": [{"field": "scope", "message": f"unknown sku {s}"} for s in missing]})
+        raise ValidationFailed(
+            "Unknown sku",
+            code="UNKNOWN_SKU",
+            details={"skus": missing, "fields": [{"field": "scope", "message": f"unknown sku {s}"} for s in missing]},
+        )
     if terms.get("gift_sku"):
         gift = known[terms["gift_sku"]]
         if gift.consult_only:
-            raise ValidationFailed("Consult-only goods cannot be gifts", code="GIFT_NOT_ALLOWED",
-                                   details={"fields": [{"field": "gift_sku", "message": "consult-only"}]})
+            raise ValidationFailed(
+                "Consult-only goods cannot be gifts",
+                code="GIFT_NOT_ALLOWED",
+                details={"fields": [{"field": "gift_sku", "message": "consult-only"}]},
+            )
         terms["gift_name"], terms["gift_value_fen"] = gift.name, int(gift.price_fen)
     unknown = sorted(set(scope.get("stores") or ()) - {s.store_id for s in stores.chain()})
     if unknown:
-        raise ValidationFailed("Unknown store", code="UNKNOWN_STORE", details={
-            "stores": unknown, "fields": [{"field": "scope.stores", "message": f"unknown store {s}"} for s in unknown]})
+        raise ValidationFailed(
+            "Unknown store",
+            code="UNKNOWN_STORE",
+            details={
+                "stores": unknown,
+                "fields": [{"field": "scope.stores", "message": f"unknown store {s}"} for s in unknown],
+            },
+        )
 
 
 def _visible(principal: Principal, t: CouponTemplateItem) -> bool:
@@ -135,8 +199,10 @@ def _change(template_id: str, changes_for) -> TemplateOut:
 def update_template(template_id: str, cmd: TemplateUpdate) -> TemplateOut:
     changes = cmd.changes()
     if changes.get("claim_window"):
-        changes["claim_window"] = {k: clock.iso(datetime.fromisoformat(v.replace("Z", "+00:00"))) if v else None
-                                   for k, v in changes["claim_window"].items()}
+        changes["claim_window"] = {
+            k: clock.iso(datetime.fromisoformat(v.replace("Z", "+00:00"))) if v else None
+            for k, v in changes["claim_window"].items()
+        }
     return _change(template_id, lambda current: changes)
 
 
@@ -150,8 +216,11 @@ def adjust_stock(principal: Principal, template_id: str, cmd: StockIn) -> Templa
         repository.adjust_stock(template_id, cmd.delta, principal.sub, cmd.note)
     except TxCancelled:
         left = int(repository.get_template(template_id, consistent=True).remaining)
-        raise Conflict("Cannot withdraw more coupons than are left", code="INSUFFICIENT_COUPON_STOCK",
-                       details={"remaining_stock": left, "requested": -cmd.delta})
+        raise Conflict(
+            "Cannot withdraw more coupons than are left",
+            code="INSUFFICIENT_COUPON_STOCK",
+            details={"remaining_stock": left, "requested": -cmd.delta},
+        )
     return template_out(repository.get_template(template_id, consistent=True))
 
 
@@ -169,8 +238,9 @@ class _Grant:
         now = clock.now()
         valid_from, expires_at, expires_on = domain.validity(tpl.validity, now, clock.business_tz())
         self.tpl, self.check_block = tpl, check_block
-        self.coupon = repository.new_coupon(tpl, member_id, source, ref, valid_from, expires_at, expires_on,
-                                            domain.terms_of(template_fields(tpl)))
+        self.coupon = repository.new_coupon(
+            tpl, member_id, source, ref, valid_from, expires_at, expires_on, domain.terms_of(template_fields(tpl))
+        )
 
 
 def _why(failed: list) -> tuple[str, Any]:
@@ -191,8 +261,14 @@ def _commit(grants: list[_Grant], guards: Iterable[tuple[str, str, str | None]] 
             repository.add_not_blocked(tx, member_id)
 
 
-def _issue_one(tpl: CouponTemplateItem, member_id: str, source: str, ref: str | None, check_block: bool,
-               guards: Iterable[tuple[str, str, str | None]] = ()) -> CouponItem:
+def _issue_one(
+    tpl: CouponTemplateItem,
+    member_id: str,
+    source: str,
+    ref: str | None,
+    check_block: bool,
+    guards: Iterable[tuple[str, str, str | None]] = (),
+) -> CouponItem:
     """Issue one coupon or raise the contract's error for why not."""
     grant = _Grant(tpl, member_id, source, ref, check_block)
     try:
@@ -205,8 +281,11 @@ def _issue_one(tpl: CouponTemplateItem, member_id: str, source: str, ref: str | 
                 raise Conflict("This coupon is not being issued now", code="TEMPLATE_INACTIVE")
             raise Conflict("All coupons of this kind have been claimed", code="COUPON_SOLD_OUT")
         if kind == "quota":
-            raise Conflict("You already have as many of these coupons as allowed", code="COUPON_LIMIT_REACHED",
-                           details={"per_member_limit": int(tpl.per_member_limit)})
+            raise Conflict(
+                "You already have as many of these coupons as allowed",
+                code="COUPON_LIMIT_REACHED",
+                details={"per_member_limit": int(tpl.per_member_limit)},
+            )
         if kind == "block":
             raise domain.blocked()
         if kind == "guard":
@@ -226,10 +305,21 @@ def center(principal: Principal, limit: int, cursor: str | None) -> PageOut[Cent
         claimed, left = had.get(t.template_id, 0), int(t.remaining)
         terms = _terms_out(t.terms)
         terms.pop("gift_sku")
-        items.append(CenterItemOut(template_id=t.template_id, title=t.title, description=t.description, **terms,
-                                   scope=t.scope or {}, stackable=bool(t.stackable), validity=t.validity,
-                                   remaining_stock=left, per_member_limit=int(t.per_member_limit), claimed=claimed,
-                                   can_claim=left > 0 and claimed < int(t.per_member_limit)))
+        items.append(
+            CenterItemOut(
+                template_id=t.template_id,
+                title=t.title,
+                description=t.description,
+                **terms,
+                scope=t.scope or {},
+                stackable=bool(t.stackable),
+                validity=t.validity,
+                remaining_stock=left,
+                per_member_limit=int(t.per_member_limit),
+                claimed=claimed,
+                can_claim=left > 0 and claimed < int(t.per_member_limit),
+            )
+        )
     return PageOut[CenterItemOut](items=items, next=pg.next)
 
 
@@ -272,8 +362,19 @@ def push(principal: Principal, cmd: PushIn) -> PushOut:
         except (Conflict, Forbidden) as e:
             skipped.append(Skipped(member_id=m, code=e.code))
     if issued:
-        publish([Event("CouponsIssued", {"template_id": tpl.template_id, "title": tpl.title, "source": domain.PUSH,
-                                         "coupons": [i.model_dump() for i in issued]})])
+        publish(
+            [
+                Event(
+                    "CouponsIssued",
+                    {
+                        "template_id": tpl.template_id,
+                        "title": tpl.title,
+                        "source": domain.PUSH,
+                        "coupons": [i.model_dump() for i in issued],
+                    },
+                )
+            ]
+        )
     return PushOut(issued=issued, skipped=skipped)
 
 
@@ -283,35 +384,67 @@ def compensate(principal: Principal, cmd: CompensationIn, order_known: bool, ord
     tpl = repository.get_template(cmd.template_id)
     domain.check_issuable(template_fields(tpl), clock.now(), clock.business_tz(), domain.COMPENSATION)
     if not order_known:
-        raise ValidationFailed("Unknown order", code="UNKNOWN_ORDER",
-                               details={"fields": [{"field": "order_id", "message": "no such order"}]})
+        raise ValidationFailed(
+            "Unknown order",
+            code="UNKNOWN_ORDER",
+            details={"fields": [{"field": "order_id", "message": "no such order"}]},
+        )
     if order_member_id != cmd.member_id:
-        raise ValidationFailed("The order is not this member's", code="ORDER_MEMBER_MISMATCH",
-                               details={"fields": [{"field": "member_id", "message": "not the order's member"}]})
+        raise ValidationFailed(
+            "The order is not this member's",
+            code="ORDER_MEMBER_MISMATCH",
+            details={"fields": [{"field": "member_id", "message": "not the order's member"}]},
+        )
     guard = f"COMPENSATION#{cmd.order_id}#{cmd.template_id}"
     try:
-        c = _issue_one(tpl, cmd.member_id, domain.COMPENSATION, cmd.order_id, check_block=False,
-                       guards=[(guard, cmd.member_id, principal.sub)])
+        c = _issue_one(
+            tpl,
+            cmd.member_id,
+            domain.COMPENSATION,
+            cmd.order_id,
+            check_block=False,
+            guards=[(guard, cmd.member_id, principal.sub)],
+        )
     except Conflict as e:
         if e.code == "ALREADY_GRANTED":
-            raise Conflict("This order was already compensated with this coupon", code="ALREADY_GRANTED",
-                           details={"order_id": cmd.order_id})
+            raise Conflict(
+                "This order was already compensated with this coupon",
+                code="ALREADY_GRANTED",
+                details={"order_id": cmd.order_id},
+            )
         raise
-    publish([Event("CouponsIssued", {"template_id": tpl.template_id, "title": tpl.title,
-                                     "source": domain.COMPENSATION, "reason": cmd.reason, "order_id": cmd.order_id,
-                                     "coupons": [{"member_id": c.member_id, "coupon_id": c.coupon_id}]})])
+    publish(
+        [
+            Event(
+                "CouponsIssued",
+                {
+                    "template_id": tpl.template_id,
+                    "title": tpl.title,
+                    "source": domain.COMPENSATION,
+                    "reason": cmd.reason,
+                    "order_id": cmd.order_id,
+                    "coupons": [{"member_id": c.member_id, "coupon_id": c.coupon_id}],
+                },
+            )
+        ]
+    )
     return coupon_out(c)
 
 
-def _grant_pack(templates: list[CouponTemplateItem], member_ids: dict[str, str], source: str, ref: str,
-                guards: list[tuple[str, str, str | None]]) -> tuple[list[CouponItem], list[Skipped], bool]:
+def _grant_pack(
+    templates: list[CouponTemplateItem],
+    member_ids: dict[str, str],
+    source: str,
+    ref: str,
+    guards: list[tuple[str, str, str | None]],
+) -> tuple[list[CouponItem], list[Skipped], bool]:
     """Grant each (template -> member) in ONE transaction with the once-ever guards. A template that is out
     of stock (or a member over quota / blocked) is dropped and the rest retried; a failed guard means the
     gift was already given: nothing is granted. Returns (coupons, skipped, already_granted)."""
     now, tz = clock.now(), clock.business_tz()
     grants: list[_Grant] = []
     skipped: list[Skipped] = []
-    for t in templates[:domain.MAX_PACK]:
+    for t in templates[: domain.MAX_PACK]:
         try:
             domain.check_issuable(template_fields(t), now, tz)
         except Conflict as e:
@@ -326,15 +459,19 @@ def _grant_pack(templates: list[CouponTemplateItem], member_ids: dict[str, str],
             kind, detail = _why(e.failed)
             if kind == "guard":
                 return [], skipped, True
-            drop = [g for g in grants if (kind == "tpl" and g.tpl.template_id == detail[0])
-                    or (kind == "quota" and (g.coupon.member_id, g.tpl.template_id) == tuple(detail))
-                    or (kind == "block" and g.coupon.member_id == detail[0])]
+            drop = [
+                g
+                for g in grants
+                if (kind == "tpl" and g.tpl.template_id == detail[0])
+                or (kind == "quota" and (g.coupon.member_id, g.tpl.template_id) == tuple(detail))
+                or (kind == "block" and g.coupon.member_id == detail[0])
+            ]
             if not drop:
                 raise
             codes = {"tpl": "COUPON_SOLD_OUT", "quota": "COUPON_LIMIT_REACHED", "block": "MEMBER_BLOCKED"}
             skipped += [Skipped(member_id=g.coupon.member_id, code=codes[kind]) for g in drop]
             grants = [g for g in grants if g not in drop]
-    return [], skipped, False   # nothing to give: the guards stay unwritten
+    return [], skipped, False  # nothing to give: the guards stay unwritten
 
 
 def issue_invite_gifts(referral_id: str, inviter_id: str, invitee_id: str) -> InviteGiftOut:
@@ -343,9 +480,16 @@ def issue_invite_gifts(referral_id: str, inviter_id: str, invitee_id: str) -> In
     known = _members_exist([inviter_id, invitee_id])
     missing = [m for m in (inviter_id, invitee_id) if m not in known]
     if missing:
-        raise ValidationFailed("Unknown member", code="MEMBER_NOT_FOUND", details={
-            "fields": [{"field": "inviter_id" if m == inviter_id else "invitee_id", "message": "no such member"}
-                       for m in missing]})
+        raise ValidationFailed(
+            "Unknown member",
+            code="MEMBER_NOT_FOUND",
+            details={
+                "fields": [
+                    {"field": "inviter_id" if m == inviter_id else "invitee_id", "message": "no such member"}
+                    for m in missing
+                ]
+            },
+        )
     templates, owner = [], {}
     for purpose, member in ((domain.INVITE_INVITER, inviter_id), (domain.INVITE_INVITEE, invitee_id)):
         for t in repository.active_templates(purpose):
@@ -355,14 +499,35 @@ def issue_invite_gifts(referral_id: str, inviter_id: str, invitee_id: str) -> In
     coupons, skipped, already = _grant_pack(templates, owner, "invite", referral_id, [guard])
     if already:
         prior = repository.get_guard(guard[0])
-        return InviteGiftOut(referral_id=prior.ref if prior and prior.ref else referral_id, issued=[], skipped=[],
-                             already_granted=True)
+        return InviteGiftOut(
+            referral_id=prior.ref if prior and prior.ref else referral_id, issued=[], skipped=[], already_granted=True
+        )
     if coupons:
-        publish([Event("CouponsIssued", {"source": "invite", "referral_id": referral_id, "coupons": [
-            {"member_id": c.member_id, "coupon_id": c.coupon_id, "template_id": c.template_id,
-             "title": c.terms["title"]} for c in coupons]})])
-    return InviteGiftOut(referral_id=referral_id, skipped=skipped,
-                         issued=[Issued(member_id=c.member_id, coupon_id=c.coupon_id) for c in coupons])
+        publish(
+            [
+                Event(
+                    "CouponsIssued",
+                    {
+                        "source": "invite",
+                        "referral_id": referral_id,
+                        "coupons": [
+                            {
+                                "member_id": c.member_id,
+                                "coupon_id": c.coupon_id,
+                                "template_id": c.template_id,
+                                "title": c.terms["title"],
+                            }
+                            for c in coupons
+                        ],
+                    },
+                )
+            ]
+        )
+    return InviteGiftOut(
+        referral_id=referral_id,
+        skipped=skipped,
+        issued=[Issued(member_id=c.member_id, coupon_id=c.coupon_id) for c in coupons],
+    )
 
 
 def on_member_joined(event: dict[str, Any]) -> None:
@@ -377,14 +542,39 @@ def on_member_joined(event: dict[str, Any]) -> None:
     phone = domain.phone_key(data.get("phone"))
     if phone:
         guards.append((f"NEWGIFT#PHONE#{phone}", member_id, event["id"]))
-    coupons, skipped, already = _grant_pack(templates, {t.template_id: member_id for t in templates},
-                                            domain.NEW_MEMBER, event["id"], guards)
-    logger.info("new-member pack", extra={"member_id": member_id, "issued": len(coupons), "already": already,
-                                          "skipped": [s.code for s in skipped]})
+    coupons, skipped, already = _grant_pack(
+        templates, {t.template_id: member_id for t in templates}, domain.NEW_MEMBER, event["id"], guards
+    )
+    logger.info(
+        "new-member pack",
+        extra={
+            "member_id": member_id,
+            "issued": len(coupons),
+            "already": already,
+            "skipped": [s.code for s in skipped],
+        },
+    )
     if coupons:
-        publish([Event("CouponsIssued", {"source": domain.NEW_MEMBER, "member_id": member_id, "coupons": [
-            {"member_id": member_id, "coupon_id": c.coupon_id, "template_id": c.template_id,
-             "title": c.terms["title"]} for c in coupons]})])
+        publish(
+            [
+                Event(
+                    "CouponsIssued",
+                    {
+                        "source": domain.NEW_MEMBER,
+                        "member_id": member_id,
+                        "coupons": [
+                            {
+                                "member_id": member_id,
+                                "coupon_id": c.coupon_id,
+                                "template_id": c.template_id,
+                                "title": c.terms["title"],
+                            }
+                            for c in coupons
+                        ],
+                    },
+                )
+            ]
+        )
 
 
 def on_order_paid(event: dict[str, Any]) -> None:
@@ -412,8 +602,13 @@ def unblock(member_id: str) -> None:
 
 def list_blocks(limit: int, cursor: str | None) -> PageOut[BlockOut]:
     pg = repository.blocks_page(limit, cursor)
-    return PageOut[BlockOut](items=[BlockOut(member_id=b.member_id, reason=b.reason, blocked_by=b.blocked_by,
-                                             created_at=b.created_at) for b in pg.items], next=pg.next)
+    return PageOut[BlockOut](
+        items=[
+            BlockOut(member_id=b.member_id, reason=b.reason, blocked_by=b.blocked_by, created_at=b.created_at)
+            for b in pg.items
+        ],
+        next=pg.next,
+    )
 
 
 # --------------------------------------------------------------------------------------- sweeps
@@ -456,12 +651,27 @@ def remind_expiring(now: datetime | None = None) -> dict[str, int]:
     phones = members.member_phones(list(by_member)) if by_member else {}
     reminded = 0
     for m, cs in sorted(by_member.items()):
+
         def reminder(marked: list[CouponItem], m=m) -> Event:
-            return Event("CouponExpiring", {
-                "member_id": m, "phone": phones.get(m), "expires_on": day, "count": len(marked),
-                "title": marked[0].terms["title"],
-                "coupons": [{"coupon_id": c.coupon_id, "template_id": c.template_id, "title": c.terms["title"],
-                             "expires_at": c.expires_at} for c in marked]})
+            return Event(
+                "CouponExpiring",
+                {
+                    "member_id": m,
+                    "phone": phones.get(m),
+                    "expires_on": day,
+                    "count": len(marked),
+                    "title": marked[0].terms["title"],
+                    "coupons": [
+                        {
+                            "coupon_id": c.coupon_id,
+                            "template_id": c.template_id,
+                            "title": c.terms["title"],
+                            "expires_at": c.expires_at,
+                        }
+                        for c in marked
+                    ],
+                },
+            )
 
         reminded += bool(repository.mark_reminded(cs, reminder))
     set_mark("coupons-remind", day)
@@ -483,8 +693,9 @@ def offers(member_id: str, coupon_ids: list[str], got: dict) -> tuple[list[engin
         if not isinstance(c, CouponItem) or c.member_id != member_id:
             problems.append({"code": "UNKNOWN_COUPON", "coupon_id": cid})
             continue
-        problem = domain.usable_problem({"coupon_id": cid, "status": c.status, "expires_at": c.expires_at,
-                                         "valid_from": c.valid_from}, now_iso)
+        problem = domain.usable_problem(
+            {"coupon_id": cid, "status": c.status, "expires_at": c.expires_at, "valid_from": c.valid_from}, now_iso
+        )
         if problem:
             problems.append(problem)
             continue

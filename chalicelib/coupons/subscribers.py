@@ -1,4 +1,5 @@
 """What coupons react to: a new member gets the new-member pack; a paid online order uses its locked coupons."""
+
 from __future__ import annotations
 
 from chalicelib.core.events import Subscription

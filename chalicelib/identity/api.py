@@ -7,45 +7,95 @@ from chalicelib.core.http import Req, route
 from chalicelib.core.schemas import PageOut
 from chalicelib.core.settings import get_settings
 from chalicelib.identity import services
-from chalicelib.identity.schemas import (DevLogin, MemberLoginOut, MemberOut, StaffCreate, StaffListQuery,
-                                         StaffLogin, StaffLoginOut, StaffOut, WechatLogin)
+from chalicelib.identity.schemas import (
+    DevLogin,
+    MemberLoginOut,
+    MemberOut,
+    StaffCreate,
+    StaffListQuery,
+    StaffLogin,
+    StaffLoginOut,
+    StaffOut,
+    WechatLogin,
+)
 
 identity_api = Blueprint(__name__)
 
 
-@route(identity_api, "/auth/staff/login", "POST", roles=None, body=StaffLogin, response=StaffLoginOut,
-       tag="auth", summary="Staff login (username + password)")
+@route(
+    identity_api,
+    "/auth/staff/login",
+    "POST",
+    roles=None,
+    body=StaffLogin,
+    response=StaffLoginOut,
+    tag="auth",
+    summary="Staff login (username + password)",
+)
 def staff_login(req: Req):
     return services.staff_login(req.body)
 
 
-@route(identity_api, "/auth/wechat/login", "POST", roles=None, body=WechatLogin, response=MemberLoginOut,
-       tag="auth", summary="Member login with a wx.login code (exchanged at WeChat code2session)",
-       errors=(429, 502))
+@route(
+    identity_api,
+    "/auth/wechat/login",
+    "POST",
+    roles=None,
+    body=WechatLogin,
+    response=MemberLoginOut,
+    tag="auth",
+    summary="Member login with a wx.login code (exchanged at WeChat code2session)",
+    errors=(429, 502),
+)
 def wechat_login(req: Req):
     return services.wechat_login(req.body.code)
 
 
-@route(identity_api, "/auth/dev/login", "POST", roles=None, body=DevLogin, response=MemberLoginOut,
-       tag="auth", summary="Member login by openid - local stage only, 404 elsewhere",
-       available=lambda: get_settings().is_local)
+@route(
+    identity_api,
+    "/auth/dev/login",
+    "POST",
+    roles=None,
+    body=DevLogin,
+    response=MemberLoginOut,
+    tag="auth",
+    summary="Member login by openid - local stage only, 404 elsewhere",
+    available=lambda: get_settings().is_local,
+)
 def dev_login(req: Req):
     return services.dev_login(req.body)
 
 
-@route(identity_api, "/shop/me", "GET", roles=MEMBERS, response=MemberOut, tag="shop",
-       summary="The logged-in member")
+@route(identity_api, "/shop/me", "GET", roles=MEMBERS, response=MemberOut, tag="shop", summary="The logged-in member")
 def me(req: Req):
     return services.me(req.principal)
 
 
-@route(identity_api, "/admin/staff", "POST", roles=MANAGERS, body=StaffCreate, response=StaffOut, status=201,
-       idempotent=True, tag="staff", summary="Create a staff account (managers: clerks of their own store)")
+@route(
+    identity_api,
+    "/admin/staff",
+    "POST",
+    roles=MANAGERS,
+    body=StaffCreate,
+    response=StaffOut,
+    status=201,
+    idempotent=True,
+    tag="staff",
+    summary="Create a staff account (managers: clerks of their own store)",
+)
 def create_staff(req: Req):
     return services.create_staff(req.principal, req.body)
 
 
-@route(identity_api, "/admin/staff", "GET", roles=MANAGERS, query=StaffListQuery, response=PageOut[StaffOut],
-       tag="staff", summary="List staff (managers: their own store)")
+@route(
+    identity_api,
+    "/admin/staff",
+    "GET",
+    roles=MANAGERS,
+    query=StaffListQuery,
+    response=PageOut[StaffOut],
+    tag="staff",
+    summary="List staff (managers: their own store)",
+)
 def list_staff(req: Req):
     return services.list_staff(req.principal, req.query.store_id, req.query.limit, req.query.next)

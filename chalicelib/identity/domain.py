@@ -1,4 +1,5 @@
 """Pure identity rules."""
+
 from __future__ import annotations
 
 from chalicelib.core.auth import HQ_ADMIN, STORE_BOUND, STORE_MANAGER, Principal
@@ -8,11 +9,15 @@ from chalicelib.core.errors import Forbidden, ValidationFailed
 def check_staff_binding(role: str, store_id: str | None) -> None:
     """Clerks and store managers belong to exactly one store; head office to none."""
     if role in STORE_BOUND and not store_id:
-        raise ValidationFailed("store_id is required for this role",
-                               details={"fields": [{"field": "store_id", "message": "required for " + role}]})
+        raise ValidationFailed(
+            "store_id is required for this role",
+            details={"fields": [{"field": "store_id", "message": "required for " + role}]},
+        )
     if role == HQ_ADMIN and store_id:
-        raise ValidationFailed("Head office accounts are not bound to a store",
-                               details={"fields": [{"field": "store_id", "message": "must be empty"}]})
+        raise ValidationFailed(
+            "Head office accounts are not bound to a store",
+            details={"fields": [{"field": "store_id", "message": "must be empty"}]},
+        )
 
 
 def check_may_create_staff(actor: Principal, role: str, store_id: str | None) -> None:

@@ -1,24 +1,46 @@
 """The only code that reads or writes staff, member and openid items."""
-from __future__ import annotations
 
+from __future__ import annotations
 
 from chalicelib.core import clock, events
 from chalicelib.core.dynamo import Page, TxCancelled, batch_get, page, put_new, transaction
 from chalicelib.core.errors import Conflict
-from chalicelib.identity.models import (META, STAFF_GSI1PK, MemberItem, OpenIdItem, StaffItem, member_pk,
-                                        openid_pk, staff_gsi1sk, staff_pk)
+from chalicelib.identity.models import (
+    META,
+    STAFF_GSI1PK,
+    MemberItem,
+    OpenIdItem,
+    StaffItem,
+    member_pk,
+    openid_pk,
+    staff_gsi1sk,
+    staff_pk,
+)
 
 
 def get_staff(username: str) -> StaffItem | None:
     return StaffItem.get_or_none(staff_pk(username), META)
 
 
-def create_staff(staff_id: str, username: str, name: str, role: str, store_id: str | None,
-                 password_hash: str) -> StaffItem:
+def create_staff(
+    staff_id: str, username: str, name: str, role: str, store_id: str | None, password_hash: str
+) -> StaffItem:
     now = clock.now()
-    item = StaffItem(staff_pk(username), META, staff_id=staff_id, username=username, name=name, role=role,
-                     store_id=store_id, password_hash=password_hash, status="active",
-                     gsi1pk=STAFF_GSI1PK, gsi1sk=staff_gsi1sk(store_id, username), created_at=now, updated_at=now)
+    item = StaffItem(
+        staff_pk(username),
+        META,
+        staff_id=staff_id,
+        username=username,
+        name=name,
+        role=role,
+        store_id=store_id,
+        password_hash=password_hash,
+        status="active",
+        gsi1pk=STAFF_GSI1PK,
+        gsi1sk=staff_gsi1sk(store_id, username),
+        created_at=now,
+        updated_at=now,
+    )
     if not put_new(item):
         raise Conflict("This username is taken", code="USERNAME_TAKEN")
     return item
@@ -44,20 +66,45 @@ def member_for_openid(openid: str) -> MemberItem | None:
     return get_member(link.member_id) if link else None
 
 
-def create_member(member_id: str, openid: str, unionid: str | None, phone: str | None,
-                  nickname: str | None) -> MemberItem | None:
+def create_member(
+    member_id: str, openid: str, unionid: str | None, phone: str | None, nickname: str | None
+) -> MemberItem | None:
     """Member, its openid link and ``MemberJoined`` (the new-member gift pack and other welcomes react to it) in
     one transaction. ``None`` if the openid was linked meanwhile."""
     now = clock.now()
-    member = MemberItem(member_pk(member_id), META, member_id=member_id, openid=openid, unionid=unionid,
-                        phone=phone, nickname=nickname, level=0, status="active", created_at=now, updated_at=now)
+    member = MemberItem(
+        member_pk(member_id),
+        META,
+        member_id=member_id,
+        openid=openid,
+        unionid=unionid,
+        phone=phone,
+        nickname=nickname,
+        level=0,
+        status="active",
+        created_at=now,
+        updated_at=now,
+    )
     link = OpenIdItem(openid_pk(openid), META, member_id=member_id, created_at=now)
     try:
         with transaction() as tx:
             tx.save(link, condition=OpenIdItem.pk.does_not_exist(), tag="openid")
             tx.save(member, condition=MemberItem.pk.does_not_exist(), tag="member")
-            events.add(tx, [events.Event("MemberJoined", {"member_id": member_id, "openid": openid, "unionid": unionid,
-                                                   "phone": phone, "nickname": nickname})])
+            events.add(
+                tx,
+                [
+                    events.Event(
+                        "MemberJoined",
+                        {
+                            "member_id": member_id,
+                            "openid": openid,
+                            "unionid": unionid,
+                            "phone": phone,
+                            "nickname": nickname,
+                        },
+                    )
+                ],
+            )
     except TxCancelled as e:
         if "openid" in e.failed:
             return None

@@ -1,4 +1,5 @@
 """Login and account use cases."""
+
 from __future__ import annotations
 
 from chalicelib.core.auth import MEMBER, Principal, issue_token
@@ -9,13 +10,27 @@ from chalicelib.core.schemas import PageOut
 from chalicelib.core.settings import get_settings
 from chalicelib.identity import domain, repository, wechat
 from chalicelib.identity.models import MemberItem, StaffItem
-from chalicelib.identity.schemas import (DevLogin, MemberLoginOut, MemberOut, StaffCreate, StaffLogin,
-                                         StaffLoginOut, StaffOut)
+from chalicelib.identity.schemas import (
+    DevLogin,
+    MemberLoginOut,
+    MemberOut,
+    StaffCreate,
+    StaffLogin,
+    StaffLoginOut,
+    StaffOut,
+)
 
 
 def staff_out(item: StaffItem) -> StaffOut:
-    return StaffOut(staff_id=item.staff_id, username=item.username, name=item.name, role=item.role,
-                    store_id=item.store_id, status=item.status, created_at=item.created_at)
+    return StaffOut(
+        staff_id=item.staff_id,
+        username=item.username,
+        name=item.name,
+        role=item.role,
+        store_id=item.store_id,
+        status=item.status,
+        created_at=item.created_at,
+    )
 
 
 def staff_login(cmd: StaffLogin) -> StaffLoginOut:
@@ -36,10 +51,12 @@ def create_staff(actor: Principal, cmd: StaffCreate) -> StaffOut:
         try:
             stores.get(cmd.store_id)
         except NotFound:
-            raise ValidationFailed("Unknown store", details={"fields": [{"field": "store_id",
-                                                                          "message": "no such store"}]})
-    item = repository.create_staff(new_id(), cmd.username, cmd.name, cmd.role, cmd.store_id,
-                                   hash_password(cmd.password))
+            raise ValidationFailed(
+                "Unknown store", details={"fields": [{"field": "store_id", "message": "no such store"}]}
+            )
+    item = repository.create_staff(
+        new_id(), cmd.username, cmd.name, cmd.role, cmd.store_id, hash_password(cmd.password)
+    )
     return staff_out(item)
 
 
@@ -52,12 +69,19 @@ def list_staff(actor: Principal, store_id: str | None, limit: int, cursor: str |
 
 
 def member_out(item: MemberItem, is_new: bool = False) -> MemberOut:
-    return MemberOut(member_id=item.member_id, nickname=item.nickname, phone_masked=domain.mask_phone(item.phone),
-                     level=int(item.level or 0), created_at=item.created_at, is_new=is_new)
+    return MemberOut(
+        member_id=item.member_id,
+        nickname=item.nickname,
+        phone_masked=domain.mask_phone(item.phone),
+        level=int(item.level or 0),
+        created_at=item.created_at,
+        is_new=is_new,
+    )
 
 
-def _member_login(openid: str, unionid: str | None = None, phone: str | None = None,
-                  nickname: str | None = None) -> MemberLoginOut:
+def _member_login(
+    openid: str, unionid: str | None = None, phone: str | None = None, nickname: str | None = None
+) -> MemberLoginOut:
     member, is_new = repository.member_for_openid(openid), False
     if member is None:
         member = repository.create_member(new_id(), openid, unionid, phone, nickname)

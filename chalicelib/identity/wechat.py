@@ -2,6 +2,7 @@
 
 The base URL is configurable (``WECHAT_API_BASE``) so tests and the local stack point it at a fake server.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,15 @@ def _http():
         import urllib3  # lazy: keeps it off the cold-start path of every other route
 
         s = get_settings()
-        retry = urllib3.Retry(total=2, connect=2, read=1, backoff_factor=0.2, status_forcelist=(502, 503, 504),
-                              allowed_methods=frozenset({"GET"}), raise_on_status=False)
+        retry = urllib3.Retry(
+            total=2,
+            connect=2,
+            read=1,
+            backoff_factor=0.2,
+            status_forcelist=(502, 503, 504),
+            allowed_methods=frozenset({"GET"}),
+            raise_on_status=False,
+        )
         _pool = urllib3.PoolManager(retries=retry, timeout=urllib3.Timeout(total=s.wechat_timeout_s))
     return _pool
 
@@ -45,9 +53,16 @@ def code2session(code: str) -> Session:
     import urllib3
 
     try:
-        resp = _http().request("GET", s.wechat_api_base.rstrip("/") + "/sns/jscode2session", fields={
-            "appid": s.wechat_appid, "secret": s.wechat_secret.get_secret_value(), "js_code": code,
-            "grant_type": "authorization_code"})
+        resp = _http().request(
+            "GET",
+            s.wechat_api_base.rstrip("/") + "/sns/jscode2session",
+            fields={
+                "appid": s.wechat_appid,
+                "secret": s.wechat_secret.get_secret_value(),
+                "js_code": code,
+                "grant_type": "authorization_code",
+            },
+        )
     except urllib3.exceptions.HTTPError as e:
         logger.warning("wechat code2session unreachable", extra={"error": str(e)})
         raise UpstreamUnavailable("WeChat did not answer; try again", code="WECHAT_UNAVAILABLE")

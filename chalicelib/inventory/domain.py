@@ -1,9 +1,10 @@
 """Pure stock rules: movements, stock-take differences, low-stock crossings, transfer suggestions,
 transfer state changes. No I/O."""
+
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Iterable, Mapping
 
 from chalicelib.core.errors import Conflict, ValidationFailed
 
@@ -59,8 +60,9 @@ class Suggestion:
     qty: int
 
 
-def suggest_source(store_id: str, qty: int, threshold: int,
-                   others: Iterable[tuple[str, int, int | None]]) -> Suggestion | None:
+def suggest_source(
+    store_id: str, qty: int, threshold: int, others: Iterable[tuple[str, int, int | None]]
+) -> Suggestion | None:
     """The store with the largest surplus above its own threshold (its "water line") that could send
     stock; the suggested quantity refills this store to twice its threshold, within that surplus."""
     want = max(2 * threshold - qty, threshold - qty, 1)
@@ -86,13 +88,19 @@ TRANSFER_TRANSITIONS = {
 def transfer_transition(status: str, action: str) -> str:
     frm, to = TRANSFER_TRANSITIONS[action]
     if status != frm:
-        raise Conflict(f"A {status.lower()} transfer cannot be {action}ped" if action == "ship"
-                       else f"A {status.lower()} transfer cannot be {action}d",
-                       code="ILLEGAL_STATE", details={"status": status, "action": action})
+        raise Conflict(
+            f"A {status.lower()} transfer cannot be {action}ped"
+            if action == "ship"
+            else f"A {status.lower()} transfer cannot be {action}d",
+            code="ILLEGAL_STATE",
+            details={"status": status, "action": action},
+        )
     return to
 
 
 def check_transfer(from_store: str, to_store: str) -> None:
     if from_store == to_store:
-        raise ValidationFailed("A transfer needs two different stores",
-                               details={"fields": [{"field": "to_store_id", "message": "same as from_store_id"}]})
+        raise ValidationFailed(
+            "A transfer needs two different stores",
+            details={"fields": [{"field": "to_store_id", "message": "same as from_store_id"}]},
+        )

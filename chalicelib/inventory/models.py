@@ -35,7 +35,7 @@ class StockItem(Item, discriminator="Stock"):
     sku = UnicodeAttribute()
     qty = NumberAttribute(default=0)
     threshold = NumberAttribute(null=True)
-    in_transit = NumberAttribute(null=True)      # units shipped to this store, not yet received
+    in_transit = NumberAttribute(null=True)  # units shipped to this store, not yet received
     low_open = BooleanAttribute(null=True)
     low_since = UnicodeAttribute(null=True)
 
@@ -47,9 +47,9 @@ class MovementItem(Item, discriminator="Movement"):
     movement_id = UnicodeAttribute()
     store_id = UnicodeAttribute()
     move_kind = UnicodeAttribute()
-    deltas = JSONAttribute()                      # {sku: signed int}
+    deltas = JSONAttribute()  # {sku: signed int}
     skus = UnicodeSetAttribute()
-    ref_type = UnicodeAttribute(null=True)        # order | receipt | count | transfer | refund
+    ref_type = UnicodeAttribute(null=True)  # order | receipt | count | transfer | refund
     ref_id = UnicodeAttribute(null=True)
     actor = UnicodeAttribute(null=True)
     note = UnicodeAttribute(null=True)
@@ -62,8 +62,8 @@ class TransferItem(Item, discriminator="Transfer"):
     transfer_id = UnicodeAttribute()
     from_store_id = UnicodeAttribute()
     to_store_id = UnicodeAttribute()
-    lines = JSONAttribute()                       # [{sku, qty}]
-    status = UnicodeAttribute()                   # CREATED | SHIPPED | RECEIVED | CANCELLED
+    lines = JSONAttribute()  # [{sku, qty}]
+    status = UnicodeAttribute()  # CREATED | SHIPPED | RECEIVED | CANCELLED
     note = UnicodeAttribute(null=True)
     created_by = UnicodeAttribute(null=True)
     shipped_at = UnicodeAttribute(null=True)

@@ -3,16 +3,25 @@
 ``add_movement(tx, ...)`` is what other domains' use cases call to move stock inside *their* transaction
 (an order hold, a POS sale, a refund): conditional updates of every balance plus one ledger movement.
 """
+
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
-
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from chalicelib.core import clock, events
 from chalicelib.core.dynamo import Page, Tx, page, update_if
 from chalicelib.core.ids import new_id
-from chalicelib.inventory.models import (LOW_STOCK_GSI2PK, MovementItem, StockItem, TransferItem, ledger_pk,
-                                         sku_gsi1pk, stock_sk, transfer_pk)
+from chalicelib.inventory.models import (
+    LOW_STOCK_GSI2PK,
+    MovementItem,
+    StockItem,
+    TransferItem,
+    ledger_pk,
+    sku_gsi1pk,
+    stock_sk,
+    transfer_pk,
+)
 from chalicelib.stores.models import store_pk
 
 META = "META"
@@ -24,14 +33,29 @@ def _stock_key(store_id: str, sku: str) -> StockItem:
 
 
 def _upsert_actions(store_id: str, sku: str) -> list:
-    return [StockItem.kind.set(StockItem), StockItem.store_id.set(store_id), StockItem.sku.set(sku),
-            StockItem.gsi1pk.set(sku_gsi1pk(sku)), StockItem.gsi1sk.set(store_id),
-            StockItem.updated_at.set(clock.now())]
+    return [
+        StockItem.kind.set(StockItem),
+        StockItem.store_id.set(store_id),
+        StockItem.sku.set(sku),
+        StockItem.gsi1pk.set(sku_gsi1pk(sku)),
+        StockItem.gsi1sk.set(store_id),
+        StockItem.updated_at.set(clock.now()),
+    ]
 
 
-def add_movement(tx: Tx, store_id: str, deltas: Mapping[str, int], kind: str, *, ref_type: str | None = None,
-                 ref_id: str | None = None, actor: str | None = None, note: str | None = None,
-                 expected: Mapping[str, int] | None = None, from_transit: bool = False) -> str:
+def add_movement(
+    tx: Tx,
+    store_id: str,
+    deltas: Mapping[str, int],
+    kind: str,
+    *,
+    ref_type: str | None = None,
+    ref_id: str | None = None,
+    actor: str | None = None,
+    note: str | None = None,
+    expected: Mapping[str, int] | None = None,
+    from_transit: bool = False,
+) -> str:
     """Add to ``tx``: for every sku a conditional update of its balance, and one ledger movement.
 
     A decrease is conditioned on enough stock (``qty >= n``); with ``expected`` (stock-take) the
@@ -55,10 +79,24 @@ def add_movement(tx: Tx, store_id: str, deltas: Mapping[str, int], kind: str, *,
             actions.append(StockItem.in_transit.add(-delta))
             cond = StockItem.in_transit >= delta
         tx.update(item, actions, condition=cond, tag=("stock", store_id, sku))
-    tx.save(MovementItem(ledger_pk(store_id), movement_id, movement_id=movement_id, store_id=store_id,
-                         move_kind=kind, deltas=dict(deltas), skus=set(deltas), ref_type=ref_type, ref_id=ref_id,
-                         actor=actor, note=note, created_at=clock.now()),
-            condition=MovementItem.pk.does_not_exist(), tag=("movement", store_id))
+    tx.save(
+        MovementItem(
+            ledger_pk(store_id),
+            movement_id,
+            movement_id=movement_id,
+            store_id=store_id,
+            move_kind=kind,
+            deltas=dict(deltas),
+            skus=set(deltas),
+            ref_type=ref_type,
+            ref_id=ref_id,
+            actor=actor,
+            note=note,
+            created_at=clock.now(),
+        ),
+        condition=MovementItem.pk.does_not_exist(),
+        tag=("movement", store_id),
+    )
     events.add(tx, [stock_moved(store_id, deltas, kind)])
     return movement_id
 
@@ -71,8 +109,11 @@ def add_in_transit(tx: Tx, store_id: str, quantities: Mapping[str, int]) -> None
     """Units shipped to ``store_id`` and not yet received; ``add_movement(..., from_transit=True)`` takes
     them off again when the transfer is received."""
     for sku, qty in sorted(quantities.items()):
-        tx.update(_stock_key(store_id, sku), [StockItem.in_transit.add(qty)] + _upsert_actions(store_id, sku),
-                  tag=("in_transit", store_id, sku))
+        tx.update(
+            _stock_key(store_id, sku),
+            [StockItem.in_transit.add(qty)] + _upsert_actions(store_id, sku),
+            tag=("in_transit", store_id, sku),
+        )
 
 
 def levels(keys: Iterable[tuple[str, str]], consistent: bool = False) -> dict[tuple[str, str], StockItem]:
@@ -80,8 +121,10 @@ def levels(keys: Iterable[tuple[str, str]], consistent: bool = False) -> dict[tu
     wanted = sorted(set(keys))
     if not wanted:
         return {}
-    return {(i.store_id, i.sku): i for i in StockItem.batch_get([(store_pk(s), stock_sk(k)) for s, k in wanted],
-                                                                 consistent_read=consistent)}
+    return {
+        (i.store_id, i.sku): i
+        for i in StockItem.batch_get([(store_pk(s), stock_sk(k)) for s, k in wanted], consistent_read=consistent)
+    }
 
 
 def stock_levels(store_id: str) -> dict[str, int]:
@@ -94,8 +137,13 @@ def get_stock(store_id: str, sku: str, consistent: bool = False) -> StockItem | 
 
 
 def stock_page(store_id: str, limit: int, cursor: str | None) -> Page:
-    return page(StockItem.query, hash_key=store_pk(store_id), range_key_condition=StockItem.sk.startswith("STOCK#"),
-                limit=limit, cursor=cursor)
+    return page(
+        StockItem.query,
+        hash_key=store_pk(store_id),
+        range_key_condition=StockItem.sk.startswith("STOCK#"),
+        limit=limit,
+        cursor=cursor,
+    )
 
 
 def stock_across_stores(sku: str) -> list[StockItem]:
@@ -114,33 +162,49 @@ def open_low_alert(store_id: str, sku: str, low_stock: events.Event) -> bool:
     the caller that opened it."""
     return events.update_if(
         _stock_key(store_id, sku),
-        [StockItem.low_open.set(True), StockItem.low_since.set(clock.iso(clock.now())),
-         StockItem.gsi2pk.set(LOW_STOCK_GSI2PK), StockItem.gsi2sk.set(f"{store_id}#{sku}")],
-        StockItem.threshold.exists() & (StockItem.qty < StockItem.threshold)
-        & (StockItem.low_open.does_not_exist() | (StockItem.low_open == False)),  # noqa: E712
-        [low_stock])
+        [
+            StockItem.low_open.set(True),
+            StockItem.low_since.set(clock.iso(clock.now())),
+            StockItem.gsi2pk.set(LOW_STOCK_GSI2PK),
+            StockItem.gsi2sk.set(f"{store_id}#{sku}"),
+        ],
+        StockItem.threshold.exists()
+        & (StockItem.qty < StockItem.threshold)
+        & (StockItem.low_open.does_not_exist() | (StockItem.low_open == False)),
+        [low_stock],
+    )
 
 
 def close_low_alert(store_id: str, sku: str) -> bool:
     return update_if(
         _stock_key(store_id, sku),
-        actions=[StockItem.low_open.set(False), StockItem.low_since.remove(), StockItem.gsi2pk.remove(),
-                 StockItem.gsi2sk.remove()],
-        condition=(StockItem.low_open == True)  # noqa: E712
-        & (StockItem.threshold.does_not_exist() | (StockItem.qty >= StockItem.threshold)))
+        actions=[
+            StockItem.low_open.set(False),
+            StockItem.low_since.remove(),
+            StockItem.gsi2pk.remove(),
+            StockItem.gsi2sk.remove(),
+        ],
+        condition=(StockItem.low_open == True)
+        & (StockItem.threshold.does_not_exist() | (StockItem.qty >= StockItem.threshold)),
+    )
 
 
 def open_alerts(store_id: str | None, limit: int, cursor: str | None) -> Page:
     cond = StockItem.gsi2sk.startswith(f"{store_id}#") if store_id else None
-    return page(StockItem.gsi2.query, hash_key=LOW_STOCK_GSI2PK, range_key_condition=cond, limit=limit,
-                cursor=cursor)
+    return page(StockItem.gsi2.query, hash_key=LOW_STOCK_GSI2PK, range_key_condition=cond, limit=limit, cursor=cursor)
 
 
 # --------------------------------------------------------------------------------------- ledger
 def ledger_page(store_id: str, sku: str, limit: int, cursor: str | None) -> Page:
     """Movements of one sku in one store, newest first (the store's ledger, filtered to that sku)."""
-    return page(MovementItem.query, hash_key=ledger_pk(store_id), filter_condition=MovementItem.skus.contains(sku),
-                scan_index_forward=False, limit=limit, cursor=cursor)
+    return page(
+        MovementItem.query,
+        hash_key=ledger_pk(store_id),
+        filter_condition=MovementItem.skus.contains(sku),
+        scan_index_forward=False,
+        limit=limit,
+        cursor=cursor,
+    )
 
 
 def all_movements(store_id: str) -> list[MovementItem]:
@@ -148,13 +212,29 @@ def all_movements(store_id: str) -> list[MovementItem]:
 
 
 # --------------------------------------------------------------------------------------- transfers
-def new_transfer(transfer_id: str, from_store: str, to_store: str, lines: list[dict[str, Any]], note: str | None,
-                 actor: str) -> TransferItem:
+def new_transfer(
+    transfer_id: str, from_store: str, to_store: str, lines: list[dict[str, Any]], note: str | None, actor: str
+) -> TransferItem:
     now = clock.now()
-    item = TransferItem(transfer_pk(transfer_id), META, transfer_id=transfer_id, from_store_id=from_store,
-                        to_store_id=to_store, lines=lines, status="CREATED", note=note, created_by=actor,
-                        gsi1pk="TRANSFERS", gsi1sk=transfer_id, gsi2pk=f"TRANSFERS#{from_store}", gsi2sk=transfer_id,
-                        gsi3pk=f"TRANSFERS#{to_store}", gsi3sk=transfer_id, created_at=now, updated_at=now)
+    item = TransferItem(
+        transfer_pk(transfer_id),
+        META,
+        transfer_id=transfer_id,
+        from_store_id=from_store,
+        to_store_id=to_store,
+        lines=lines,
+        status="CREATED",
+        note=note,
+        created_by=actor,
+        gsi1pk="TRANSFERS",
+        gsi1sk=transfer_id,
+        gsi2pk=f"TRANSFERS#{from_store}",
+        gsi2sk=transfer_id,
+        gsi3pk=f"TRANSFERS#{to_store}",
+        gsi3sk=transfer_id,
+        created_at=now,
+        updated_at=now,
+    )
     item.save(condition=TransferItem.pk.does_not_exist())
     return item
 
@@ -172,7 +252,6 @@ def transfer_status_change(tx: Tx, item: TransferItem, frm: str, to: str, stamp_
 
 def transfers_page(store_id: str | None, direction: str, limit: int, cursor: str | None) -> Page:
     if store_id is None:
-        return page(TransferItem.gsi1.query, hash_key="TRANSFERS", scan_index_forward=False, limit=limit,
-                    cursor=cursor)
+        return page(TransferItem.gsi1.query, hash_key="TRANSFERS", scan_index_forward=False, limit=limit, cursor=cursor)
     index = TransferItem.gsi2 if direction == "out" else TransferItem.gsi3
     return page(index.query, hash_key=f"TRANSFERS#{store_id}", scan_index_forward=False, limit=limit, cursor=cursor)

@@ -1,7 +1,8 @@
 """Stock use cases: goods-in, stock-takes, thresholds and low-stock alerts, ledger, transfers."""
+
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from chalicelib.catalog import domain as catalog_domain
 from chalicelib.catalog import repository as catalog
@@ -15,9 +16,18 @@ from chalicelib.core.ids import new_id
 from chalicelib.core.schemas import PageOut
 from chalicelib.inventory import domain, repository
 from chalicelib.inventory.models import MovementItem, StockItem, TransferItem
+from chalicelib.inventory.schemas import (
+    CountCreate,
+    LedgerEntryOut,
+    LowStockOut,
+    MovementOut,
+    ReceiptCreate,
+    StockOut,
+    SuggestionOut,
+    TransferCreate,
+    TransferOut,
+)
 from chalicelib.stores import repository as stores
-from chalicelib.inventory.schemas import (CountCreate, LedgerEntryOut, LowStockOut, MovementOut, ReceiptCreate,
-                                          StockOut, SuggestionOut, TransferCreate, TransferOut)
 
 
 # --------------------------------------------------------------------------------------- shared helpers
@@ -32,9 +42,11 @@ def require_skus(skus: Iterable[str]) -> None:
     known = catalog.get_many(wanted)
     missing = [s for s in wanted if s not in known]
     if missing:
-        raise ValidationFailed("Unknown sku", code="UNKNOWN_SKU",
-                               details={"fields": [{"field": "lines", "message": f"unknown sku {s}"} for s in missing],
-                                        "skus": missing})
+        raise ValidationFailed(
+            "Unknown sku",
+            code="UNKNOWN_SKU",
+            details={"fields": [{"field": "lines", "message": f"unknown sku {s}"} for s in missing], "skus": missing},
+        )
 
 
 def out_of_stock(store_id: str, requested: Mapping[str, int], failed: Iterable) -> Conflict:
@@ -50,17 +62,42 @@ def out_of_stock(store_id: str, requested: Mapping[str, int], failed: Iterable) 
 
 
 def movement_out(m: MovementItem) -> MovementOut:
-    return MovementOut(movement_id=m.movement_id, store_id=m.store_id, kind=m.move_kind, deltas=m.deltas,
-                       ref_type=m.ref_type, ref_id=m.ref_id, actor=m.actor, note=m.note, created_at=m.created_at)
+    return MovementOut(
+        movement_id=m.movement_id,
+        store_id=m.store_id,
+        kind=m.move_kind,
+        deltas=m.deltas,
+        ref_type=m.ref_type,
+        ref_id=m.ref_id,
+        actor=m.actor,
+        note=m.note,
+        created_at=m.created_at,
+    )
 
 
-def _move(principal: Principal, store_id: str, deltas: dict[str, int], kind: str, note: str | None,
-          ref_type: str, expected: Mapping[str, int] | None = None) -> MovementOut:
+def _move(
+    principal: Principal,
+    store_id: str,
+    deltas: dict[str, int],
+    kind: str,
+    note: str | None,
+    ref_type: str,
+    expected: Mapping[str, int] | None = None,
+) -> MovementOut:
     with transaction() as tx:
-        mid = repository.add_movement(tx, store_id, deltas, kind, ref_type=ref_type, actor=principal.sub, note=note,
-                                      expected=expected)
-    return MovementOut(movement_id=mid, store_id=store_id, kind=kind, deltas=deltas, ref_type=ref_type,
-                       actor=principal.sub, note=note, created_at=clock.now())
+        mid = repository.add_movement(
+            tx, store_id, deltas, kind, ref_type=ref_type, actor=principal.sub, note=note, expected=expected
+        )
+    return MovementOut(
+        movement_id=mid,
+        store_id=store_id,
+        kind=kind,
+        deltas=deltas,
+        ref_type=ref_type,
+        actor=principal.sub,
+        note=note,
+        created_at=clock.now(),
+    )
 
 
 # --------------------------------------------------------------------------------------- goods in / counts
@@ -81,23 +118,43 @@ def stock_take(principal: Principal, store_id: str, cmd: CountCreate) -> dict:
     current = repository.levels([(store_id, s) for s in counted], consistent=True)
     on_hand = {sku: int(i.qty) for (_, sku), i in current.items()}
     adjustments = domain.count_adjustments(counted, on_hand)
-    result = {"store_id": store_id, "counted": counted, "system": {s: on_hand.get(s, 0) for s in counted},
-              "adjustments": adjustments, "movement": None}
+    result = {
+        "store_id": store_id,
+        "counted": counted,
+        "system": {s: on_hand.get(s, 0) for s in counted},
+        "adjustments": adjustments,
+        "movement": None,
+    }
     if adjustments:
         try:
-            result["movement"] = _move(principal, store_id, adjustments, "count_adjust", cmd.note, "count",
-                                       expected={s: on_hand.get(s, 0) for s in adjustments}).model_dump(mode="json")
+            result["movement"] = _move(
+                principal,
+                store_id,
+                adjustments,
+                "count_adjust",
+                cmd.note,
+                "count",
+                expected={s: on_hand.get(s, 0) for s in adjustments},
+            ).model_dump(mode="json")
         except TxCancelled as e:
-            raise Conflict("Stock changed while counting; count these again", code="COUNT_STALE",
-                           details={"skus": sorted(t[2] for t in e.failed if t and t[0] == "stock")})
+            raise Conflict(
+                "Stock changed while counting; count these again",
+                code="COUNT_STALE",
+                details={"skus": sorted(t[2] for t in e.failed if t and t[0] == "stock")},
+            )
     return result
 
 
 # --------------------------------------------------------------------------------------- views
 def stock_out(i: StockItem) -> StockOut:
-    return StockOut(store_id=i.store_id, sku=i.sku, qty=int(i.qty or 0),
-                    threshold=int(i.threshold) if i.threshold is not None else None,
-                    in_transit=int(i.in_transit or 0), low=bool(i.low_open))
+    return StockOut(
+        store_id=i.store_id,
+        sku=i.sku,
+        qty=int(i.qty or 0),
+        threshold=int(i.threshold) if i.threshold is not None else None,
+        in_transit=int(i.in_transit or 0),
+        low=bool(i.low_open),
+    )
 
 
 def list_stock(principal: Principal, store_id: str, limit: int, cursor: str | None) -> PageOut[StockOut]:
@@ -109,10 +166,22 @@ def list_stock(principal: Principal, store_id: str, limit: int, cursor: str | No
 def ledger(principal: Principal, store_id: str, sku: str, limit: int, cursor: str | None) -> PageOut[LedgerEntryOut]:
     require_store(principal, store_id)
     pg = repository.ledger_page(store_id, sku, limit, cursor)
-    return PageOut[LedgerEntryOut](items=[
-        LedgerEntryOut(movement_id=m.movement_id, kind=m.move_kind, delta=int(m.deltas[sku]), ref_type=m.ref_type,
-                       ref_id=m.ref_id, actor=m.actor, note=m.note, created_at=m.created_at)
-        for m in pg.items], next=pg.next)
+    return PageOut[LedgerEntryOut](
+        items=[
+            LedgerEntryOut(
+                movement_id=m.movement_id,
+                kind=m.move_kind,
+                delta=int(m.deltas[sku]),
+                ref_type=m.ref_type,
+                ref_id=m.ref_id,
+                actor=m.actor,
+                note=m.note,
+                created_at=m.created_at,
+            )
+            for m in pg.items
+        ],
+        next=pg.next,
+    )
 
 
 # --------------------------------------------------------------------------------------- low stock
@@ -125,8 +194,10 @@ def set_threshold(principal: Principal, store_id: str, sku: str, threshold: int 
 
 
 def _suggestion(store_id: str, sku: str, qty: int, threshold: int) -> SuggestionOut | None:
-    others = [(i.store_id, int(i.qty or 0), int(i.threshold) if i.threshold is not None else None)
-              for i in repository.stock_across_stores(sku)]
+    others = [
+        (i.store_id, int(i.qty or 0), int(i.threshold) if i.threshold is not None else None)
+        for i in repository.stock_across_stores(sku)
+    ]
     s = domain.suggest_source(store_id, qty, threshold, others)
     return SuggestionOut(store_id=s.store_id, available=s.available, surplus=s.surplus, qty=s.qty) if s else None
 
@@ -141,9 +212,20 @@ def evaluate_low_stock(store_id: str, sku: str) -> None:
     change = domain.low_stock_change(int(item.qty or 0), threshold, bool(item.low_open))
     if change == "open":
         suggestion = _suggestion(store_id, sku, int(item.qty or 0), threshold)
-        repository.open_low_alert(store_id, sku, Event("LowStock", {
-            "store_id": store_id, "sku": sku, "qty": int(item.qty or 0), "threshold": threshold,
-            "suggested_source": suggestion.model_dump() if suggestion else None}))
+        repository.open_low_alert(
+            store_id,
+            sku,
+            Event(
+                "LowStock",
+                {
+                    "store_id": store_id,
+                    "sku": sku,
+                    "qty": int(item.qty or 0),
+                    "threshold": threshold,
+                    "suggested_source": suggestion.model_dump() if suggestion else None,
+                },
+            ),
+        )
     elif change == "close":
         repository.close_low_alert(store_id, sku)
 
@@ -154,7 +236,9 @@ def on_stock_moved(event: dict) -> None:
         evaluate_low_stock(data["store_id"], sku)
 
 
-def low_stock_alerts(principal: Principal, store_id: str | None, limit: int, cursor: str | None) -> PageOut[LowStockOut]:
+def low_stock_alerts(
+    principal: Principal, store_id: str | None, limit: int, cursor: str | None
+) -> PageOut[LowStockOut]:
     if not principal.is_hq:
         store_id = store_id or principal.store_id
         principal.require_store(store_id)
@@ -162,16 +246,34 @@ def low_stock_alerts(principal: Principal, store_id: str | None, limit: int, cur
     items = []
     for i in pg.items:
         qty, threshold = int(i.qty or 0), int(i.threshold or 0)
-        items.append(LowStockOut(store_id=i.store_id, sku=i.sku, qty=qty, threshold=threshold, since=i.low_since,
-                                 suggested_source=_suggestion(i.store_id, i.sku, qty, threshold)))
+        items.append(
+            LowStockOut(
+                store_id=i.store_id,
+                sku=i.sku,
+                qty=qty,
+                threshold=threshold,
+                since=i.low_since,
+                suggested_source=_suggestion(i.store_id, i.sku, qty, threshold),
+            )
+        )
     return PageOut[LowStockOut](items=items, next=pg.next)
 
 
 # --------------------------------------------------------------------------------------- transfers
 def transfer_out(t: TransferItem) -> TransferOut:
-    return TransferOut(transfer_id=t.transfer_id, from_store_id=t.from_store_id, to_store_id=t.to_store_id,
-                       lines=t.lines, status=t.status, note=t.note, created_by=t.created_by, created_at=t.created_at,
-                       shipped_at=t.shipped_at, received_at=t.received_at, cancelled_at=t.cancelled_at)
+    return TransferOut(
+        transfer_id=t.transfer_id,
+        from_store_id=t.from_store_id,
+        to_store_id=t.to_store_id,
+        lines=t.lines,
+        status=t.status,
+        note=t.note,
+        created_by=t.created_by,
+        created_at=t.created_at,
+        shipped_at=t.shipped_at,
+        received_at=t.received_at,
+        cancelled_at=t.cancelled_at,
+    )
 
 
 def _require_either(principal: Principal, *store_ids: str) -> None:
@@ -190,8 +292,9 @@ def create_transfer(principal: Principal, cmd: TransferCreate) -> TransferOut:
             raise ValidationFailed("Unknown store", details={"fields": [{"field": field, "message": "no such store"}]})
     lines = [{"sku": sku, "qty": qty} for sku, qty in domain.merge_lines((ln.sku, ln.qty) for ln in cmd.lines).items()]
     require_skus(ln["sku"] for ln in lines)
-    return transfer_out(repository.new_transfer(new_id(), cmd.from_store_id, cmd.to_store_id, lines, cmd.note,
-                                                principal.sub))
+    return transfer_out(
+        repository.new_transfer(new_id(), cmd.from_store_id, cmd.to_store_id, lines, cmd.note, principal.sub)
+    )
 
 
 def _get_transfer(transfer_id: str) -> TransferItem:
@@ -203,8 +306,9 @@ def _get_transfer(transfer_id: str) -> TransferItem:
 
 def _transition(principal: Principal, transfer_id: str, action: str) -> TransferOut:
     t = _get_transfer(transfer_id)
-    acting_store = {"ship": [t.from_store_id], "receive": [t.to_store_id],
-                    "cancel": [t.from_store_id, t.to_store_id]}[action]
+    acting_store = {"ship": [t.from_store_id], "receive": [t.to_store_id], "cancel": [t.from_store_id, t.to_store_id]}[
+        action
+    ]
     _require_either(principal, *acting_store)
     new_status = domain.transfer_transition(t.status, action)
     quantities = {ln["sku"]: int(ln["qty"]) for ln in t.lines}
@@ -213,16 +317,41 @@ def _transition(principal: Principal, transfer_id: str, action: str) -> Transfer
         with transaction() as tx:
             repository.transfer_status_change(tx, t, t.status, new_status, stamp)
             if action == "ship":
-                repository.add_movement(tx, t.from_store_id, domain.movement_deltas("transfer_out", quantities),
-                                        "transfer_out", ref_type="transfer", ref_id=t.transfer_id, actor=principal.sub)
+                repository.add_movement(
+                    tx,
+                    t.from_store_id,
+                    domain.movement_deltas("transfer_out", quantities),
+                    "transfer_out",
+                    ref_type="transfer",
+                    ref_id=t.transfer_id,
+                    actor=principal.sub,
+                )
                 repository.add_in_transit(tx, t.to_store_id, quantities)
             elif action == "receive":
-                repository.add_movement(tx, t.to_store_id, domain.movement_deltas("transfer_in", quantities),
-                                        "transfer_in", ref_type="transfer", ref_id=t.transfer_id, actor=principal.sub,
-                                        from_transit=True)
-            events.add(tx, [Event(f"Transfer{new_status.title()}", {
-                "transfer_id": t.transfer_id, "from_store_id": t.from_store_id, "to_store_id": t.to_store_id,
-                "lines": t.lines})])
+                repository.add_movement(
+                    tx,
+                    t.to_store_id,
+                    domain.movement_deltas("transfer_in", quantities),
+                    "transfer_in",
+                    ref_type="transfer",
+                    ref_id=t.transfer_id,
+                    actor=principal.sub,
+                    from_transit=True,
+                )
+            events.add(
+                tx,
+                [
+                    Event(
+                        f"Transfer{new_status.title()}",
+                        {
+                            "transfer_id": t.transfer_id,
+                            "from_store_id": t.from_store_id,
+                            "to_store_id": t.to_store_id,
+                            "lines": t.lines,
+                        },
+                    )
+                ],
+            )
     except TxCancelled as e:
         if any(tag and tag[0] == "transfer" for tag in e.failed):
             raise Conflict("The transfer changed meanwhile; reload it", code="ILLEGAL_STATE")
@@ -242,8 +371,9 @@ def cancel_transfer(principal: Principal, transfer_id: str) -> TransferOut:
     return _transition(principal, transfer_id, "cancel")
 
 
-def list_transfers(principal: Principal, store_id: str | None, direction: str, limit: int,
-                   cursor: str | None) -> PageOut[TransferOut]:
+def list_transfers(
+    principal: Principal, store_id: str | None, direction: str, limit: int, cursor: str | None
+) -> PageOut[TransferOut]:
     if not principal.is_hq:
         store_id = store_id or principal.store_id
         principal.require_store(store_id)
@@ -258,9 +388,20 @@ def shop_products(store_id: str, category: str | None, limit: int, cursor: str |
         raise NotFound("No such store", code="STORE_NOT_FOUND", details={"store_id": store_id})
     pg = catalog.list_page(category, catalog_domain.ON_SALE, limit, cursor)
     stock = repository.stock_levels(store_id) if pg.items else {}
-    items = [ShopProductOut(sku=p.sku, name=p.name, category=p.category, price_fen=int(p.price_fen), unit=p.unit,
-                            spec=p.spec, image_url=p.image_url, stock_qty=max(0, stock.get(p.sku, 0)),
-                            consult_only=bool(p.consult_only),
-                            contact_hint=catalog_domain.shop_contact_hint(bool(p.consult_only), p.contact_hint))
-             for p in pg.items if catalog_domain.visible_in_shop(p.status)]
+    items = [
+        ShopProductOut(
+            sku=p.sku,
+            name=p.name,
+            category=p.category,
+            price_fen=int(p.price_fen),
+            unit=p.unit,
+            spec=p.spec,
+            image_url=p.image_url,
+            stock_qty=max(0, stock.get(p.sku, 0)),
+            consult_only=bool(p.consult_only),
+            contact_hint=catalog_domain.shop_contact_hint(bool(p.consult_only), p.contact_hint),
+        )
+        for p in pg.items
+        if catalog_domain.visible_in_shop(p.status)
+    ]
     return PageOut[ShopProductOut](items=items, next=pg.next)

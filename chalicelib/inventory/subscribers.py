@@ -1,4 +1,5 @@
 """What inventory reacts to: every stock movement is checked against its low-stock threshold."""
+
 from __future__ import annotations
 
 from chalicelib.core.events import Subscription

@@ -4,42 +4,48 @@ A checkout is one BatchGetItem (products and stock of the cart in the chosen sto
 TransactWriteItems (every stock decrement with its ledger movement, the order, the Idempotency-Key
 marker). Events are written in the same transaction (outbox).
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from chalicelib.catalog.models import ProductItem, product_pk
 from chalicelib.core import clock, events, idempotency
 from chalicelib.core.auth import Principal
 from chalicelib.core.dynamo import TxCancelled, batch_get, transaction
-from chalicelib.coupons import services as coupons
 from chalicelib.core.errors import Conflict, ValidationFailed
 from chalicelib.core.events import Event
 from chalicelib.core.ids import is_ulid, new_id
 from chalicelib.core.settings import get_settings
+from chalicelib.coupons import services as coupons
 from chalicelib.inventory import domain as stock_domain
 from chalicelib.inventory import repository as stock_repo
 from chalicelib.inventory.models import StockItem, stock_sk
 from chalicelib.inventory.services import out_of_stock
 from chalicelib.orders import domain, repository
+from chalicelib.orders import pricing as checkout_pricing
 from chalicelib.orders.models import OrderItem
 from chalicelib.orders.schemas import OrderOut, PosQuoteIn, PosSaleIn, QuoteOut, ShopQuoteIn
 from chalicelib.orders.views import cart_of, order_out, snapshot
-from chalicelib.orders import pricing as checkout_pricing
 from chalicelib.pricing.domain import CartLine, Priced
 from chalicelib.stores import domain as store_domain
 from chalicelib.stores import services as stores
 from chalicelib.stores.models import store_pk
 
 META = "META"
-BATCH_KEYS = 100   # one BatchGetItem
+BATCH_KEYS = 100  # one BatchGetItem
 
 
 # --------------------------------------------------------------------------------------- products and stock
-def _load(cart: Mapping[str, int], store_ids: Iterable[str], with_products: bool = True,
-          extra: Iterable[tuple[str, str]] = (), checkout: bool = False
-          ) -> tuple[dict[str, ProductItem], dict[str, dict[str, int]], dict]:
+def _load(
+    cart: Mapping[str, int],
+    store_ids: Iterable[str],
+    with_products: bool = True,
+    extra: Iterable[tuple[str, str]] = (),
+    checkout: bool = False,
+) -> tuple[dict[str, ProductItem], dict[str, dict[str, int]], dict]:
     """Products of the cart, their stock in each store and ``extra`` keys (coupons, member, gift stock):
     one BatchGetItem up to 100 keys.
 
@@ -62,7 +68,7 @@ def _load(cart: Mapping[str, int], store_ids: Iterable[str], with_products: bool
     for i in got.values():
         if isinstance(i, StockItem):
             stock.setdefault(i.store_id, {})[i.sku] = int(i.qty or 0)
-    for pk, sk in unread:   # not read: assume enough, the transaction decides
+    for pk, sk in unread:  # not read: assume enough, the transaction decides
         sku = sk.removeprefix("STOCK#")
         stock[store_ids[0]][sku] = cart[sku]
     return products, stock, got
@@ -82,8 +88,17 @@ def _product_problems(cart: Mapping[str, int], products: Mapping[str, ProductIte
 
 
 def _lines(cart: Mapping[str, int], products: Mapping[str, ProductItem]) -> list[CartLine]:
-    return [CartLine(sku=sku, name=products[sku].name, qty=qty, unit_price_fen=int(products[sku].price_fen),
-                     category=products[sku].category) for sku, qty in cart.items() if sku in products]
+    return [
+        CartLine(
+            sku=sku,
+            name=products[sku].name,
+            qty=qty,
+            unit_price_fen=int(products[sku].price_fen),
+            category=products[sku].category,
+        )
+        for sku, qty in cart.items()
+        if sku in products
+    ]
 
 
 def _stock_quantities(priced: Priced) -> dict[str, int]:
@@ -95,12 +110,22 @@ def _store_infos(location) -> list[domain.StoreInfo]:
     local = clock.business_now()
     out = []
     for s in stores.chain():
-        dist = (store_domain.distance_m(location.lat, location.lng, float(s.lat), float(s.lng))
-                if location is not None else None)
-        out.append(domain.StoreInfo(store_id=s.store_id, name=s.name, distance_m=dist,
-                                    open_now=store_domain.is_open(store_domain.periods_from(s.opening_hours), local),
-                                    active=s.status == "active", delivery_radius_m=int(s.delivery_radius_m),
-                                    pickup_radius_m=int(s.pickup_radius_m)))
+        dist = (
+            store_domain.distance_m(location.lat, location.lng, float(s.lat), float(s.lng))
+            if location is not None
+            else None
+        )
+        out.append(
+            domain.StoreInfo(
+                store_id=s.store_id,
+                name=s.name,
+                distance_m=dist,
+                open_now=store_domain.is_open(store_domain.periods_from(s.opening_hours), local),
+                active=s.status == "active",
+                delivery_radius_m=int(s.delivery_radius_m),
+                pickup_radius_m=int(s.pickup_radius_m),
+            )
+        )
     return out
 
 
@@ -108,8 +133,15 @@ def _store_infos(location) -> list[domain.StoreInfo]:
 class _Plan:
     """Everything a quote or an order needs: where, what, at which price, and what is wrong."""
 
-    def __init__(self, store_id: str | None, cart: dict[str, int], products: dict, priced: Priced | None,
-                 problems: list[dict], suggested: str | None):
+    def __init__(
+        self,
+        store_id: str | None,
+        cart: dict[str, int],
+        products: dict,
+        priced: Priced | None,
+        problems: list[dict],
+        suggested: str | None,
+    ):
         self.store_id, self.cart, self.products = store_id, cart, products
         self.priced, self.problems, self.suggested = priced, problems, suggested
 
@@ -123,12 +155,17 @@ class _Plan:
 
     def quote(self) -> QuoteOut:
         priced = self.priced
-        return QuoteOut(store_id=self.store_id, lines=[ln.as_dict() for ln in priced.lines] if priced else [],
-                        subtotal_fen=priced.subtotal_fen if priced else 0,
-                        discount_fen=priced.discount_fen if priced else 0,
-                        payable_fen=priced.payable_fen if priced else 0,
-                        applied=priced.applied if priced else [], hints=priced.hints if priced else [],
-                        problems=self.problems, suggested_store_id=self.suggested)
+        return QuoteOut(
+            store_id=self.store_id,
+            lines=[ln.as_dict() for ln in priced.lines] if priced else [],
+            subtotal_fen=priced.subtotal_fen if priced else 0,
+            discount_fen=priced.discount_fen if priced else 0,
+            payable_fen=priced.payable_fen if priced else 0,
+            applied=priced.applied if priced else [],
+            hints=priced.hints if priced else [],
+            problems=self.problems,
+            suggested_store_id=self.suggested,
+        )
 
 
 def _shop_plan(principal: Principal, cmd: ShopQuoteIn, checkout: bool = False) -> _Plan:
@@ -148,10 +185,17 @@ def _shop_plan(principal: Principal, cmd: ShopQuoteIn, checkout: bool = False) -
     if cmd.store_id and any(p["code"] == "OUT_OF_STOCK" for p in routed.problems) and len(candidates) > 1:
         _, more, _ = _load(cart, candidates[1:], with_products=False)
         routed = domain.route(cart, cmd.fulfillment, infos, {**stock, **more}, chosen=cmd.store_id)
-    priced, pricing_problems = pricing.price(_lines(cart, products), routed.store_id, got,
-                                             stock.get(routed.store_id) if routed.store_id else None, cart)
-    return _Plan(routed.store_id, cart, products, priced, problems + routed.problems + pricing_problems,
-                 routed.suggested_store_id)
+    priced, pricing_problems = pricing.price(
+        _lines(cart, products), routed.store_id, got, stock.get(routed.store_id) if routed.store_id else None, cart
+    )
+    return _Plan(
+        routed.store_id,
+        cart,
+        products,
+        priced,
+        problems + routed.problems + pricing_problems,
+        routed.suggested_store_id,
+    )
 
 
 def shop_quote(principal: Principal, cmd: ShopQuoteIn) -> QuoteOut:
@@ -166,26 +210,50 @@ def _refuse(problems: list[dict]) -> None:
         raise idempotency.Replay()
     codes = [p["code"] for p in problems]
     if "UNKNOWN_SKU" in codes:
-        raise ValidationFailed("Unknown sku", code="UNKNOWN_SKU", details={"problems": problems, "fields": [
-            {"field": "lines", "message": f"unknown sku {p['sku']}"} for p in problems if p["code"] == "UNKNOWN_SKU"]})
-    for code, title, field_msg in (("UNKNOWN_COUPON", "Unknown coupon", "not one of your coupons"),
-                                   ("COUPON_NEEDS_MEMBER", "Coupons need a member", "coupons need member_code")):
+        raise ValidationFailed(
+            "Unknown sku",
+            code="UNKNOWN_SKU",
+            details={
+                "problems": problems,
+                "fields": [
+                    {"field": "lines", "message": f"unknown sku {p['sku']}"}
+                    for p in problems
+                    if p["code"] == "UNKNOWN_SKU"
+                ],
+            },
+        )
+    for code, title, field_msg in (
+        ("UNKNOWN_COUPON", "Unknown coupon", "not one of your coupons"),
+        ("COUPON_NEEDS_MEMBER", "Coupons need a member", "coupons need member_code"),
+    ):
         if code in codes:
-            fields = [{"field": "coupon_ids", "message": f"{p.get('coupon_id', '')} {field_msg}".strip()}
-                      for p in problems if p["code"] == code]
+            fields = [
+                {"field": "coupon_ids", "message": f"{p.get('coupon_id', '')} {field_msg}".strip()}
+                for p in problems
+                if p["code"] == code
+            ]
             raise ValidationFailed(title, code=code, details={"problems": problems, "fields": fields})
     first = problems[0]
-    status_codes = {"OUT_OF_STOCK": "Not enough stock", "CONSULT_ONLY": "Consult-only goods cannot be ordered online",
-                    "OFF_SALE": "A product is not on sale", "STORE_CLOSED": "The store is closed now",
-                    "STORE_UNAVAILABLE": "The store does not take orders", "NO_STORE_IN_RANGE": "No store serves you",
-                    "OUT_OF_DELIVERY_RANGE": "The address is outside the store's delivery range",
-                    "COUPON_UNAVAILABLE": "The coupon is already used or held by another order",
-                    "COUPON_EXPIRED": "The coupon has expired", "COUPON_NOT_YET_VALID": "The coupon is not valid yet",
-                    "COUPON_NOT_APPLICABLE": "The coupon cannot be used on this order"}
+    status_codes = {
+        "OUT_OF_STOCK": "Not enough stock",
+        "CONSULT_ONLY": "Consult-only goods cannot be ordered online",
+        "OFF_SALE": "A product is not on sale",
+        "STORE_CLOSED": "The store is closed now",
+        "STORE_UNAVAILABLE": "The store does not take orders",
+        "NO_STORE_IN_RANGE": "No store serves you",
+        "OUT_OF_DELIVERY_RANGE": "The address is outside the store's delivery range",
+        "COUPON_UNAVAILABLE": "The coupon is already used or held by another order",
+        "COUPON_EXPIRED": "The coupon has expired",
+        "COUPON_NOT_YET_VALID": "The coupon is not valid yet",
+        "COUPON_NOT_APPLICABLE": "The coupon cannot be used on this order",
+    }
     details: dict[str, Any] = {"problems": problems}
     if first["code"] == "OUT_OF_STOCK":
-        details["short"] = [{k: p[k] for k in ("sku", "requested", "available", "store_id")}
-                            for p in problems if p["code"] == "OUT_OF_STOCK"]
+        details["short"] = [
+            {k: p[k] for k in ("sku", "requested", "available", "store_id")}
+            for p in problems
+            if p["code"] == "OUT_OF_STOCK"
+        ]
     raise Conflict(status_codes.get(first["code"], "The order cannot be placed"), code=first["code"], details=details)
 
 
@@ -194,8 +262,16 @@ def _order_lines(priced: Priced) -> list[dict]:
     return [{**ln.as_dict(), "refunded_qty": 0, "refunded_fen": 0} for ln in priced.lines]
 
 
-def _commit_new_order(item: OrderItem, store_id: str, cart: Mapping[str, int], kind: str, actor: str,
-                      viewer: Principal, coupon_ids: list[str], reported: list[str]) -> OrderOut:
+def _commit_new_order(
+    item: OrderItem,
+    store_id: str,
+    cart: Mapping[str, int],
+    kind: str,
+    actor: str,
+    viewer: Principal,
+    coupon_ids: list[str],
+    reported: list[str],
+) -> OrderOut:
     """One transaction: stock out of the store (+ ledger, StockMoved), the chosen coupons locked (a till sale:
     used), the order, its events (``reported``: event types carrying the order's snapshot), the Idempotency-Key
     marker."""
@@ -203,8 +279,15 @@ def _commit_new_order(item: OrderItem, store_id: str, cart: Mapping[str, int], k
     claim = idempotency.current()
     try:
         with transaction() as tx:
-            stock_repo.add_movement(tx, store_id, stock_domain.movement_deltas(kind, cart), kind, ref_type="order",
-                                    ref_id=item.order_id, actor=actor)
+            stock_repo.add_movement(
+                tx,
+                store_id,
+                stock_domain.movement_deltas(kind, cart),
+                kind,
+                ref_type="order",
+                ref_id=item.order_id,
+                actor=actor,
+            )
             coupons.add_locks(tx, item.member_id, coupon_ids, item.order_id, final=item.channel == "pos")
             repository.add_order(tx, item)
             events.add(tx, [Event(t, snapshot(item)) for t in reported])
@@ -217,8 +300,11 @@ def _commit_new_order(item: OrderItem, store_id: str, cart: Mapping[str, int], k
             raise out_of_stock(store_id, cart, e.failed)
         taken = [t[1] for t in e.failed if t and t[0] == "coupon"]
         if taken:
-            raise Conflict("The coupon was just used by another order (or has expired)", code="COUPON_UNAVAILABLE",
-                           details={"coupon_ids": taken})
+            raise Conflict(
+                "The coupon was just used by another order (or has expired)",
+                code="COUPON_UNAVAILABLE",
+                details={"coupon_ids": taken},
+            )
         raise
     return out
 
@@ -230,15 +316,30 @@ def create_order(principal: Principal, cmd: ShopQuoteIn) -> OrderOut:
     now = clock.now()
     deadline = clock.iso(now + timedelta(seconds=get_settings().pay_deadline_s))
     order_id = new_id()
-    item = repository.new_order(order_id, dict(
-        channel="shop", status=domain.PENDING_PAYMENT, store_id=plan.store_id, member_id=principal.sub,
-        fulfillment=cmd.fulfillment, lines=_order_lines(plan.priced), subtotal_fen=plan.priced.subtotal_fen,
-        discount_fen=plan.priced.discount_fen, payable_fen=plan.priced.payable_fen, refunded_fen=0,
-        applied=plan.priced.applied, pickup_code=domain.new_pickup_code() if cmd.fulfillment == "pickup" else None,
-        pay_deadline=deadline, address=cmd.address.model_dump() | cmd.location.model_dump() if cmd.address else None,
-        note=cmd.note, created_by=principal.sub))
-    return _commit_new_order(item, plan.store_id, plan.stock_out, "order_hold", principal.sub, principal,
-                             plan.coupon_ids, ["OrderCreated"])
+    item = repository.new_order(
+        order_id,
+        dict(
+            channel="shop",
+            status=domain.PENDING_PAYMENT,
+            store_id=plan.store_id,
+            member_id=principal.sub,
+            fulfillment=cmd.fulfillment,
+            lines=_order_lines(plan.priced),
+            subtotal_fen=plan.priced.subtotal_fen,
+            discount_fen=plan.priced.discount_fen,
+            payable_fen=plan.priced.payable_fen,
+            refunded_fen=0,
+            applied=plan.priced.applied,
+            pickup_code=domain.new_pickup_code() if cmd.fulfillment == "pickup" else None,
+            pay_deadline=deadline,
+            address=cmd.address.model_dump() | cmd.location.model_dump() if cmd.address else None,
+            note=cmd.note,
+            created_by=principal.sub,
+        ),
+    )
+    return _commit_new_order(
+        item, plan.store_id, plan.stock_out, "order_hold", principal.sub, principal, plan.coupon_ids, ["OrderCreated"]
+    )
 
 
 # --------------------------------------------------------------------------------------- POS
@@ -253,8 +354,11 @@ def _member_for_code(code: str | None) -> str | None:
 
 
 def _unknown_member() -> ValidationFailed:
-    return ValidationFailed("Unknown member code", code="UNKNOWN_MEMBER",
-                            details={"fields": [{"field": "member_code", "message": "no such member"}]})
+    return ValidationFailed(
+        "Unknown member code",
+        code="UNKNOWN_MEMBER",
+        details={"fields": [{"field": "member_code", "message": "no such member"}]},
+    )
 
 
 def _pos_plan(principal: Principal, cmd: PosQuoteIn, checkout: bool = False) -> tuple[_Plan, str | None]:
@@ -266,8 +370,11 @@ def _pos_plan(principal: Principal, cmd: PosQuoteIn, checkout: bool = False) -> 
     if member_id is not None and pricing.member(got) is None:
         raise _unknown_member()
     problems = _product_problems(cart, products, "pos")
-    problems += [{"code": "OUT_OF_STOCK", "store_id": store_id, **x}
-                 for x in domain.shortages(cart, stock.get(store_id, {})) if x["sku"] in products]
+    problems += [
+        {"code": "OUT_OF_STOCK", "store_id": store_id, **x}
+        for x in domain.shortages(cart, stock.get(store_id, {}))
+        if x["sku"] in products
+    ]
     priced, pricing_problems = pricing.price(_lines(cart, products), store_id, got, stock.get(store_id, {}), cart)
     return _Plan(store_id, cart, products, priced, problems + pricing_problems, None), member_id
 
@@ -292,8 +399,11 @@ def pos_sale(principal: Principal, cmd: PosSaleIn) -> OrderOut:
     if pay.method == "cash":
         if pay.tendered_fen is not None:
             if pay.tendered_fen < payable:
-                raise ValidationFailed("Less cash than the total", code="CASH_SHORT", details={"fields": [
-                    {"field": "payment.tendered_fen", "message": f"at least {payable}"}]})
+                raise ValidationFailed(
+                    "Less cash than the total",
+                    code="CASH_SHORT",
+                    details={"fields": [{"field": "payment.tendered_fen", "message": f"at least {payable}"}]},
+                )
             payment |= {"tendered_fen": pay.tendered_fen, "change_fen": pay.tendered_fen - payable}
     charge = None
     if pay.method == "wechat_scan":
@@ -303,24 +413,53 @@ def pos_sale(principal: Principal, cmd: PosSaleIn) -> OrderOut:
         # retries after a timeout asks WeChat about the same trade instead of charging the customer twice.
         claim = idempotency.current()
         if claim is not None and idempotency.used(claim):
-            raise idempotency.Replay()   # answered before: do not charge again
+            raise idempotency.Replay()  # answered before: do not charge again
         trade_no = ("P" + claim.pk.removeprefix("IDEM#")[:31]) if claim is not None else order_id
-        charge = get_client().micropay(order_id=trade_no, amount_fen=payable, auth_code=pay.auth_code,
-                                       description="门店消费")
+        charge = get_client().micropay(
+            order_id=trade_no, amount_fen=payable, auth_code=pay.auth_code, description="门店消费"
+        )
         payment |= {"transaction_id": charge.transaction_id, "trade_no": trade_no}
-    item = repository.new_order(order_id, dict(
-        channel="pos", status=domain.COMPLETED, store_id=principal.store_id, member_id=member_id,
-        fulfillment="instore", lines=_order_lines(plan.priced), subtotal_fen=plan.priced.subtotal_fen,
-        discount_fen=plan.priced.discount_fen, payable_fen=payable, refunded_fen=0, applied=plan.priced.applied,
-        payment=payment, paid_at=now, completed_at=now, created_by=principal.sub))
+    item = repository.new_order(
+        order_id,
+        dict(
+            channel="pos",
+            status=domain.COMPLETED,
+            store_id=principal.store_id,
+            member_id=member_id,
+            fulfillment="instore",
+            lines=_order_lines(plan.priced),
+            subtotal_fen=plan.priced.subtotal_fen,
+            discount_fen=plan.priced.discount_fen,
+            payable_fen=payable,
+            refunded_fen=0,
+            applied=plan.priced.applied,
+            payment=payment,
+            paid_at=now,
+            completed_at=now,
+            created_by=principal.sub,
+        ),
+    )
     try:
-        out = _commit_new_order(item, principal.store_id, plan.stock_out, "sale", principal.sub, principal,
-                                plan.coupon_ids, ["OrderPaid", "OrderCompleted"])
+        out = _commit_new_order(
+            item,
+            principal.store_id,
+            plan.stock_out,
+            "sale",
+            principal.sub,
+            principal,
+            plan.coupon_ids,
+            ["OrderPaid", "OrderCompleted"],
+        )
     except Exception:
         if charge is not None:
             from chalicelib.payments.client import get_client
 
-            get_client().refund(order_id=payment["trade_no"], refund_id=new_id(), amount_fen=payable,
-                                total_fen=payable, reason="库存不足，交易撤销")
+            get_client().refund(
+                order_id=payment["trade_no"],
+                refund_id=new_id(),
+                amount_fen=payable,
+                total_fen=payable,
+                reason="库存不足，交易撤销",
+            )
         raise
     return out

@@ -1,9 +1,10 @@
 """Pure order rules: the status machine, routing an online order to a store, refunds. No I/O."""
+
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Sequence
 
 from chalicelib.core.errors import Conflict, ValidationFailed
 
@@ -34,15 +35,24 @@ REFUNDABLE = {PAID, ACCEPTED, READY, DELIVERING, COMPLETED, PARTIALLY_REFUNDED}
 def transition(status: str, action: str, fulfillment: str | None = None) -> str:
     """The status after ``action``, or 409 ILLEGAL_STATE naming what was tried."""
     if action == "ready" and fulfillment != "pickup":
-        raise Conflict("Only pickup orders become ready; use deliver", code="ILLEGAL_STATE",
-                       details={"status": status, "action": action})
+        raise Conflict(
+            "Only pickup orders become ready; use deliver",
+            code="ILLEGAL_STATE",
+            details={"status": status, "action": action},
+        )
     if action == "deliver" and fulfillment != "delivery":
-        raise Conflict("Only delivery orders go out for delivery", code="ILLEGAL_STATE",
-                       details={"status": status, "action": action})
+        raise Conflict(
+            "Only delivery orders go out for delivery",
+            code="ILLEGAL_STATE",
+            details={"status": status, "action": action},
+        )
     to = TRANSITIONS[action].get(status)
     if to is None:
-        raise Conflict(f"Cannot {action} an order that is {status}", code="ILLEGAL_STATE",
-                       details={"status": status, "action": action})
+        raise Conflict(
+            f"Cannot {action} an order that is {status}",
+            code="ILLEGAL_STATE",
+            details={"status": status, "action": action},
+        )
     return to
 
 
@@ -55,7 +65,7 @@ def new_pickup_code() -> str:
 class StoreInfo:
     store_id: str
     name: str
-    distance_m: int | None       # from the customer, if a location was given
+    distance_m: int | None  # from the customer, if a location was given
     open_now: bool
     active: bool
     delivery_radius_m: int
@@ -70,8 +80,11 @@ class Route:
 
 
 def shortages(cart: Mapping[str, int], stock: Mapping[str, int]) -> list[dict]:
-    return [{"sku": sku, "requested": q, "available": stock.get(sku, 0)}
-            for sku, q in sorted(cart.items()) if stock.get(sku, 0) < q]
+    return [
+        {"sku": sku, "requested": q, "available": stock.get(sku, 0)}
+        for sku, q in sorted(cart.items())
+        if stock.get(sku, 0) < q
+    ]
 
 
 def in_range(s: StoreInfo, fulfillment: str) -> bool:
@@ -81,8 +94,13 @@ def in_range(s: StoreInfo, fulfillment: str) -> bool:
     return s.distance_m <= radius
 
 
-def route(cart: Mapping[str, int], fulfillment: str, stores: Sequence[StoreInfo],
-          stock: Mapping[str, Mapping[str, int]], chosen: str | None = None) -> Route:
+def route(
+    cart: Mapping[str, int],
+    fulfillment: str,
+    stores: Sequence[StoreInfo],
+    stock: Mapping[str, Mapping[str, int]],
+    chosen: str | None = None,
+) -> Route:
     """Pick the store for an online order.
 
     With ``chosen``: that store, with problems if it is closed, out of range or short. Without: the
@@ -99,8 +117,14 @@ def route(cart: Mapping[str, int], fulfillment: str, stores: Sequence[StoreInfo]
         if not s.open_now:
             problems.append({"code": "STORE_CLOSED", "store_id": chosen})
         if fulfillment == "delivery" and not in_range(s, fulfillment):
-            problems.append({"code": "OUT_OF_DELIVERY_RANGE", "store_id": chosen, "distance_m": s.distance_m,
-                             "radius_m": s.delivery_radius_m})
+            problems.append(
+                {
+                    "code": "OUT_OF_DELIVERY_RANGE",
+                    "store_id": chosen,
+                    "distance_m": s.distance_m,
+                    "radius_m": s.delivery_radius_m,
+                }
+            )
         problems += [{"code": "OUT_OF_STOCK", "store_id": chosen, **x} for x in shortages(cart, stock.get(chosen, {}))]
         suggested = None
         if any(p["code"] == "OUT_OF_STOCK" for p in problems):
@@ -111,27 +135,34 @@ def route(cart: Mapping[str, int], fulfillment: str, stores: Sequence[StoreInfo]
     if not candidates:
         return Route(None, [{"code": "NO_STORE_IN_RANGE", "fulfillment": fulfillment}])
 
-    def units(s: StoreInfo) -> int:   # stock of the cart's skus: a tie goes to the store with more
+    def units(s: StoreInfo) -> int:  # stock of the cart's skus: a tie goes to the store with more
         return sum(stock.get(s.store_id, {}).get(sku, 0) for sku in cart)
 
     full = [s for s in candidates if not shortages(cart, stock.get(s.store_id, {}))]
     if full:
         full.sort(key=lambda s: (s.distance_m if s.distance_m is not None else 0, -units(s), s.store_id))
         return Route(full[0].store_id)
-    problems = [{"code": "OUT_OF_STOCK", "store_id": s.store_id, **x}
-                for s in candidates for x in shortages(cart, stock.get(s.store_id, {}))]
+    problems = [
+        {"code": "OUT_OF_STOCK", "store_id": s.store_id, **x}
+        for s in candidates
+        for x in shortages(cart, stock.get(s.store_id, {}))
+    ]
     return Route(None, problems, _best_coverage(cart, candidates, stock))
 
 
 def alternatives(stores: Iterable[StoreInfo], fulfillment: str, chosen: str) -> list[StoreInfo]:
     """Other stores worth suggesting when the chosen one falls short: open ones, and for delivery only
     those that deliver to the address (a pickup customer may well go a little further)."""
-    return [c for c in stores if c.store_id != chosen and c.active and c.open_now
-            and (fulfillment != "delivery" or in_range(c, fulfillment))]
+    return [
+        c
+        for c in stores
+        if c.store_id != chosen and c.active and c.open_now and (fulfillment != "delivery" or in_range(c, fulfillment))
+    ]
 
 
-def _best_coverage(cart: Mapping[str, int], stores: Iterable[StoreInfo],
-                   stock: Mapping[str, Mapping[str, int]]) -> str | None:
+def _best_coverage(
+    cart: Mapping[str, int], stores: Iterable[StoreInfo], stock: Mapping[str, Mapping[str, int]]
+) -> str | None:
     best, best_key = None, None
     for s in stores:
         have = stock.get(s.store_id, {})
@@ -152,20 +183,29 @@ def refund_amounts(lines: Sequence[Mapping], requested: Mapping[str, int] | None
     exactly to what was paid for it. Over-refunds are refused (409).
     """
     by_sku = {ln["sku"]: ln for ln in lines if not ln.get("gift")}
-    want = requested if requested is not None else {
-        sku: int(ln["qty"]) - int(ln.get("refunded_qty", 0)) for sku, ln in by_sku.items()}
+    want = (
+        requested
+        if requested is not None
+        else {sku: int(ln["qty"]) - int(ln.get("refunded_qty", 0)) for sku, ln in by_sku.items()}
+    )
     out: dict[str, tuple[int, int]] = {}
     for sku, k in want.items():
         if k <= 0:
             continue
         ln = by_sku.get(sku)
         if ln is None:
-            raise ValidationFailed("This sku is not in the order", code="NOT_IN_ORDER",
-                                   details={"fields": [{"field": "lines", "message": f"{sku} is not in the order"}]})
+            raise ValidationFailed(
+                "This sku is not in the order",
+                code="NOT_IN_ORDER",
+                details={"fields": [{"field": "lines", "message": f"{sku} is not in the order"}]},
+            )
         qty, done = int(ln["qty"]), int(ln.get("refunded_qty", 0))
         if k > qty - done:
-            raise Conflict("More than was bought (or already refunded)", code="OVER_REFUND",
-                           details={"sku": sku, "requested": k, "refundable": qty - done})
+            raise Conflict(
+                "More than was bought (or already refunded)",
+                code="OVER_REFUND",
+                details={"sku": sku, "requested": k, "refundable": qty - done},
+            )
         payable, done_fen = int(ln["payable_fen"]), int(ln.get("refunded_fen", 0))
         amount = payable - done_fen if done + k == qty else payable * k // qty
         out[sku] = (k, amount)

@@ -1,4 +1,5 @@
 """Scheduled jobs of the orders domain."""
+
 from __future__ import annotations
 
 from chalice import Blueprint
@@ -9,8 +10,11 @@ from chalicelib.orders import sweeps
 orders_jobs = Blueprint(__name__)
 
 
-@orders_jobs.schedule("rate(1 minute)", name="sweep_unpaid_orders",
-                      description="Cancel unpaid orders past pay_deadline and return their stock")
+@orders_jobs.schedule(
+    "rate(1 minute)",
+    name="sweep_unpaid_orders",
+    description="Cancel unpaid orders past pay_deadline and return their stock",
+)
 def sweep_unpaid_orders(event):
     result = sweeps.sweep_unpaid()
     logger.info("unpaid sweep", extra=result)

@@ -48,7 +48,7 @@ class OrderItem(Item, discriminator="Order"):
     pay_deadline = UnicodeAttribute(null=True)
     payment = JSONAttribute(null=True)
     address = JSONAttribute(null=True)
-    customer = JSONAttribute(null=True)     # snapshot for tickets/SMS: nickname, phone
+    customer = JSONAttribute(null=True)  # snapshot for tickets/SMS: nickname, phone
     note = UnicodeAttribute(null=True)
     created_by = UnicodeAttribute(null=True)
     paid_at = UnicodeAttribute(null=True)
@@ -66,8 +66,8 @@ class RefundItem(Item, discriminator="Refund"):
 
     refund_id = UnicodeAttribute()
     order_id = UnicodeAttribute()
-    status = UnicodeAttribute()             # REQUESTED -> SETTLED (by a till refund) | PROCESSING -> COMPLETED
-    lines = JSONAttribute()                 # [{sku, qty, amount_fen}]
+    status = UnicodeAttribute()  # REQUESTED -> SETTLED (by a till refund) | PROCESSING -> COMPLETED
+    lines = JSONAttribute()  # [{sku, qty, amount_fen}]
     amount_fen = NumberAttribute()
     reason = UnicodeAttribute()
     method = UnicodeAttribute(null=True)
@@ -82,4 +82,4 @@ class PaymentItem(Item, discriminator="Payment"):
     order_id = UnicodeAttribute()
     method = UnicodeAttribute()
     amount_fen = NumberAttribute()
-    outcome = UnicodeAttribute()            # applied | late (order no longer payable; refunded)
+    outcome = UnicodeAttribute()  # applied | late (order no longer payable; refunded)

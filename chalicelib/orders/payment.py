@@ -1,5 +1,6 @@
 """Paying an order: WeChat prepay for the mini-program, a provider's payment applied exactly once, money that
 arrives for an order no longer payable given back."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -28,9 +29,13 @@ def pay(principal: Principal, order_id: str, method: str) -> PrepayOut:
     from chalicelib.payments.client import get_client
 
     member = members.get_member(principal.sub)
-    prepay = get_client().prepay(order_id=item.order_id, amount_fen=int(item.payable_fen),
-                                 description=_description(item), openid=member.openid,
-                                 expires_at=datetime.fromisoformat(item.pay_deadline.replace("Z", "+00:00")))
+    prepay = get_client().prepay(
+        order_id=item.order_id,
+        amount_fen=int(item.payable_fen),
+        description=_description(item),
+        openid=member.openid,
+        expires_at=datetime.fromisoformat(item.pay_deadline.replace("Z", "+00:00")),
+    )
     return PrepayOut(order_id=item.order_id, method="wechat", prepay=prepay.as_dict())
 
 
@@ -50,8 +55,15 @@ def apply_payment(order_id: str, transaction_id: str, amount_fen: int, method: s
     if item is None:
         raise NotFound("No such order", code="ORDER_NOT_FOUND")
     if int(item.payable_fen) != amount_fen:
-        logger.error("payment amount mismatch", extra={"order_id": order_id, "expected": int(item.payable_fen),
-                                                       "got": amount_fen, "transaction_id": transaction_id})
+        logger.error(
+            "payment amount mismatch",
+            extra={
+                "order_id": order_id,
+                "expected": int(item.payable_fen),
+                "got": amount_fen,
+                "transaction_id": transaction_id,
+            },
+        )
         raise Conflict("The paid amount does not match the order", code="AMOUNT_MISMATCH")
     paid_at = paid_at or clock.iso(clock.now())
     payment = {"method": method, "transaction_id": transaction_id, "amount_fen": amount_fen, "paid_at": paid_at}
@@ -62,9 +74,18 @@ def apply_payment(order_id: str, transaction_id: str, amount_fen: int, method: s
     customer = _customer(item.member_id)
     try:
         with transaction() as tx:
-            repository.change(tx, item, domain.PENDING_PAYMENT, [
-                OrderItem.status.set(domain.PAID), OrderItem.payment.set(payment), OrderItem.paid_at.set(paid_at),
-                OrderItem.customer.set(customer)] + repository.leave_due_index())
+            repository.change(
+                tx,
+                item,
+                domain.PENDING_PAYMENT,
+                [
+                    OrderItem.status.set(domain.PAID),
+                    OrderItem.payment.set(payment),
+                    OrderItem.paid_at.set(paid_at),
+                    OrderItem.customer.set(customer),
+                ]
+                + repository.leave_due_index(),
+            )
             repository.add_payment_record(tx, transaction_id, order_id, method, amount_fen, "applied")
             item.status, item.payment, item.paid_at, item.customer = domain.PAID, payment, paid_at, customer
             events.add(tx, [Event("OrderPaid", snapshot(item))])
@@ -88,16 +109,34 @@ def _late_payment(item: OrderItem, payment: dict) -> str:
     refund_id = new_id()
     try:
         with transaction() as tx:
-            repository.add_payment_record(tx, payment["transaction_id"], item.order_id, payment["method"],
-                                          payment["amount_fen"], "late")
-            events.add(tx, [Event("LatePaymentRefunded", {"order_id": item.order_id, "store_id": item.store_id,
-                                                          "member_id": item.member_id,
-                                                          "amount_fen": payment["amount_fen"], "refund_id": refund_id})])
+            repository.add_payment_record(
+                tx, payment["transaction_id"], item.order_id, payment["method"], payment["amount_fen"], "late"
+            )
+            events.add(
+                tx,
+                [
+                    Event(
+                        "LatePaymentRefunded",
+                        {
+                            "order_id": item.order_id,
+                            "store_id": item.store_id,
+                            "member_id": item.member_id,
+                            "amount_fen": payment["amount_fen"],
+                            "refund_id": refund_id,
+                        },
+                    )
+                ],
+            )
     except TxCancelled:
         return "duplicate"
     from chalicelib.payments.client import get_client
 
-    result = get_client().refund(order_id=item.order_id, refund_id=refund_id, amount_fen=payment["amount_fen"],
-                                 total_fen=payment["amount_fen"], reason="订单已取消，自动退款")
+    result = get_client().refund(
+        order_id=item.order_id,
+        refund_id=refund_id,
+        amount_fen=payment["amount_fen"],
+        total_fen=payment["amount_fen"],
+        reason="订单已取消，自动退款",
+    )
     logger.warning("late payment refunded", extra={"order_id": item.order_id, "refund_status": result.status})
     return "late"

@@ -9,10 +9,12 @@ Reads added to the cart's BatchGetItem: the chosen coupons (member partition), t
 promotion depends on the member's level, or to identify a till customer), and the store's stock of combo
 gifts (only when a combo's required skus are all in the cart). Nothing here writes.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from chalicelib.core import clock
 from chalicelib.pricing import domain as engine
@@ -48,8 +50,14 @@ class Pricing:
         key = self.member_key()
         return got.get(key) if key else None
 
-    def price(self, lines: list[engine.CartLine], store_id: str | None, got: Mapping[tuple[str, str], Any],
-              stock: Mapping[str, int] | None, cart: Mapping[str, int]) -> tuple[engine.Priced, list[dict]]:
+    def price(
+        self,
+        lines: list[engine.CartLine],
+        store_id: str | None,
+        got: Mapping[tuple[str, str], Any],
+        stock: Mapping[str, int] | None,
+        cart: Mapping[str, int],
+    ) -> tuple[engine.Priced, list[dict]]:
         """The engine's answer and the problems of the chosen coupons (unknown, used, expired, not
         applicable). ``stock`` is the chosen store's stock as read (None: not read)."""
         from chalicelib.coupons import services as coupons
@@ -66,22 +74,41 @@ class Pricing:
         gift_stock = None
         if stock is not None and self.gift_skus:
             gift_stock = {s: stock.get(s, 0) - cart.get(s, 0) for s in self.gift_skus}
-        ctx = engine.PricingContext(channel=self.channel, store_id=store_id, at=clock.now(), member_id=self.member_id,
-                                    member_level=level, tz=clock.business_tz())
+        ctx = engine.PricingContext(
+            channel=self.channel,
+            store_id=store_id,
+            at=clock.now(),
+            member_id=self.member_id,
+            member_level=level,
+            tz=clock.business_tz(),
+        )
         priced = engine.price_cart(lines, ctx, self.promotions, offers, gift_stock)
         return priced, problems + priced.rejected
 
 
-def prepare(channel: str, cart: Mapping[str, int], member_id: str | None, coupon_ids: Iterable[str],
-            identify_member: bool = False) -> Pricing:
+def prepare(
+    channel: str,
+    cart: Mapping[str, int],
+    member_id: str | None,
+    coupon_ids: Iterable[str],
+    identify_member: bool = False,
+) -> Pricing:
     """What pricing needs before the cart is read. The live promotions are filtered to this moment and
     channel (the store is known only after routing; the engine checks it)."""
     from chalicelib.promotions import services as promotions
 
     probe = engine.PricingContext(channel=channel, store_id=None, at=clock.now(), tz=clock.business_tz())
-    relevant = [p for p in promotions.live() if (p.schedule is None or p.schedule.active(probe))
-                and (not p.scope.channels or channel in p.scope.channels)]
+    relevant = [
+        p
+        for p in promotions.live()
+        if (p.schedule is None or p.schedule.active(probe)) and (not p.scope.channels or channel in p.scope.channels)
+    ]
     ids = list(dict.fromkeys(coupon_ids))
-    return Pricing(channel=channel, member_id=member_id, coupon_ids=ids, promotions=relevant,
-                   read_member=identify_member or (member_id is not None and engine.needs_member_level(relevant)),
-                   gift_skus=engine.gift_skus(relevant, cart))
+    return Pricing(
+        channel=channel,
+        member_id=member_id,
+        coupon_ids=ids,
+        promotions=relevant,
+        read_member=identify_member or (member_id is not None and engine.needs_member_level(relevant)),
+        gift_skus=engine.gift_skus(relevant, cart),
+    )

@@ -1,8 +1,9 @@
 """Refunds: a customer's refund (at once before the store accepts, else a request), a refund at the till
 (lines, everything left, or settling a request) and the refunds of an order."""
+
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from chalicelib.core import events
 from chalicelib.core.auth import Principal
@@ -21,8 +22,16 @@ from chalicelib.orders.views import cart_of, load_member_order, load_store_order
 
 
 def refund_out(r: RefundItem) -> RefundOut:
-    return RefundOut(refund_id=r.refund_id, order_id=r.order_id, status=r.status, lines=r.lines,
-                     amount_fen=int(r.amount_fen), reason=r.reason, method=r.method, created_at=r.created_at)
+    return RefundOut(
+        refund_id=r.refund_id,
+        order_id=r.order_id,
+        status=r.status,
+        lines=r.lines,
+        amount_fen=int(r.amount_fen),
+        reason=r.reason,
+        method=r.method,
+        created_at=r.created_at,
+    )
 
 
 def _requested(cmd: RefundIn) -> dict[str, int] | None:
@@ -38,13 +47,31 @@ def request_refund(principal: Principal, order_id: str, cmd: RefundIn) -> Refund
     if item.status not in domain.REFUNDABLE:
         raise Conflict(f"An order that is {item.status} cannot be refunded", code="ILLEGAL_STATE")
     amounts = domain.refund_amounts(item.lines, _requested(cmd))
-    r = repository.new_refund(item.order_id, new_id(), status="REQUESTED", reason=cmd.reason,
-                              lines=[{"sku": s, "qty": q, "amount_fen": a} for s, (q, a) in amounts.items()],
-                              amount_fen=sum(a for _, a in amounts.values()), requested_by=principal.sub)
+    r = repository.new_refund(
+        item.order_id,
+        new_id(),
+        status="REQUESTED",
+        reason=cmd.reason,
+        lines=[{"sku": s, "qty": q, "amount_fen": a} for s, (q, a) in amounts.items()],
+        amount_fen=sum(a for _, a in amounts.values()),
+        requested_by=principal.sub,
+    )
     with transaction() as tx:
         repository.add_refund(tx, r)
-        events.add(tx, [Event("RefundRequested", {"order_id": item.order_id, "store_id": item.store_id,
-                                                  "refund_id": r.refund_id, "amount_fen": int(r.amount_fen)})])
+        events.add(
+            tx,
+            [
+                Event(
+                    "RefundRequested",
+                    {
+                        "order_id": item.order_id,
+                        "store_id": item.store_id,
+                        "refund_id": r.refund_id,
+                        "amount_fen": int(r.amount_fen),
+                    },
+                )
+            ],
+        )
     return refund_out(r)
 
 
@@ -59,8 +86,9 @@ def store_refund(principal: Principal, order_id: str, cmd: RefundIn) -> RefundOu
     return _execute_refund(item, {ln["sku"]: int(ln["qty"]) for ln in req.lines}, req.reason, principal.sub, req)
 
 
-def _execute_refund(item: OrderItem, requested: Mapping[str, int] | None, reason: str, actor: str,
-                    settles: RefundItem | None = None) -> RefundOut:
+def _execute_refund(
+    item: OrderItem, requested: Mapping[str, int] | None, reason: str, actor: str, settles: RefundItem | None = None
+) -> RefundOut:
     """One transaction: the order's refunded quantities and amounts (version-checked, so two refunds can
     never both take the same units), stock back to the order's store, the refund record."""
     if item.status not in domain.REFUNDABLE:
@@ -69,27 +97,53 @@ def _execute_refund(item: OrderItem, requested: Mapping[str, int] | None, reason
     total = sum(a for _, a in amounts.values())
     lines = []
     for ln in item.lines:
-        if ln["sku"] in amounts and not ln.get("gift"):   # gift lines are not paid for, so never refunded
+        if ln["sku"] in amounts and not ln.get("gift"):  # gift lines are not paid for, so never refunded
             q, a = amounts[ln["sku"]]
-            ln = {**ln, "refunded_qty": int(ln.get("refunded_qty", 0)) + q, "refunded_fen": int(ln.get("refunded_fen", 0)) + a}
+            ln = {
+                **ln,
+                "refunded_qty": int(ln.get("refunded_qty", 0)) + q,
+                "refunded_fen": int(ln.get("refunded_fen", 0)) + a,
+            }
         lines.append(ln)
     refunded = int(item.refunded_fen or 0) + total
     everything = all(int(ln.get("refunded_qty", 0)) >= int(ln["qty"]) for ln in lines if not ln.get("gift"))
-    new_status = domain.REFUNDED if everything else (
-        domain.PARTIALLY_REFUNDED if item.status in (domain.COMPLETED, domain.PARTIALLY_REFUNDED) else item.status)
+    new_status = (
+        domain.REFUNDED
+        if everything
+        else (
+            domain.PARTIALLY_REFUNDED if item.status in (domain.COMPLETED, domain.PARTIALLY_REFUNDED) else item.status
+        )
+    )
     method = (item.payment or {}).get("method", "cash")
     refund_id = new_id()
-    r = repository.new_refund(item.order_id, refund_id, status="PROCESSING" if method.startswith("wechat") else "COMPLETED",
-                              reason=reason, method=method, requested_by=actor,
-                              lines=[{"sku": s, "qty": q, "amount_fen": a} for s, (q, a) in amounts.items()],
-                              amount_fen=total)
+    r = repository.new_refund(
+        item.order_id,
+        refund_id,
+        status="PROCESSING" if method.startswith("wechat") else "COMPLETED",
+        reason=reason,
+        method=method,
+        requested_by=actor,
+        lines=[{"sku": s, "qty": q, "amount_fen": a} for s, (q, a) in amounts.items()],
+        amount_fen=total,
+    )
     back = {s: q for s, (q, _) in amounts.items()}
     try:
         with transaction() as tx:
-            repository.change(tx, item, item.status, [OrderItem.lines.set(lines), OrderItem.refunded_fen.set(refunded),
-                                                      OrderItem.status.set(new_status)])
-            stock_repo.add_movement(tx, item.store_id, stock_domain.movement_deltas("refund_return", back),
-                                    "refund_return", ref_type="refund", ref_id=refund_id, actor=actor)
+            repository.change(
+                tx,
+                item,
+                item.status,
+                [OrderItem.lines.set(lines), OrderItem.refunded_fen.set(refunded), OrderItem.status.set(new_status)],
+            )
+            stock_repo.add_movement(
+                tx,
+                item.store_id,
+                stock_domain.movement_deltas("refund_return", back),
+                "refund_return",
+                ref_type="refund",
+                ref_id=refund_id,
+                actor=actor,
+            )
             repository.add_refund(tx, r)
             if settles is not None:
                 repository.settle_request(tx, settles, refund_id)
@@ -101,9 +155,13 @@ def _execute_refund(item: OrderItem, requested: Mapping[str, int] | None, reason
     if r.status == "PROCESSING":
         from chalicelib.payments.client import get_client
 
-        result = get_client().refund(order_id=(item.payment or {}).get("trade_no", item.order_id),
-                                     refund_id=refund_id, amount_fen=total,
-                                     total_fen=int(item.payable_fen), reason=reason)
+        result = get_client().refund(
+            order_id=(item.payment or {}).get("trade_no", item.order_id),
+            refund_id=refund_id,
+            amount_fen=total,
+            total_fen=int(item.payable_fen),
+            reason=reason,
+        )
         if result.status == "SUCCESS":
             r.status = "COMPLETED"
             repository.complete_refund(r, result.provider_refund_id, [_refund_completed(item, r)])
@@ -111,8 +169,13 @@ def _execute_refund(item: OrderItem, requested: Mapping[str, int] | None, reason
 
 
 def _refund_completed(item: OrderItem, r: RefundItem) -> Event:
-    return Event("RefundCompleted", {**snapshot(item), "refund": {
-        "refund_id": r.refund_id, "amount_fen": int(r.amount_fen), "lines": r.lines, "reason": r.reason}})
+    return Event(
+        "RefundCompleted",
+        {
+            **snapshot(item),
+            "refund": {"refund_id": r.refund_id, "amount_fen": int(r.amount_fen), "lines": r.lines, "reason": r.reason},
+        },
+    )
 
 
 def list_refunds(principal: Principal, order_id: str) -> list[RefundOut]:

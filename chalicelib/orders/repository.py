@@ -1,13 +1,22 @@
 """The only code that reads or writes orders, refunds, payment records and the sweep mark."""
+
 from __future__ import annotations
 
 from typing import Any
 
 from chalicelib.core import clock, events
-from chalicelib.core.events import Event
 from chalicelib.core.dynamo import Page, Tx, TxCancelled, page, transaction
-from chalicelib.orders.models import (META, OrderItem, PaymentItem, RefundItem, due_bucket, member_orders,
-                                      order_pk, store_orders)
+from chalicelib.core.events import Event
+from chalicelib.orders.models import (
+    META,
+    OrderItem,
+    PaymentItem,
+    RefundItem,
+    due_bucket,
+    member_orders,
+    order_pk,
+    store_orders,
+)
 
 
 def new_order(order_id: str, fields: dict[str, Any]) -> OrderItem:
@@ -40,13 +49,25 @@ def leave_due_index() -> list:
 
 
 def member_page(member_id: str, status: str | None, limit: int, cursor: str | None) -> Page:
-    return page(OrderItem.gsi1.query, hash_key=member_orders(member_id), scan_index_forward=False,
-                filter_condition=(OrderItem.status == status) if status else None, limit=limit, cursor=cursor)
+    return page(
+        OrderItem.gsi1.query,
+        hash_key=member_orders(member_id),
+        scan_index_forward=False,
+        filter_condition=(OrderItem.status == status) if status else None,
+        limit=limit,
+        cursor=cursor,
+    )
 
 
 def store_page(store_id: str, status: str | None, limit: int, cursor: str | None) -> Page:
-    return page(OrderItem.gsi2.query, hash_key=store_orders(store_id), scan_index_forward=False,
-                filter_condition=(OrderItem.status == status) if status else None, limit=limit, cursor=cursor)
+    return page(
+        OrderItem.gsi2.query,
+        hash_key=store_orders(store_id),
+        scan_index_forward=False,
+        filter_condition=(OrderItem.status == status) if status else None,
+        limit=limit,
+        cursor=cursor,
+    )
 
 
 def due(bucket: str, until_iso: str) -> list[OrderItem]:
@@ -55,9 +76,19 @@ def due(bucket: str, until_iso: str) -> list[OrderItem]:
 
 
 def add_payment_record(tx: Tx, transaction_id: str, order_id: str, method: str, amount_fen: int, outcome: str) -> None:
-    tx.save(PaymentItem(f"PAYMENT#{transaction_id}", META, order_id=order_id, method=method, amount_fen=amount_fen,
-                        outcome=outcome, created_at=clock.now()),
-            condition=PaymentItem.pk.does_not_exist(), tag=("payment", transaction_id))
+    tx.save(
+        PaymentItem(
+            f"PAYMENT#{transaction_id}",
+            META,
+            order_id=order_id,
+            method=method,
+            amount_fen=amount_fen,
+            outcome=outcome,
+            created_at=clock.now(),
+        ),
+        condition=PaymentItem.pk.does_not_exist(),
+        tag=("payment", transaction_id),
+    )
 
 
 def get_payment_record(transaction_id: str) -> PaymentItem | None:
@@ -69,8 +100,14 @@ def add_refund(tx: Tx, item: RefundItem) -> None:
 
 
 def new_refund(order_id: str, refund_id: str, **fields: Any) -> RefundItem:
-    return RefundItem(order_pk(order_id), f"REFUND#{refund_id}", order_id=order_id, refund_id=refund_id,
-                      created_at=clock.now(), **fields)
+    return RefundItem(
+        order_pk(order_id),
+        f"REFUND#{refund_id}",
+        order_id=order_id,
+        refund_id=refund_id,
+        created_at=clock.now(),
+        **fields,
+    )
 
 
 def refunds(order_id: str) -> list[RefundItem]:
@@ -82,8 +119,12 @@ def get_refund(order_id: str, refund_id: str) -> RefundItem | None:
 
 
 def settle_request(tx: Tx, request: RefundItem, refund_id: str) -> None:
-    tx.update(request, [RefundItem.status.set("SETTLED"), RefundItem.settled_by.set(refund_id)],
-              condition=RefundItem.status == "REQUESTED", tag=("refund", request.refund_id))
+    tx.update(
+        request,
+        [RefundItem.status.set("SETTLED"), RefundItem.settled_by.set(refund_id)],
+        condition=RefundItem.status == "REQUESTED",
+        tag=("refund", request.refund_id),
+    )
 
 
 def complete_refund(refund: RefundItem, provider_refund_id: str | None, reported: list[Event]) -> bool:
@@ -91,8 +132,12 @@ def complete_refund(refund: RefundItem, provider_refund_id: str | None, reported
     PROCESSING any more (completed meanwhile)."""
     try:
         with transaction() as tx:
-            tx.update(refund, [RefundItem.status.set("COMPLETED"), RefundItem.provider_refund_id.set(provider_refund_id)],
-                      condition=RefundItem.status == "PROCESSING", tag=("refund", refund.refund_id))
+            tx.update(
+                refund,
+                [RefundItem.status.set("COMPLETED"), RefundItem.provider_refund_id.set(provider_refund_id)],
+                condition=RefundItem.status == "PROCESSING",
+                tag=("refund", refund.refund_id),
+            )
             events.add(tx, reported)
         return True
     except TxCancelled:

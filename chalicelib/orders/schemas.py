@@ -8,8 +8,17 @@ from pydantic import Field, StringConstraints, field_validator, model_validator
 from chalicelib.core.schemas import Body, Out, PageQuery, Phone, Ulid
 
 Sku = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
-OrderStatus = Literal["PENDING_PAYMENT", "PAID", "ACCEPTED", "READY", "DELIVERING", "COMPLETED", "CANCELLED",
-                      "REFUNDED", "PARTIALLY_REFUNDED"]
+OrderStatus = Literal[
+    "PENDING_PAYMENT",
+    "PAID",
+    "ACCEPTED",
+    "READY",
+    "DELIVERING",
+    "COMPLETED",
+    "CANCELLED",
+    "REFUNDED",
+    "PARTIALLY_REFUNDED",
+]
 MAX_LINES = 50
 
 
@@ -43,8 +52,11 @@ def _distinct_coupons(ids: list[str]) -> list[str]:
 
 class CartIn(Body):
     lines: list[LineIn] = Field(min_length=1, max_length=200)
-    coupon_ids: list[Ulid] = Field(default_factory=list, max_length=5, description=(
-        "The member's coupons to use: one per order unless every one is stackable"))
+    coupon_ids: list[Ulid] = Field(
+        default_factory=list,
+        max_length=5,
+        description=("The member's coupons to use: one per order unless every one is stackable"),
+    )
 
     _d = field_validator("lines")(_distinct_skus)
     _c = field_validator("coupon_ids")(_distinct_coupons)
@@ -73,7 +85,8 @@ class PosQuoteIn(CartIn):
 class PosPayment(Body):
     method: Literal["cash", "wechat_scan", "wallet"]
     auth_code: Annotated[str, StringConstraints(pattern=r"^[0-9]{18}$")] | None = Field(
-        default=None, description="The customer's 18-digit WeChat payment code (wechat_scan)")
+        default=None, description="The customer's 18-digit WeChat payment code (wechat_scan)"
+    )
     tendered_fen: int | None = Field(default=None, ge=0, le=10**9, description="Cash handed over (cash)")
 
     @model_validator(mode="after")
@@ -92,8 +105,12 @@ class PayIn(Body):
 
 
 class RefundIn(Body):
-    lines: list[LineIn] | None = Field(default=None, min_length=1, max_length=MAX_LINES,
-                                       description="Units to refund; omitted = everything not yet refunded")
+    lines: list[LineIn] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_LINES,
+        description="Units to refund; omitted = everything not yet refunded",
+    )
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     request_id: Ulid | None = Field(default=None, description="POS: settle this customer refund request")
 
@@ -126,12 +143,19 @@ class QuoteOut(Out):
     subtotal_fen: int
     discount_fen: int
     payable_fen: int
-    applied: list[dict] = Field(description=(
-        "Rules that priced this cart: {kind: promotion|coupon, rule, id, title, discount_fen, allocation: "
-        "[{sku, discount_fen}], gift?}"))
-    hints: list[dict] = Field(default_factory=list, description=(
-        'Rules that almost applied: {kind, rule, id, title, code, message ("add 35.00 more to save 10.00"), '
-        "missing_fen | missing_qty | missing, saves_fen?}"))
+    applied: list[dict] = Field(
+        description=(
+            "Rules that priced this cart: {kind: promotion|coupon, rule, id, title, discount_fen, allocation: "
+            "[{sku, discount_fen}], gift?}"
+        )
+    )
+    hints: list[dict] = Field(
+        default_factory=list,
+        description=(
+            'Rules that almost applied: {kind, rule, id, title, code, message ("add 35.00 more to save 10.00"), '
+            "missing_fen | missing_qty | missing, saves_fen?}"
+        ),
+    )
     problems: list[dict]
     suggested_store_id: str | None = None
 

@@ -1,4 +1,5 @@
 """The unpaid sweep: orders past their pay deadline are cancelled and their stock goes back."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta

@@ -1,8 +1,10 @@
 """What several orders use cases share: a cart from request lines, an order as the API shows it and as events
 carry it, loading an order in the caller's scope, and reading and listing orders."""
+
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from chalicelib.core import clock
 from chalicelib.core.auth import Principal
@@ -24,23 +26,54 @@ def cart_of(lines: Iterable) -> dict[str, int]:
 def order_out(o: OrderItem, viewer: Principal | None = None) -> OrderOut:
     # Staff verify the pickup code the customer shows them; they never see it themselves.
     show_code = viewer is None or viewer.is_member
-    return OrderOut(order_id=o.order_id, channel=o.channel, status=o.status, store_id=o.store_id, member_id=o.member_id,
-                    fulfillment=o.fulfillment, lines=o.lines, subtotal_fen=int(o.subtotal_fen),
-                    discount_fen=int(o.discount_fen), payable_fen=int(o.payable_fen),
-                    refunded_fen=int(o.refunded_fen or 0), applied=o.applied or [],
-                    pickup_code=o.pickup_code if show_code else None, pay_deadline=o.pay_deadline, payment=o.payment,
-                    address=o.address, note=o.note, created_at=o.created_at, paid_at=o.paid_at,
-                    completed_at=o.completed_at, cancelled_at=o.cancelled_at, cancel_reason=o.cancel_reason)
+    return OrderOut(
+        order_id=o.order_id,
+        channel=o.channel,
+        status=o.status,
+        store_id=o.store_id,
+        member_id=o.member_id,
+        fulfillment=o.fulfillment,
+        lines=o.lines,
+        subtotal_fen=int(o.subtotal_fen),
+        discount_fen=int(o.discount_fen),
+        payable_fen=int(o.payable_fen),
+        refunded_fen=int(o.refunded_fen or 0),
+        applied=o.applied or [],
+        pickup_code=o.pickup_code if show_code else None,
+        pay_deadline=o.pay_deadline,
+        payment=o.payment,
+        address=o.address,
+        note=o.note,
+        created_at=o.created_at,
+        paid_at=o.paid_at,
+        completed_at=o.completed_at,
+        cancelled_at=o.cancelled_at,
+        cancel_reason=o.cancel_reason,
+    )
 
 
 def snapshot(o: OrderItem) -> dict[str, Any]:
     """What event consumers (printing, SMS, points, commissions) need, so they never read our items."""
-    return {"order_id": o.order_id, "channel": o.channel, "status": o.status, "store_id": o.store_id,
-            "member_id": o.member_id, "fulfillment": o.fulfillment, "lines": o.lines,
-            "subtotal_fen": int(o.subtotal_fen), "discount_fen": int(o.discount_fen),
-            "payable_fen": int(o.payable_fen), "refunded_fen": int(o.refunded_fen or 0), "applied": o.applied or [],
-            "pickup_code": o.pickup_code, "address": o.address, "customer": o.customer, "payment": o.payment,
-            "note": o.note, "created_at": clock.iso(o.created_at)}
+    return {
+        "order_id": o.order_id,
+        "channel": o.channel,
+        "status": o.status,
+        "store_id": o.store_id,
+        "member_id": o.member_id,
+        "fulfillment": o.fulfillment,
+        "lines": o.lines,
+        "subtotal_fen": int(o.subtotal_fen),
+        "discount_fen": int(o.discount_fen),
+        "payable_fen": int(o.payable_fen),
+        "refunded_fen": int(o.refunded_fen or 0),
+        "applied": o.applied or [],
+        "pickup_code": o.pickup_code,
+        "address": o.address,
+        "customer": o.customer,
+        "payment": o.payment,
+        "note": o.note,
+        "created_at": clock.iso(o.created_at),
+    }
 
 
 # --------------------------------------------------------------------------------------- loading an order

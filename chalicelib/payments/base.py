@@ -1,6 +1,7 @@
 """What every payment provider shares: the results the orders domain gets back, the provider interface, the
 provider errors, and which provider and merchant the settings choose. Both providers (``client``,
 ``sandbox``) build on this module; neither imports the other."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -18,6 +19,7 @@ SANDBOX_APPID = "wxd678efh567hg6787"
 
 # --- what the orders domain gets back ------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Prepay:
     """What the mini-program passes to ``wx.requestPayment``."""
@@ -25,8 +27,8 @@ class Prepay:
     appId: str
     timeStamp: str
     nonceStr: str
-    package: str      # "prepay_id=..."
-    signType: str     # "RSA"
+    package: str  # "prepay_id=..."
+    signType: str  # "RSA"
     paySign: str
 
     def as_dict(self) -> dict:
@@ -35,9 +37,9 @@ class Prepay:
 
 @dataclass(frozen=True)
 class RefundResult:
-    refund_id: str            # ours (out_refund_no)
-    provider_refund_id: str   # WeChat's refund_id
-    status: str               # "SUCCESS" | "PROCESSING" (WeChat may also answer "CLOSED" / "ABNORMAL")
+    refund_id: str  # ours (out_refund_no)
+    provider_refund_id: str  # WeChat's refund_id
+    status: str  # "SUCCESS" | "PROCESSING" (WeChat may also answer "CLOSED" / "ABNORMAL")
 
 
 @dataclass(frozen=True)
@@ -49,11 +51,13 @@ class Charge:
 
 
 class PaymentClient(Protocol):
-    def prepay(self, *, order_id: str, amount_fen: int, description: str, openid: str,
-               expires_at: datetime) -> Prepay: ...
+    def prepay(
+        self, *, order_id: str, amount_fen: int, description: str, openid: str, expires_at: datetime
+    ) -> Prepay: ...
 
-    def refund(self, *, order_id: str, refund_id: str, amount_fen: int, total_fen: int,
-               reason: str) -> RefundResult: ...
+    def refund(
+        self, *, order_id: str, refund_id: str, amount_fen: int, total_fen: int, reason: str
+    ) -> RefundResult: ...
 
     def micropay(self, *, order_id: str, amount_fen: int, auth_code: str, description: str) -> Charge: ...
 
@@ -63,8 +67,7 @@ def unavailable(message: str = "The payment provider did not answer; try again",
 
 
 def not_configured(what: str) -> UpstreamUnavailable:
-    return UpstreamUnavailable("Payments are not configured", code="PAYMENT_NOT_CONFIGURED",
-                               details={"missing": what})
+    return UpstreamUnavailable("Payments are not configured", code="PAYMENT_NOT_CONFIGURED", details={"missing": what})
 
 
 def declined(message: str = "The payment was declined", **details: Any) -> Conflict:
@@ -72,6 +75,7 @@ def declined(message: str = "The payment was declined", **details: Any) -> Confl
 
 
 # --- settings ------------------------------------------------------------------------------------------------
+
 
 def provider_name(s: Settings | None = None) -> str:
     s = s or get_settings()
@@ -95,5 +99,3 @@ def merchant_ids(s: Settings | None = None) -> tuple[str, str]:
 @lru_cache(maxsize=16)
 def _private_key(pem: str):
     return domain.load_private_key(pem)
-
-

@@ -7,6 +7,7 @@ and the APIv2 (付款码) XML signing. No I/O, no settings: keys, time and ids a
 References (WeChat Pay APIv3): 签名生成 (request ``Authorization``), 签名验证 (response and notification
 ``Wechatpay-*`` headers), 证书和回调报文解密 (AEAD_AES_256_GCM), JSAPI 调起支付 (``paySign``).
 """
+
 from __future__ import annotations
 
 import base64
@@ -16,9 +17,10 @@ import hmac
 import json
 import secrets
 import string
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Mapping
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 from xml.sax.saxutils import escape
 
 from pydantic import ValidationError
@@ -40,6 +42,7 @@ _ALNUM = string.ascii_letters + string.digits
 
 
 # --- errors --------------------------------------------------------------------------------------------------
+
 
 class SignatureInvalid(Unauthorized):
     code = "SIGNATURE_INVALID"
@@ -68,6 +71,7 @@ class MerchantMismatch(BadRequest):
 
 
 # --- small helpers -------------------------------------------------------------------------------------------
+
 
 def nonce_str(n: int = 32) -> str:
     return "".join(secrets.choice(_ALNUM) for _ in range(n))
@@ -112,8 +116,11 @@ def load_public_key(key: Any):
 def public_pem(key: Any) -> str:
     from cryptography.hazmat.primitives import serialization
 
-    return load_public_key(key).public_bytes(serialization.Encoding.PEM,
-                                             serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    return (
+        load_public_key(key)
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
 
 
 def rsa_sign(private_key: Any, message: str | bytes) -> str:
@@ -144,7 +151,7 @@ def rsa_verify(public_key: Any, message: str | bytes, signature_b64: str) -> boo
 def rfc3339_cst(dt: datetime) -> str:
     """``2026-11-23T18:30:00+08:00`` - the form ``time_expire`` wants (seconds, China Standard Time)."""
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     return dt.astimezone(CST).replace(microsecond=0).isoformat()
 
 
@@ -162,17 +169,30 @@ def _lower(headers: Mapping[str, str]) -> dict[str, str]:
 
 # --- outgoing requests ---------------------------------------------------------------------------------------
 
+
 def request_message(method: str, url_path: str, timestamp: int | str, nonce: str, body: str | bytes) -> bytes:
     """What the merchant signs: ``METHOD\\nurl_path_with_query\\ntimestamp\\nnonce\\nbody\\n``."""
-    return b"".join([_b(method.upper()), b"\n", _b(url_path), b"\n", _b(str(timestamp)), b"\n", _b(nonce), b"\n",
-                     _b(body), b"\n"])
+    return b"".join(
+        [_b(method.upper()), b"\n", _b(url_path), b"\n", _b(str(timestamp)), b"\n", _b(nonce), b"\n", _b(body), b"\n"]
+    )
 
 
-def authorization(*, mchid: str, serial_no: str, private_key: Any, method: str, url_path: str,
-                  body: str | bytes, timestamp: int | str, nonce: str) -> str:
+def authorization(
+    *,
+    mchid: str,
+    serial_no: str,
+    private_key: Any,
+    method: str,
+    url_path: str,
+    body: str | bytes,
+    timestamp: int | str,
+    nonce: str,
+) -> str:
     sig = rsa_sign(private_key, request_message(method, url_path, timestamp, nonce, body))
-    return (f'{AUTH_SCHEMA} mchid="{mchid}",nonce_str="{nonce}",signature="{sig}",'
-            f'timestamp="{timestamp}",serial_no="{serial_no}"')
+    return (
+        f'{AUTH_SCHEMA} mchid="{mchid}",nonce_str="{nonce}",signature="{sig}",'
+        f'timestamp="{timestamp}",serial_no="{serial_no}"'
+    )
 
 
 def parse_authorization(header: str) -> dict[str, str]:
@@ -193,21 +213,33 @@ def parse_authorization(header: str) -> dict[str, str]:
 
 # --- signed responses and notifications ----------------------------------------------------------------------
 
+
 def signed_message(timestamp: int | str, nonce: str, body: str | bytes) -> bytes:
     """What WeChat signs on responses and notifications: ``timestamp\\nnonce\\nbody\\n``."""
     return b"".join([_b(str(timestamp)), b"\n", _b(nonce), b"\n", _b(body), b"\n"])
 
 
-def sign_response(body: str | bytes, *, private_key: Any, serial: str, timestamp: int | str,
-                  nonce: str | None = None) -> dict[str, str]:
+def sign_response(
+    body: str | bytes, *, private_key: Any, serial: str, timestamp: int | str, nonce: str | None = None
+) -> dict[str, str]:
     """``Wechatpay-*`` headers for ``body`` as the platform would send them (sandbox and fakes)."""
     nonce = nonce or nonce_str()
-    return {H_TIMESTAMP: str(timestamp), H_NONCE: nonce, H_SERIAL: serial,
-            H_SIGNATURE: rsa_sign(private_key, signed_message(timestamp, nonce, body))}
+    return {
+        H_TIMESTAMP: str(timestamp),
+        H_NONCE: nonce,
+        H_SERIAL: serial,
+        H_SIGNATURE: rsa_sign(private_key, signed_message(timestamp, nonce, body)),
+    }
 
 
-def verify_signed(headers: Mapping[str, str], body: bytes, *, platform_keys: Mapping[str, Any], now: datetime,
-                  max_skew_s: int = MAX_SKEW_S) -> str:
+def verify_signed(
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    platform_keys: Mapping[str, Any],
+    now: datetime,
+    max_skew_s: int = MAX_SKEW_S,
+) -> str:
     """Check the ``Wechatpay-*`` headers of a response or notification; returns the serial used.
 
     Raises SIGNATURE_INVALID (headers missing or signature wrong), UNKNOWN_SERIAL, TIMESTAMP_STALE."""
@@ -224,8 +256,7 @@ def verify_signed(headers: Mapping[str, str], body: bytes, *, platform_keys: Map
     except (TypeError, ValueError):
         raise SignatureInvalid("The Wechatpay-Timestamp header is not a number")
     if abs(now.timestamp() - ts_int) > max_skew_s:
-        raise TimestampStale("The WeChat Pay timestamp is too far from our clock",
-                             details={"max_skew_s": max_skew_s})
+        raise TimestampStale("The WeChat Pay timestamp is too far from our clock", details={"max_skew_s": max_skew_s})
     if not rsa_verify(key, signed_message(ts, nonce, body), sig):
         raise SignatureInvalid("The WeChat Pay signature does not verify")
     return serial
@@ -273,9 +304,17 @@ class Notification:
         return self.event_type == "TRANSACTION.SUCCESS" and self.trade_state == "SUCCESS"
 
 
-def verify_and_decrypt(headers: Mapping[str, str], body: bytes, *, platform_keys: Mapping[str, Any],
-                       apiv3_key: bytes, now: datetime, max_skew_s: int = MAX_SKEW_S,
-                       mchid: str | None = None, appid: str | None = None) -> Notification:
+def verify_and_decrypt(
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    platform_keys: Mapping[str, Any],
+    apiv3_key: bytes,
+    now: datetime,
+    max_skew_s: int = MAX_SKEW_S,
+    mchid: str | None = None,
+    appid: str | None = None,
+) -> Notification:
     """Verify a payment notification and decrypt its transaction.
 
     Codes: SIGNATURE_INVALID / TIMESTAMP_STALE / UNKNOWN_SERIAL (401), DECRYPT_FAILED / MALFORMED_NOTIFICATION
@@ -288,8 +327,10 @@ def verify_and_decrypt(headers: Mapping[str, str], body: bytes, *, platform_keys
         raise MalformedNotification("The notification body is not a WeChat Pay notification")
     res = env.resource
     if env.resource_type != "encrypt-resource" or res.algorithm != AEAD:
-        raise MalformedNotification("Unsupported notification resource",
-                                    details={"resource_type": env.resource_type, "algorithm": res.algorithm})
+        raise MalformedNotification(
+            "Unsupported notification resource",
+            details={"resource_type": env.resource_type, "algorithm": res.algorithm},
+        )
     if res.original_type not in (None, "transaction"):
         raise MalformedNotification("Not a transaction notification", details={"original_type": res.original_type})
     plain = aead_decrypt(apiv3_key, res.nonce, res.associated_data, res.ciphertext)
@@ -302,33 +343,67 @@ def verify_and_decrypt(headers: Mapping[str, str], body: bytes, *, platform_keys
     if appid and tx.appid and tx.appid != appid:
         raise MerchantMismatch("The notification is for another app")
     return Notification(
-        event_id=env.id, event_type=env.event_type, out_trade_no=tx.out_trade_no,
-        transaction_id=tx.transaction_id, trade_state=tx.trade_state, amount_total_fen=tx.amount.total,
-        payer_openid=tx.payer.openid if tx.payer else None, success_time=tx.success_time,
-        payer_total_fen=tx.amount.payer_total, currency=tx.amount.currency, mchid=tx.mchid, appid=tx.appid)
+        event_id=env.id,
+        event_type=env.event_type,
+        out_trade_no=tx.out_trade_no,
+        transaction_id=tx.transaction_id,
+        trade_state=tx.trade_state,
+        amount_total_fen=tx.amount.total,
+        payer_openid=tx.payer.openid if tx.payer else None,
+        success_time=tx.success_time,
+        payer_total_fen=tx.amount.payer_total,
+        currency=tx.amount.currency,
+        mchid=tx.mchid,
+        appid=tx.appid,
+    )
 
 
 def check_amount(n: Notification, *, order_id: str, amount_fen: int) -> None:
     """The notification pays exactly this order's amount, in CNY (409 ORDER_MISMATCH / AMOUNT_MISMATCH)."""
     if n.out_trade_no != order_id:
-        raise Conflict("The payment is for another order", code="ORDER_MISMATCH",
-                       details={"order_id": order_id, "out_trade_no": n.out_trade_no})
+        raise Conflict(
+            "The payment is for another order",
+            code="ORDER_MISMATCH",
+            details={"order_id": order_id, "out_trade_no": n.out_trade_no},
+        )
     if n.amount_total_fen != int(amount_fen) or n.currency != "CNY":
-        raise Conflict("The paid amount differs from the order's", code="AMOUNT_MISMATCH",
-                       details={"expected_fen": int(amount_fen), "paid_fen": n.amount_total_fen,
-                                "currency": n.currency})
+        raise Conflict(
+            "The paid amount differs from the order's",
+            code="AMOUNT_MISMATCH",
+            details={"expected_fen": int(amount_fen), "paid_fen": n.amount_total_fen, "currency": n.currency},
+        )
 
 
-def transaction_resource(*, appid: str, mchid: str, out_trade_no: str, transaction_id: str, amount_fen: int,
-                         openid: str | None, success_time: str | None, trade_state: str = "SUCCESS",
-                         trade_type: str = "JSAPI") -> dict[str, Any]:
+def transaction_resource(
+    *,
+    appid: str,
+    mchid: str,
+    out_trade_no: str,
+    transaction_id: str,
+    amount_fen: int,
+    openid: str | None,
+    success_time: str | None,
+    trade_state: str = "SUCCESS",
+    trade_type: str = "JSAPI",
+) -> dict[str, Any]:
     """A decrypted transaction as WeChat sends it."""
     tx: dict[str, Any] = {
-        "appid": appid, "mchid": mchid, "out_trade_no": out_trade_no, "transaction_id": transaction_id,
-        "trade_type": trade_type, "trade_state": trade_state,
+        "appid": appid,
+        "mchid": mchid,
+        "out_trade_no": out_trade_no,
+        "transaction_id": transaction_id,
+        "trade_type": trade_type,
+        "trade_state": trade_state,
         "trade_state_desc": "支付成功" if trade_state == "SUCCESS" else trade_state,
-        "bank_type": "OTHERS", "attach": "", "amount": {"total": int(amount_fen), "payer_total": int(amount_fen),
-                                                         "currency": "CNY", "payer_currency": "CNY"}}
+        "bank_type": "OTHERS",
+        "attach": "",
+        "amount": {
+            "total": int(amount_fen),
+            "payer_total": int(amount_fen),
+            "currency": "CNY",
+            "payer_currency": "CNY",
+        },
+    }
     if success_time:
         tx["success_time"] = success_time
     if openid:
@@ -336,51 +411,76 @@ def transaction_resource(*, appid: str, mchid: str, out_trade_no: str, transacti
     return tx
 
 
-def sign_notification(transaction: Mapping[str, Any], *, platform_private_key: Any, platform_serial: str,
-                      apiv3_key: bytes, now: datetime, event_id: str | None = None,
-                      event_type: str = "TRANSACTION.SUCCESS", create_time: str | None = None,
-                      nonce: str | None = None) -> tuple[dict[str, str], bytes]:
+def sign_notification(
+    transaction: Mapping[str, Any],
+    *,
+    platform_private_key: Any,
+    platform_serial: str,
+    apiv3_key: bytes,
+    now: datetime,
+    event_id: str | None = None,
+    event_type: str = "TRANSACTION.SUCCESS",
+    create_time: str | None = None,
+    nonce: str | None = None,
+) -> tuple[dict[str, str], bytes]:
     """The inverse of :func:`verify_and_decrypt`: the headers and body WeChat would POST for ``transaction``
     (encrypted with ``apiv3_key``, signed with the platform key, timestamped ``now``)."""
     res_nonce = nonce_str(12)
     aad = "transaction"
     envelope = {
-        "id": event_id or f"{secrets.token_hex(4)}-{secrets.token_hex(2)}-{secrets.token_hex(2)}-"
-                          f"{secrets.token_hex(2)}-{secrets.token_hex(6)}",
+        "id": event_id
+        or f"{secrets.token_hex(4)}-{secrets.token_hex(2)}-{secrets.token_hex(2)}-"
+        f"{secrets.token_hex(2)}-{secrets.token_hex(6)}",
         "create_time": create_time or rfc3339_cst(now),
         "resource_type": "encrypt-resource",
         "event_type": event_type,
         "summary": "支付成功" if event_type == "TRANSACTION.SUCCESS" else event_type,
         "resource": {
-            "original_type": "transaction", "algorithm": AEAD, "associated_data": aad, "nonce": res_nonce,
-            "ciphertext": aead_encrypt(apiv3_key, res_nonce, aad,
-                                       json.dumps(dict(transaction), ensure_ascii=False,
-                                                  separators=(",", ":")).encode("utf-8")),
+            "original_type": "transaction",
+            "algorithm": AEAD,
+            "associated_data": aad,
+            "nonce": res_nonce,
+            "ciphertext": aead_encrypt(
+                apiv3_key,
+                res_nonce,
+                aad,
+                json.dumps(dict(transaction), ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
+            ),
         },
     }
     body = json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    headers = sign_response(body, private_key=platform_private_key, serial=platform_serial,
-                            timestamp=int(now.timestamp()), nonce=nonce)
+    headers = sign_response(
+        body, private_key=platform_private_key, serial=platform_serial, timestamp=int(now.timestamp()), nonce=nonce
+    )
     return headers, body
 
 
 # --- JSAPI (mini-program) payment parameters -----------------------------------------------------------------
+
 
 def pay_sign_message(appid: str, timestamp: str, nonce: str, package: str) -> bytes:
     """``appId\\ntimeStamp\\nnonceStr\\npackage\\n`` - what ``paySign`` signs."""
     return b"".join([_b(appid), b"\n", _b(timestamp), b"\n", _b(nonce), b"\n", _b(package), b"\n"])
 
 
-def jsapi_params(*, appid: str, prepay_id: str, private_key: Any, timestamp: int | str,
-                 nonce: str | None = None) -> dict[str, str]:
+def jsapi_params(
+    *, appid: str, prepay_id: str, private_key: Any, timestamp: int | str, nonce: str | None = None
+) -> dict[str, str]:
     """The arguments of ``wx.requestPayment`` for ``prepay_id``, signed with the merchant key."""
     ts, nonce = str(timestamp), nonce or nonce_str()
     package = f"prepay_id={prepay_id}"
-    return {"appId": appid, "timeStamp": ts, "nonceStr": nonce, "package": package, "signType": "RSA",
-            "paySign": rsa_sign(private_key, pay_sign_message(appid, ts, nonce, package))}
+    return {
+        "appId": appid,
+        "timeStamp": ts,
+        "nonceStr": nonce,
+        "package": package,
+        "signType": "RSA",
+        "paySign": rsa_sign(private_key, pay_sign_message(appid, ts, nonce, package)),
+    }
 
 
 # --- APIv2 (XML) for 付款码 micropay -------------------------------------------------------------------------
+
 
 def v2_sign(params: Mapping[str, Any], key: str, sign_type: str = "HMAC-SHA256") -> str:
     """APIv2 signature: non-empty params but ``sign`` sorted by name, ``k=v&...&key=KEY``, MD5 or
@@ -388,7 +488,7 @@ def v2_sign(params: Mapping[str, Any], key: str, sign_type: str = "HMAC-SHA256")
     items = sorted((k, str(v)) for k, v in params.items() if k != "sign" and v is not None and str(v) != "")
     s = "&".join(f"{k}={v}" for k, v in items) + f"&key={key}"
     if sign_type == "MD5":
-        return hashlib.md5(s.encode("utf-8")).hexdigest().upper()  # noqa: S324 - the protocol's choice
+        return hashlib.md5(s.encode("utf-8")).hexdigest().upper()  # the protocol's choice
     if sign_type == "HMAC-SHA256":
         return hmac.new(key.encode("utf-8"), s.encode("utf-8"), hashlib.sha256).hexdigest().upper()
     raise ValueError(f"unknown sign_type {sign_type}")
@@ -398,13 +498,13 @@ def v2_verify(params: Mapping[str, Any], key: str, sign_type: str = "HMAC-SHA256
     got = str(params.get("sign") or "")
     if not got:
         return False
-    types = (sign_type, "MD5") if sign_type != "MD5" else ("MD5",)   # some v2 answers are MD5-signed
+    types = (sign_type, "MD5") if sign_type != "MD5" else ("MD5",)  # some v2 answers are MD5-signed
     return any(hmac.compare_digest(got.upper(), v2_sign(params, key, t)) for t in types)
 
 
 def to_xml(params: Mapping[str, Any]) -> bytes:
     inner = "".join(f"<{k}>{escape(str(v))}</{k}>" for k, v in params.items() if v is not None)
-    return f"<xml>{inner}</xml>".encode("utf-8")
+    return f"<xml>{inner}</xml>".encode()
 
 
 def from_xml(data: bytes | str) -> dict[str, str]:

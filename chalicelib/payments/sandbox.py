@@ -13,6 +13,7 @@ Keys: ``SANDBOX_PLATFORM_PRIVATE_KEY`` / ``SANDBOX_PLATFORM_SERIAL``, ``WECHATPA
 ``WECHATPAY_APIV3_KEY`` when set; otherwise generated once per process. Nothing is ever written to disk.
 Refunds succeed at once; 付款码 ``^1[0-5]\\d{16}$`` (WeChat's 18 digits) are paid, anything else is declined.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -21,8 +22,9 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 from chalicelib.core import clock
 from chalicelib.core.errors import Conflict, NotFound
@@ -38,7 +40,7 @@ Deliver = Callable[[dict, bytes], None]
 
 _lock = threading.Lock()
 _generated: dict[str, Any] = {}
-_outbox: "OrderedDict[str, dict[str, Any]]" = OrderedDict()
+_outbox: OrderedDict[str, dict[str, Any]] = OrderedDict()
 _refunds: dict[str, str] = {}
 _UNSET: Any = object()
 _deliver: Any = _UNSET
@@ -46,11 +48,12 @@ _deliver: Any = _UNSET
 
 # --- keys ----------------------------------------------------------------------------------------------------
 
+
 def _generate(name: str):
     with _lock:
         if name not in _generated:
             if name == "apiv3":
-                _generated[name] = secrets.token_hex(16).encode()   # 32 ASCII bytes, like a real APIv3 key
+                _generated[name] = secrets.token_hex(16).encode()  # 32 ASCII bytes, like a real APIv3 key
             else:
                 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -76,8 +79,9 @@ def platform_serial() -> str:
         return serial
     from cryptography.hazmat.primitives import serialization
 
-    der = platform_public_key().public_bytes(serialization.Encoding.DER,
-                                             serialization.PublicFormat.SubjectPublicKeyInfo)
+    der = platform_public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     return hashlib.sha256(der).hexdigest()[:40].upper()
 
 
@@ -98,6 +102,7 @@ def apiv3_key() -> bytes:
 
 
 # --- the outbox and its delivery -----------------------------------------------------------------------------
+
 
 def set_deliver(fn: Deliver | None) -> None:
     """The hook that gets each queued notification; ``None`` disables delivery. By default the local stage
@@ -125,8 +130,7 @@ def http_deliver(headers: dict, body: bytes) -> None:
         for wait in (delay, 2.0, 5.0, 15.0):
             time.sleep(wait)
             try:
-                resp = pool.request("POST", url, body=body, headers={**headers,
-                                                                     "Content-Type": "application/json"})
+                resp = pool.request("POST", url, body=body, headers={**headers, "Content-Type": "application/json"})
                 if 200 <= resp.status < 300:
                     return
                 logger.warning("sandbox notification refused", extra={"status": resp.status})
@@ -136,8 +140,9 @@ def http_deliver(headers: dict, body: bytes) -> None:
     threading.Thread(target=run, name="sandbox-wechatpay-notify", daemon=True).start()
 
 
-def pending_notification(order_id: str, *, amount_fen: int | None = None,
-                         trade_state: str | None = None) -> tuple[dict[str, str], bytes]:
+def pending_notification(
+    order_id: str, *, amount_fen: int | None = None, trade_state: str | None = None
+) -> tuple[dict[str, str], bytes]:
     """The notification queued by ``prepay(order_id)``, signed now: ``(headers, body)`` to POST to the webhook.
     Every call keeps the event id (like WeChat's retries) with a fresh timestamp and nonce. ``amount_fen`` /
     ``trade_state`` override the transaction (tests of the webhook's checks). KeyError when nothing is queued."""
@@ -152,9 +157,15 @@ def pending_notification(order_id: str, *, amount_fen: int | None = None,
 
 
 def _sign(event_id: str, create_time: str, tx: dict[str, Any]) -> tuple[dict[str, str], bytes]:
-    return domain.sign_notification(tx, platform_private_key=platform_private_key(),
-                                    platform_serial=platform_serial(), apiv3_key=apiv3_key(), now=clock.now(),
-                                    event_id=event_id, create_time=create_time)
+    return domain.sign_notification(
+        tx,
+        platform_private_key=platform_private_key(),
+        platform_serial=platform_serial(),
+        apiv3_key=apiv3_key(),
+        now=clock.now(),
+        event_id=event_id,
+        create_time=create_time,
+    )
 
 
 def clear() -> None:
@@ -169,19 +180,28 @@ def _digits(n: int) -> str:
 
 # --- the provider --------------------------------------------------------------------------------------------
 
+
 class SandboxPaymentClient:
-    def prepay(self, *, order_id: str, amount_fen: int, description: str, openid: str,
-               expires_at: datetime) -> Prepay:
+    def prepay(self, *, order_id: str, amount_fen: int, description: str, openid: str, expires_at: datetime) -> Prepay:
         now = clock.now()
         mchid, appid = merchant_ids()
         local = now.astimezone(domain.CST)
         prepay_id = f"wx{local:%d%H%M%S}{secrets.token_hex(12)}{_digits(4)}"
         tx = domain.transaction_resource(
-            appid=appid, mchid=mchid, out_trade_no=order_id, amount_fen=int(amount_fen), openid=openid,
-            transaction_id=f"4200{_digits(6)}{local:%Y%m%d}{_digits(10)}", success_time=domain.rfc3339_cst(now))
-        pending = {"tx": tx, "event_id": f"{secrets.token_hex(4)}-{secrets.token_hex(2)}-{secrets.token_hex(2)}-"
-                                          f"{secrets.token_hex(2)}-{secrets.token_hex(6)}",
-                   "create_time": domain.rfc3339_cst(now)}
+            appid=appid,
+            mchid=mchid,
+            out_trade_no=order_id,
+            amount_fen=int(amount_fen),
+            openid=openid,
+            transaction_id=f"4200{_digits(6)}{local:%Y%m%d}{_digits(10)}",
+            success_time=domain.rfc3339_cst(now),
+        )
+        pending = {
+            "tx": tx,
+            "event_id": f"{secrets.token_hex(4)}-{secrets.token_hex(2)}-{secrets.token_hex(2)}-"
+            f"{secrets.token_hex(2)}-{secrets.token_hex(6)}",
+            "create_time": domain.rfc3339_cst(now),
+        }
         with _lock:
             _outbox[order_id] = pending
             _outbox.move_to_end(order_id)
@@ -190,17 +210,18 @@ class SandboxPaymentClient:
         deliver = _deliverer()
         if deliver is not None:
             deliver(*_sign(pending["event_id"], pending["create_time"], tx))
-        params = domain.jsapi_params(appid=appid, prepay_id=prepay_id, private_key=merchant_private_key(),
-                                     timestamp=int(now.timestamp()))
+        params = domain.jsapi_params(
+            appid=appid, prepay_id=prepay_id, private_key=merchant_private_key(), timestamp=int(now.timestamp())
+        )
         return Prepay(**params)
 
-    def refund(self, *, order_id: str, refund_id: str, amount_fen: int, total_fen: int,
-               reason: str) -> RefundResult:
+    def refund(self, *, order_id: str, refund_id: str, amount_fen: int, total_fen: int, reason: str) -> RefundResult:
         if not 0 < int(amount_fen) <= int(total_fen):
-            raise Conflict("WeChat Pay refused the refund", code="REFUND_REJECTED",
-                           details={"provider_code": "INVALID_REQUEST"})
+            raise Conflict(
+                "WeChat Pay refused the refund", code="REFUND_REJECTED", details={"provider_code": "INVALID_REQUEST"}
+            )
         with _lock:
-            provider_id = _refunds.setdefault(refund_id, f"50{_digits(28)}")   # same refund_id, same refund
+            provider_id = _refunds.setdefault(refund_id, f"50{_digits(28)}")  # same refund_id, same refund
         return RefundResult(refund_id=refund_id, provider_refund_id=provider_id, status="SUCCESS")
 
     def refund_status(self, *, refund_id: str) -> RefundResult:

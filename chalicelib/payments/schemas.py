@@ -2,6 +2,7 @@
 
 Unknown fields are ignored (WeChat adds fields without notice); the ones we rely on are required.
 """
+
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field

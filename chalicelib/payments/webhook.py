@@ -3,9 +3,10 @@
 The route answers 204 on success or a duplicate; on any error WeChat should retry, so it answers the error's
 status with ``fail_body(err)`` = ``{"code": "FAIL", "message": ...}`` (the shape WeChat expects).
 """
+
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from chalicelib.core import clock
 from chalicelib.core.errors import AppError
@@ -20,8 +21,15 @@ def parse_notification(headers: Mapping[str, str], body: bytes | str | None) -> 
 
     mchid, appid = merchant_ids()
     raw = body.encode("utf-8") if isinstance(body, str) else (body or b"")
-    return verify_and_decrypt(headers, raw, platform_keys=platform_keys(), apiv3_key=apiv3_key(),
-                              now=clock.now(), mchid=mchid or None, appid=appid or None)
+    return verify_and_decrypt(
+        headers,
+        raw,
+        platform_keys=platform_keys(),
+        apiv3_key=apiv3_key(),
+        now=clock.now(),
+        mchid=mchid or None,
+        appid=appid or None,
+    )
 
 
 def fail_body(err: AppError) -> dict[str, str]:

@@ -20,11 +20,13 @@ that uses the chosen coupons, then more gift value, then the first option). Ever
 lines exact to the fen (largest remainder, by the line's remaining payable), so line amounts always add up
 to the totals and refunds/commissions can use them.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, tzinfo
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 SHOP, POS = "shop", "pos"
 CHANNELS = (SHOP, POS)
@@ -58,12 +60,12 @@ class CartLine:
 
 @dataclass(frozen=True)
 class PricingContext:
-    channel: str                 # shop | pos
+    channel: str  # shop | pos
     store_id: str | None
-    at: datetime                 # the moment, timezone-aware
+    at: datetime  # the moment, timezone-aware
     member_id: str | None = None
     member_level: int | None = None
-    tz: tzinfo | None = None     # BUSINESS_TZ for weekdays and hours; None: the zone of ``at``
+    tz: tzinfo | None = None  # BUSINESS_TZ for weekdays and hours; None: the zone of ``at``
 
     def local(self) -> datetime:
         return self.at.astimezone(self.tz) if self.tz is not None else self.at
@@ -169,13 +171,13 @@ class ThresholdRule:
 
 @dataclass(frozen=True)
 class PercentRule:
-    percent_off: int                 # 20 = 20 % off (8折)
+    percent_off: int  # 20 = 20 % off (8折)
 
 
 @dataclass(frozen=True)
 class BuyGetRule:
-    buy_qty: int                     # buy N ...
-    free_qty: int                    # ... get M free: per N+M units of the scope, the M cheapest are free
+    buy_qty: int  # buy N ...
+    free_qty: int  # ... get M free: per N+M units of the scope, the M cheapest are free
 
 
 @dataclass(frozen=True)
@@ -183,14 +185,14 @@ class Gift:
     sku: str
     name: str
     qty: int = 1
-    value_fen: int = 0               # catalog price of one unit when the rule was set up (display, ranking)
+    value_fen: int = 0  # catalog price of one unit when the rule was set up (display, ranking)
 
 
 @dataclass(frozen=True)
 class ComboGiftRule:
-    requires: tuple[tuple[str, int], ...]    # (sku, qty) that must all be in the cart
+    requires: tuple[tuple[str, int], ...]  # (sku, qty) that must all be in the cart
     gift: Gift
-    repeat: bool = False             # one gift per complete set (else one per order)
+    repeat: bool = False  # one gift per complete set (else one per order)
 
 
 @dataclass(frozen=True)
@@ -214,12 +216,12 @@ class Promotion:
     promo_id: str
     kind: str
     title: str
-    rule: Any                        # one of the Rule classes above, matching ``kind``
+    rule: Any  # one of the Rule classes above, matching ``kind``
     scope: Scope = Scope()
     schedule: Schedule | None = None  # None: always (admin promotions always have one)
-    priority: int = 100              # higher runs first and wins ties
-    exclusive: bool = False          # never combined with another promotion on the same order
-    with_coupons: bool = True        # coupons may also discount the lines this promotion discounted
+    priority: int = 100  # higher runs first and wins ties
+    exclusive: bool = False  # never combined with another promotion on the same order
+    with_coupons: bool = True  # coupons may also discount the lines this promotion discounted
 
     def live(self, ctx: PricingContext) -> bool:
         return (self.schedule is None or self.schedule.active(ctx)) and self.scope.admits(ctx)
@@ -232,14 +234,14 @@ class CouponOffer:
     coupon_id: str
     template_id: str
     title: str
-    kind: str                        # amount_off | percent_off | no_threshold | gift
+    kind: str  # amount_off | percent_off | no_threshold | gift
     threshold_fen: int = 0
     off_fen: int = 0
     percent_off: int = 0
     cap_fen: int | None = None
     gift: Gift | None = None
     scope: Scope = Scope()
-    stackable: bool = False          # may be combined with other coupons on one order
+    stackable: bool = False  # may be combined with other coupons on one order
 
 
 # =========================================================================================== output
@@ -261,8 +263,15 @@ class PricedLine:
         return self.subtotal_fen - self.discount_fen
 
     def as_dict(self) -> dict[str, Any]:
-        return {"sku": self.sku, "name": self.name, "qty": self.qty, "unit_price_fen": self.unit_price_fen,
-                "discount_fen": self.discount_fen, "payable_fen": self.payable_fen, "gift": self.gift}
+        return {
+            "sku": self.sku,
+            "name": self.name,
+            "qty": self.qty,
+            "unit_price_fen": self.unit_price_fen,
+            "discount_fen": self.discount_fen,
+            "payable_fen": self.payable_fen,
+            "gift": self.gift,
+        }
 
 
 @dataclass
@@ -270,7 +279,7 @@ class Priced:
     lines: list[PricedLine]
     applied: list[dict[str, Any]] = field(default_factory=list)
     hints: list[dict[str, Any]] = field(default_factory=list)
-    rejected: list[dict[str, Any]] = field(default_factory=list)   # chosen coupons that could not be used
+    rejected: list[dict[str, Any]] = field(default_factory=list)  # chosen coupons that could not be used
 
     @property
     def subtotal_fen(self) -> int:
@@ -327,8 +336,7 @@ def gift_skus(promotions: Iterable[Promotion], cart_skus: Iterable[str]) -> set[
     """Gift skus of combo promotions whose required skus are all in the cart (their stock is read with the
     cart, so a gift that is not there is left out rather than failing the order)."""
     have = set(cart_skus)
-    return {p.rule.gift.sku for p in promotions
-            if p.kind == COMBO_GIFT and all(s in have for s, _ in p.rule.requires)}
+    return {p.rule.gift.sku for p in promotions if p.kind == COMBO_GIFT and all(s in have for s, _ in p.rule.requires)}
 
 
 # =========================================================================================== engine
@@ -338,7 +346,7 @@ class _Eval:
     def __init__(self, lines: Sequence[CartLine], ctx: PricingContext, gift_stock: Mapping[str, int] | None):
         self.lines = lines
         self.ctx = ctx
-        self.unit = [ln.unit_price_fen for ln in lines]        # after stage 1
+        self.unit = [ln.unit_price_fen for ln in lines]  # after stage 1
         self.disc = [0] * len(lines)
         self.no_coupon = [False] * len(lines)
         self.applied: list[dict[str, Any]] = []
@@ -371,17 +379,35 @@ class _Eval:
                 out[i] = s
         return out
 
-    def record(self, kind: str, rule: str, id_: str, title: str, shares: Mapping[int, int],
-               lock_coupons: bool = False, **extra: Any) -> None:
+    def record(
+        self,
+        kind: str,
+        rule: str,
+        id_: str,
+        title: str,
+        shares: Mapping[int, int],
+        lock_coupons: bool = False,
+        **extra: Any,
+    ) -> None:
         amount = sum(shares.values())
         if amount <= 0 and "gift" not in extra:
             return
         if lock_coupons:
             for i in shares:
                 self.no_coupon[i] = True
-        self.applied.append({"kind": kind, "rule": rule, "id": id_, "title": title, "discount_fen": amount,
-                             "allocation": [{"sku": self.lines[i].sku, "discount_fen": s}
-                                            for i, s in sorted(shares.items()) if s > 0], **extra})
+        self.applied.append(
+            {
+                "kind": kind,
+                "rule": rule,
+                "id": id_,
+                "title": title,
+                "discount_fen": amount,
+                "allocation": [
+                    {"sku": self.lines[i].sku, "discount_fen": s} for i, s in sorted(shares.items()) if s > 0
+                ],
+                **extra,
+            }
+        )
 
     def hint(self, source: Promotion | CouponOffer, code: str, message: str, **fields: Any) -> None:
         if isinstance(source, Promotion):
@@ -391,7 +417,7 @@ class _Eval:
         self.hints.append({**ref, "title": source.title, "code": code, "message": message, **fields})
 
     def add_gift(self, gift: Gift, qty: int) -> int:
-        if self.gift_left is not None and gift.sku in self.gift_left:   # else unknown: the order's stock decides
+        if self.gift_left is not None and gift.sku in self.gift_left:  # else unknown: the order's stock decides
             qty = min(qty, max(0, self.gift_left.get(gift.sku, 0)))
             self.gift_left[gift.sku] = self.gift_left.get(gift.sku, 0) - qty
         if qty > 0:
@@ -411,7 +437,7 @@ class _Eval:
         won: dict[str, dict[int, int]] = {}
         for i, ln in enumerate(self.lines):
             best: tuple[int, Promotion] | None = None
-            for p in rules:                       # priority order: the first of equal prices wins
+            for p in rules:  # priority order: the first of equal prices wins
                 price = p.rule.price_of(ln.sku)
                 if price is not None and p.scope.covers(ln) and (best is None or price < best[0]):
                     best = (price, p)
@@ -466,8 +492,13 @@ class _Eval:
             step = p.rule.next_step(base) if base > 0 else None
             if step is not None:
                 missing, saves = step
-                self.hint(p, "SPEND_MORE", f"add {yuan(missing)} more to save {yuan(saves)}",
-                          missing_fen=missing, saves_fen=saves)
+                self.hint(
+                    p,
+                    "SPEND_MORE",
+                    f"add {yuan(missing)} more to save {yuan(saves)}",
+                    missing_fen=missing,
+                    saves_fen=saves,
+                )
 
     def combos(self, promos: Sequence[Promotion]) -> None:
         in_cart: dict[str, int] = {}
@@ -484,8 +515,9 @@ class _Eval:
                 missing = [{"sku": s, "qty": q - in_cart.get(s, 0)} for s, q in rule.requires if in_cart.get(s, 0) < q]
                 if len(missing) < len(rule.requires):
                     names = ", ".join(f"{x['qty']} x {x['sku']}" for x in missing)
-                    self.hint(p, "ADD_ITEMS", f"add {names} to get {rule.gift.qty} x {rule.gift.name} free",
-                              missing=missing)
+                    self.hint(
+                        p, "ADD_ITEMS", f"add {names} to get {rule.gift.qty} x {rule.gift.name} free", missing=missing
+                    )
                 continue
             want = rule.gift.qty * (sets if rule.repeat else 1)
             got = self.add_gift(rule.gift, want)
@@ -493,9 +525,15 @@ class _Eval:
                 self.hint(p, "GIFT_OUT_OF_STOCK", f"{rule.gift.name} is out of stock here", sku=rule.gift.sku)
                 continue
             touched = {i: 0 for s, _ in rule.requires for i in where.get(s, [])}
-            self.record("promotion", p.kind, p.promo_id, p.title, touched, not p.with_coupons,
-                        gift={"sku": rule.gift.sku, "name": rule.gift.name, "qty": got,
-                              "value_fen": got * rule.gift.value_fen})
+            self.record(
+                "promotion",
+                p.kind,
+                p.promo_id,
+                p.title,
+                touched,
+                not p.with_coupons,
+                gift={"sku": rule.gift.sku, "name": rule.gift.name, "qty": got, "value_fen": got * rule.gift.value_fen},
+            )
 
     def coupons(self, coupons: Sequence[CouponOffer]) -> None:
         if not coupons:
@@ -512,8 +550,9 @@ class _Eval:
             self._coupon(c, entry)
 
     def reject(self, c: CouponOffer, reason: str, message: str, **fields: Any) -> None:
-        self.rejected.append({"code": "COUPON_NOT_APPLICABLE", "coupon_id": c.coupon_id, "reason": reason,
-                              "message": message, **fields})
+        self.rejected.append(
+            {"code": "COUPON_NOT_APPLICABLE", "coupon_id": c.coupon_id, "reason": reason, "message": message, **fields}
+        )
 
     def _coupon(self, c: CouponOffer, entry: Sequence[int]) -> None:
         if not c.scope.admits(self.ctx):
@@ -541,8 +580,15 @@ class _Eval:
                 self.reject(c, "GIFT_OUT_OF_STOCK", "the gift is out of stock here")
                 return
             self.coupons_used += 1
-            self.record("coupon", c.kind, c.coupon_id, c.title, {}, gift={
-                "sku": gift.sku, "name": gift.name, "qty": got, "value_fen": got * gift.value_fen}, **extra)
+            self.record(
+                "coupon",
+                c.kind,
+                c.coupon_id,
+                c.title,
+                {},
+                gift={"sku": gift.sku, "name": gift.name, "qty": got, "value_fen": got * gift.value_fen},
+                **extra,
+            )
             return
         if c.kind == PERCENT_OFF:
             amount = base * c.percent_off // 100
@@ -558,14 +604,22 @@ class _Eval:
         self.record("coupon", c.kind, c.coupon_id, c.title, shares, **extra)
 
     def result(self) -> Priced:
-        lines = [PricedLine(sku=ln.sku, name=ln.name, qty=ln.qty, unit_price_fen=ln.unit_price_fen,
-                            discount_fen=self.disc[i]) for i, ln in enumerate(self.lines)]
-        return Priced(lines=lines + self.gift_lines, applied=self.applied, hints=self.hints,
-                      rejected=self.rejected)
+        lines = [
+            PricedLine(
+                sku=ln.sku, name=ln.name, qty=ln.qty, unit_price_fen=ln.unit_price_fen, discount_fen=self.disc[i]
+            )
+            for i, ln in enumerate(self.lines)
+        ]
+        return Priced(lines=lines + self.gift_lines, applied=self.applied, hints=self.hints, rejected=self.rejected)
 
 
-def _evaluate(lines: Sequence[CartLine], ctx: PricingContext, promos: Sequence[Promotion],
-              coupons: Sequence[CouponOffer], gift_stock: Mapping[str, int] | None) -> _Eval:
+def _evaluate(
+    lines: Sequence[CartLine],
+    ctx: PricingContext,
+    promos: Sequence[Promotion],
+    coupons: Sequence[CouponOffer],
+    gift_stock: Mapping[str, int] | None,
+) -> _Eval:
     ev = _Eval(lines, ctx, gift_stock)
     ev.prices(promos)
     ev.items(promos)
@@ -575,8 +629,13 @@ def _evaluate(lines: Sequence[CartLine], ctx: PricingContext, promos: Sequence[P
     return ev
 
 
-def price_cart(lines: Sequence[CartLine], ctx: PricingContext, promotions: Iterable[Promotion] = (),
-               coupons: Sequence[CouponOffer] = (), gift_stock: Mapping[str, int] | None = None) -> Priced:
+def price_cart(
+    lines: Sequence[CartLine],
+    ctx: PricingContext,
+    promotions: Iterable[Promotion] = (),
+    coupons: Sequence[CouponOffer] = (),
+    gift_stock: Mapping[str, int] | None = None,
+) -> Priced:
     """Price a cart. Deterministic: the same lines, context, promotions and coupons give the same answer.
 
     ``promotions`` may hold every promotion of the chain: those not live for ``ctx`` (schedule, store,

@@ -1,4 +1,5 @@
 """Request/response pieces shared by the domains that feed the pricing engine (promotions, coupons)."""
+
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
@@ -48,7 +49,11 @@ class ScopeOut(Out):
 def scope_from(data: dict[str, Any] | None) -> Scope:
     """The engine's Scope from the JSON stored on a promotion, template or coupon."""
     data = data or {}
-    return Scope(skus=frozenset(data.get("skus") or ()), categories=frozenset(data.get("categories") or ()),
-                 exclude_skus=frozenset(data.get("exclude_skus") or ()), stores=frozenset(data.get("stores") or ()),
-                 channels=frozenset(data.get("channels") or ()),
-                 min_level=int(data["min_level"]) if data.get("min_level") is not None else None)
+    return Scope(
+        skus=frozenset(data.get("skus") or ()),
+        categories=frozenset(data.get("categories") or ()),
+        exclude_skus=frozenset(data.get("exclude_skus") or ()),
+        stores=frozenset(data.get("stores") or ()),
+        channels=frozenset(data.get("channels") or ()),
+        min_level=int(data["min_level"]) if data.get("min_level") is not None else None,
+    )

@@ -13,6 +13,7 @@ two columns). The same layout is rendered as
 Star's own references: CloudPRNT protocol guide (poll/GET/DELETE, printer status codes, media types per model) and
 the StarPRNT command specification (ESC GS ) U, ESC GS y S/D/P, ESC i, ESC d).
 """
+
 from __future__ import annotations
 
 import re
@@ -27,7 +28,7 @@ PAPER_WIDTHS = tuple(COLUMNS)
 
 TEXT = "text/plain"
 STARPRNT = "application/vnd.star.starprnt"
-MEDIA_TYPES = (STARPRNT, TEXT)           # offered in this order; the printer picks what it prefers
+MEDIA_TYPES = (STARPRNT, TEXT)  # offered in this order; the printer picks what it prefers
 CONTENT_TYPES = {TEXT: "text/plain; charset=utf-8", STARPRNT: STARPRNT}
 
 # Job states. READY: waiting for its printer (in the printer's queue index). OFFERED: a poll handed it out with
@@ -72,11 +73,11 @@ def wrap(s: str, width: int) -> list[str]:
         if used + w <= width:
             line, used = line + tok, used + w
             continue
-        if w <= width and len(tok) > 1:           # a whole word that fits on the next line
+        if w <= width and len(tok) > 1:  # a whole word that fits on the next line
             lines.append(line.rstrip())
             line, used = tok, w
             continue
-        for ch in tok:                            # a CJK char, or a word longer than a line
+        for ch in tok:  # a CJK char, or a word longer than a line
             cw = char_width(ch)
             if used + cw > width:
                 lines.append(line.rstrip())
@@ -143,8 +144,8 @@ def mask_phone(phone: str | None) -> str:
 @dataclass(frozen=True)
 class Line:
     text: str
-    align: str = "left"      # left | center | right (text already padded to the width for left/right)
-    big: bool = False        # double width and height where the media type allows (StarPRNT)
+    align: str = "left"  # left | center | right (text already padded to the width for left/right)
+    big: bool = False  # double width and height where the media type allows (StarPRNT)
     bold: bool = False
 
 
@@ -225,8 +226,12 @@ def _heading(sheet: _Sheet, store: dict[str, Any], order: dict[str, Any], *, ref
     text, width = sheet.text, sheet.width
     if reprint:
         text("*** 重印 REPRINT ***", "center", bold=True)
-    text(store.get("name") or f"门店 {order.get('store_id', '')}", "center", big=text_width(
-        clean(store.get("name"))) <= width // 2, bold=True)
+    text(
+        store.get("name") or f"门店 {order.get('store_id', '')}",
+        "center",
+        big=text_width(clean(store.get("name"))) <= width // 2,
+        bold=True,
+    )
     if store.get("address"):
         text(store["address"], "center")
     if store.get("phone"):
@@ -244,7 +249,7 @@ def _heading(sheet: _Sheet, store: dict[str, Any], order: dict[str, Any], *, ref
 def _order_facts(sheet: _Sheet, order: dict[str, Any], tz: tzinfo) -> None:
     """Order number, times, customer and delivery address."""
     text = sheet.text
-    text(f"单号: {order.get('order_id', '')}")          # 6 + 26 columns: one line on 58 mm paper too
+    text(f"单号: {order.get('order_id', '')}")  # 6 + 26 columns: one line on 58 mm paper too
     created = local_time(order.get("created_at"), tz)
     if created:
         text(f"下单时间: {created}")
@@ -252,8 +257,11 @@ def _order_facts(sheet: _Sheet, order: dict[str, Any], tz: tzinfo) -> None:
     if payment.get("paid_at"):
         text(f"支付时间: {local_time(payment['paid_at'], tz)}")
     customer = order.get("customer") or {}
-    who = " ".join(x for x in (clean(customer.get("nickname")),
-                               customer.get("phone_masked") or mask_phone(customer.get("phone"))) if x)
+    who = " ".join(
+        x
+        for x in (clean(customer.get("nickname")), customer.get("phone_masked") or mask_phone(customer.get("phone")))
+        if x
+    )
     if who:
         text(f"顾客: {who}")
     address = order.get("address") or {}
@@ -327,25 +335,43 @@ def render_text(ticket: Ticket) -> str:
 
 
 ESC, GS = b"\x1b", b"\x1d"
-SP_UTF8 = ESC + GS + b")U\x02\x00\x30\x01"           # text encoding: UTF-8
-SP_AMBIGUOUS_SINGLE = ESC + GS + b")U\x02\x00\x40\x00"   # East Asian ambiguous characters single width
-SP_CJK_PRIORITY = ESC + GS + b")U\x05\x00\x41\x02\x03\x01\x04"   # glyphs: Simplified Chinese first
+SP_UTF8 = ESC + GS + b")U\x02\x00\x30\x01"  # text encoding: UTF-8
+SP_AMBIGUOUS_SINGLE = ESC + GS + b")U\x02\x00\x40\x00"  # East Asian ambiguous characters single width
+SP_CJK_PRIORITY = ESC + GS + b")U\x05\x00\x41\x02\x03\x01\x04"  # glyphs: Simplified Chinese first
 SP_ALIGN = {"left": ESC + GS + b"a\x00", "center": ESC + GS + b"a\x01", "right": ESC + GS + b"a\x02"}
 SP_BOLD_ON, SP_BOLD_OFF = ESC + b"E", ESC + b"F"
-SP_BIG_ON, SP_BIG_OFF = ESC + b"i\x01\x01", ESC + b"i\x00\x00"    # double height and width
-SP_CUT = ESC + b"d\x03"                                # feed to the cutter and partial cut
-QR_MAX = 127                                           # keeps the length byte 7-bit (and the job valid UTF-8)
+SP_BIG_ON, SP_BIG_OFF = ESC + b"i\x01\x01", ESC + b"i\x00\x00"  # double height and width
+SP_CUT = ESC + b"d\x03"  # feed to the cutter and partial cut
+QR_MAX = 127  # keeps the length byte 7-bit (and the job valid UTF-8)
 
 
 def qr_commands(data: str, cell: int = 6) -> bytes:
     raw = data.encode("ascii")
     if not 0 < len(raw) <= QR_MAX:
         raise ValueError("QR data must be 1-127 ASCII characters")
-    return (ESC + GS + b"yS0\x02"                      # model 2
-            + ESC + GS + b"yS1\x01"                    # error correction M
-            + ESC + GS + b"yS2" + bytes([cell])        # cell size in dots
-            + ESC + GS + b"yD1\x00" + bytes([len(raw), 0]) + raw
-            + SP_ALIGN["center"] + ESC + GS + b"yP" + b"\n" + SP_ALIGN["left"])
+    return (
+        ESC
+        + GS
+        + b"yS0\x02"  # model 2
+        + ESC
+        + GS
+        + b"yS1\x01"  # error correction M
+        + ESC
+        + GS
+        + b"yS2"
+        + bytes([cell])  # cell size in dots
+        + ESC
+        + GS
+        + b"yD1\x00"
+        + bytes([len(raw), 0])
+        + raw
+        + SP_ALIGN["center"]
+        + ESC
+        + GS
+        + b"yP"
+        + b"\n"
+        + SP_ALIGN["left"]
+    )
 
 
 def render_starprnt(ticket: Ticket) -> str:
@@ -391,7 +417,7 @@ def normalize_mac(mac: str | None) -> str | None:
     if not MAC_RE.match(m):
         return None
     digits = re.sub(r"[:-]", "", m)
-    return ":".join(digits[i:i + 2] for i in range(0, 12, 2))
+    return ":".join(digits[i : i + 2] for i in range(0, 12, 2))
 
 
 def printer_status(status_code: str | None) -> str:
@@ -432,8 +458,7 @@ def offline_after_s(poll_interval_s: int, grace_s: int) -> int:
 
 
 def is_offline(last_poll_at: datetime | None, poll_interval_s: int, grace_s: int, now: datetime) -> bool:
-    return last_poll_at is not None and (now - last_poll_at).total_seconds() > offline_after_s(poll_interval_s,
-                                                                                              grace_s)
+    return last_poll_at is not None and (now - last_poll_at).total_seconds() > offline_after_s(poll_interval_s, grace_s)
 
 
 # =========================================================================================== jobs
@@ -465,8 +490,7 @@ class JobView:
 
 
 def offer_expired(job: JobView, now: datetime, timeout_s: int) -> bool:
-    return job.status == OFFERED and job.offered_at is not None and \
-        now >= job.offered_at + timedelta(seconds=timeout_s)
+    return job.status == OFFERED and job.offered_at is not None and now >= job.offered_at + timedelta(seconds=timeout_s)
 
 
 def on_poll(job: JobView, now: datetime, timeout_s: int, max_attempts: int) -> str:

@@ -2,6 +2,7 @@
 
 On Lambda each handler is loaded from this module (not from app.py); they need nothing that app.py registers.
 """
+
 from __future__ import annotations
 
 import os
@@ -23,8 +24,11 @@ def handle_print_requests(event):
     return process_batch(event, services.handle_print_request)
 
 
-@printing_jobs.schedule("rate(1 minute)", name="check_printers",
-                        description="Mark printers that stopped polling offline; alert once per outage")
+@printing_jobs.schedule(
+    "rate(1 minute)",
+    name="check_printers",
+    description="Mark printers that stopped polling offline; alert once per outage",
+)
 def check_printers(event):
     result = services.check_printers()
     if result["offline"]:

@@ -1,4 +1,5 @@
 """Printing items. Keys and access patterns: docs/data-model.md."""
+
 from __future__ import annotations
 
 from pynamodb.attributes import BooleanAttribute, JSONAttribute, NumberAttribute, UnicodeAttribute
@@ -42,13 +43,13 @@ class PrinterItem(Item, discriminator="Printer"):
     name = UnicodeAttribute()
     paper_width_mm = NumberAttribute()
     poll_interval_s = NumberAttribute()
-    secret_hash = UnicodeAttribute()               # scrypt (core.passwords); the secret is shown once
-    status = UnicodeAttribute(default="unknown")   # from the last poll's statusCode: ok, paper_low, paper_empty ...
+    secret_hash = UnicodeAttribute()  # scrypt (core.passwords); the secret is shown once
+    status = UnicodeAttribute(default="unknown")  # from the last poll's statusCode: ok, paper_low, paper_empty ...
     status_code = UnicodeAttribute(null=True)
-    last_poll_at = UnicodeAttribute(null=True)     # RFC 3339 UTC
-    online = BooleanAttribute(null=True)           # None: never polled; False: offline alert raised for this outage
+    last_poll_at = UnicodeAttribute(null=True)  # RFC 3339 UTC
+    online = BooleanAttribute(null=True)  # None: never polled; False: offline alert raised for this outage
     offline_since = UnicodeAttribute(null=True)
-    current_token = UnicodeAttribute(null=True)    # the job offered by the last poll (token-less GET/DELETE)
+    current_token = UnicodeAttribute(null=True)  # the job offered by the last poll (token-less GET/DELETE)
 
 
 class PrinterMacItem(Item, discriminator="PrinterMac"):
@@ -64,7 +65,7 @@ class PrintDocItem(Item, discriminator="PrintDoc"):
     order_id = UnicodeAttribute()
     doc = UnicodeAttribute()
     store_id = UnicodeAttribute()
-    content = JSONAttribute()                      # {"kind", "store": {name, address, phone}, "order": snapshot}
+    content = JSONAttribute()  # {"kind", "store": {name, address, phone}, "order": snapshot}
 
 
 class PrintJobItem(Item, discriminator="PrintJob"):
@@ -77,14 +78,14 @@ class PrintJobItem(Item, discriminator="PrintJob"):
 
     order_id = UnicodeAttribute()
     doc = UnicodeAttribute()
-    source_doc = UnicodeAttribute()                # the PrintDoc rendered (reprints: "order")
-    job_kind = UnicodeAttribute()                  # order | refund | reprint
+    source_doc = UnicodeAttribute()  # the PrintDoc rendered (reprints: "order")
+    job_kind = UnicodeAttribute()  # order | refund | reprint
     printer_id = UnicodeAttribute()
     store_id = UnicodeAttribute()
-    status = UnicodeAttribute()                    # READY | OFFERED | DONE | FAILED
-    attempts = NumberAttribute(default=0)          # offers handed out
-    token = UnicodeAttribute(null=True)            # the current offer's jobToken
+    status = UnicodeAttribute()  # READY | OFFERED | DONE | FAILED
+    attempts = NumberAttribute(default=0)  # offers handed out
+    token = UnicodeAttribute(null=True)  # the current offer's jobToken
     offered_at = UnicodeAttribute(null=True)
-    last_code = UnicodeAttribute(null=True)        # last DELETE code
+    last_code = UnicodeAttribute(null=True)  # last DELETE code
     done_at = UnicodeAttribute(null=True)
     failed_at = UnicodeAttribute(null=True)

@@ -1,7 +1,8 @@
 """The only code that reads or writes printing items (printers, print documents, print jobs)."""
+
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from pynamodb.exceptions import UpdateError
 
@@ -9,20 +10,43 @@ from chalicelib.core import clock, events
 from chalicelib.core.dynamo import Page, TxCancelled, condition_failed, page, put_new, transaction, update_if
 from chalicelib.core.errors import Conflict, NotFound
 from chalicelib.printing import domain
-from chalicelib.printing.models import (META, PRINTERS_GSI1PK, PrintDocItem, PrinterItem, PrinterMacItem,
-                                        PrintJobItem, doc_sk, job_sk, print_pk, printer_mac_pk, printer_pk,
-                                        queue_pk)
-
+from chalicelib.printing.models import (
+    META,
+    PRINTERS_GSI1PK,
+    PrintDocItem,
+    PrinterItem,
+    PrinterMacItem,
+    PrintJobItem,
+    doc_sk,
+    job_sk,
+    print_pk,
+    printer_mac_pk,
+    printer_pk,
+    queue_pk,
+)
 
 
 # --------------------------------------------------------------------------------------- printers
-def create_printer(printer_id: str, store_id: str, mac: str, name: str, paper_width_mm: int, poll_interval_s: int,
-                   secret_hash: str) -> PrinterItem:
+def create_printer(
+    printer_id: str, store_id: str, mac: str, name: str, paper_width_mm: int, poll_interval_s: int, secret_hash: str
+) -> PrinterItem:
     now = clock.now()
-    item = PrinterItem(printer_pk(printer_id), META, printer_id=printer_id, store_id=store_id, mac=mac, name=name,
-                       paper_width_mm=paper_width_mm, poll_interval_s=poll_interval_s, secret_hash=secret_hash,
-                       status="unknown", gsi1pk=PRINTERS_GSI1PK, gsi1sk=f"{store_id}#{printer_id}", created_at=now,
-                       updated_at=now)
+    item = PrinterItem(
+        printer_pk(printer_id),
+        META,
+        printer_id=printer_id,
+        store_id=store_id,
+        mac=mac,
+        name=name,
+        paper_width_mm=paper_width_mm,
+        poll_interval_s=poll_interval_s,
+        secret_hash=secret_hash,
+        status="unknown",
+        gsi1pk=PRINTERS_GSI1PK,
+        gsi1sk=f"{store_id}#{printer_id}",
+        created_at=now,
+        updated_at=now,
+    )
     mac_item = PrinterMacItem(printer_mac_pk(mac), META, printer_id=printer_id, created_at=now)
     try:
         with transaction() as tx:
@@ -30,8 +54,9 @@ def create_printer(printer_id: str, store_id: str, mac: str, name: str, paper_wi
             tx.save(mac_item, condition=PrinterMacItem.pk.does_not_exist(), tag="mac")
     except TxCancelled as e:
         if "mac" in e.failed:
-            raise Conflict("A printer with this MAC address is already registered", code="PRINTER_MAC_TAKEN",
-                           details={"mac": mac})
+            raise Conflict(
+                "A printer with this MAC address is already registered", code="PRINTER_MAC_TAKEN", details={"mac": mac}
+            )
         raise
     return item
 
@@ -48,8 +73,10 @@ def printer_by_mac(mac: str) -> PrinterItem | None:
 def set_secret(printer_id: str, secret_hash: str) -> PrinterItem:
     item = PrinterItem(printer_pk(printer_id), META)
     try:
-        item.update(actions=[PrinterItem.secret_hash.set(secret_hash), PrinterItem.updated_at.set(clock.now())],
-                    condition=PrinterItem.pk.exists())
+        item.update(
+            actions=[PrinterItem.secret_hash.set(secret_hash), PrinterItem.updated_at.set(clock.now())],
+            condition=PrinterItem.pk.exists(),
+        )
     except UpdateError as e:
         if condition_failed(e):
             raise NotFound("No such printer", code="PRINTER_NOT_FOUND")
@@ -59,8 +86,7 @@ def set_secret(printer_id: str, secret_hash: str) -> PrinterItem:
 
 def printers_page(store_id: str | None, limit: int, cursor: str | None) -> Page:
     cond = PrinterItem.gsi1sk.startswith(f"{store_id}#") if store_id else None
-    return page(PrinterItem.gsi1.query, hash_key=PRINTERS_GSI1PK, range_key_condition=cond, limit=limit,
-                cursor=cursor)
+    return page(PrinterItem.gsi1.query, hash_key=PRINTERS_GSI1PK, range_key_condition=cond, limit=limit, cursor=cursor)
 
 
 def store_printers(store_id: str) -> list[PrinterItem]:
@@ -73,16 +99,25 @@ def all_printers() -> Iterator[PrinterItem]:
     return iter(PrinterItem.gsi1.query(PRINTERS_GSI1PK))
 
 
-def record_poll(printer_id: str, now_iso: str, status: str, status_code: str | None,
-                back_online: events.Event | None = None) -> None:
+def record_poll(
+    printer_id: str, now_iso: str, status: str, status_code: str | None, back_online: events.Event | None = None
+) -> None:
     """A poll: last seen, status, online again (``back_online`` is reported once, by the poll that ends an
     outage)."""
-    actions = [PrinterItem.last_poll_at.set(now_iso), PrinterItem.status.set(status), PrinterItem.online.set(True),
-               PrinterItem.offline_since.remove()]
+    actions = [
+        PrinterItem.last_poll_at.set(now_iso),
+        PrinterItem.status.set(status),
+        PrinterItem.online.set(True),
+        PrinterItem.offline_since.remove(),
+    ]
     actions.append(PrinterItem.status_code.set(status_code) if status_code else PrinterItem.status_code.remove())
     item = PrinterItem(printer_pk(printer_id), META)
-    if back_online is None or not events.update_if(item, actions, PrinterItem.online == False,  # noqa: E712
-                                                   [back_online]):
+    if back_online is None or not events.update_if(
+        item,
+        actions,
+        PrinterItem.online == False,
+        [back_online],
+    ):
         item.update(actions=actions)
 
 
@@ -105,15 +140,23 @@ def mark_offline(printer: PrinterItem, now_iso: str, offline: events.Event) -> b
     return events.update_if(
         PrinterItem(printer_pk(printer.printer_id), META),
         [PrinterItem.online.set(False), PrinterItem.offline_since.set(now_iso)],
-        (PrinterItem.online == True) & (PrinterItem.last_poll_at == printer.last_poll_at),  # noqa: E712
-        [offline])
+        (PrinterItem.online == True) & (PrinterItem.last_poll_at == printer.last_poll_at),
+        [offline],
+    )
 
 
 # --------------------------------------------------------------------------------------- documents
 def put_doc(order_id: str, doc: str, store_id: str, content: dict) -> bool:
     """Store a ticket's content once; False if it was there already (a redelivered request)."""
-    item = PrintDocItem(print_pk(order_id), doc_sk(doc), order_id=order_id, doc=doc, store_id=store_id,
-                        content=content, created_at=clock.now())
+    item = PrintDocItem(
+        print_pk(order_id),
+        doc_sk(doc),
+        order_id=order_id,
+        doc=doc,
+        store_id=store_id,
+        content=content,
+        created_at=clock.now(),
+    )
     return put_new(item)
 
 
@@ -125,11 +168,21 @@ def get_doc(order_id: str, doc: str) -> PrintDocItem | None:
 def create_job(order_id: str, doc: str, source_doc: str, printer: PrinterItem, now_iso: str) -> bool:
     """One job for (order, document, printer), whatever happens to the request that asks for it: a conditional
     put, so a redelivered or concurrent request never makes a second one. True if this call created it."""
-    item = PrintJobItem(print_pk(order_id), job_sk(doc, printer.printer_id), order_id=order_id, doc=doc,
-                        source_doc=source_doc, job_kind=domain.job_kind(doc), printer_id=printer.printer_id,
-                        store_id=printer.store_id, status=domain.READY, attempts=0,
-                        gsi2pk=queue_pk(printer.printer_id), gsi2sk=domain.queue_sort_key(now_iso, order_id, doc),
-                        created_at=clock.now())
+    item = PrintJobItem(
+        print_pk(order_id),
+        job_sk(doc, printer.printer_id),
+        order_id=order_id,
+        doc=doc,
+        source_doc=source_doc,
+        job_kind=domain.job_kind(doc),
+        printer_id=printer.printer_id,
+        store_id=printer.store_id,
+        status=domain.READY,
+        attempts=0,
+        gsi2pk=queue_pk(printer.printer_id),
+        gsi2sk=domain.queue_sort_key(now_iso, order_id, doc),
+        created_at=clock.now(),
+    )
     return put_new(item)
 
 
@@ -140,8 +193,9 @@ def get_job(order_id: str, doc: str, printer_id: str) -> PrintJobItem | None:
 def due_jobs(printer_id: str, now_iso: str, limit: int = 5) -> list[PrintJobItem]:
     """Jobs of a printer available now (READY, or OFFERED past their deadline), oldest first. GSI reads may lag:
     callers re-read the job from the base table before acting."""
-    return list(PrintJobItem.gsi2.query(queue_pk(printer_id), PrintJobItem.gsi2sk <= domain.due_bound(now_iso),
-                                        limit=limit))
+    return list(
+        PrintJobItem.gsi2.query(queue_pk(printer_id), PrintJobItem.gsi2sk <= domain.due_bound(now_iso), limit=limit)
+    )
 
 
 def jobs_of_order(order_id: str) -> list[PrintJobItem]:
@@ -162,16 +216,26 @@ def _unchanged(job: PrintJobItem):
 
 def offer(job: PrintJobItem, token: str, now_iso: str, deadline_iso: str) -> bool:
     """Hand the job to its printer: a new attempt with a new token, visible in the queue again at the deadline."""
-    return _conditional_update(job, [
-        PrintJobItem.status.set(domain.OFFERED), PrintJobItem.token.set(token),
-        PrintJobItem.attempts.set(int(job.attempts or 0) + 1), PrintJobItem.offered_at.set(now_iso),
-        PrintJobItem.gsi2sk.set(domain.queue_sort_key(deadline_iso, job.order_id, job.doc))], _unchanged(job))
+    return _conditional_update(
+        job,
+        [
+            PrintJobItem.status.set(domain.OFFERED),
+            PrintJobItem.token.set(token),
+            PrintJobItem.attempts.set(int(job.attempts or 0) + 1),
+            PrintJobItem.offered_at.set(now_iso),
+            PrintJobItem.gsi2sk.set(domain.queue_sort_key(deadline_iso, job.order_id, job.doc)),
+        ],
+        _unchanged(job),
+    )
 
 
 def retry(job: PrintJobItem, now_iso: str, code: str | None) -> bool:
     """A failed attempt: back in the queue now, same attempt count."""
-    actions = [PrintJobItem.status.set(domain.READY), PrintJobItem.token.remove(),
-               PrintJobItem.gsi2sk.set(domain.queue_sort_key(now_iso, job.order_id, job.doc))]
+    actions = [
+        PrintJobItem.status.set(domain.READY),
+        PrintJobItem.token.remove(),
+        PrintJobItem.gsi2sk.set(domain.queue_sort_key(now_iso, job.order_id, job.doc)),
+    ]
     if code:
         actions.append(PrintJobItem.last_code.set(code[:100]))
     return _conditional_update(job, actions, _unchanged(job) & (PrintJobItem.token == job.token))
@@ -179,8 +243,12 @@ def retry(job: PrintJobItem, now_iso: str, code: str | None) -> bool:
 
 def fail(job: PrintJobItem, now_iso: str, code: str | None, failed: events.Event) -> bool:
     """FAILED (reporting ``failed``) if nobody acted on the job since it was read."""
-    actions = [PrintJobItem.status.set(domain.FAILED), PrintJobItem.failed_at.set(now_iso),
-               PrintJobItem.gsi2pk.remove(), PrintJobItem.gsi2sk.remove()]
+    actions = [
+        PrintJobItem.status.set(domain.FAILED),
+        PrintJobItem.failed_at.set(now_iso),
+        PrintJobItem.gsi2pk.remove(),
+        PrintJobItem.gsi2sk.remove(),
+    ]
     if code:
         actions.append(PrintJobItem.last_code.set(code[:100]))
     return _conditional_update(job, actions, _unchanged(job), [failed])
@@ -189,8 +257,12 @@ def fail(job: PrintJobItem, now_iso: str, code: str | None, failed: events.Event
 def complete(job: PrintJobItem, now_iso: str, code: str | None) -> bool:
     """Printed. From any state but DONE: a success reported late (after a timeout, even after FAILED) still
     means the paper came out, so it is not offered again."""
-    actions = [PrintJobItem.status.set(domain.DONE), PrintJobItem.done_at.set(now_iso),
-               PrintJobItem.gsi2pk.remove(), PrintJobItem.gsi2sk.remove()]
+    actions = [
+        PrintJobItem.status.set(domain.DONE),
+        PrintJobItem.done_at.set(now_iso),
+        PrintJobItem.gsi2pk.remove(),
+        PrintJobItem.gsi2sk.remove(),
+    ]
     if code:
         actions.append(PrintJobItem.last_code.set(code[:100]))
     return _conditional_update(job, actions, PrintJobItem.status != domain.DONE)

@@ -16,9 +16,13 @@ class PrinterCreate(Body):
     mac: Mac = Field(description="The printer's MAC address as it reports it (printerMAC), e.g. 00:11:62:0a:0b:0c")
     name: Name
     paper_width_mm: Literal[58, 80] = Field(default=80, description="58 mm paper: 32 columns; 80 mm: 48 columns")
-    poll_interval_s: int = Field(default=5, ge=1, le=60,
-                                 description="The polling time set in the printer (Star default 5 s); it is "
-                                             "offline after 2 x this + 5 s without a poll")
+    poll_interval_s: int = Field(
+        default=5,
+        ge=1,
+        le=60,
+        description="The polling time set in the printer (Star default 5 s); it is "
+        "offline after 2 x this + 5 s without a poll",
+    )
 
     @field_validator("mac")
     @classmethod
@@ -37,8 +41,10 @@ class PrinterOut(Out):
     paper_width_mm: int
     poll_interval_s: int
     online: bool = Field(description="Polled within 2 x poll_interval_s + 5 s")
-    status: str = Field(description="From the last poll: ok, paper_low, paper_empty, paper_jam, cover_open, error, "
-                                    "client_error, unknown")
+    status: str = Field(
+        description="From the last poll: ok, paper_low, paper_empty, paper_jam, cover_open, error, "
+        "client_error, unknown"
+    )
     status_code: str | None = None
     last_poll_at: str | None = None
     offline_since: str | None = None
@@ -92,8 +98,9 @@ class PollIn(_Printer):
     """Star CloudPRNT poll (HTTP POST). All fields but statusCode are optional and may be null."""
 
     printerMAC: str | None = Field(default=None, max_length=40)
-    statusCode: str = Field(max_length=200, description='e.g. "200 OK", "211 Paper low", "410 Out of paper" '
-                                                        '(may arrive URL-encoded)')
+    statusCode: str = Field(
+        max_length=200, description='e.g. "200 OK", "211 Paper low", "410 Out of paper" (may arrive URL-encoded)'
+    )
     status: str | None = Field(default=None, max_length=200, description="Automatic status back (hex)")
     uniqueID: str | None = Field(default=None, max_length=64)
     jobToken: str | None = Field(default=None, max_length=200)
@@ -119,8 +126,11 @@ class JobQuery(_Printer):
 
 
 class ConfirmQuery(JobQuery):
-    code: str = Field(min_length=1, max_length=200, description='Printer status code: "200 OK" when printed, '
-                                                               'anything else is a failure')
+    code: str = Field(
+        min_length=1,
+        max_length=200,
+        description='Printer status code: "200 OK" when printed, anything else is a failure',
+    )
 
 
 class ConfirmOut(Out):

@@ -13,6 +13,7 @@ Protocol (one job at a time per printer):
 - fetch (GET): renders the offered job; reads only, so it can be repeated.
 - confirm (DELETE): ``200 OK`` -> DONE; another code -> offered again, or FAILED after the last attempt.
 """
+
 from __future__ import annotations
 
 import base64
@@ -20,8 +21,9 @@ import binascii
 import hashlib
 import json
 import secrets
+from collections.abc import Iterator
 from datetime import datetime, timedelta
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import unquote
 
 from chalicelib.core import clock, queues
@@ -37,8 +39,18 @@ from chalicelib.core.schemas import PageOut
 from chalicelib.core.settings import get_settings
 from chalicelib.printing import domain, repository
 from chalicelib.printing.models import PrinterItem, PrintJobItem
-from chalicelib.printing.schemas import (ConfirmOut, ConfirmQuery, JobQuery, PollIn, PollOut, PrinterCreate,
-                                         PrinterCreated, PrinterOut, PrintJobOut, ReprintOut)
+from chalicelib.printing.schemas import (
+    ConfirmOut,
+    ConfirmQuery,
+    JobQuery,
+    PollIn,
+    PollOut,
+    PrinterCreate,
+    PrinterCreated,
+    PrinterOut,
+    PrintJobOut,
+    ReprintOut,
+)
 
 
 def _parse_iso(value: str | None) -> datetime | None:
@@ -49,12 +61,23 @@ def _parse_iso(value: str | None) -> datetime | None:
 def to_out(p: PrinterItem, now: datetime | None = None) -> PrinterOut:
     now = now or clock.now()
     last = _parse_iso(p.last_poll_at)
-    online = last is not None and not domain.is_offline(last, int(p.poll_interval_s),
-                                                        get_settings().printer_offline_grace_s, now)
-    return PrinterOut(printer_id=p.printer_id, store_id=p.store_id, name=p.name, mac=p.mac,
-                      paper_width_mm=int(p.paper_width_mm), poll_interval_s=int(p.poll_interval_s), online=online,
-                      status=p.status or "unknown", status_code=p.status_code, last_poll_at=p.last_poll_at,
-                      offline_since=p.offline_since, created_at=p.created_at)
+    online = last is not None and not domain.is_offline(
+        last, int(p.poll_interval_s), get_settings().printer_offline_grace_s, now
+    )
+    return PrinterOut(
+        printer_id=p.printer_id,
+        store_id=p.store_id,
+        name=p.name,
+        mac=p.mac,
+        paper_width_mm=int(p.paper_width_mm),
+        poll_interval_s=int(p.poll_interval_s),
+        online=online,
+        status=p.status or "unknown",
+        status_code=p.status_code,
+        last_poll_at=p.last_poll_at,
+        offline_since=p.offline_since,
+        created_at=p.created_at,
+    )
 
 
 def _new_secret() -> tuple[str, str]:
@@ -68,8 +91,9 @@ def create_printer(principal: Principal, cmd: PrinterCreate) -> PrinterCreated:
 
     stores.get(cmd.store_id)
     secret, secret_hash = _new_secret()
-    item = repository.create_printer(new_id(), cmd.store_id, cmd.mac, cmd.name, cmd.paper_width_mm,
-                                     cmd.poll_interval_s, secret_hash)
+    item = repository.create_printer(
+        new_id(), cmd.store_id, cmd.mac, cmd.name, cmd.paper_width_mm, cmd.poll_interval_s, secret_hash
+    )
     return PrinterCreated(**to_out(item).model_dump(), secret=secret)
 
 
@@ -112,8 +136,9 @@ _MAX_VERIFIED = 2000
 def authenticate(authorization: str | None) -> PrinterItem:
     """HTTP Basic ``printer_id:secret`` -> the printer, or 401."""
     if not authorization:
-        raise PrinterUnauthorized("Printer credentials are required (HTTP Basic printer_id:secret)",
-                                  code="PRINTER_AUTH_REQUIRED")
+        raise PrinterUnauthorized(
+            "Printer credentials are required (HTTP Basic printer_id:secret)", code="PRINTER_AUTH_REQUIRED"
+        )
     scheme, _, encoded = authorization.partition(" ")
     try:
         if scheme.lower() != "basic" or len(encoded) > 400:
@@ -147,10 +172,19 @@ def _view(job: PrintJobItem) -> domain.JobView:
 
 
 def _failed_event(job: PrintJobItem, printer: PrinterItem, code: str | None) -> Event:
-    return Event("PrintJobFailed", {"order_id": job.order_id, "doc": job.doc, "kind": job.job_kind,
-                                    "printer_id": printer.printer_id, "printer_name": printer.name,
-                                    "store_id": job.store_id, "attempts": int(job.attempts or 0),
-                                    "last_code": code or job.last_code})
+    return Event(
+        "PrintJobFailed",
+        {
+            "order_id": job.order_id,
+            "doc": job.doc,
+            "kind": job.job_kind,
+            "printer_id": printer.printer_id,
+            "printer_name": printer.name,
+            "store_id": job.store_id,
+            "attempts": int(job.attempts or 0),
+            "last_code": code or job.last_code,
+        },
+    )
 
 
 def _candidates(printer: PrinterItem, now_iso: str) -> Iterator[PrintJobItem]:
@@ -183,10 +217,18 @@ def _next_offer(printer: PrinterItem, now: datetime) -> str | None:
             if job.token == printer.current_token:
                 return job.token
         elif action == "fail":
-            if repository.fail(job, now_iso, job.last_code or "timeout",
-                               _failed_event(job, printer, job.last_code or "timeout")):
-                logger.warning("print job failed", extra={"order_id": job.order_id, "doc": job.doc,
-                                                          "printer_id": printer.printer_id, "attempts": job.attempts})
+            if repository.fail(
+                job, now_iso, job.last_code or "timeout", _failed_event(job, printer, job.last_code or "timeout")
+            ):
+                logger.warning(
+                    "print job failed",
+                    extra={
+                        "order_id": job.order_id,
+                        "doc": job.doc,
+                        "printer_id": printer.printer_id,
+                        "attempts": job.attempts,
+                    },
+                )
         elif action == "offer":
             tok = domain.token(job.order_id, job.doc, int(job.attempts or 0) + 1, secrets.token_urlsafe(6))
             if repository.offer(job, tok, now_iso, deadline_iso):
@@ -204,10 +246,18 @@ def poll(printer: PrinterItem, body: PollIn) -> PollOut:
         token = _next_offer(printer, now)
         if token != printer.current_token:
             repository.swap_current(printer.printer_id, printer.current_token, token)
-    back_online = Event("PrinterOnline", {"printer_id": printer.printer_id, "store_id": printer.store_id,
-                                          "name": printer.name, "offline_since": printer.offline_since})
-    repository.record_poll(printer.printer_id, clock.iso(now), status, status_code,
-                           back_online if printer.online is False else None)
+    back_online = Event(
+        "PrinterOnline",
+        {
+            "printer_id": printer.printer_id,
+            "store_id": printer.store_id,
+            "name": printer.name,
+            "offline_since": printer.offline_since,
+        },
+    )
+    repository.record_poll(
+        printer.printer_id, clock.iso(now), status, status_code, back_online if printer.online is False else None
+    )
     return PollOut(jobReady=token is not None, mediaTypes=list(domain.MEDIA_TYPES), jobToken=token)
 
 
@@ -236,8 +286,9 @@ def fetch(printer: PrinterItem, q: JobQuery) -> Result:
         raise NotFound("This job is not waiting to be printed", code="NO_JOB")
     media = domain.choose_media(q.type)
     if media is None:
-        raise UnsupportedMediaType("Media type not offered", code="MEDIA_TYPE_UNSUPPORTED",
-                                   details={"offered": list(domain.MEDIA_TYPES)})
+        raise UnsupportedMediaType(
+            "Media type not offered", code="MEDIA_TYPE_UNSUPPORTED", details={"offered": list(domain.MEDIA_TYPES)}
+        )
     doc = repository.get_doc(job.order_id, job.source_doc)
     if doc is None:
         raise NotFound("The ticket content is missing", code="NO_JOB")
@@ -271,13 +322,23 @@ def confirm(printer: PrinterItem, q: ConfirmQuery) -> ConfirmOut:
 
 
 # --------------------------------------------------------------------------------------- pipeline
-def request_print(kind: str, doc: str, order: dict[str, Any], source_doc: str | None = None,
-                  requested_by: str | None = None) -> None:
+def request_print(
+    kind: str, doc: str, order: dict[str, Any], source_doc: str | None = None, requested_by: str | None = None
+) -> None:
     """Queue a print request (raises if SQS does not take it, so the event is retried)."""
-    queues.send(get_settings().print_queue_name, {
-        "v": 1, "kind": kind, "doc": doc, "source_doc": source_doc or doc, "order_id": order["order_id"],
-        "store_id": order["store_id"], "order": order if kind != domain.REPRINT else None,
-        "requested_by": requested_by})
+    queues.send(
+        get_settings().print_queue_name,
+        {
+            "v": 1,
+            "kind": kind,
+            "doc": doc,
+            "source_doc": source_doc or doc,
+            "order_id": order["order_id"],
+            "store_id": order["store_id"],
+            "order": order if kind != domain.REPRINT else None,
+            "requested_by": requested_by,
+        },
+    )
 
 
 def _store_info(store_id: str) -> dict[str, Any]:
@@ -293,8 +354,13 @@ def handle_print_request(body: str) -> dict[str, int]:
     msg = json.loads(body)
     kind, doc, order_id, store_id = msg["kind"], msg["doc"], msg["order_id"], msg["store_id"]
     source = msg.get("source_doc") or doc
-    if not (is_ulid(order_id) and is_ulid(store_id) and domain.DOC_RE.match(doc) and domain.DOC_RE.match(source)
-            and domain.job_kind(doc) == kind):
+    if not (
+        is_ulid(order_id)
+        and is_ulid(store_id)
+        and domain.DOC_RE.match(doc)
+        and domain.DOC_RE.match(source)
+        and domain.job_kind(doc) == kind
+    ):
         raise ValueError(f"malformed print request: {body[:300]}")
     if kind in (domain.ORDER, domain.REFUND):
         content = {"kind": kind, "store": _store_info(store_id), "order": msg["order"]}
@@ -322,8 +388,13 @@ def reprint(principal: Principal, order_id: str) -> ReprintOut:
     doc = _ticket_in_scope(principal, order_id)
     reprint_id = new_id()
     try:
-        request_print(domain.REPRINT, f"reprint-{reprint_id}", {"order_id": order_id, "store_id": doc.store_id},
-                      source_doc="order", requested_by=principal.sub)
+        request_print(
+            domain.REPRINT,
+            f"reprint-{reprint_id}",
+            {"order_id": order_id, "store_id": doc.store_id},
+            source_doc="order",
+            requested_by=principal.sub,
+        )
     except queues.NotQueued:
         logger.exception("reprint not queued", extra={"order_id": order_id})
         raise UpstreamUnavailable("The reprint could not be queued; try again", code="NOT_QUEUED")
@@ -332,9 +403,22 @@ def reprint(principal: Principal, order_id: str) -> ReprintOut:
 
 def order_jobs(principal: Principal, order_id: str) -> list[PrintJobOut]:
     _ticket_in_scope(principal, order_id)
-    return [PrintJobOut(order_id=j.order_id, doc=j.doc, kind=j.job_kind, printer_id=j.printer_id, store_id=j.store_id,
-                        status=j.status, attempts=int(j.attempts or 0), offered_at=j.offered_at, done_at=j.done_at,
-                        failed_at=j.failed_at, last_code=j.last_code) for j in repository.jobs_of_order(order_id)]
+    return [
+        PrintJobOut(
+            order_id=j.order_id,
+            doc=j.doc,
+            kind=j.job_kind,
+            printer_id=j.printer_id,
+            store_id=j.store_id,
+            status=j.status,
+            attempts=int(j.attempts or 0),
+            offered_at=j.offered_at,
+            done_at=j.done_at,
+            failed_at=j.failed_at,
+            last_code=j.last_code,
+        )
+        for j in repository.jobs_of_order(order_id)
+    ]
 
 
 # --------------------------------------------------------------------------------------- health
@@ -350,8 +434,20 @@ def check_printers(now: datetime | None = None) -> dict[str, int]:
         last = _parse_iso(p.last_poll_at)
         if p.online is not True or not domain.is_offline(last, int(p.poll_interval_s), s.printer_offline_grace_s, now):
             continue
-        offline += repository.mark_offline(p, now_iso, Event("PrinterOffline", {
-            "printer_id": p.printer_id, "store_id": p.store_id, "name": p.name, "mac": p.mac,
-            "last_poll_at": p.last_poll_at, "offline_since": now_iso,
-            "offline_after_s": domain.offline_after_s(int(p.poll_interval_s), s.printer_offline_grace_s)}))
+        offline += repository.mark_offline(
+            p,
+            now_iso,
+            Event(
+                "PrinterOffline",
+                {
+                    "printer_id": p.printer_id,
+                    "store_id": p.store_id,
+                    "name": p.name,
+                    "mac": p.mac,
+                    "last_poll_at": p.last_poll_at,
+                    "offline_since": now_iso,
+                    "offline_after_s": domain.offline_after_s(int(p.poll_interval_s), s.printer_offline_grace_s),
+                },
+            ),
+        )
     return {"checked": checked, "offline": offline}

@@ -1,5 +1,6 @@
 """Events that print: an order paid (shop or till) and a completed refund. Each handler runs once per event
 (core.events) and only queues a print request; the print worker does the rest."""
+
 from __future__ import annotations
 
 from chalicelib.core.events import Subscription

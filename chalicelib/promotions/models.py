@@ -31,10 +31,10 @@ class PromotionItem(Item, discriminator="Promotion"):
     promo_kind = UnicodeAttribute()
     rule = JSONAttribute()
     scope = JSONAttribute()
-    schedule = JSONAttribute()            # {starts_at, ends_at (UTC RFC 3339), weekdays, hours}
+    schedule = JSONAttribute()  # {starts_at, ends_at (UTC RFC 3339), weekdays, hours}
     priority = NumberAttribute(default=100)
     exclusive = BooleanAttribute(default=False)
     with_coupons = BooleanAttribute(default=True)
-    status = UnicodeAttribute()           # active | paused
+    status = UnicodeAttribute()  # active | paused
     created_by = UnicodeAttribute(null=True)
     version = NumberAttribute(default=1)  # optimistic lock for PATCH / pause / resume

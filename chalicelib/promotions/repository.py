@@ -1,4 +1,5 @@
 """The only code that reads or writes promotion items."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -18,12 +19,27 @@ class StalePromotion(Exception):
 
 def build(promo_id: str, fields: dict[str, Any], version: int, created_at=None) -> PromotionItem:
     now = clock.now()
-    item = PromotionItem(promo_pk(promo_id), META, promo_id=promo_id, title=fields["title"],
-                         description=fields.get("description"), promo_kind=fields["kind"], rule=fields["rule"],
-                         scope=fields["scope"], schedule=fields["schedule"], priority=fields["priority"],
-                         exclusive=fields["exclusive"], with_coupons=fields["with_coupons"], status=fields["status"],
-                         created_by=fields.get("created_by"), version=version, created_at=created_at or now,
-                         updated_at=now, gsi1pk=ALL_GSI1PK, gsi1sk=promo_id)
+    item = PromotionItem(
+        promo_pk(promo_id),
+        META,
+        promo_id=promo_id,
+        title=fields["title"],
+        description=fields.get("description"),
+        promo_kind=fields["kind"],
+        rule=fields["rule"],
+        scope=fields["scope"],
+        schedule=fields["schedule"],
+        priority=fields["priority"],
+        exclusive=fields["exclusive"],
+        with_coupons=fields["with_coupons"],
+        status=fields["status"],
+        created_by=fields.get("created_by"),
+        version=version,
+        created_at=created_at or now,
+        updated_at=now,
+        gsi1pk=ALL_GSI1PK,
+        gsi1sk=promo_id,
+    )
     if item.status == "active":
         item.gsi2pk, item.gsi2sk = LIVE_GSI2PK, live_gsi2sk(fields["schedule"]["ends_at"], promo_id)
     return item
@@ -46,8 +62,9 @@ def replace(item: PromotionItem, expected_version: int) -> PromotionItem:
 
 
 def get(promo_id: str, consistent: bool = False) -> PromotionItem:
-    item = PromotionItem.get_or_none(promo_pk(promo_id), META, consistent_read=consistent) if is_ulid(promo_id) \
-        else None
+    item = (
+        PromotionItem.get_or_none(promo_pk(promo_id), META, consistent_read=consistent) if is_ulid(promo_id) else None
+    )
     if item is None:
         raise NotFound("No such promotion", code="PROMOTION_NOT_FOUND", details={"promo_id": promo_id})
     return item
@@ -55,8 +72,14 @@ def get(promo_id: str, consistent: bool = False) -> PromotionItem:
 
 def list_page(limit: int, cursor: str | None, status: str | None = None) -> Page:
     filt = (PromotionItem.status == status) if status in ("active", "paused") else None
-    return page(PromotionItem.gsi1.query, hash_key=ALL_GSI1PK, scan_index_forward=False, filter_condition=filt,
-                limit=limit, cursor=cursor)
+    return page(
+        PromotionItem.gsi1.query,
+        hash_key=ALL_GSI1PK,
+        scan_index_forward=False,
+        filter_condition=filt,
+        limit=limit,
+        cursor=cursor,
+    )
 
 
 def live(now_iso: str) -> list[PromotionItem]:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, Field, StringConstraints, field_validator, model_validator
 
@@ -110,8 +110,10 @@ class TimePriceRuleIn(MemberPriceRuleIn):
     kind: Literal["time_price"]  # type: ignore[assignment]
 
 
-RuleIn = Annotated[Union[ThresholdRuleIn, PercentRuleIn, BuyGetRuleIn, ComboGiftRuleIn, MemberPriceRuleIn,
-                         TimePriceRuleIn], Field(discriminator="kind")]
+RuleIn = Annotated[
+    ThresholdRuleIn | PercentRuleIn | BuyGetRuleIn | ComboGiftRuleIn | MemberPriceRuleIn | TimePriceRuleIn,
+    Field(discriminator="kind"),
+]
 
 
 class HoursIn(Body):

@@ -1,5 +1,6 @@
 """Promotion use cases: head office creates, changes, pauses and lists them; every checkout reads the live
 ones from a per-process cache (one Query per 30 s per process, not per request)."""
+
 from __future__ import annotations
 
 import threading
@@ -21,10 +22,20 @@ UPDATE_ATTEMPTS = 3
 
 
 def fields_of(item: PromotionItem) -> dict[str, Any]:
-    return {"promo_id": item.promo_id, "title": item.title, "description": item.description, "kind": item.promo_kind,
-            "rule": item.rule, "scope": item.scope, "schedule": item.schedule, "priority": int(item.priority),
-            "exclusive": bool(item.exclusive), "with_coupons": bool(item.with_coupons), "status": item.status,
-            "created_by": item.created_by}
+    return {
+        "promo_id": item.promo_id,
+        "title": item.title,
+        "description": item.description,
+        "kind": item.promo_kind,
+        "rule": item.rule,
+        "scope": item.scope,
+        "schedule": item.schedule,
+        "priority": int(item.priority),
+        "exclusive": bool(item.exclusive),
+        "with_coupons": bool(item.with_coupons),
+        "status": item.status,
+        "created_by": item.created_by,
+    }
 
 
 def to_out(item: PromotionItem) -> PromotionOut:
@@ -60,21 +71,32 @@ def _check_references(fields: dict[str, Any]) -> None:
     known = catalog.get_many(skus) if skus else {}
     missing = [s for s in skus if s not in known]
     if missing:
-        raise ValidationFailed("Unknown sku", code="UNKNOWN_SKU", details={
-            "skus": missing, "fields": [{"field": "rule", "message": f"unknown sku {s}"} for s in missing]})
+        raise ValidationFailed(
+            "Unknown sku",
+            code="UNKNOWN_SKU",
+            details={"skus": missing, "fields": [{"field": "rule", "message": f"unknown sku {s}"} for s in missing]},
+        )
     if fields["kind"] == engine.COMBO_GIFT:
         gift = known[fields["rule"]["gift_sku"]]
         if gift.consult_only:
-            raise ValidationFailed("Consult-only goods cannot be gifts", code="GIFT_NOT_ALLOWED", details={
-                "fields": [{"field": "rule.gift_sku", "message": "consult-only"}]})
+            raise ValidationFailed(
+                "Consult-only goods cannot be gifts",
+                code="GIFT_NOT_ALLOWED",
+                details={"fields": [{"field": "rule.gift_sku", "message": "consult-only"}]},
+            )
         fields["rule"] = {**fields["rule"], "gift_name": gift.name, "gift_value_fen": int(gift.price_fen)}
     wanted = set(fields["scope"].get("stores") or ())
     if wanted:
         unknown = sorted(wanted - {s.store_id for s in stores.chain()})
         if unknown:
-            raise ValidationFailed("Unknown store", code="UNKNOWN_STORE", details={
-                "stores": unknown, "fields": [{"field": "scope.stores", "message": f"unknown store {s}"}
-                                              for s in unknown]})
+            raise ValidationFailed(
+                "Unknown store",
+                code="UNKNOWN_STORE",
+                details={
+                    "stores": unknown,
+                    "fields": [{"field": "scope.stores", "message": f"unknown store {s}"} for s in unknown],
+                },
+            )
 
 
 def create(principal: Principal, cmd: PromotionCreate) -> PromotionOut:
@@ -102,7 +124,7 @@ def list_promotions(principal: Principal, status: str | None, limit: int, cursor
     pg = repository.list_page(limit, cursor, status)
     items = [i for i in pg.items if principal.is_hq or domain.visible_to_store(i.scope, principal.store_id)]
     out = [to_out(i) for i in items]
-    if status is not None:   # "ended" is derived from the schedule, so it is filtered here
+    if status is not None:  # "ended" is derived from the schedule, so it is filtered here
         out = [o for o in out if o.status == status]
     return PageOut[PromotionOut](items=out, next=pg.next)
 
@@ -166,6 +188,8 @@ def live() -> list[engine.Promotion]:
         with _refill:
             hit = _live.get("promos")
             if hit is None or _time.monotonic() - hit[0] > LIVE_CACHE_S:
-                hit = _live["promos"] = (_time.monotonic(), [domain.promotion_from(fields_of(i))
-                                                             for i in repository.live(clock.iso(now))])
+                hit = _live["promos"] = (
+                    _time.monotonic(),
+                    [domain.promotion_from(fields_of(i)) for i in repository.live(clock.iso(now))],
+                )
     return domain.live_now(hit[1], now)

@@ -7,40 +7,51 @@ text here is the local rendering (outbox, logs) and must match the approved word
 - ``alert``: staff alerts (low stock, printer offline, print failed, dead letters);
 - ``marketing``: never sent in quiet hours (held until they end) and never to a number that opted out.
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from typing import Any, Mapping
+from typing import Any
 
 NOTICE, ALERT, MARKETING = "notice", "alert", "marketing"
-MAX_PARAM_LEN = 35          # Aliyun: a template variable's value is at most 35 characters
+MAX_PARAM_LEN = 35  # Aliyun: a template variable's value is at most 35 characters
 
 
 @dataclass(frozen=True)
 class Template:
     name: str
     category: str
-    text: str                # with ${param} placeholders
+    text: str  # with ${param} placeholders
 
     @property
     def params(self) -> tuple[str, ...]:
         return tuple(re.findall(r"\$\{(\w+)\}", self.text))
 
 
-TEMPLATES: dict[str, Template] = {t.name: t for t in (
-    Template("order_paid", NOTICE, "您在${store}的订单${order}已支付${amount}元，取货码${code}，我们正在备货。"),
-    Template("order_paid_delivery", NOTICE, "您在${store}的订单${order}已支付${amount}元，我们正在备货，稍后送达。"),
-    Template("order_ready", NOTICE, "您在${store}的订单${order}已备好，请凭取货码${code}到店自提。"),
-    Template("refund_completed", NOTICE, "您的订单${order}已退款${amount}元，款项将原路退回。"),
-    Template("low_stock", ALERT, "${store}库存预警：${sku}仅剩${qty}，低于预警值${threshold}，请及时补货。"),
-    Template("printer_offline", ALERT, "${store}的打印机${printer}已离线（最后在线${time}），请检查电源和网络。"),
-    Template("print_failed", ALERT, "${store}订单${order}的小票在打印机${printer}上${attempts}次未打印成功，请处理。"),
-    Template("dead_letters", ALERT, "【运维】队列${queue}的死信队列有${count}条消息，请尽快处理。"),
-    Template("marketing_notice", MARKETING, "${store}：${content} 拒收请回复R"),
-    Template("coupon_expiring", MARKETING, "您有${count}张优惠券（${title}）将于${date}到期，别忘了使用哦。拒收请回复R"),
-)}
+TEMPLATES: dict[str, Template] = {
+    t.name: t
+    for t in (
+        Template("order_paid", NOTICE, "您在${store}的订单${order}已支付${amount}元，取货码${code}，我们正在备货。"),
+        Template(
+            "order_paid_delivery", NOTICE, "您在${store}的订单${order}已支付${amount}元，我们正在备货，稍后送达。"
+        ),
+        Template("order_ready", NOTICE, "您在${store}的订单${order}已备好，请凭取货码${code}到店自提。"),
+        Template("refund_completed", NOTICE, "您的订单${order}已退款${amount}元，款项将原路退回。"),
+        Template("low_stock", ALERT, "${store}库存预警：${sku}仅剩${qty}，低于预警值${threshold}，请及时补货。"),
+        Template("printer_offline", ALERT, "${store}的打印机${printer}已离线（最后在线${time}），请检查电源和网络。"),
+        Template(
+            "print_failed", ALERT, "${store}订单${order}的小票在打印机${printer}上${attempts}次未打印成功，请处理。"
+        ),
+        Template("dead_letters", ALERT, "【运维】队列${queue}的死信队列有${count}条消息，请尽快处理。"),
+        Template("marketing_notice", MARKETING, "${store}：${content} 拒收请回复R"),
+        Template(
+            "coupon_expiring", MARKETING, "您有${count}张优惠券（${title}）将于${date}到期，别忘了使用哦。拒收请回复R"
+        ),
+    )
+}
 
 
 class TemplateError(ValueError):
@@ -63,7 +74,7 @@ def check_params(t: Template, params: Mapping[str, Any]) -> dict[str, str]:
     out = {}
     for p in t.params:
         v = re.sub(r"\s+", " ", str(params[p])).strip()
-        out[p] = v if len(v) <= MAX_PARAM_LEN else v[:MAX_PARAM_LEN - 1] + "…"
+        out[p] = v if len(v) <= MAX_PARAM_LEN else v[: MAX_PARAM_LEN - 1] + "…"
     return out
 
 

@@ -2,6 +2,7 @@
 
 On Lambda each handler is loaded from this module (not from app.py); they need nothing that app.py registers.
 """
+
 from __future__ import annotations
 
 import os
@@ -23,8 +24,11 @@ def handle_sms(event):
     return process_batch(event, services.handle_sms_record)
 
 
-@sms_jobs.schedule("rate(5 minutes)", name="release_held_sms",
-                   description="Queue marketing SMS held during quiet hours once they are over")
+@sms_jobs.schedule(
+    "rate(5 minutes)",
+    name="release_held_sms",
+    description="Queue marketing SMS held during quiet hours once they are over",
+)
 def release_held_sms(event):
     result = services.release_held()
     if result["released"]:
@@ -32,7 +36,10 @@ def release_held_sms(event):
     return result
 
 
-@sms_jobs.schedule("rate(5 minutes)", name="watch_dead_letters",
-                   description="Text head office once when a dead-letter queue starts filling")
+@sms_jobs.schedule(
+    "rate(5 minutes)",
+    name="watch_dead_letters",
+    description="Text head office once when a dead-letter queue starts filling",
+)
 def watch_dead_letters(event):
     return services.watch_dead_letters()

@@ -1,4 +1,5 @@
 """SMS items. Keys and access patterns: docs/data-model.md."""
+
 from __future__ import annotations
 
 import hashlib
@@ -57,7 +58,7 @@ class SmsMessageItem(Item, discriminator="SmsMessage"):
     provider_id = UnicodeAttribute(null=True)
     error = UnicodeAttribute(null=True)
     sent_at = UnicodeAttribute(null=True)
-    expires_at = TTLAttribute(null=True)           # housekeeping only (kept 30 days)
+    expires_at = TTLAttribute(null=True)  # housekeeping only (kept 30 days)
 
 
 class SmsCounterItem(Item, discriminator="SmsCounter"):
@@ -65,7 +66,7 @@ class SmsCounterItem(Item, discriminator="SmsCounter"):
     per-phone limit, increased only by a conditional update (count < limit)."""
 
     count = NumberAttribute(default=0)
-    expires_at = TTLAttribute(null=True)           # housekeeping only
+    expires_at = TTLAttribute(null=True)  # housekeeping only
 
 
 class SmsHoldItem(Item, discriminator="SmsHold"):
@@ -79,7 +80,7 @@ class SmsHoldItem(Item, discriminator="SmsHold"):
 class SmsOptOutItem(Item, discriminator="SmsOptOut"):
     """pk=SMSOPTOUT#<phone>, sk=META: no marketing to this number."""
 
-    source = UnicodeAttribute()                    # member | admin
+    source = UnicodeAttribute()  # member | admin
 
 
 class SmsOutboxItem(Item, discriminator="SmsOutbox"):

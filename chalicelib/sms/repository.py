@@ -1,4 +1,5 @@
 """The only code that reads or writes SMS items."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -8,9 +9,25 @@ from pynamodb.exceptions import DeleteError, UpdateError
 
 from chalicelib.core import clock
 from chalicelib.core.dynamo import Page, condition_failed, page, put_new, update_if
-from chalicelib.sms.models import (CONTACTS_GSI1PK, META, OUTBOX_PK, DeadLetterWatchItem, SmsContactItem,
-                                   SmsCounterItem, SmsHoldItem, SmsMessageItem, SmsOptOutItem, SmsOutboxItem,
-                                   contact_pk, dlq_pk, hold_pk, key_hash, limit_pk, message_pk, optout_pk)
+from chalicelib.sms.models import (
+    CONTACTS_GSI1PK,
+    META,
+    OUTBOX_PK,
+    DeadLetterWatchItem,
+    SmsContactItem,
+    SmsCounterItem,
+    SmsHoldItem,
+    SmsMessageItem,
+    SmsOptOutItem,
+    SmsOutboxItem,
+    contact_pk,
+    dlq_pk,
+    hold_pk,
+    key_hash,
+    limit_pk,
+    message_pk,
+    optout_pk,
+)
 
 MESSAGE_RETENTION = timedelta(days=30)
 
@@ -19,9 +36,19 @@ MESSAGE_RETENTION = timedelta(days=30)
 def claim(msg: dict[str, Any], status: str = "sending") -> SmsMessageItem | None:
     """Claim a message key: None if this call claimed it, else the existing record (a duplicate)."""
     now = clock.now()
-    item = SmsMessageItem(message_pk(msg["key"]), META, key=msg["key"], phone=msg["phone"],
-                          template=msg["template"], category=msg["category"], params=msg["params"], status=status,
-                          created_at=now, updated_at=now, expires_at=now + MESSAGE_RETENTION)
+    item = SmsMessageItem(
+        message_pk(msg["key"]),
+        META,
+        key=msg["key"],
+        phone=msg["phone"],
+        template=msg["template"],
+        category=msg["category"],
+        params=msg["params"],
+        status=status,
+        created_at=now,
+        updated_at=now,
+        expires_at=now + MESSAGE_RETENTION,
+    )
     if put_new(item):
         return None
     return SmsMessageItem.get(message_pk(msg["key"]), META, consistent_read=True)
@@ -36,8 +63,9 @@ def release(key: str) -> None:
             raise
 
 
-def finish(key: str, status: str, *, provider: str | None = None, provider_id: str | None = None,
-           error: str | None = None) -> None:
+def finish(
+    key: str, status: str, *, provider: str | None = None, provider_id: str | None = None, error: str | None = None
+) -> None:
     actions = [SmsMessageItem.status.set(status), SmsMessageItem.updated_at.set(clock.now())]
     if status == "sent":
         actions.append(SmsMessageItem.sent_at.set(clock.iso(clock.now())))
@@ -59,9 +87,13 @@ def take(phone: str, bucket: str, limit: int, expires: datetime) -> bool:
     """Take one from a per-phone counter if it is below ``limit`` (conditional update)."""
     return update_if(
         SmsCounterItem(limit_pk(phone), bucket),
-        actions=[SmsCounterItem.count.add(1), SmsCounterItem.expires_at.set(expires),
-                 SmsCounterItem.kind.set(SmsCounterItem)],
-        condition=SmsCounterItem.count.does_not_exist() | (SmsCounterItem.count < limit))
+        actions=[
+            SmsCounterItem.count.add(1),
+            SmsCounterItem.expires_at.set(expires),
+            SmsCounterItem.kind.set(SmsCounterItem),
+        ],
+        condition=SmsCounterItem.count.does_not_exist() | (SmsCounterItem.count < limit),
+    )
 
 
 def counter(phone: str, bucket: str) -> int:
@@ -71,8 +103,9 @@ def counter(phone: str, bucket: str) -> int:
 
 # --------------------------------------------------------------------------------------- quiet hours
 def hold(msg: dict[str, Any], release_date: str, release_at: str) -> bool:
-    item = SmsHoldItem(hold_pk(release_date), key_hash(msg["key"]), message=msg, release_at=release_at,
-                       created_at=clock.now())
+    item = SmsHoldItem(
+        hold_pk(release_date), key_hash(msg["key"]), message=msg, release_at=release_at, created_at=clock.now()
+    )
     return put_new(item)
 
 
@@ -101,15 +134,30 @@ def opt_in(phone: str) -> None:
 def put_outbox(msg: dict[str, Any], text: str) -> str:
     sent_at = clock.iso(clock.now())
     sk = f"{sent_at}#{key_hash(msg['key'])[:16]}"
-    SmsOutboxItem(OUTBOX_PK, sk, key=msg["key"], phone=msg["phone"], template=msg["template"],
-                  category=msg["category"], params=msg["params"], text=text, sent_at=sent_at,
-                  created_at=clock.now()).save()
+    SmsOutboxItem(
+        OUTBOX_PK,
+        sk,
+        key=msg["key"],
+        phone=msg["phone"],
+        template=msg["template"],
+        category=msg["category"],
+        params=msg["params"],
+        text=text,
+        sent_at=sent_at,
+        created_at=clock.now(),
+    ).save()
     return sk
 
 
 def outbox_page(phone: str | None, limit: int, cursor: str | None) -> Page:
-    return page(SmsOutboxItem.query, hash_key=OUTBOX_PK, scan_index_forward=False,
-                filter_condition=(SmsOutboxItem.phone == phone) if phone else None, limit=limit, cursor=cursor)
+    return page(
+        SmsOutboxItem.query,
+        hash_key=OUTBOX_PK,
+        scan_index_forward=False,
+        filter_condition=(SmsOutboxItem.phone == phone) if phone else None,
+        limit=limit,
+        cursor=cursor,
+    )
 
 
 def outbox_all() -> list[SmsOutboxItem]:
@@ -119,8 +167,17 @@ def outbox_all() -> list[SmsOutboxItem]:
 # --------------------------------------------------------------------------------------- contacts
 def put_contacts(scope: str, phones: list[str], name: str | None) -> SmsContactItem:
     now = clock.now()
-    item = SmsContactItem(contact_pk(scope), META, scope=scope, phones=phones, name=name, gsi1pk=CONTACTS_GSI1PK,
-                          gsi1sk=scope, created_at=now, updated_at=now)
+    item = SmsContactItem(
+        contact_pk(scope),
+        META,
+        scope=scope,
+        phones=phones,
+        name=name,
+        gsi1pk=CONTACTS_GSI1PK,
+        gsi1sk=scope,
+        created_at=now,
+        updated_at=now,
+    )
     item.save()
     return item
 
@@ -142,11 +199,15 @@ def dlq_start_episode(queue: str, count: int, now_iso: str) -> bool:
     """Start an alert episode once: False if one is already on."""
     try:
         DeadLetterWatchItem(dlq_pk(queue), META).update(
-            actions=[DeadLetterWatchItem.count.set(count), DeadLetterWatchItem.alerting.set(True),
-                     DeadLetterWatchItem.since.set(now_iso), DeadLetterWatchItem.episode.set(now_iso),
-                     DeadLetterWatchItem.kind.set(DeadLetterWatchItem)],
-            condition=DeadLetterWatchItem.alerting.does_not_exist()
-            | (DeadLetterWatchItem.alerting == False))  # noqa: E712
+            actions=[
+                DeadLetterWatchItem.count.set(count),
+                DeadLetterWatchItem.alerting.set(True),
+                DeadLetterWatchItem.since.set(now_iso),
+                DeadLetterWatchItem.episode.set(now_iso),
+                DeadLetterWatchItem.kind.set(DeadLetterWatchItem),
+            ],
+            condition=DeadLetterWatchItem.alerting.does_not_exist() | (DeadLetterWatchItem.alerting == False),
+        )
         return True
     except UpdateError as e:
         if condition_failed(e):
@@ -155,8 +216,11 @@ def dlq_start_episode(queue: str, count: int, now_iso: str) -> bool:
 
 
 def dlq_set(queue: str, count: int, alerting: bool) -> None:
-    actions = [DeadLetterWatchItem.count.set(count), DeadLetterWatchItem.alerting.set(alerting),
-               DeadLetterWatchItem.kind.set(DeadLetterWatchItem)]
+    actions = [
+        DeadLetterWatchItem.count.set(count),
+        DeadLetterWatchItem.alerting.set(alerting),
+        DeadLetterWatchItem.kind.set(DeadLetterWatchItem),
+    ]
     if not alerting:
         actions.append(DeadLetterWatchItem.since.remove())
     DeadLetterWatchItem(dlq_pk(queue), META).update(actions=actions)

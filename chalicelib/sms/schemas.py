@@ -20,9 +20,11 @@ Mobile = Annotated[str, StringConstraints(max_length=20), AfterValidator(_mobile
 
 
 class ContactsIn(Body):
-    phones: list[Mobile] = Field(min_length=1, max_length=5, description="Mobile numbers told about the store's "
-                                                                         "alerts (printer offline, print failed, "
-                                                                         "low stock)")
+    phones: list[Mobile] = Field(
+        min_length=1,
+        max_length=5,
+        description="Mobile numbers told about the store's alerts (printer offline, print failed, low stock)",
+    )
     name: Name | None = None
 
 
@@ -62,8 +64,7 @@ class MarketingPreference(Body):
 
 class CampaignIn(Body):
     phones: list[Mobile] = Field(min_length=1, max_length=500)
-    content: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                              max_length=domain.MAX_PARAM_LEN)]
+    content: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=domain.MAX_PARAM_LEN)]
     store_id: Ulid | None = None
 
 

@@ -13,11 +13,13 @@ deliver(message), in this order:
    delivery fails (SQS retries it; after 5 receives the DLQ and its alert); ambiguous -> ``unknown``, never
    retried.
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any, Iterable
+from typing import Any
 
 from chalicelib.core import clock, queues
 from chalicelib.core.auth import Principal
@@ -39,8 +41,15 @@ def message(template: str, phone: str, params: dict[str, Any], key: str) -> dict
     if normalized is None:
         logger.info("sms skipped: not a mobile number", extra={"template": template, "key": key})
         return None
-    return {"v": 1, "key": key[:300], "template": t.name, "category": t.category, "phone": normalized,
-            "params": domain.check_params(t, params), "requested_at": clock.iso(clock.now())}
+    return {
+        "v": 1,
+        "key": key[:300],
+        "template": t.name,
+        "category": t.category,
+        "phone": normalized,
+        "params": domain.check_params(t, params),
+        "requested_at": clock.iso(clock.now()),
+    }
 
 
 def request(template: str, phones: Iterable[str], params: dict[str, Any], key_prefix: str) -> int:
@@ -123,7 +132,7 @@ def deliver(msg: dict[str, Any]) -> str:
         logger.error("sms outcome unknown: not retried (at most once)", extra={"key": msg["key"], "error": str(e)})
         return "unknown"
     except Exception:
-        repository.release(msg["key"])        # not sent: a later delivery may send it
+        repository.release(msg["key"])  # not sent: a later delivery may send it
         raise
     repository.finish(msg["key"], "sent", provider=provider.name, provider_id=provider_id)
     return "sent"
@@ -164,16 +173,17 @@ def dead_letter_queues() -> list[str]:
 def watch_dead_letters(now: datetime | None = None) -> dict[str, int]:
     """One GetQueueAttributes per dead-letter queue; the first message of an episode (empty -> not empty) texts
     head office once; an empty queue ends the episode."""
-    from chalicelib.core import events
+    from chalicelib.core import queues
 
     now_iso = clock.iso(now or clock.now())
     alerted = 0
     for q in dead_letter_queues():
         try:
-            attrs = events.sqs_client().get_queue_attributes(QueueUrl=events.queue_url(q),
-                                                             AttributeNames=["ApproximateNumberOfMessages"])
+            attrs = queues.sqs_client().get_queue_attributes(
+                QueueUrl=queues.queue_url(q), AttributeNames=["ApproximateNumberOfMessages"]
+            )
             count = int(attrs["Attributes"]["ApproximateNumberOfMessages"])
-        except Exception:  # noqa: BLE001 - one queue must not stop the others being watched
+        except Exception:  # one queue must not stop the others being watched
             logger.exception("dead-letter queue not readable", extra={"queue": q})
             continue
         state = repository.dlq_state(q)
@@ -182,7 +192,7 @@ def watch_dead_letters(now: datetime | None = None) -> dict[str, int]:
                 logger.error("messages in a dead-letter queue", extra={"queue": q, "count": count})
                 try:
                     request("dead_letters", contacts_for(None), {"queue": q, "count": count}, f"dlq:{q}:{now_iso}")
-                except Exception:  # noqa: BLE001 - not alerted: the next run tries again
+                except Exception:  # not alerted: the next run tries again
                     logger.exception("dead-letter alert not queued", extra={"queue": q})
                     repository.dlq_set(q, 0, False)
                     continue
@@ -224,9 +234,21 @@ def list_contacts(principal: Principal) -> list[ContactsOut]:
 
 def outbox(phone: str | None, limit: int, cursor: str | None) -> PageOut[OutboxOut]:
     pg = repository.outbox_page(domain.normalize_phone(phone) if phone else None, limit, cursor)
-    return PageOut[OutboxOut](items=[OutboxOut(key=i.key, phone=i.phone, template=i.template, category=i.category,
-                                               params=i.params, text=i.text, sent_at=i.sent_at) for i in pg.items],
-                              next=pg.next)
+    return PageOut[OutboxOut](
+        items=[
+            OutboxOut(
+                key=i.key,
+                phone=i.phone,
+                template=i.template,
+                category=i.category,
+                params=i.params,
+                text=i.text,
+                sent_at=i.sent_at,
+            )
+            for i in pg.items
+        ],
+        next=pg.next,
+    )
 
 
 def admin_opt_out(phone: str) -> OptOutOut:
@@ -241,8 +263,11 @@ def member_marketing(principal: Principal, subscribed: bool) -> OptOutOut:
     m = members.get_member(principal.sub)
     phone = domain.normalize_phone(m.phone if m else None)
     if phone is None:
-        raise ValidationFailed("Your account has no mobile number", code="NO_PHONE",
-                               details={"fields": [{"field": "phone", "message": "no mobile number on the account"}]})
+        raise ValidationFailed(
+            "Your account has no mobile number",
+            code="NO_PHONE",
+            details={"fields": [{"field": "phone", "message": "no mobile number on the account"}]},
+        )
     if subscribed:
         repository.opt_in(phone)
     else:
@@ -260,8 +285,9 @@ def campaign(principal: Principal, cmd: CampaignIn) -> CampaignOut:
         stores.get(cmd.store_id)
     campaign_id = new_id()
     try:
-        queued = request("marketing_notice", cmd.phones, {"store": name, "content": cmd.content},
-                         f"campaign:{campaign_id}")
+        queued = request(
+            "marketing_notice", cmd.phones, {"store": name, "content": cmd.content}, f"campaign:{campaign_id}"
+        )
     except queues.NotQueued:
         logger.exception("campaign not queued", extra={"campaign_id": campaign_id})
         raise UpstreamUnavailable("The campaign could not be queued; try again", code="NOT_QUEUED")

@@ -1,5 +1,6 @@
 """Events that text someone. Each handler runs once per event (core.events) and queues messages keyed
 ``<event id>:<template>:<phone>``; the sender sends each key at most once."""
+
 from __future__ import annotations
 
 from chalicelib.core import clock
@@ -15,9 +16,12 @@ def on_order_paid(event: dict) -> None:
     data = event["data"]
     phone = _customer_phone(data)
     if data.get("channel") != "shop" or not phone:
-        return                                  # till sales: the customer is standing at the counter
-    params = {"store": services.store_name(data["store_id"]), "order": domain.short_order(data["order_id"]),
-              "amount": domain.yuan(data["payable_fen"])}
+        return  # till sales: the customer is standing at the counter
+    params = {
+        "store": services.store_name(data["store_id"]),
+        "order": domain.short_order(data["order_id"]),
+        "amount": domain.yuan(data["payable_fen"]),
+    }
     if data.get("fulfillment") == "pickup":
         services.request("order_paid", [phone], {**params, "code": data.get("pickup_code") or "-"}, event["id"])
     else:
@@ -29,9 +33,16 @@ def on_order_ready(event: dict) -> None:
     phone = _customer_phone(data)
     if data.get("fulfillment") != "pickup" or not phone:
         return
-    services.request("order_ready", [phone], {"store": services.store_name(data["store_id"]),
-                                              "order": domain.short_order(data["order_id"]),
-                                              "code": data.get("pickup_code") or "-"}, event["id"])
+    services.request(
+        "order_ready",
+        [phone],
+        {
+            "store": services.store_name(data["store_id"]),
+            "order": domain.short_order(data["order_id"]),
+            "code": data.get("pickup_code") or "-",
+        },
+        event["id"],
+    )
 
 
 def on_refund_completed(event: dict) -> None:
@@ -39,30 +50,56 @@ def on_refund_completed(event: dict) -> None:
     phone = _customer_phone(data)
     if not phone:
         return
-    services.request("refund_completed", [phone], {"order": domain.short_order(data["order_id"]),
-                                                   "amount": domain.yuan(data["refund"]["amount_fen"])}, event["id"])
+    services.request(
+        "refund_completed",
+        [phone],
+        {"order": domain.short_order(data["order_id"]), "amount": domain.yuan(data["refund"]["amount_fen"])},
+        event["id"],
+    )
 
 
 def on_low_stock(event: dict) -> None:
     data = event["data"]
-    services.request("low_stock", services.contacts_for(data["store_id"]),
-                     {"store": services.store_name(data["store_id"]), "sku": data["sku"], "qty": data["qty"],
-                      "threshold": data.get("threshold")}, event["id"])
+    services.request(
+        "low_stock",
+        services.contacts_for(data["store_id"]),
+        {
+            "store": services.store_name(data["store_id"]),
+            "sku": data["sku"],
+            "qty": data["qty"],
+            "threshold": data.get("threshold"),
+        },
+        event["id"],
+    )
 
 
 def on_printer_offline(event: dict) -> None:
     data = event["data"]
-    services.request("printer_offline", services.contacts_for(data["store_id"]),
-                     {"store": services.store_name(data["store_id"]), "printer": data.get("name") or "打印机",
-                      "time": domain.local_time(data.get("last_poll_at"), clock.business_tz())}, event["id"])
+    services.request(
+        "printer_offline",
+        services.contacts_for(data["store_id"]),
+        {
+            "store": services.store_name(data["store_id"]),
+            "printer": data.get("name") or "打印机",
+            "time": domain.local_time(data.get("last_poll_at"), clock.business_tz()),
+        },
+        event["id"],
+    )
 
 
 def on_print_job_failed(event: dict) -> None:
     data = event["data"]
-    services.request("print_failed", services.contacts_for(data["store_id"]),
-                     {"store": services.store_name(data["store_id"]), "order": domain.short_order(data["order_id"]),
-                      "printer": data.get("printer_name") or "打印机", "attempts": data.get("attempts", 0)},
-                     event["id"])
+    services.request(
+        "print_failed",
+        services.contacts_for(data["store_id"]),
+        {
+            "store": services.store_name(data["store_id"]),
+            "order": domain.short_order(data["order_id"]),
+            "printer": data.get("printer_name") or "打印机",
+            "attempts": data.get("attempts", 0),
+        },
+        event["id"],
+    )
 
 
 def on_coupon_expiring(event: dict) -> None:
@@ -70,8 +107,12 @@ def on_coupon_expiring(event: dict) -> None:
     data = event["data"]
     if not data.get("phone"):
         return
-    services.request("coupon_expiring", [data["phone"]], {"count": data["count"], "title": data["title"][:20],
-                                                           "date": data["expires_on"][5:]}, event["id"])
+    services.request(
+        "coupon_expiring",
+        [data["phone"]],
+        {"count": data["count"], "title": data["title"][:20], "date": data["expires_on"][5:]},
+        event["id"],
+    )
 
 
 SUBSCRIPTIONS = [

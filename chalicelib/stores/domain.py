@@ -1,10 +1,11 @@
 """Pure store rules: distance and opening hours. No I/O."""
+
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Iterable, Sequence
 
 EARTH_RADIUS_M = 6_371_008.8
 
@@ -20,8 +21,8 @@ def distance_m(lat1: float, lng1: float, lat2: float, lng2: float) -> int:
 @dataclass(frozen=True)
 class Period:
     weekday: int  # 1 = Monday .. 7 = Sunday
-    open: str     # "HH:MM"
-    close: str    # "HH:MM" or "24:00"; at/before open = past midnight
+    open: str  # "HH:MM"
+    close: str  # "HH:MM" or "24:00"; at/before open = past midnight
 
 
 def _minutes(hhmm: str) -> int:

@@ -1,4 +1,5 @@
 """The only code that reads or writes store items."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -15,8 +16,16 @@ META = "META"
 
 def create(store_id: str, fields: dict[str, Any]) -> StoreItem:
     now = clock.now()
-    item = StoreItem(store_pk(store_id), META, store_id=store_id, gsi1pk=STORES_GSI1PK, gsi1sk=store_id,
-                     created_at=now, updated_at=now, **fields)
+    item = StoreItem(
+        store_pk(store_id),
+        META,
+        store_id=store_id,
+        gsi1pk=STORES_GSI1PK,
+        gsi1sk=store_id,
+        created_at=now,
+        updated_at=now,
+        **fields,
+    )
     if not put_new(item):
         raise Conflict("A store with this id already exists", code="STORE_EXISTS")
     return item
@@ -31,8 +40,9 @@ def get(store_id: str) -> StoreItem:
 
 def update(store_id: str, changes: dict[str, Any]) -> StoreItem:
     item = StoreItem(store_pk(store_id), META)
-    actions = [getattr(StoreItem, k).set(v) if v is not None else getattr(StoreItem, k).remove()
-               for k, v in changes.items()]
+    actions = [
+        getattr(StoreItem, k).set(v) if v is not None else getattr(StoreItem, k).remove() for k, v in changes.items()
+    ]
     actions.append(StoreItem.updated_at.set(clock.now()))
     try:
         item.update(actions=actions, condition=StoreItem.pk.exists())

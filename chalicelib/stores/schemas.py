@@ -34,8 +34,9 @@ class StoreCreate(Body):
     phone: Phone
     opening_hours: list[OpeningPeriod] = Field(default_factory=list, max_length=50)
     delivery_radius_m: int = Field(default=5000, ge=0, le=100_000)
-    pickup_radius_m: int | None = Field(default=None, ge=0, le=100_000,
-                                        description="Defaults to DEFAULT_PICKUP_RADIUS_M (3 km)")
+    pickup_radius_m: int | None = Field(
+        default=None, ge=0, le=100_000, description="Defaults to DEFAULT_PICKUP_RADIUS_M (3 km)"
+    )
     status: StoreStatus = "active"
     notes: Text | None = None
 

@@ -1,4 +1,5 @@
 """Store use cases."""
+
 from __future__ import annotations
 
 from chalicelib.core import clock
@@ -14,14 +15,23 @@ from chalicelib.stores.schemas import ShopStoreOut, StoreCreate, StoreOut, Store
 
 
 def _public(item: StoreItem) -> dict:
-    return dict(store_id=item.store_id, name=item.name, address=item.address, lat=float(item.lat),
-                lng=float(item.lng), phone=item.phone, opening_hours=item.opening_hours,
-                delivery_radius_m=int(item.delivery_radius_m), pickup_radius_m=int(item.pickup_radius_m))
+    return dict(
+        store_id=item.store_id,
+        name=item.name,
+        address=item.address,
+        lat=float(item.lat),
+        lng=float(item.lng),
+        phone=item.phone,
+        opening_hours=item.opening_hours,
+        delivery_radius_m=int(item.delivery_radius_m),
+        pickup_radius_m=int(item.pickup_radius_m),
+    )
 
 
 def to_out(item: StoreItem) -> StoreOut:
-    return StoreOut(**_public(item), status=item.status, notes=item.notes, created_at=item.created_at,
-                    updated_at=item.updated_at)
+    return StoreOut(
+        **_public(item), status=item.status, notes=item.notes, created_at=item.created_at, updated_at=item.updated_at
+    )
 
 
 def create_store(cmd: StoreCreate) -> StoreOut:
@@ -45,8 +55,11 @@ def update_store(principal: Principal, store_id: str, cmd: StoreUpdate) -> Store
     principal.require_store(store_id)
     changes = {k: v for k, v in cmd.model_dump(mode="json").items() if k in cmd.model_fields_set}
     if not principal.is_hq and not set(changes) <= MANAGER_FIELDS:
-        raise Forbidden("Only head office may change these fields", code="FIELD_FORBIDDEN",
-                        details={"fields": sorted(set(changes) - MANAGER_FIELDS)})
+        raise Forbidden(
+            "Only head office may change these fields",
+            code="FIELD_FORBIDDEN",
+            details={"fields": sorted(set(changes) - MANAGER_FIELDS)},
+        )
     _chain.clear()
     return to_out(repository.update(store_id, changes))
 
@@ -80,11 +93,16 @@ def shop_stores(lat: float, lng: float, limit: int, cursor: str | None) -> PageO
     for s in chain():
         if s.status != "active":
             continue
-        rows.append(ShopStoreOut(**_public(s), distance_m=domain.distance_m(lat, lng, float(s.lat), float(s.lng)),
-                                 open_now=domain.is_open(domain.periods_from(s.opening_hours), local)))
+        rows.append(
+            ShopStoreOut(
+                **_public(s),
+                distance_m=domain.distance_m(lat, lng, float(s.lat), float(s.lng)),
+                open_now=domain.is_open(domain.periods_from(s.opening_hours), local),
+            )
+        )
     rows.sort(key=lambda r: (r.distance_m, r.store_id))
     start = _offset(cursor)
-    chunk = rows[start:start + limit]
+    chunk = rows[start : start + limit]
     nxt = str(start + limit) if start + limit < len(rows) else None
     return PageOut[ShopStoreOut](items=chunk, next=nxt)
 
@@ -95,6 +113,9 @@ def _offset(cursor: str | None) -> int:
     if cursor is None:
         return 0
     if not cursor.isdigit() or len(cursor) > 6:
-        raise ValidationFailed("The cursor is not valid", code="INVALID_CURSOR",
-                               details={"fields": [{"field": "next", "message": "not a cursor from this API"}]})
+        raise ValidationFailed(
+            "The cursor is not valid",
+            code="INVALID_CURSOR",
+            details={"fields": [{"field": "next", "message": "not a cursor from this API"}]},
+        )
     return int(cursor)

@@ -1,4 +1,5 @@
 """API tier: the Chalice app through ``chalice.test.Client`` on moto's in-process DynamoDB and SQS."""
+
 from __future__ import annotations
 
 import boto3
@@ -12,17 +13,17 @@ from tools import infra
 
 @pytest.fixture
 def aws():
-    from chalicelib.core import events
+    from chalicelib.core import events, queues
 
     with mock_aws():
         reset_connections()
-        events.reset()
+        queues.reset()
         events.reset_consumers()
         infra.create_tables("test", boto3.client("dynamodb", region_name="ap-southeast-1"))
         infra.create_queues("test", boto3.client("sqs", region_name="ap-southeast-1"))
         yield
     reset_connections()
-    events.reset()
+    queues.reset()
     events.reset_consumers()
 
 

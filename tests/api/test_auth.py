@@ -1,7 +1,8 @@
 """Auth at the API: staff login, WeChat login through a fake WeChat server, dev login, tokens and roles."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
@@ -37,8 +38,14 @@ def store(api, hq):
 
 @pytest.fixture
 def manager(store):
-    identity_repo.create_staff("01JMANAGER0000000000000000", "jfb.manager", "王店长", "store_manager",
-                               store["store_id"], hash_password("correct horse 1"))
+    identity_repo.create_staff(
+        "01JMANAGER0000000000000000",
+        "jfb.manager",
+        "王店长",
+        "store_manager",
+        store["store_id"],
+        hash_password("correct horse 1"),
+    )
     return "jfb.manager"
 
 
@@ -46,9 +53,15 @@ def manager(store):
 def test_staff_login_returns_token_that_works(api, manager, store):
     r = api.post("/auth/staff/login", {"username": "jfb.manager", "password": "correct horse 1"})
     assert r.status == 200, r
-    assert r.json["staff"] == {"staff_id": "01JMANAGER0000000000000000", "username": "jfb.manager",
-                               "name": "王店长", "role": "store_manager", "store_id": store["store_id"],
-                               "status": "active", "created_at": r.json["staff"]["created_at"]}
+    assert r.json["staff"] == {
+        "staff_id": "01JMANAGER0000000000000000",
+        "username": "jfb.manager",
+        "name": "王店长",
+        "role": "store_manager",
+        "store_id": store["store_id"],
+        "status": "active",
+        "created_at": r.json["staff"]["created_at"],
+    }
     token = r.json["token"]
     assert api.get(f"/admin/stores/{store['store_id']}", token=token).status == 200
 
@@ -60,8 +73,9 @@ def test_password_is_stored_salted_with_a_kdf(api, manager):
     assert hash_password("x") != hash_password("x")  # salted
 
 
-@pytest.mark.parametrize("username,password", [("jfb.manager", "wrong"), ("nobody", "correct horse 1"),
-                                               ("JFB.MANAGER ", "wrong")])
+@pytest.mark.parametrize(
+    "username,password", [("jfb.manager", "wrong"), ("nobody", "correct horse 1"), ("JFB.MANAGER ", "wrong")]
+)
 def test_staff_login_wrong_credentials_is_401_without_saying_which(api, manager, username, password):
     r = api.post("/auth/staff/login", {"username": username, "password": password})
     assert (r.status, r.code) == (401, "INVALID_CREDENTIALS")
@@ -88,13 +102,17 @@ def test_missing_bad_and_expired_tokens_are_401(api, store):
     assert api.get(path).code == "TOKEN_MISSING"
     assert api.get(path, headers={"Authorization": "Basic abc"}).code == "TOKEN_MISSING"
     assert api.get(path, token="not-a-jwt").code == "TOKEN_INVALID"
-    forged = jwt.encode({"sub": "x", "role": "hq_admin", "iss": "omnistore", "iat": 1, "exp": 9999999999},
-                        "another-secret-of-sufficient-length-0123456789", algorithm="HS256")
+    forged = jwt.encode(
+        {"sub": "x", "role": "hq_admin", "iss": "omnistore", "iat": 1, "exp": 9999999999},
+        "another-secret-of-sufficient-length-0123456789",
+        algorithm="HS256",
+    )
     assert api.get(path, token=forged).code == "TOKEN_INVALID"
-    none_alg = jwt.encode({"sub": "x", "role": "hq_admin", "iss": "omnistore", "iat": 1, "exp": 9999999999},
-                          None, algorithm="none")
+    none_alg = jwt.encode(
+        {"sub": "x", "role": "hq_admin", "iss": "omnistore", "iat": 1, "exp": 9999999999}, None, algorithm="none"
+    )
     assert api.get(path, token=none_alg).code == "TOKEN_INVALID"
-    old = datetime.now(timezone.utc) - timedelta(hours=13)
+    old = datetime.now(UTC) - timedelta(hours=13)
     clock.set_clock(lambda: old)
     expired = token_for("hq_admin")
     clock.set_clock(None)
@@ -136,10 +154,15 @@ def test_wechat_login_creates_member_once(api, wechat):
     assert me.status == 200 and me.json["member_id"] == member_id
 
 
-@pytest.mark.parametrize("errcode,status,code", [(40029, 401, "WECHAT_CODE_INVALID"),
-                                                 (45011, 429, "WECHAT_RATE_LIMITED"),
-                                                 (40226, 403, "WECHAT_USER_BLOCKED"),
-                                                 (-1, 502, "WECHAT_UNAVAILABLE")])
+@pytest.mark.parametrize(
+    "errcode,status,code",
+    [
+        (40029, 401, "WECHAT_CODE_INVALID"),
+        (45011, 429, "WECHAT_RATE_LIMITED"),
+        (40226, 403, "WECHAT_USER_BLOCKED"),
+        (-1, 502, "WECHAT_UNAVAILABLE"),
+    ],
+)
 def test_wechat_errors_map_to_clear_statuses(api, wechat, errcode, status, code):
     wechat.errors["bad"] = errcode
     r = api.post("/auth/wechat/login", {"code": "bad"})
@@ -187,8 +210,13 @@ def test_dev_login_on_local_stage(api, stage_local):
 # ------------------------------------------------------------------------------------------- staff admin
 def test_hq_creates_staff_and_manager_only_own_clerks(api, hq, store, manager):
     other = api.post("/admin/stores", {**STORE_BODY, "name": "观音桥店"}, token=hq).json
-    body = {"username": "jfb.clerk2", "password": "longenough1", "name": "李收银", "role": "clerk",
-            "store_id": store["store_id"]}
+    body = {
+        "username": "jfb.clerk2",
+        "password": "longenough1",
+        "name": "李收银",
+        "role": "clerk",
+        "store_id": store["store_id"],
+    }
     mtoken = api.post("/auth/staff/login", {"username": "jfb.manager", "password": "correct horse 1"}).json["token"]
     r = api.post("/admin/staff", body, token=mtoken)
     assert r.status == 201, r

@@ -1,4 +1,5 @@
 """Catalog at the API: admin CRUD, listing, barcode uniqueness, bad input, idempotency, shop view."""
+
 from __future__ import annotations
 
 import json
@@ -91,8 +92,9 @@ def test_get_unknown_product_is_404(api, hq):
 
 
 def test_patch_changes_only_present_fields(api, hq, moutai):
-    r = api.patch("/admin/products/MT-53-500",
-                  {"name": "飞天茅台 2024", "price_fen": 289900, "description": None}, token=hq)
+    r = api.patch(
+        "/admin/products/MT-53-500", {"name": "飞天茅台 2024", "price_fen": 289900, "description": None}, token=hq
+    )
     assert r.status == 200, r
     assert r.json["name"] == "飞天茅台 2024" and r.json["price_fen"] == 289900
     assert r.json["description"] is None
@@ -109,18 +111,21 @@ def test_patch_category_moves_product_between_category_lists(api, hq, moutai):
     assert [p["sku"] for p in api.get("/admin/products?category=gift", token=hq).json["items"]] == ["MT-53-500"]
 
 
-@pytest.mark.parametrize("patch, field", [
-    ({"sku": "OTHER"}, "sku"),
-    ({"name": None}, "name"),
-    ({"price_fen": None}, "price_fen"),
-    ({"consult_only": None}, "consult_only"),
-    ({"status": None}, "status"),
-    ({"unit": None}, "unit"),
-    ({"category": None}, "category"),
-    ({"price_fen": 1.5}, "price_fen"),
-    ({"status": "deleted"}, "status"),
-    ({}, "body"),
-])
+@pytest.mark.parametrize(
+    "patch, field",
+    [
+        ({"sku": "OTHER"}, "sku"),
+        ({"name": None}, "name"),
+        ({"price_fen": None}, "price_fen"),
+        ({"consult_only": None}, "consult_only"),
+        ({"status": None}, "status"),
+        ({"unit": None}, "unit"),
+        ({"category": None}, "category"),
+        ({"price_fen": 1.5}, "price_fen"),
+        ({"status": "deleted"}, "status"),
+        ({}, "body"),
+    ],
+)
 def test_patch_rejects_bad_changes(api, hq, moutai, patch, field):
     r = api.patch("/admin/products/MT-53-500", patch, token=hq)
     assert (r.status, r.code) == (422, "VALIDATION_ERROR"), r
@@ -200,7 +205,7 @@ def test_duplicate_sku_is_409(api, hq, moutai):
 def test_duplicate_barcode_is_409_and_patch_frees_the_old_one(api, hq, moutai):
     r = api.post("/admin/products", product("COPY", barcode=MOUTAI["barcode"]), token=hq)
     assert (r.status, r.code) == (409, "BARCODE_TAKEN")
-    assert api.get("/admin/products/COPY", token=hq).status == 404   # nothing half written
+    assert api.get("/admin/products/COPY", token=hq).status == 404  # nothing half written
 
     assert api.post("/admin/products", product("OTHER", barcode="22222222"), token=hq).status == 201
     r = api.patch("/admin/products/OTHER", {"barcode": MOUTAI["barcode"]}, token=hq)
@@ -223,34 +228,38 @@ def test_duplicate_barcode_is_409_and_patch_frees_the_old_one(api, hq, moutai):
 def test_patch_keeping_the_same_barcode_is_fine(api, hq, moutai):
     r = api.patch("/admin/products/MT-53-500", {"barcode": MOUTAI["barcode"], "price_fen": 1}, token=hq)
     assert r.status == 200, r
-    assert [p["sku"] for p in api.get(f"/admin/products?barcode={MOUTAI['barcode']}", token=hq).json["items"]] \
-        == ["MT-53-500"]
+    assert [p["sku"] for p in api.get(f"/admin/products?barcode={MOUTAI['barcode']}", token=hq).json["items"]] == [
+        "MT-53-500"
+    ]
 
 
 # ------------------------------------------------------------------------------------------ bad input
-@pytest.mark.parametrize("change, field", [
-    ({"price_fen": 12.5}, "price_fen"),
-    ({"price_fen": 100.0}, "price_fen"),
-    ({"price_fen": -1}, "price_fen"),
-    ({"price_fen": "500"}, "price_fen"),
-    ({"cost_fen": 1.5}, "cost_fen"),
-    ({"name": "酒" * 10_000}, "name"),
-    ({"name": ""}, "name"),
-    ({"colour": "red"}, "colour"),
-    ({"sku": "bad sku!"}, "sku"),
-    ({"sku": "x" * 65}, "sku"),
-    ({"category": "Baijiu"}, "category"),
-    ({"barcode": "12345"}, "barcode"),
-    ({"barcode": 69012345678}, "barcode"),
-    ({"status": "deleted"}, "status"),
-    ({"consult_only": "yes"}, "consult_only"),
-    ({"unit": "x" * 11}, "unit"),
-    ({"spec": "x" * 101}, "spec"),
-    ({"description": "x" * 1001}, "description"),
-    ({"image_url": "http://img.example.com/a.jpg"}, "image_url"),
-    ({"image_url": "https://" + "a" * 500}, "image_url"),
-    ({"contact_hint": "x" * 201, "consult_only": True}, "contact_hint"),
-])
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"price_fen": 12.5}, "price_fen"),
+        ({"price_fen": 100.0}, "price_fen"),
+        ({"price_fen": -1}, "price_fen"),
+        ({"price_fen": "500"}, "price_fen"),
+        ({"cost_fen": 1.5}, "cost_fen"),
+        ({"name": "酒" * 10_000}, "name"),
+        ({"name": ""}, "name"),
+        ({"colour": "red"}, "colour"),
+        ({"sku": "bad sku!"}, "sku"),
+        ({"sku": "x" * 65}, "sku"),
+        ({"category": "Baijiu"}, "category"),
+        ({"barcode": "12345"}, "barcode"),
+        ({"barcode": 69012345678}, "barcode"),
+        ({"status": "deleted"}, "status"),
+        ({"consult_only": "yes"}, "consult_only"),
+        ({"unit": "x" * 11}, "unit"),
+        ({"spec": "x" * 101}, "spec"),
+        ({"description": "x" * 1001}, "description"),
+        ({"image_url": "http://img.example.com/a.jpg"}, "image_url"),
+        ({"image_url": "https://" + "a" * 500}, "image_url"),
+        ({"contact_hint": "x" * 201, "consult_only": True}, "contact_hint"),
+    ],
+)
 def test_bad_product_input_is_422_naming_the_field(api, hq, change, field):
     r = api.post("/admin/products", {**product("BAD-1"), **change}, token=hq)
     assert (r.status, r.code) == (422, "VALIDATION_ERROR"), r
@@ -273,8 +282,9 @@ def test_consult_only_needs_contact_hint_on_create_and_after_patch(api, hq, mout
 
     r = api.patch("/admin/products/MT-53-500", {"consult_only": True}, token=hq)
     assert (r.status, r.code) == (422, "VALIDATION_ERROR") and "contact_hint" in fields_of(r)
-    r = api.patch("/admin/products/MT-53-500", {"consult_only": True, "contact_hint": "请致电 023-63701234 咨询"},
-                  token=hq)
+    r = api.patch(
+        "/admin/products/MT-53-500", {"consult_only": True, "contact_hint": "请致电 023-63701234 咨询"}, token=hq
+    )
     assert r.status == 200 and r.json["consult_only"] is True
     r = api.patch("/admin/products/MT-53-500", {"contact_hint": None}, token=hq)
     assert (r.status, r.code) == (422, "VALIDATION_ERROR") and "contact_hint" in fields_of(r)
@@ -307,7 +317,7 @@ def test_store_manager_post_is_403(api, manager):
 @pytest.mark.parametrize("raw", ['{"sku": "A", ', "not json", "", "[1, 2]"])
 def test_malformed_json_is_400(api, hq, raw):
     r = api.post("/admin/products", token=hq, raw=raw)
-    if raw == "[1, 2]":   # valid JSON, wrong shape
+    if raw == "[1, 2]":  # valid JSON, wrong shape
         assert (r.status, r.code) == (422, "VALIDATION_ERROR")
     else:
         assert (r.status, r.code) == (400, "MALFORMED_JSON"), r
@@ -339,7 +349,7 @@ def test_failed_create_with_key_can_be_retried(api, hq):
     r = api.post("/admin/products", product("R1", consult_only=True), token=hq, headers=key)
     assert r.status == 422
     r = api.post("/admin/products", product("R1", consult_only=True), token=hq, headers=key)
-    assert r.status == 422   # not replayed as success, not stuck "in progress"
+    assert r.status == 422  # not replayed as success, not stuck "in progress"
 
 
 # ------------------------------------------------------------------------------------------ shop
@@ -351,21 +361,40 @@ def test_shop_lists_on_sale_with_stock_and_never_cost(api, hq, member, store, mo
     sid = store["store_id"]
     api.post("/admin/products", product("CHIPS-1", name="乐事薯片"), token=hq)
     api.post("/admin/products", product("GONE-1", status="off_sale"), token=hq)
-    api.post("/admin/products", product("RARE-1", category="baijiu", name="三十年陈酿", consult_only=True,
-                                        contact_hint="到店或致电 023-63701234 咨询", cost_fen=1), token=hq)
+    api.post(
+        "/admin/products",
+        product(
+            "RARE-1",
+            category="baijiu",
+            name="三十年陈酿",
+            consult_only=True,
+            contact_hint="到店或致电 023-63701234 咨询",
+            cost_fen=1,
+        ),
+        token=hq,
+    )
     _stock(sid, "MT-53-500", 7)
 
     r = api.get(f"/shop/products?store_id={sid}", token=member)
     assert r.status == 200, r
     by_sku = {p["sku"]: p for p in r.json["items"]}
-    assert sorted(by_sku) == ["CHIPS-1", "MT-53-500", "RARE-1"]       # off_sale hidden
+    assert sorted(by_sku) == ["CHIPS-1", "MT-53-500", "RARE-1"]  # off_sale hidden
     assert all("cost_fen" not in p for p in r.json["items"])
     assert "cost_fen" not in json.dumps(r.json) and "250000" not in json.dumps(r.json)
 
     mt = by_sku["MT-53-500"]
-    assert mt == {"sku": "MT-53-500", "name": MOUTAI["name"], "category": "baijiu", "price_fen": 299900,
-                  "unit": "瓶", "spec": "500ml 53%vol", "image_url": MOUTAI["image_url"], "stock_qty": 7,
-                  "consult_only": False, "contact_hint": None}
+    assert mt == {
+        "sku": "MT-53-500",
+        "name": MOUTAI["name"],
+        "category": "baijiu",
+        "price_fen": 299900,
+        "unit": "瓶",
+        "spec": "500ml 53%vol",
+        "image_url": MOUTAI["image_url"],
+        "stock_qty": 7,
+        "consult_only": False,
+        "contact_hint": None,
+    }
     assert by_sku["CHIPS-1"]["stock_qty"] == 0
     assert by_sku["RARE-1"]["consult_only"] is True
     assert by_sku["RARE-1"]["contact_hint"] == "到店或致电 023-63701234 咨询"
@@ -403,8 +432,10 @@ def test_shop_unknown_or_suspended_store_is_404(api, hq, member, store):
     assert (r.status, r.code) == (404, "STORE_NOT_FOUND")
 
 
-@pytest.mark.parametrize("qs, field", [("", "store_id"), ("store_id=not-a-ulid", "store_id"),
-                                       ("store_id=01J0000000000000000000000Z&limit=x", "limit")])
+@pytest.mark.parametrize(
+    "qs, field",
+    [("", "store_id"), ("store_id=not-a-ulid", "store_id"), ("store_id=01J0000000000000000000000Z&limit=x", "limit")],
+)
 def test_shop_bad_query_is_422(api, member, qs, field):
     r = api.get(f"/shop/products?{qs}" if qs else "/shop/products", token=member)
     assert (r.status, r.code) == (422, "VALIDATION_ERROR"), r
@@ -428,7 +459,7 @@ def test_patch_retries_when_another_change_gets_in_between(api, hq, moutai, monk
 
     def racing_get(sku, consistent=False):
         item = real_get(sku, consistent)
-        if not calls:   # someone else changes the price right after our first read
+        if not calls:  # someone else changes the price right after our first read
             other = real_get(sku, True)
             repository.replace(other, {**services.fields_of(other), "price_fen": 1}, None, None)
         calls.append(sku)

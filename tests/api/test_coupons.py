@@ -1,9 +1,10 @@
 """Coupons at the API: templates, the claim centre, my coupons, coupons at checkout (lock, release, use,
 expiry), pushes, compensation, invite gifts, the new-member pack, blocks, rate limits, sweeps."""
+
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -15,11 +16,18 @@ from chalicelib.orders import payment as order_payment
 from chalicelib.orders import sweeps as order_sweeps
 from tests.helpers import drain_events, token_for
 
-pytestmark = pytest.mark.clock      # depends on the time of day / weekday: make test-clock pins it
+pytestmark = pytest.mark.clock  # depends on the time of day / weekday: make test-clock pins it
 
-NOON = datetime(2026, 11, 23, 4, 0, tzinfo=timezone.utc)     # Monday 12:00 in Chongqing
-TEN_OFF = {"title": "满100减10", "kind": "amount_off", "threshold_fen": 10000, "off_fen": 1000,
-           "validity": {"valid_days": 7}, "total_stock": 100, "per_member_limit": 1}
+NOON = datetime(2026, 11, 23, 4, 0, tzinfo=UTC)  # Monday 12:00 in Chongqing
+TEN_OFF = {
+    "title": "满100减10",
+    "kind": "amount_off",
+    "threshold_fen": 10000,
+    "off_fen": 1000,
+    "validity": {"valid_days": 7},
+    "total_stock": 100,
+    "per_member_limit": 1,
+}
 
 
 @pytest.fixture(autouse=True)
@@ -60,8 +68,13 @@ def test_claim_centre_claim_and_my_coupons(api, world):
     assert r.status == 201, r
     c = r.json
     assert (c["status"], c["member_id"], c["off_fen"], c["threshold_fen"], c["source"]) == (
-        "AVAILABLE", mid, 1000, 10000, "center")
-    assert (c["expires_on"], c["expires_at"]) == ("2026-11-29", "2026-11-29T16:00:00.000Z")   # Sunday 24:00 local
+        "AVAILABLE",
+        mid,
+        1000,
+        10000,
+        "center",
+    )
+    assert (c["expires_on"], c["expires_at"]) == ("2026-11-29", "2026-11-29T16:00:00.000Z")  # Sunday 24:00 local
     again = claim(api, tok, tpl["template_id"], headers=h)
     assert again.status == 201 and again.json == c and again.headers["Idempotent-Replayed"] == "true"
     second = claim(api, tok, tpl["template_id"])
@@ -112,7 +125,7 @@ def test_blocked_members_cannot_claim_and_claims_are_rate_limited(api, world):
     assert api.delete(f"/admin/coupon-blocks/{mid}", token=world.hq).status == 204
     assert api.delete(f"/admin/coupon-blocks/{mid}", token=world.hq).status == 404
     codes = [claim(api, tok, tid).status for _ in range(10)]
-    assert codes == [201] * 9 + [429]                 # 10 attempts a minute, the blocked one counted
+    assert codes == [201] * 9 + [429]  # 10 attempts a minute, the blocked one counted
     clock.set_clock(lambda: NOON + timedelta(minutes=1))
     assert claim(api, tok, tid).status == 201
     assert api.put(f"/admin/coupon-blocks/{mid}", {"reason": "x"}, token=world.manager_a).status == 403
@@ -143,9 +156,17 @@ def test_coupon_locks_with_the_order_is_released_on_cancel_and_used_when_paid(ap
     cid = claim(api, tok, template(api, world.hq)["template_id"]).json["coupon_id"]
     q = api.post("/shop/quote", cart(world, coupon_ids=[cid]), token=tok).json
     assert (q["discount_fen"], q["payable_fen"], q["problems"]) == (1000, 108900, [])
-    assert q["applied"] == [{"kind": "coupon", "rule": "amount_off", "id": cid, "title": "满100减10",
-                             "discount_fen": 1000, "allocation": [{"sku": "WLY-52-500", "discount_fen": 1000}],
-                             "template_id": q["applied"][0]["template_id"]}]
+    assert q["applied"] == [
+        {
+            "kind": "coupon",
+            "rule": "amount_off",
+            "id": cid,
+            "title": "满100减10",
+            "discount_fen": 1000,
+            "allocation": [{"sku": "WLY-52-500", "discount_fen": 1000}],
+            "template_id": q["applied"][0]["template_id"],
+        }
+    ]
     o = api.post("/shop/orders", cart(world, coupon_ids=[cid]), token=tok)
     assert o.status == 201 and o.json["payable_fen"] == 108900, o
     assert api.get("/shop/me/coupons", token=tok).json["items"][0]["status"] == "LOCKED"
@@ -159,8 +180,10 @@ def test_coupon_locks_with_the_order_is_released_on_cancel_and_used_when_paid(ap
     drain_events()
     c = api.get("/shop/me/coupons", token=tok).json["items"][0]
     assert (c["status"], c["order_id"]) == ("USED", o2["order_id"])
-    assert api.post("/shop/quote", cart(world, coupon_ids=[cid]), token=tok).json["problems"][0]["code"] == \
-        "COUPON_UNAVAILABLE"
+    assert (
+        api.post("/shop/quote", cart(world, coupon_ids=[cid]), token=tok).json["problems"][0]["code"]
+        == "COUPON_UNAVAILABLE"
+    )
 
 
 def test_unpaid_sweep_releases_the_coupon(api, world):
@@ -188,10 +211,10 @@ def test_expired_coupons_are_refused_and_listed_as_expired(api, world):
     mid, tok = member("late")
     cid = claim(api, tok, template(api, world.hq, validity={"valid_days": 1})["template_id"]).json["coupon_id"]
     till = {"lines": [{"sku": "WLY-52-500", "qty": 1}], "coupon_ids": [cid], "member_code": mid}
-    clock.set_clock(lambda: datetime(2026, 11, 23, 15, 59, tzinfo=timezone.utc))    # 23:59 local: still valid
+    clock.set_clock(lambda: datetime(2026, 11, 23, 15, 59, tzinfo=UTC))  # 23:59 local: still valid
     assert api.post("/pos/quote", till, token=world.clerk_a).json["discount_fen"] == 1000
-    clock.set_clock(lambda: datetime(2026, 11, 23, 16, 0, tzinfo=timezone.utc))     # midnight local: over
-    clerk = token_for("clerk", sub="01JC1ERKA00000000000000000", store_id=world.a)   # the noon shift's token ended
+    clock.set_clock(lambda: datetime(2026, 11, 23, 16, 0, tzinfo=UTC))  # midnight local: over
+    clerk = token_for("clerk", sub="01JC1ERKA00000000000000000", store_id=world.a)  # the noon shift's token ended
     q = api.post("/pos/quote", till, token=clerk).json
     assert q["problems"][0]["code"] == "COUPON_EXPIRED" and q["discount_fen"] == 0
     clock.set_clock(lambda: NOON + timedelta(days=1))
@@ -205,19 +228,41 @@ def test_coupon_choice_rules(api, world):
     world.receive(world.a, {"WLY-52-500": 10, "CQ-BEER-500": 10})
     mid, tok = member("chooser")
     a = claim(api, tok, template(api, world.hq)["template_id"]).json["coupon_id"]
-    b = claim(api, tok, template(api, world.hq, title="无门槛5元", kind="no_threshold", threshold_fen=0,
-                                 off_fen=500)["template_id"]).json["coupon_id"]
+    b = claim(
+        api,
+        tok,
+        template(api, world.hq, title="无门槛5元", kind="no_threshold", threshold_fen=0, off_fen=500)["template_id"],
+    ).json["coupon_id"]
     r = api.post("/shop/orders", cart(world, coupon_ids=[a, b]), token=tok)
     assert (r.status, r.code) == (409, "COUPON_NOT_APPLICABLE")
     assert r.json["details"]["problems"][0]["reason"] == "NOT_STACKABLE"
-    s1 = claim(api, tok, template(api, world.hq, title="叠加1", kind="no_threshold", threshold_fen=0, off_fen=100,
-                                  stackable=True)["template_id"]).json["coupon_id"]
-    s2 = claim(api, tok, template(api, world.hq, title="叠加2", kind="percent_off", threshold_fen=0, off_fen=None,
-                                  percent_off=10, cap_fen=500, stackable=True)["template_id"]).json["coupon_id"]
+    s1 = claim(
+        api,
+        tok,
+        template(api, world.hq, title="叠加1", kind="no_threshold", threshold_fen=0, off_fen=100, stackable=True)[
+            "template_id"
+        ],
+    ).json["coupon_id"]
+    s2 = claim(
+        api,
+        tok,
+        template(
+            api,
+            world.hq,
+            title="叠加2",
+            kind="percent_off",
+            threshold_fen=0,
+            off_fen=None,
+            percent_off=10,
+            cap_fen=500,
+            stackable=True,
+        )["template_id"],
+    ).json["coupon_id"]
     q = api.post("/shop/quote", cart(world, coupon_ids=[s1, s2]), token=tok).json
     assert q["discount_fen"] == 600 and q["problems"] == []
-    small = api.post("/shop/quote", {**cart(world, coupon_ids=[a]), "lines": [{"sku": "CQ-BEER-500", "qty": 1}]},
-                     token=tok).json
+    small = api.post(
+        "/shop/quote", {**cart(world, coupon_ids=[a]), "lines": [{"sku": "CQ-BEER-500", "qty": 1}]}, token=tok
+    ).json
     assert small["problems"][0]["reason"] == "THRESHOLD_NOT_MET"
     assert small["hints"][0]["message"] == "add 94.00 more to use this coupon"
     _, stranger = member("stranger")
@@ -253,7 +298,9 @@ def test_gift_coupon_adds_a_gift_line_taking_stock(api, world):
     cid = claim(api, tok, tpl["template_id"]).json["coupon_id"]
     o = api.post("/shop/orders", cart(world, coupon_ids=[cid]), token=tok).json
     assert [(ln["sku"], ln["qty"], ln["gift"], ln["payable_fen"]) for ln in o["lines"]] == [
-        ("WLY-52-500", 1, False, 109900), ("CQ-BEER-500", 2, True, 0)]
+        ("WLY-52-500", 1, False, 109900),
+        ("CQ-BEER-500", 2, True, 0),
+    ]
     assert world.stock(world.a)["CQ-BEER-500"] == 4
 
 
@@ -263,8 +310,9 @@ def test_push_to_a_list_of_members(api, world):
     m1, t1 = member("push-1")
     m2, _ = member("push-2")
     ghost = "01JZZZZZZZZZZZZZZZZZZZZZZZ"
-    r = api.post("/admin/coupons/push", {"template_id": tpl["template_id"], "member_ids": [m1, m2, ghost]},
-                 token=world.hq)
+    r = api.post(
+        "/admin/coupons/push", {"template_id": tpl["template_id"], "member_ids": [m1, m2, ghost]}, token=world.hq
+    )
     assert r.status == 201, r
     assert {i["member_id"] for i in r.json["issued"]} == {m1, m2}
     assert r.json["skipped"] == [{"member_id": ghost, "code": "MEMBER_NOT_FOUND"}]
@@ -274,13 +322,19 @@ def test_push_to_a_list_of_members(api, world):
     centre = template(api, world.hq)
     r = api.post("/admin/coupons/push", {"template_id": centre["template_id"], "member_ids": [m1]}, token=world.hq)
     assert r.code == "WRONG_TEMPLATE_PURPOSE"
-    for bad in ({"template_id": tpl["template_id"], "member_ids": []},
-                {"template_id": tpl["template_id"], "member_ids": [m1, m1]},
-                {"template_id": tpl["template_id"], "member_ids": [new_id() for _ in range(101)]},
-                {"template_id": "x", "member_ids": [m1]}):
+    for bad in (
+        {"template_id": tpl["template_id"], "member_ids": []},
+        {"template_id": tpl["template_id"], "member_ids": [m1, m1]},
+        {"template_id": tpl["template_id"], "member_ids": [new_id() for _ in range(101)]},
+        {"template_id": "x", "member_ids": [m1]},
+    ):
         assert api.post("/admin/coupons/push", bad, token=world.hq).status == 422
-    assert api.post("/admin/coupons/push", {"template_id": tpl["template_id"], "member_ids": [m1]},
-                    token=world.manager_a).code == "ROLE_FORBIDDEN"
+    assert (
+        api.post(
+            "/admin/coupons/push", {"template_id": tpl["template_id"], "member_ids": [m1]}, token=world.manager_a
+        ).code
+        == "ROLE_FORBIDDEN"
+    )
 
 
 def test_refund_compensation_once_per_order(api, world):
@@ -294,10 +348,13 @@ def test_refund_compensation_once_per_order(api, world):
     again = api.post("/admin/coupons/compensations", body, token=world.hq)
     assert (again.status, again.code) == (409, "ALREADY_GRANTED")
     other, _ = member("bystander")
-    assert api.post("/admin/coupons/compensations", {**body, "member_id": other}, token=world.hq).code == \
-        "ORDER_MEMBER_MISMATCH"
-    assert api.post("/admin/coupons/compensations", {**body, "order_id": new_id()}, token=world.hq).code == \
-        "UNKNOWN_ORDER"
+    assert (
+        api.post("/admin/coupons/compensations", {**body, "member_id": other}, token=world.hq).code
+        == "ORDER_MEMBER_MISMATCH"
+    )
+    assert (
+        api.post("/admin/coupons/compensations", {**body, "order_id": new_id()}, token=world.hq).code == "UNKNOWN_ORDER"
+    )
     assert api.post("/admin/coupons/compensations", {**body, "reason": "x" * 201}, token=world.hq).status == 422
 
 
@@ -312,7 +369,7 @@ def test_invite_gifts_for_both_sides_once_per_invitee(api, world):
     assert {(i["member_id"]) for i in r.json["issued"]} == {inviter, invitee}
     assert api.get("/shop/me/coupons", token=t1).json["items"][0]["template_id"] == inviter_tpl["template_id"]
     assert api.get("/shop/me/coupons", token=t2).json["items"][0]["template_id"] == invitee_tpl["template_id"]
-    again = coupons.issue_invite_gifts("REF-2", inviter, invitee)         # the referral flow calls the service
+    again = coupons.issue_invite_gifts("REF-2", inviter, invitee)  # the referral flow calls the service
     assert again.already_granted and again.referral_id == "REF-1" and again.issued == []
     assert api.post("/admin/coupons/invite-gifts", {**body, "invitee_id": inviter}, token=world.hq).status == 422
 
@@ -321,8 +378,15 @@ def test_new_member_pack_once_per_openid_and_phone_ever(api, world, stage_local)
     from chalicelib.identity.models import MemberItem, OpenIdItem, member_pk, openid_pk
 
     template(api, world.hq, purpose="new_member", title="新人礼包-满100减10")
-    template(api, world.hq, purpose="new_member", title="新人礼包-无门槛3元", kind="no_threshold", threshold_fen=0,
-             off_fen=300)
+    template(
+        api,
+        world.hq,
+        purpose="new_member",
+        title="新人礼包-无门槛3元",
+        kind="no_threshold",
+        threshold_fen=0,
+        off_fen=300,
+    )
 
     def login(openid, phone=None):
         r = api.post("/auth/dev/login", {"openid": openid, **({"phone": phone} if phone else {})})
@@ -332,15 +396,17 @@ def test_new_member_pack_once_per_openid_and_phone_ever(api, world, stage_local)
 
     first, tok = login("newbie-openid", "13811112222")
     assert sorted(c["title"] for c in api.get("/shop/me/coupons", token=tok).json["items"]) == [
-        "新人礼包-无门槛3元", "新人礼包-满100减10"]
-    login("newbie-openid", "13811112222")                            # logging in again gives nothing more
+        "新人礼包-无门槛3元",
+        "新人礼包-满100减10",
+    ]
+    login("newbie-openid", "13811112222")  # logging in again gives nothing more
     assert len(api.get("/shop/me/coupons", token=tok).json["items"]) == 2
     # the account is deleted (member and openid link gone) and the same WeChat user signs up again
     MemberItem(member_pk(first), "META").delete()
     OpenIdItem(openid_pk("newbie-openid"), "META").delete()
     again, tok2 = login("newbie-openid")
     assert again != first and api.get("/shop/me/coupons", token=tok2).json["items"] == []
-    _, tok3 = login("other-openid", "+86-138-1111-2222")               # same phone, another WeChat account
+    _, tok3 = login("other-openid", "+86-138-1111-2222")  # same phone, another WeChat account
     assert api.get("/shop/me/coupons", token=tok3).json["items"] == []
     _, tok4 = login("fresh-openid", "13933334444")
     assert len(api.get("/shop/me/coupons", token=tok4).json["items"]) == 2
@@ -367,7 +433,7 @@ def test_expiry_sweep_reads_only_due_days(api, world, monkeypatch):
     assert [d for d, _ in read_days] == ["2026-11-21", "2026-11-22", "2026-11-23", "2026-11-24"]
     assert all(ids in ([], [short]) for _, ids in read_days)
     read_days.clear()
-    assert coupons.sweep_expired(two_days_later) == {"read": 0, "expired": 0}   # nothing new to read
+    assert coupons.sweep_expired(two_days_later) == {"read": 0, "expired": 0}  # nothing new to read
     assert read_days == []
     clock.set_clock(lambda: two_days_later)
     statuses = {c["coupon_id"]: c["status"] for c in api.get("/shop/me/coupons", token=tok).json["items"]}
@@ -377,7 +443,7 @@ def test_expiry_sweep_reads_only_due_days(api, world, monkeypatch):
 def test_reminders_three_days_ahead_once(api, world):
     from chalicelib.core import events
 
-    tid = template(api, world.hq, validity={"valid_days": 4})["template_id"]    # last day: Thursday 11-26
+    tid = template(api, world.hq, validity={"valid_days": 4})["template_id"]  # last day: Thursday 11-26
     mid, tok = member("forgetful", "13855556666")
     cid = claim(api, tok, tid).json["coupon_id"]
     sink: list = []
@@ -390,7 +456,12 @@ def test_reminders_three_days_ahead_once(api, world):
     assert [e.type for e in sink] == ["CouponExpiring"]
     data = sink[0].data
     assert (data["member_id"], data["phone"], data["expires_on"], data["title"], data["count"]) == (
-        mid, "13855556666", "2026-11-26", "满100减10", 1)
+        mid,
+        "13855556666",
+        "2026-11-26",
+        "满100减10",
+        1,
+    )
     assert data["coupons"][0]["coupon_id"] == cid
 
 
@@ -400,16 +471,30 @@ def test_template_routes_refuse_bad_input(api, world):
     assert api.post(url, TEN_OFF).code == "TOKEN_MISSING"
     assert api.post(url, TEN_OFF, token=token_for("member")).code == "ROLE_FORBIDDEN"
     assert api.post(url, TEN_OFF, token=world.manager_a).code == "ROLE_FORBIDDEN"
-    bad = [{**TEN_OFF, "off_fen": 10.5}, {**TEN_OFF, "off_fen": "1000"}, {**TEN_OFF, "threshold_fen": -1},
-           {**TEN_OFF, "off_fen": 20000}, {**TEN_OFF, "threshold_fen": 0}, {**TEN_OFF, "kind": "cashback"},
-           {**TEN_OFF, "percent_off": 10}, {**TEN_OFF, "kind": "percent_off", "off_fen": None},
-           {**TEN_OFF, "kind": "gift", "off_fen": None}, {**TEN_OFF, "kind": "no_threshold"},
-           {**TEN_OFF, "total_stock": 0}, {**TEN_OFF, "total_stock": 10**8}, {**TEN_OFF, "per_member_limit": 0},
-           {**TEN_OFF, "validity": {}}, {**TEN_OFF, "validity": {"valid_days": 7, "valid_from": "2026-11-01"}},
-           {**TEN_OFF, "validity": {"valid_from": "2026-12-01", "valid_until": "2026-11-01"}},
-           {**TEN_OFF, "validity": {"valid_days": 0}}, {**TEN_OFF, "purpose": "lottery"},
-           {**TEN_OFF, "claim_window": {"starts_at": "2026-11-24T00:00:00"}}, {**TEN_OFF, "title": "券" * 61},
-           {**TEN_OFF, "unknown": True}, {**TEN_OFF, "scope": {"stores": ["nope"]}}]
+    bad = [
+        {**TEN_OFF, "off_fen": 10.5},
+        {**TEN_OFF, "off_fen": "1000"},
+        {**TEN_OFF, "threshold_fen": -1},
+        {**TEN_OFF, "off_fen": 20000},
+        {**TEN_OFF, "threshold_fen": 0},
+        {**TEN_OFF, "kind": "cashback"},
+        {**TEN_OFF, "percent_off": 10},
+        {**TEN_OFF, "kind": "percent_off", "off_fen": None},
+        {**TEN_OFF, "kind": "gift", "off_fen": None},
+        {**TEN_OFF, "kind": "no_threshold"},
+        {**TEN_OFF, "total_stock": 0},
+        {**TEN_OFF, "total_stock": 10**8},
+        {**TEN_OFF, "per_member_limit": 0},
+        {**TEN_OFF, "validity": {}},
+        {**TEN_OFF, "validity": {"valid_days": 7, "valid_from": "2026-11-01"}},
+        {**TEN_OFF, "validity": {"valid_from": "2026-12-01", "valid_until": "2026-11-01"}},
+        {**TEN_OFF, "validity": {"valid_days": 0}},
+        {**TEN_OFF, "purpose": "lottery"},
+        {**TEN_OFF, "claim_window": {"starts_at": "2026-11-24T00:00:00"}},
+        {**TEN_OFF, "title": "券" * 61},
+        {**TEN_OFF, "unknown": True},
+        {**TEN_OFF, "scope": {"stores": ["nope"]}},
+    ]
     for body in bad:
         r = api.post(url, body, token=hq)
         assert (r.status, r.code) == (422, "VALIDATION_ERROR"), (body, r)

@@ -1,4 +1,5 @@
 """Stock at the API: goods-in, stock-takes, thresholds and low-stock alerts, the ledger, transfers."""
+
 from __future__ import annotations
 
 import pytest
@@ -13,25 +14,33 @@ def test_receipts_add_stock_with_a_ledger_entry(api, world):
     assert world.stock(world.a) == {"MT-53-500": 12, "CQ-BEER-500": 48}
     assert world.stock(world.b) == {}
     led = api.get(f"/admin/stores/{world.a}/stock/MT-53-500/ledger", token=world.hq).json["items"]
-    assert [(e["kind"], e["delta"]) for e in led] == [("receipt", 2), ("receipt", 10)]   # newest first
+    assert [(e["kind"], e["delta"]) for e in led] == [("receipt", 2), ("receipt", 10)]  # newest first
     assert world.ledger_sum(world.a, "MT-53-500") == 12
 
 
 def test_receipt_bad_input(api, world):
     url = f"/admin/stores/{world.a}/stock/receipts"
     assert api.post(url, {"lines": [{"sku": "NOPE", "qty": 1}]}, token=world.hq).code == "UNKNOWN_SKU"
-    for body in ({"lines": []}, {"lines": [{"sku": "MT-53-500", "qty": 0}]},
-                 {"lines": [{"sku": "MT-53-500", "qty": 1.5}]}, {"lines": [{"sku": "MT-53-500", "qty": "3"}]},
-                 {"lines": [{"sku": "MT-53-500", "qty": 1}, {"sku": "MT-53-500", "qty": 2}]},
-                 {"lines": [{"sku": "MT-53-500", "qty": 1}], "x": 1}):
+    for body in (
+        {"lines": []},
+        {"lines": [{"sku": "MT-53-500", "qty": 0}]},
+        {"lines": [{"sku": "MT-53-500", "qty": 1.5}]},
+        {"lines": [{"sku": "MT-53-500", "qty": "3"}]},
+        {"lines": [{"sku": "MT-53-500", "qty": 1}, {"sku": "MT-53-500", "qty": 2}]},
+        {"lines": [{"sku": "MT-53-500", "qty": 1}], "x": 1},
+    ):
         r = api.post(url, body, token=world.hq)
         assert (r.status, r.code) == (422, "VALIDATION_ERROR"), (body, r)
-    assert world.stock(world.a) == {}   # nothing half-written
-    r = api.post(f"/admin/stores/{world.b}/stock/receipts", {"lines": [{"sku": "MT-53-500", "qty": 1}]},
-                 token=world.clerk_a)
+    assert world.stock(world.a) == {}  # nothing half-written
+    r = api.post(
+        f"/admin/stores/{world.b}/stock/receipts", {"lines": [{"sku": "MT-53-500", "qty": 1}]}, token=world.clerk_a
+    )
     assert (r.status, r.code) == (403, "STORE_SCOPE")
-    r = api.post("/admin/stores/01JZZZZZZZZZZZZZZZZZZZZZZZ/stock/receipts", {"lines": [{"sku": "MT-53-500", "qty": 1}]},
-                 token=world.hq)
+    r = api.post(
+        "/admin/stores/01JZZZZZZZZZZZZZZZZZZZZZZZ/stock/receipts",
+        {"lines": [{"sku": "MT-53-500", "qty": 1}]},
+        token=world.hq,
+    )
     assert r.status == 404
     assert api.post(url, {"lines": [{"sku": "MT-53-500", "qty": 1}]}, token=token_for("member")).status == 403
 
@@ -43,15 +52,26 @@ def test_receipt_idempotency_key(api, world):
     again = api.post(url, body, token=world.hq, headers=h)
     assert first.status == again.status == 201 and first.json == again.json
     assert world.stock(world.a)["MT-53-500"] == 5
-    assert api.post(url, {"lines": [{"sku": "MT-53-500", "qty": 6}]}, token=world.hq,
-                    headers=h).code == "IDEMPOTENCY_KEY_REUSED"
+    assert (
+        api.post(url, {"lines": [{"sku": "MT-53-500", "qty": 6}]}, token=world.hq, headers=h).code
+        == "IDEMPOTENCY_KEY_REUSED"
+    )
 
 
 def test_stock_take_turns_counts_into_adjustments(api, world):
     world.receive(world.a, {"MT-53-500": 10, "CQ-BEER-500": 24})
-    r = api.post(f"/admin/stores/{world.a}/stock/counts",
-                 {"lines": [{"sku": "MT-53-500", "counted_qty": 8}, {"sku": "CQ-BEER-500", "counted_qty": 24},
-                            {"sku": "WLY-52-500", "counted_qty": 3}], "note": "月底盘点"}, token=world.manager_a)
+    r = api.post(
+        f"/admin/stores/{world.a}/stock/counts",
+        {
+            "lines": [
+                {"sku": "MT-53-500", "counted_qty": 8},
+                {"sku": "CQ-BEER-500", "counted_qty": 24},
+                {"sku": "WLY-52-500", "counted_qty": 3},
+            ],
+            "note": "月底盘点",
+        },
+        token=world.manager_a,
+    )
     assert r.status == 201, r
     assert r.json["adjustments"] == {"MT-53-500": -2, "WLY-52-500": 3}
     assert r.json["system"] == {"MT-53-500": 10, "CQ-BEER-500": 24, "WLY-52-500": 0}
@@ -59,13 +79,26 @@ def test_stock_take_turns_counts_into_adjustments(api, world):
     for sku, qty in world.stock(world.a).items():
         assert world.ledger_sum(world.a, sku) == qty
     # a clerk cannot do a stock-take; nothing to adjust writes nothing
-    assert api.post(f"/admin/stores/{world.a}/stock/counts", {"lines": [{"sku": "MT-53-500", "counted_qty": 8}]},
-                    token=world.clerk_a).status == 403
-    same = api.post(f"/admin/stores/{world.a}/stock/counts", {"lines": [{"sku": "MT-53-500", "counted_qty": 8}]},
-                    token=world.hq)
+    assert (
+        api.post(
+            f"/admin/stores/{world.a}/stock/counts",
+            {"lines": [{"sku": "MT-53-500", "counted_qty": 8}]},
+            token=world.clerk_a,
+        ).status
+        == 403
+    )
+    same = api.post(
+        f"/admin/stores/{world.a}/stock/counts", {"lines": [{"sku": "MT-53-500", "counted_qty": 8}]}, token=world.hq
+    )
     assert same.json["adjustments"] == {} and same.json["movement"] is None
-    assert api.post(f"/admin/stores/{world.a}/stock/counts", {"lines": [{"sku": "MT-53-500", "counted_qty": -1}]},
-                    token=world.hq).status == 422
+    assert (
+        api.post(
+            f"/admin/stores/{world.a}/stock/counts",
+            {"lines": [{"sku": "MT-53-500", "counted_qty": -1}]},
+            token=world.hq,
+        ).status
+        == 422
+    )
 
 
 def test_low_stock_alert_once_per_crossing_with_suggested_source(api, world):
@@ -76,7 +109,7 @@ def test_low_stock_alert_once_per_crossing_with_suggested_source(api, world):
     drain_events()
     url = f"/admin/stores/{world.a}/stock/counts"
     low_events = []
-    for counted in (9, 8, 7):       # three movements below the line: one crossing
+    for counted in (9, 8, 7):  # three movements below the line: one crossing
         api.post(url, {"lines": [{"sku": "CQ-BEER-500", "counted_qty": counted}]}, token=world.hq)
         low_events += [e for e in drain_events() if e["type"] == "LowStock"]
     assert len(low_events) == 1 and low_events[0]["data"]["qty"] == 9
@@ -107,9 +140,16 @@ def test_threshold_bad_input(api, world):
 
 def test_transfer_ship_receive_moves_stock_and_shows_in_transit(api, world):
     world.receive(world.b, {"CQ-BEER-500": 50})
-    r = api.post("/admin/transfers", {"from_store_id": world.b, "to_store_id": world.a,
-                                      "lines": [{"sku": "CQ-BEER-500", "qty": 20}], "note": "补货"},
-                 token=world.manager_a)
+    r = api.post(
+        "/admin/transfers",
+        {
+            "from_store_id": world.b,
+            "to_store_id": world.a,
+            "lines": [{"sku": "CQ-BEER-500", "qty": 20}],
+            "note": "补货",
+        },
+        token=world.manager_a,
+    )
     assert r.status == 201 and r.json["status"] == "CREATED", r
     tid = r.json["transfer_id"]
     # only the source store (or head office) ships
@@ -128,28 +168,39 @@ def test_transfer_ship_receive_moves_stock_and_shows_in_transit(api, world):
     assert world.ledger_sum(world.a, "CQ-BEER-500") == 20 and world.ledger_sum(world.b, "CQ-BEER-500") == 30
     listed = api.get(f"/admin/transfers?store_id={world.b}&direction=out", token=world.manager_b).json["items"]
     assert [t["transfer_id"] for t in listed] == [tid]
-    assert api.get(f"/admin/transfers?store_id={world.a}&direction=in", token=world.manager_a).json["items"][0][
-        "status"] == "RECEIVED"
+    assert (
+        api.get(f"/admin/transfers?store_id={world.a}&direction=in", token=world.manager_a).json["items"][0]["status"]
+        == "RECEIVED"
+    )
 
 
 def test_transfer_cannot_ship_more_than_the_source_has(api, world):
     world.receive(world.b, {"CQ-BEER-500": 5, "MT-53-500": 3})
-    tid = api.post("/admin/transfers", {"from_store_id": world.b, "to_store_id": world.a,
-                                        "lines": [{"sku": "CQ-BEER-500", "qty": 4}, {"sku": "MT-53-500", "qty": 4}]},
-                   token=world.hq).json["transfer_id"]
+    tid = api.post(
+        "/admin/transfers",
+        {
+            "from_store_id": world.b,
+            "to_store_id": world.a,
+            "lines": [{"sku": "CQ-BEER-500", "qty": 4}, {"sku": "MT-53-500", "qty": 4}],
+        },
+        token=world.hq,
+    ).json["transfer_id"]
     r = api.post(f"/admin/transfers/{tid}/ship", token=world.hq)
     assert (r.status, r.code) == (409, "OUT_OF_STOCK")
     assert r.json["details"]["short"] == [{"sku": "MT-53-500", "requested": 4, "available": 3, "store_id": world.b}]
-    assert world.stock(world.b) == {"CQ-BEER-500": 5, "MT-53-500": 3}   # nothing moved: no partial ship
+    assert world.stock(world.b) == {"CQ-BEER-500": 5, "MT-53-500": 3}  # nothing moved: no partial ship
     c = api.post(f"/admin/transfers/{tid}/cancel", token=world.manager_a)
     assert c.json["status"] == "CANCELLED"
     assert api.post(f"/admin/transfers/{tid}/ship", token=world.hq).code == "ILLEGAL_STATE"
 
 
-@pytest.mark.parametrize("body", [
-    {"from_store_id": "A", "to_store_id": "B", "lines": [{"sku": "MT-53-500", "qty": 1}]},
-    {"lines": [{"sku": "MT-53-500", "qty": 1}]},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"from_store_id": "A", "to_store_id": "B", "lines": [{"sku": "MT-53-500", "qty": 1}]},
+        {"lines": [{"sku": "MT-53-500", "qty": 1}]},
+    ],
+)
 def test_transfer_bad_input(api, world, body):
     assert api.post("/admin/transfers", body, token=world.hq).status == 422
 
@@ -157,7 +208,11 @@ def test_transfer_bad_input(api, world, body):
 def test_transfer_same_store_and_unknown_store(api, world):
     same = {"from_store_id": world.a, "to_store_id": world.a, "lines": [{"sku": "MT-53-500", "qty": 1}]}
     assert api.post("/admin/transfers", same, token=world.hq).status == 422
-    ghost = {"from_store_id": world.a, "to_store_id": "01JZZZZZZZZZZZZZZZZZZZZZZZ", "lines": [{"sku": "MT-53-500", "qty": 1}]}
+    ghost = {
+        "from_store_id": world.a,
+        "to_store_id": "01JZZZZZZZZZZZZZZZZZZZZZZZ",
+        "lines": [{"sku": "MT-53-500", "qty": 1}],
+    }
     assert api.post("/admin/transfers", ghost, token=world.hq).status == 422
     # a store manager can only create transfers touching their own store
     other = {"from_store_id": world.a, "to_store_id": world.b, "lines": [{"sku": "MT-53-500", "qty": 1}]}

@@ -1,4 +1,5 @@
 """``GET /openapi.json``: a valid OpenAPI 3.1 document that names every route of the app and its contract."""
+
 from __future__ import annotations
 
 import re
@@ -13,16 +14,23 @@ METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 
 # API.md: "Every POST that creates an order, a sale, a payment, a refund, a transfer or a stock movement accepts
 # an Idempotency-Key header." Routes matching these must be declared idempotent when they exist.
-MUST_BE_IDEMPOTENT = [re.compile(p) for p in (
-    r"^/shop/orders$", r"^/shop/orders/\{[^}]+\}/pay$", r"/refunds$", r"^/pos/sales$",
-    r"^/admin/transfers$", r"^/admin/transfers/\{[^}]+\}/(ship|receive)$",
-    r"^/admin/stores/\{[^}]+\}/stock/(receipts|counts)$",
-)]
+MUST_BE_IDEMPOTENT = [
+    re.compile(p)
+    for p in (
+        r"^/shop/orders$",
+        r"^/shop/orders/\{[^}]+\}/pay$",
+        r"/refunds$",
+        r"^/pos/sales$",
+        r"^/admin/transfers$",
+        r"^/admin/transfers/\{[^}]+\}/(ship|receive)$",
+        r"^/admin/stores/\{[^}]+\}/stock/(receipts|counts)$",
+    )
+]
 
 
 @pytest.fixture
 def doc(api):
-    r = api.get("/openapi.json")            # no token
+    r = api.get("/openapi.json")  # no token
     assert r.status == 200, r
     assert r.headers["Content-Type"].startswith("application/json")
     return r.json
@@ -54,7 +62,7 @@ def walk(node, path=()):
 
 def test_document_is_valid_openapi_3_1(doc):
     assert doc["openapi"].startswith("3.1")
-    validate(doc)      # raises with the offending pointer
+    validate(doc)  # raises with the offending pointer
 
 
 def test_every_ref_resolves(doc):
@@ -145,8 +153,11 @@ def test_idempotent_posts_take_an_idempotency_key(doc):
             continue
         if any(p.search(path) for p in MUST_BE_IDEMPOTENT):
             assert spec.idempotent, f"API.md: POST {path} must accept Idempotency-Key"
-        headers = [p for p in doc["paths"][path]["post"].get("parameters", [])
-                   if p["in"] == "header" and p["name"] == "Idempotency-Key"]
+        headers = [
+            p
+            for p in doc["paths"][path]["post"].get("parameters", [])
+            if p["in"] == "header" and p["name"] == "Idempotency-Key"
+        ]
         if spec.idempotent:
             assert len(headers) == 1 and headers[0]["required"] is False, path
             assert headers[0]["schema"]["type"] == "string"

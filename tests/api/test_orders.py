@@ -1,8 +1,9 @@
 """Online orders and POS sales at the API: quote and routing, checkout without overselling, cancel and the
 unpaid sweep, fulfilment with the pickup code, refunds."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -11,10 +12,10 @@ from chalicelib.orders import payment as order_payment
 from chalicelib.orders import sweeps as order_sweeps
 from tests.helpers import drain_events, token_for
 
-pytestmark = pytest.mark.clock      # depends on the time of day / weekday: make test-clock pins it
+pytestmark = pytest.mark.clock  # depends on the time of day / weekday: make test-clock pins it
 
-NEAR_A = {"lat": 29.5570, "lng": 106.5760}      # a few hundred metres from 解放碑店
-NOON = datetime(2026, 11, 23, 4, 0, tzinfo=timezone.utc)   # Monday 12:00 in Chongqing
+NEAR_A = {"lat": 29.5570, "lng": 106.5760}  # a few hundred metres from 解放碑店
+NOON = datetime(2026, 11, 23, 4, 0, tzinfo=UTC)  # Monday 12:00 in Chongqing
 
 
 @pytest.fixture(autouse=True)
@@ -28,8 +29,11 @@ def buyer():
 
 
 def order_body(**kw):
-    body = {"lines": [{"sku": "MT-53-500", "qty": 1}, {"sku": "CQ-BEER-500", "qty": 6}], "fulfillment": "pickup",
-            "location": NEAR_A}
+    body = {
+        "lines": [{"sku": "MT-53-500", "qty": 1}, {"sku": "CQ-BEER-500", "qty": 6}],
+        "fulfillment": "pickup",
+        "location": NEAR_A,
+    }
     body.update(kw)
     return body
 
@@ -42,12 +46,20 @@ def test_quote_routes_to_the_nearest_store_that_can_fill_the_cart(api, world, bu
     assert q.json["store_id"] == world.a and q.json["problems"] == []
     assert q.json["subtotal_fen"] == 299900 + 6 * 600 == q.json["payable_fen"]
     assert [(ln["sku"], ln["qty"], ln["unit_price_fen"], ln["payable_fen"]) for ln in q.json["lines"]] == [
-        ("MT-53-500", 1, 299900, 299900), ("CQ-BEER-500", 6, 600, 3600)]
+        ("MT-53-500", 1, 299900, 299900),
+        ("CQ-BEER-500", 6, 600, 3600),
+    ]
     # the nearest store lacks the baijiu: delivery (5 km radius) routes to the other store
-    world.api.post(f"/admin/stores/{world.a}/stock/counts", {"lines": [{"sku": "MT-53-500", "counted_qty": 0}]},
-                   token=world.hq)
-    q = api.post("/shop/quote", order_body(fulfillment="delivery", address={
-        "name": "张先生", "phone": "13812345678", "detail": "渝中区民族路100号"}), token=buyer)
+    world.api.post(
+        f"/admin/stores/{world.a}/stock/counts", {"lines": [{"sku": "MT-53-500", "counted_qty": 0}]}, token=world.hq
+    )
+    q = api.post(
+        "/shop/quote",
+        order_body(
+            fulfillment="delivery", address={"name": "张先生", "phone": "13812345678", "detail": "渝中区民族路100号"}
+        ),
+        token=buyer,
+    )
     assert q.json["store_id"] == world.b and q.json["problems"] == []
 
 
@@ -73,8 +85,9 @@ def test_consult_only_goods_never_go_in_an_online_cart(api, world, buyer):
     assert (r.status, r.code) == (409, "CONSULT_ONLY")
     assert world.stock(world.a)["CIG-HHL"] == 10
     # at the till it is an ordinary sale
-    s = api.post("/pos/sales", {"lines": [{"sku": "CIG-HHL", "qty": 1}], "payment": {"method": "cash"}},
-                 token=world.clerk_a)
+    s = api.post(
+        "/pos/sales", {"lines": [{"sku": "CIG-HHL", "qty": 1}], "payment": {"method": "cash"}}, token=world.clerk_a
+    )
     assert s.status == 201, s
 
 
@@ -90,8 +103,9 @@ def test_order_holds_stock_and_is_idempotent(api, world, buyer):
     again = api.post("/shop/orders", order_body(store_id=world.a), token=buyer, headers=h)
     assert again.status == 201 and again.json == o and again.headers["Idempotent-Replayed"] == "true"
     assert world.stock(world.a) == {"MT-53-500": 1, "CQ-BEER-500": 6}
-    other = api.post("/shop/orders", order_body(store_id=world.a, lines=[{"sku": "CQ-BEER-500", "qty": 1}]),
-                     token=buyer, headers=h)
+    other = api.post(
+        "/shop/orders", order_body(store_id=world.a, lines=[{"sku": "CQ-BEER-500", "qty": 1}]), token=buyer, headers=h
+    )
     assert (other.status, other.code) == (409, "IDEMPOTENCY_KEY_REUSED")
     # ledger explains the balance
     led = api.get(f"/admin/stores/{world.a}/stock/MT-53-500/ledger", token=world.hq).json["items"]
@@ -130,11 +144,13 @@ def test_cancel_returns_stock_once(api, world, buyer):
 
 def test_sweep_cancels_only_due_orders_and_reads_only_due_items(api, world, buyer, monkeypatch):
     world.receive(world.a, {"CQ-BEER-500": 30})
-    early = api.post("/shop/orders", order_body(store_id=world.a, lines=[{"sku": "CQ-BEER-500", "qty": 3}]),
-                     token=buyer).json["order_id"]
+    early = api.post(
+        "/shop/orders", order_body(store_id=world.a, lines=[{"sku": "CQ-BEER-500", "qty": 3}]), token=buyer
+    ).json["order_id"]
     clock.set_clock(lambda: NOON + timedelta(minutes=10))
-    late = api.post("/shop/orders", order_body(store_id=world.a, lines=[{"sku": "CQ-BEER-500", "qty": 4}]),
-                    token=buyer).json["order_id"]
+    late = api.post(
+        "/shop/orders", order_body(store_id=world.a, lines=[{"sku": "CQ-BEER-500", "qty": 4}]), token=buyer
+    ).json["order_id"]
     assert world.stock(world.a)["CQ-BEER-500"] == 23
     # count what the sweep reads
     from chalicelib.orders import repository
@@ -163,8 +179,10 @@ def test_sweep_cancels_only_due_orders_and_reads_only_due_items(api, world, buye
 def _paid_order(api, world, buyer, **kw):
     world.receive(world.a, {"MT-53-500": 2, "CQ-BEER-500": 12})
     o = api.post("/shop/orders", order_body(store_id=world.a, **kw), token=buyer).json
-    assert order_payment.apply_payment(o["order_id"], "4200000001" + o["order_id"][-8:], o["payable_fen"],
-                                       "wechat", None) == "applied"
+    assert (
+        order_payment.apply_payment(o["order_id"], "4200000001" + o["order_id"][-8:], o["payable_fen"], "wechat", None)
+        == "applied"
+    )
     return o
 
 
@@ -172,7 +190,7 @@ def test_fulfilment_pickup_with_code(api, world, buyer):
     o = _paid_order(api, world, buyer)
     oid = o["order_id"]
     assert api.get(f"/shop/orders/{oid}", token=buyer).json["status"] == "PAID"
-    assert api.post(f"/pos/orders/{oid}/ready", token=world.clerk_a).code == "ILLEGAL_STATE"   # not accepted yet
+    assert api.post(f"/pos/orders/{oid}/ready", token=world.clerk_a).code == "ILLEGAL_STATE"  # not accepted yet
     assert api.post(f"/pos/orders/{oid}/accept", token=world.clerk_b).status == 403
     assert api.post(f"/pos/orders/{oid}/accept", token=world.clerk_a).json["status"] == "ACCEPTED"
     assert api.post(f"/pos/orders/{oid}/deliver", token=world.clerk_a).code == "ILLEGAL_STATE"  # pickup order
@@ -203,8 +221,9 @@ def test_payment_applies_once_and_checks_amount(api, world, buyer):
     assert results == ["applied", "duplicate", "duplicate"]
     assert [e["type"] for e in drain_events()].count("OrderPaid") == 1
     # money for a cancelled order is refunded automatically, once
-    o2 = api.post("/shop/orders", order_body(store_id=world.a, lines=[{"sku": "CQ-BEER-500", "qty": 1}]),
-                  token=buyer).json
+    o2 = api.post(
+        "/shop/orders", order_body(store_id=world.a, lines=[{"sku": "CQ-BEER-500", "qty": 1}]), token=buyer
+    ).json
     api.post(f"/shop/orders/{o2['order_id']}/cancel", token=buyer)
     assert order_payment.apply_payment(o2["order_id"], "T2", o2["payable_fen"], "wechat", None) == "late"
     assert order_payment.apply_payment(o2["order_id"], "T2", o2["payable_fen"], "wechat", None) == "duplicate"
@@ -213,8 +232,9 @@ def test_payment_applies_once_and_checks_amount(api, world, buyer):
 
 def test_pay_route_rules(api, world, buyer):
     world.receive(world.a, {"CQ-BEER-500": 12})
-    oid = api.post("/shop/orders", order_body(store_id=world.a, lines=[{"sku": "CQ-BEER-500", "qty": 1}]),
-                   token=buyer).json["order_id"]
+    oid = api.post(
+        "/shop/orders", order_body(store_id=world.a, lines=[{"sku": "CQ-BEER-500", "qty": 1}]), token=buyer
+    ).json["order_id"]
     assert api.post(f"/shop/orders/{oid}/pay", {"method": "wallet"}, token=buyer).code == "PAYMENT_METHOD_UNAVAILABLE"
     assert api.post(f"/shop/orders/{oid}/pay", {"method": "cash"}, token=buyer).status == 422
     clock.set_clock(lambda: NOON + timedelta(minutes=20))
@@ -226,40 +246,67 @@ def test_pos_sale_uses_the_same_stock_and_prices(api, world):
     q = api.post("/pos/quote", {"lines": [{"sku": "CQ-BEER-500", "qty": 4}]}, token=world.clerk_a)
     assert q.json["payable_fen"] == 2400 and q.json["store_id"] == world.a
     h = {"Idempotency-Key": "till-1-0001"}
-    s = api.post("/pos/sales", {"lines": [{"sku": "CQ-BEER-500", "qty": 4}],
-                                "payment": {"method": "cash", "tendered_fen": 5000}}, token=world.clerk_a, headers=h)
+    s = api.post(
+        "/pos/sales",
+        {"lines": [{"sku": "CQ-BEER-500", "qty": 4}], "payment": {"method": "cash", "tendered_fen": 5000}},
+        token=world.clerk_a,
+        headers=h,
+    )
     assert s.status == 201, s
     assert s.json["channel"] == "pos" and s.json["status"] == "COMPLETED"
     assert s.json["payment"]["change_fen"] == 2600
-    again = api.post("/pos/sales", {"lines": [{"sku": "CQ-BEER-500", "qty": 4}],
-                                    "payment": {"method": "cash", "tendered_fen": 5000}}, token=world.clerk_a, headers=h)
+    again = api.post(
+        "/pos/sales",
+        {"lines": [{"sku": "CQ-BEER-500", "qty": 4}], "payment": {"method": "cash", "tendered_fen": 5000}},
+        token=world.clerk_a,
+        headers=h,
+    )
     assert again.json == s.json
     assert world.stock(world.a)["CQ-BEER-500"] == 6
-    r = api.post("/pos/sales", {"lines": [{"sku": "CQ-BEER-500", "qty": 7}], "payment": {"method": "cash"}},
-                 token=world.clerk_a)
+    r = api.post(
+        "/pos/sales", {"lines": [{"sku": "CQ-BEER-500", "qty": 7}], "payment": {"method": "cash"}}, token=world.clerk_a
+    )
     assert (r.status, r.code) == (409, "OUT_OF_STOCK")
-    r = api.post("/pos/sales", {"lines": [{"sku": "CQ-BEER-500", "qty": 1}],
-                                "payment": {"method": "cash", "tendered_fen": 100}}, token=world.clerk_a)
+    r = api.post(
+        "/pos/sales",
+        {"lines": [{"sku": "CQ-BEER-500", "qty": 1}], "payment": {"method": "cash", "tendered_fen": 100}},
+        token=world.clerk_a,
+    )
     assert r.code == "CASH_SHORT"
-    assert api.post("/pos/sales", {"lines": [{"sku": "CQ-BEER-500", "qty": 1}], "payment": {"method": "wechat_scan"}},
-                    token=world.clerk_a).status == 422
-    assert api.post("/pos/sales", {"lines": [{"sku": "CQ-BEER-500", "qty": 1}], "payment": {"method": "cash"}},
-                    token=world.hq).status == 403    # head office has no till
-    assert api.post("/pos/quote", {"lines": [{"sku": "CQ-BEER-500", "qty": 1}]}, token=token_for("member")).status == 403
+    assert (
+        api.post(
+            "/pos/sales",
+            {"lines": [{"sku": "CQ-BEER-500", "qty": 1}], "payment": {"method": "wechat_scan"}},
+            token=world.clerk_a,
+        ).status
+        == 422
+    )
+    assert (
+        api.post(
+            "/pos/sales", {"lines": [{"sku": "CQ-BEER-500", "qty": 1}], "payment": {"method": "cash"}}, token=world.hq
+        ).status
+        == 403
+    )  # head office has no till
+    assert (
+        api.post("/pos/quote", {"lines": [{"sku": "CQ-BEER-500", "qty": 1}]}, token=token_for("member")).status == 403
+    )
     assert world.ledger_sum(world.a, "CQ-BEER-500") == 6
 
 
-@pytest.mark.parametrize("body,field", [
-    ({"lines": [{"sku": "MT-53-500", "qty": 1.0}], "location": NEAR_A}, "lines.0.qty"),
-    ({"lines": [{"sku": "MT-53-500", "qty": 0}], "location": NEAR_A}, "lines.0.qty"),
-    ({"lines": [], "location": NEAR_A}, "lines"),
-    ({"lines": [{"sku": "MT-53-500", "qty": 1}]}, "body"),
-    ({"lines": [{"sku": "MT-53-500", "qty": 1}], "location": NEAR_A, "fulfillment": "drone"}, "fulfillment"),
-    ({"lines": [{"sku": "MT-53-500", "qty": 1}], "location": NEAR_A, "fulfillment": "delivery"}, "body"),
-    ({"lines": [{"sku": "MT-53-500", "qty": 1}], "location": NEAR_A, "store_id": "x"}, "store_id"),
-    ({"lines": [{"sku": "MT-53-500", "qty": 1}], "location": NEAR_A, "price_fen": 1}, "price_fen"),
-    ({"lines": [{"sku": f"S{i}", "qty": 1} for i in range(51)], "location": NEAR_A}, "lines"),
-])
+@pytest.mark.parametrize(
+    "body,field",
+    [
+        ({"lines": [{"sku": "MT-53-500", "qty": 1.0}], "location": NEAR_A}, "lines.0.qty"),
+        ({"lines": [{"sku": "MT-53-500", "qty": 0}], "location": NEAR_A}, "lines.0.qty"),
+        ({"lines": [], "location": NEAR_A}, "lines"),
+        ({"lines": [{"sku": "MT-53-500", "qty": 1}]}, "body"),
+        ({"lines": [{"sku": "MT-53-500", "qty": 1}], "location": NEAR_A, "fulfillment": "drone"}, "fulfillment"),
+        ({"lines": [{"sku": "MT-53-500", "qty": 1}], "location": NEAR_A, "fulfillment": "delivery"}, "body"),
+        ({"lines": [{"sku": "MT-53-500", "qty": 1}], "location": NEAR_A, "store_id": "x"}, "store_id"),
+        ({"lines": [{"sku": "MT-53-500", "qty": 1}], "location": NEAR_A, "price_fen": 1}, "price_fen"),
+        ({"lines": [{"sku": f"S{i}", "qty": 1} for i in range(51)], "location": NEAR_A}, "lines"),
+    ],
+)
 def test_order_bad_input(api, world, buyer, body, field):
     r = api.post("/shop/orders", body, token=buyer)
     assert r.status == 422, r
@@ -275,26 +322,31 @@ def test_refunds_whole_and_partial_never_over(api, world, buyer):
     o = _paid_order(api, world, buyer)
     oid = o["order_id"]
     # before the store accepts: the customer's refund of some beer is immediate and the beer goes back
-    r = api.post(f"/shop/orders/{oid}/refunds", {"lines": [{"sku": "CQ-BEER-500", "qty": 2}], "reason": "买多了"},
-                 token=buyer)
+    r = api.post(
+        f"/shop/orders/{oid}/refunds", {"lines": [{"sku": "CQ-BEER-500", "qty": 2}], "reason": "买多了"}, token=buyer
+    )
     assert r.status == 201, r
     assert r.json["amount_fen"] == 1200 and r.json["status"] == "COMPLETED"
     assert world.stock(world.a)["CQ-BEER-500"] == 12 - 6 + 2
-    over = api.post(f"/shop/orders/{oid}/refunds", {"lines": [{"sku": "CQ-BEER-500", "qty": 5}], "reason": "x"},
-                    token=buyer)
+    over = api.post(
+        f"/shop/orders/{oid}/refunds", {"lines": [{"sku": "CQ-BEER-500", "qty": 5}], "reason": "x"}, token=buyer
+    )
     assert (over.status, over.code) == (409, "OVER_REFUND")
     api.post(f"/pos/orders/{oid}/accept", token=world.clerk_a)
     # after acceptance: the customer's refund is a request the store settles at the till
     req = api.post(f"/shop/orders/{oid}/refunds", {"reason": "不要了"}, token=buyer)
     assert req.status == 201 and req.json["status"] == "REQUESTED"
     assert req.json["amount_fen"] == 299900 + 4 * 600
-    settled = api.post(f"/pos/orders/{oid}/refunds", {"reason": "顾客退货", "request_id": req.json["refund_id"]},
-                       token=world.clerk_a)
+    settled = api.post(
+        f"/pos/orders/{oid}/refunds", {"reason": "顾客退货", "request_id": req.json["refund_id"]}, token=world.clerk_a
+    )
     assert settled.status == 201 and settled.json["amount_fen"] == 299900 + 2400
     order = api.get(f"/shop/orders/{oid}", token=buyer).json
     assert order["status"] == "REFUNDED" and order["refunded_fen"] == order["payable_fen"]
     assert api.post(f"/pos/orders/{oid}/refunds", {"reason": "again"}, token=world.clerk_a).code in (
-        "ILLEGAL_STATE", "OVER_REFUND")
+        "ILLEGAL_STATE",
+        "OVER_REFUND",
+    )
     assert world.stock(world.a) == {"MT-53-500": 2, "CQ-BEER-500": 12}
     for sku, qty in world.stock(world.a).items():
         assert world.ledger_sum(world.a, sku) == qty
@@ -305,10 +357,16 @@ def test_refunds_whole_and_partial_never_over(api, world, buyer):
 
 def test_partial_refunds_add_up_exactly_to_the_line(api, world, buyer):
     world.receive(world.a, {"CQ-BEER-500": 3})
-    s = api.post("/pos/sales", {"lines": [{"sku": "CQ-BEER-500", "qty": 3}], "payment": {"method": "cash"}},
-                 token=world.clerk_a).json
-    amounts = [api.post(f"/pos/orders/{s['order_id']}/refunds", {"lines": [{"sku": "CQ-BEER-500", "qty": 1}],
-                                                                "reason": "退"}, token=world.clerk_a).json["amount_fen"]
-               for _ in range(3)]
+    s = api.post(
+        "/pos/sales", {"lines": [{"sku": "CQ-BEER-500", "qty": 3}], "payment": {"method": "cash"}}, token=world.clerk_a
+    ).json
+    amounts = [
+        api.post(
+            f"/pos/orders/{s['order_id']}/refunds",
+            {"lines": [{"sku": "CQ-BEER-500", "qty": 1}], "reason": "退"},
+            token=world.clerk_a,
+        ).json["amount_fen"]
+        for _ in range(3)
+    ]
     assert sum(amounts) == 1800
     assert api.get(f"/pos/orders/{s['order_id']}", token=world.clerk_a).json["status"] == "REFUNDED"

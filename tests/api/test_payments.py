@@ -1,8 +1,9 @@
 """WeChat Pay at the API: prepay through the sandbox, then its signed, encrypted notification through the
 real verification code of /webhooks/wechatpay."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -12,7 +13,7 @@ from chalicelib.payments import domain as paydomain
 from chalicelib.payments import sandbox
 from tests.helpers import drain_events, token_for
 
-NOON = datetime(2026, 11, 23, 4, 0, tzinfo=timezone.utc)
+NOON = datetime(2026, 11, 23, 4, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -22,8 +23,7 @@ def paying(api, world):
     members.create_member("01JPAYER000000000000000000", "wx-payer-openid", None, "13900001111", "小李")
     buyer = token_for("member", sub="01JPAYER000000000000000000")
     world.receive(world.a, {"MT-53-500": 3})
-    order = api.post("/shop/orders", {"lines": [{"sku": "MT-53-500", "qty": 1}], "store_id": world.a},
-                     token=buyer).json
+    order = api.post("/shop/orders", {"lines": [{"sku": "MT-53-500", "qty": 1}], "store_id": world.a}, token=buyer).json
     return buyer, order
 
 
@@ -41,7 +41,7 @@ def test_pay_returns_signed_prepay_and_the_notification_pays_once(api, world, pa
     assert paydomain.rsa_verify(sandbox.merchant_public_key(), msg, p["paySign"])
     drain_events()
     statuses = []
-    for i in range(15):           # WeChat retries a notification up to 15 times
+    for i in range(15):  # WeChat retries a notification up to 15 times
         clock.set_clock(lambda i=i: NOON + timedelta(seconds=30 * i))
         headers, body = sandbox.pending_notification(order["order_id"])
         statuses.append(post_notification(api, headers, body).status)
@@ -100,11 +100,19 @@ def test_refund_of_a_wechat_order_goes_through_the_provider(api, world, paying):
     api.post(f"/shop/orders/{order['order_id']}/pay", {"method": "wechat"}, token=buyer)
     h, b = sandbox.pending_notification(order["order_id"])
     post_notification(api, h, b)
-    r = api.post(f"/shop/orders/{order['order_id']}/refunds", {"reason": "不想要了"}, token=buyer,
-                 headers={"Idempotency-Key": "refund-1"})
+    r = api.post(
+        f"/shop/orders/{order['order_id']}/refunds",
+        {"reason": "不想要了"},
+        token=buyer,
+        headers={"Idempotency-Key": "refund-1"},
+    )
     assert r.status == 201 and r.json["status"] == "COMPLETED" and r.json["method"] == "wechat"
-    again = api.post(f"/shop/orders/{order['order_id']}/refunds", {"reason": "不想要了"}, token=buyer,
-                     headers={"Idempotency-Key": "refund-1"})
+    again = api.post(
+        f"/shop/orders/{order['order_id']}/refunds",
+        {"reason": "不想要了"},
+        token=buyer,
+        headers={"Idempotency-Key": "refund-1"},
+    )
     assert again.json == r.json
     assert api.get(f"/shop/orders/{order['order_id']}", token=buyer).json["status"] == "REFUNDED"
     assert world.stock(world.a)["MT-53-500"] == 3
@@ -112,22 +120,34 @@ def test_refund_of_a_wechat_order_goes_through_the_provider(api, world, paying):
 
 def test_pos_wechat_scan_sale(api, world):
     world.receive(world.a, {"CQ-BEER-500": 5})
-    ok = api.post("/pos/sales", {"lines": [{"sku": "CQ-BEER-500", "qty": 2}],
-                                 "payment": {"method": "wechat_scan", "auth_code": "134567890123456789"}},
-                  token=world.clerk_a)
+    ok = api.post(
+        "/pos/sales",
+        {
+            "lines": [{"sku": "CQ-BEER-500", "qty": 2}],
+            "payment": {"method": "wechat_scan", "auth_code": "134567890123456789"},
+        },
+        token=world.clerk_a,
+    )
     assert ok.status == 201, ok
     assert ok.json["payment"]["transaction_id"] and ok.json["status"] == "COMPLETED"
-    declined = api.post("/pos/sales", {"lines": [{"sku": "CQ-BEER-500", "qty": 1}],
-                                       "payment": {"method": "wechat_scan", "auth_code": "999999999999999999"}},
-                        token=world.clerk_a)
+    declined = api.post(
+        "/pos/sales",
+        {
+            "lines": [{"sku": "CQ-BEER-500", "qty": 1}],
+            "payment": {"method": "wechat_scan", "auth_code": "999999999999999999"},
+        },
+        token=world.clerk_a,
+    )
     assert (declined.status, declined.code) == (409, "PAYMENT_DECLINED")
     assert world.stock(world.a)["CQ-BEER-500"] == 3
 
 
 def test_pos_wechat_scan_refund_and_retry_with_the_same_key(api, world):
     world.receive(world.a, {"CQ-BEER-500": 5})
-    body = {"lines": [{"sku": "CQ-BEER-500", "qty": 2}],
-            "payment": {"method": "wechat_scan", "auth_code": "134567890123456789"}}
+    body = {
+        "lines": [{"sku": "CQ-BEER-500", "qty": 2}],
+        "payment": {"method": "wechat_scan", "auth_code": "134567890123456789"},
+    }
     h = {"Idempotency-Key": "till-2-0042"}
     first = api.post("/pos/sales", body, token=world.clerk_a, headers=h)
     again = api.post("/pos/sales", body, token=world.clerk_a, headers=h)

@@ -1,9 +1,10 @@
 """Store printers at the API: registration, the print pipeline (OrderPaid -> events -> print queue -> one job per
 printer), the Star CloudPRNT protocol (poll / GET / DELETE), timeouts and failures, printer health, reprints, and
 that no printer ever gets another store's ticket."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -11,12 +12,12 @@ from chalicelib.core import clock, events
 from chalicelib.identity import repository as members
 from chalicelib.orders import payment as order_payment
 from chalicelib.printing.jobs import handle_print_requests
-from chalicelib.sms.jobs import handle_sms
 from chalicelib.sms import repository as sms_repo
+from chalicelib.sms.jobs import handle_sms
 from chalicelib.subscriptions import SUBSCRIPTIONS, handle_events
 from tests.helpers import basic, drain_events, run_sqs_handler, take_messages, token_for
 
-NOON = datetime(2026, 11, 23, 4, 0, tzinfo=timezone.utc)     # Monday 12:00 in Chongqing
+NOON = datetime(2026, 11, 23, 4, 0, tzinfo=UTC)  # Monday 12:00 in Chongqing
 PRINT_Q, SMS_Q, EVENTS_Q = "omnistore-test-print", "omnistore-test-sms", "omnistore-test-events"
 STARPRNT = "application/vnd.star.starprnt"
 
@@ -36,15 +37,14 @@ class Printer:
         self.auth = basic(self.id, self.secret)
 
     def poll(self, status="200 OK", mac=None, **extra):
-        body = {"printerMAC": mac or self.mac, "statusCode": status, "status": "23 86 00 00 00 00 00 00 00",
-                **extra}
+        body = {"printerMAC": mac or self.mac, "statusCode": status, "status": "23 86 00 00 00 00 00 00 00", **extra}
         return self.api.post("/cloudprnt", body, headers=self.auth)
 
     def get(self, token=None, type="text/plain", mac=None, auth=None):
         q = f"/cloudprnt?mac={mac or self.mac}&type={type}" + (f"&token={token}" if token else "")
         r = self.api.get(q, headers=auth or self.auth)
         if isinstance(r.json, bytes):
-            r.json = r.json.decode("utf-8")          # a print job is not JSON: its text, for the assertions
+            r.json = r.json.decode("utf-8")  # a print job is not JSON: its text, for the assertions
         return r
 
     def delete(self, token=None, code="200 OK", mac=None, auth=None):
@@ -63,8 +63,11 @@ class Printer:
 
 
 def register(api, token, store_id, mac, name="前台", width=80, interval=5) -> Printer:
-    r = api.post("/admin/printers", {"store_id": store_id, "mac": mac, "name": name, "paper_width_mm": width,
-                                     "poll_interval_s": interval}, token=token)
+    r = api.post(
+        "/admin/printers",
+        {"store_id": store_id, "mac": mac, "name": name, "paper_width_mm": width, "poll_interval_s": interval},
+        token=token,
+    )
     assert r.status == 201, r
     return Printer(api, r.json)
 
@@ -76,8 +79,12 @@ def shop(api, world, now):
     a1 = register(api, world.hq, world.a, "00:11:62:00:00:A1", "前台", 80)
     a2 = register(api, world.manager_a, world.a, "00-11-62-00-00-a2", "后仓", 58)
     b1 = register(api, world.hq, world.b, "001162:0000b1".replace(":", ""), "前台", 80)
-    assert api.put(f"/admin/sms/contacts/{world.a}", {"phones": ["13800000001"], "name": "解放碑店长"},
-                   token=world.manager_a).status == 200
+    assert (
+        api.put(
+            f"/admin/sms/contacts/{world.a}", {"phones": ["13800000001"], "name": "解放碑店长"}, token=world.manager_a
+        ).status
+        == 200
+    )
     assert api.put("/admin/sms/contacts/HQ", {"phones": ["13900000000"]}, token=world.hq).status == 200
     drain_events()
     take_messages(PRINT_Q)
@@ -86,8 +93,11 @@ def shop(api, world, now):
 
 
 def sale(api, world, clerk=None, lines=None) -> dict:
-    r = api.post("/pos/sales", {"lines": lines or [{"sku": "CQ-BEER-500", "qty": 2}], "payment": {"method": "cash"}},
-                 token=clerk or world.clerk_a)
+    r = api.post(
+        "/pos/sales",
+        {"lines": lines or [{"sku": "CQ-BEER-500", "qty": 2}], "payment": {"method": "cash"}},
+        token=clerk or world.clerk_a,
+    )
     assert r.status == 201, r
     return r.json
 
@@ -123,7 +133,7 @@ def test_one_ticket_per_printer_of_the_store_however_often_the_order_paid_messag
     body = next(b for b in take_messages(EVENTS_Q) if '"OrderPaid"' in b)
     assert run_sqs_handler(handle_events, [body, body, body]) == {"batchItemFailures": []}
     requests = take_messages(PRINT_Q)
-    assert len(requests) == 1                            # the printing subscriber ran once for the event
+    assert len(requests) == 1  # the printing subscriber ran once for the event
     # ... and the print request itself is delivered three times, in one batch and again later
     assert run_sqs_handler(handle_print_requests, requests * 3) == {"batchItemFailures": []}
     assert run_sqs_handler(handle_print_requests, requests) == {"batchItemFailures": []}
@@ -142,9 +152,9 @@ def test_one_ticket_per_printer_of_the_store_however_often_the_order_paid_messag
     assert first.json == again.json and order["order_id"] in first.json and "解放碑店" in first.json
     star = a1.get(token, type=STARPRNT)
     assert star.status == 200 and star.headers["Content-Type"] == STARPRNT
-    assert a1.poll().json["jobToken"] == token          # not confirmed yet: the same offer again
+    assert a1.poll().json["jobToken"] == token  # not confirmed yet: the same offer again
     assert a1.delete(token).json == {"result": "done"}
-    assert a1.delete(token).json == {"result": "done"}   # a repeated confirmation changes nothing
+    assert a1.delete(token).json == {"result": "done"}  # a repeated confirmation changes nothing
     assert a1.poll().json == {"jobReady": False, "mediaTypes": [STARPRNT, "text/plain"], "deleteMethod": "DELETE"}
     assert a1.get(token).status == 404
 
@@ -160,19 +170,28 @@ def test_an_online_order_ticket_shows_pickup_code_customer_and_local_time(api, w
     a1, _, _ = shop
     members.create_member("01JPRNTBUYER00000000000000", "wx-print-buyer", None, "13812345678", "阿丽")
     buyer = token_for("member", sub="01JPRNTBUYER00000000000000")
-    order = api.post("/shop/orders", {"lines": [{"sku": "MT-53-500", "qty": 1}, {"sku": "CQ-BEER-500", "qty": 6}],
-                                      "store_id": world.a, "fulfillment": "pickup", "note": "请装袋"},
-                     token=buyer).json
+    order = api.post(
+        "/shop/orders",
+        {
+            "lines": [{"sku": "MT-53-500", "qty": 1}, {"sku": "CQ-BEER-500", "qty": 6}],
+            "store_id": world.a,
+            "fulfillment": "pickup",
+            "note": "请装袋",
+        },
+        token=buyer,
+    ).json
     now["now"] = NOON + timedelta(minutes=2)
-    assert order_payment.apply_payment(order["order_id"], "wx-tx-print-1", order["payable_fen"], "wechat",
-                                       None) == "applied"
+    assert (
+        order_payment.apply_payment(order["order_id"], "wx-tx-print-1", order["payable_fen"], "wechat", None)
+        == "applied"
+    )
     pump_prints()
     text = a1.take()
     assert f"取货码 {order['pickup_code']}" in text
     assert "阿丽 138****5678" in text and "13812345678" not in text
-    assert "支付时间: 2026-11-23 12:02:00" in text              # BUSINESS_TZ, not UTC
+    assert "支付时间: 2026-11-23 12:02:00" in text  # BUSINESS_TZ, not UTC
     assert "支付方式: 微信支付" in text and "备注: 请装袋" in text
-    assert "3035.00" in text                                   # 2999.00 + 6 x 6.00
+    assert "3035.00" in text  # 2999.00 + 6 x 6.00
 
 
 def test_a_printer_that_never_confirms_gets_the_job_again_after_the_timeout(api, world, shop, now):
@@ -182,8 +201,8 @@ def test_a_printer_that_never_confirms_gets_the_job_again_after_the_timeout(api,
     t1 = a1.poll().json["jobToken"]
     assert a1.get(t1).status == 200
     now["now"] += timedelta(seconds=59)
-    assert a1.poll().json["jobToken"] == t1            # within the timeout: same offer
-    now["now"] += timedelta(seconds=2)                 # 61 s: the offer timed out
+    assert a1.poll().json["jobToken"] == t1  # within the timeout: same offer
+    now["now"] += timedelta(seconds=2)  # 61 s: the offer timed out
     t2 = a1.poll().json["jobToken"]
     assert t2 and t2 != t1
     assert a1.get(t1).status == 404 and a1.get(t2).status == 200
@@ -211,7 +230,7 @@ def test_after_three_failed_attempts_the_job_fails_and_the_store_manager_is_told
     assert len(failed) == 1 and failed[0]["data"]["printer_id"] == a1.id
     # ... which the SMS wing turns into one message to the store's contact
     for e in published:
-        events.handle_record(__import__("json").dumps(e), SUBSCRIPTIONS)    # delivered again: still one message
+        events.handle_record(__import__("json").dumps(e), SUBSCRIPTIONS)  # delivered again: still one message
     outbox = pump_sms()
     texts = [(o["phone"], o["template"]) for o in outbox]
     assert texts.count(("13800000001", "print_failed")) == 1
@@ -226,7 +245,7 @@ def test_offers_that_time_out_three_times_fail_the_job(api, world, shop, now):
         tokens.append(a1.poll().json["jobToken"])
         now["now"] += timedelta(seconds=61)
     assert len(set(tokens)) == 3 and all(tokens)
-    assert a1.poll().json["jobReady"] is False         # the third offer timed out: FAILED, not offered again
+    assert a1.poll().json["jobReady"] is False  # the third offer timed out: FAILED, not offered again
     job = next(j for j in jobs(api, world, order["order_id"]) if j["printer_id"] == a1.id)
     assert job["status"] == "FAILED"
     assert [e["type"] for e in drain_events()].count("PrintJobFailed") == 1
@@ -240,9 +259,9 @@ def test_paper_out_holds_the_job_until_the_printer_can_print(api, world, shop):
     assert p.json["jobReady"] is False
     printers = {x["printer_id"]: x for x in api.get("/admin/printers", token=world.hq).json["items"]}
     assert printers[a1.id]["status"] == "paper_empty" and printers[a1.id]["status_code"] == "410 Out of paper"
-    assert a1.poll(status="420%20Cover%20open").json["jobReady"] is False       # URL-encoded, as some send it
+    assert a1.poll(status="420%20Cover%20open").json["jobReady"] is False  # URL-encoded, as some send it
     assert api.get("/admin/printers", token=world.hq).json["items"][0]["status"] in ("cover_open", "unknown")
-    assert a1.poll(status="211 Paper low").json["jobReady"] is True             # warning only: prints
+    assert a1.poll(status="211 Paper low").json["jobReady"] is True  # warning only: prints
     assert a1.poll(printingInProgress=True).json["jobReady"] is False
 
 
@@ -254,12 +273,20 @@ def test_wrong_secret_or_another_stores_printer_never_gets_a_job(api, world, sho
     token = a1.poll().json["jobToken"]
 
     wrong = basic(a1.id, "not-the-secret")
-    for r in (api.post("/cloudprnt", {"printerMAC": a1.mac, "statusCode": "200 OK"}, headers=wrong),
-              a1.get(token, auth=wrong), a1.delete(token, auth=wrong)):
+    for r in (
+        api.post("/cloudprnt", {"printerMAC": a1.mac, "statusCode": "200 OK"}, headers=wrong),
+        a1.get(token, auth=wrong),
+        a1.delete(token, auth=wrong),
+    ):
         assert (r.status, r.code) == (401, "PRINTER_AUTH_INVALID")
         assert r.headers["WWW-Authenticate"].startswith("Basic")
-    for auth in ({}, {"Authorization": "Bearer " + world.hq}, {"Authorization": "Basic !!!"},
-                 basic("01JUNKNOWNPRINTER000000000", a1.secret), basic("../../etc", "x")):
+    for auth in (
+        {},
+        {"Authorization": "Bearer " + world.hq},
+        {"Authorization": "Basic !!!"},
+        basic("01JUNKNOWNPRINTER000000000", a1.secret),
+        basic("../../etc", "x"),
+    ):
         r = api.get(f"/cloudprnt?mac={a1.mac}&type=text/plain&token={token}", headers=auth)
         assert r.status == 401, (auth, r)
     # an unauthenticated bad request is still a 401, not a validation error
@@ -282,28 +309,41 @@ def test_cloudprnt_bad_inputs(api, world, shop):
     pump_prints()
     auth = a1.auth
     assert api.post("/cloudprnt", raw="{not json", headers=auth).status == 400
-    assert api.post("/cloudprnt", {"printerMAC": a1.mac}, headers=auth).status == 422             # no statusCode
+    assert api.post("/cloudprnt", {"printerMAC": a1.mac}, headers=auth).status == 422  # no statusCode
     assert api.post("/cloudprnt", {"printerMAC": a1.mac, "statusCode": 200}, headers=auth).status == 422
     assert api.post("/cloudprnt", {"printerMAC": a1.mac, "statusCode": "x" * 5000}, headers=auth).status == 422
-    assert api.post("/cloudprnt", {"printerMAC": a1.mac, "statusCode": "200 OK", "printingInProgress": "yes"},
-                    headers=auth).status == 422
+    assert (
+        api.post(
+            "/cloudprnt", {"printerMAC": a1.mac, "statusCode": "200 OK", "printingInProgress": "yes"}, headers=auth
+        ).status
+        == 422
+    )
     # fields a newer firmware adds are ignored, not refused
-    ok = api.post("/cloudprnt", {"printerMAC": a1.mac, "statusCode": "200 OK", "barcodeReader": [],
-                                 "uniqueID": None, "clientAction": [{"request": "GetPollInterval", "result": 5}]},
-                  headers=auth)
+    ok = api.post(
+        "/cloudprnt",
+        {
+            "printerMAC": a1.mac,
+            "statusCode": "200 OK",
+            "barcodeReader": [],
+            "uniqueID": None,
+            "clientAction": [{"request": "GetPollInterval", "result": 5}],
+        },
+        headers=auth,
+    )
     assert ok.status == 200 and ok.json["jobReady"]
     token = ok.json["jobToken"]
     assert a1.get(token, type="image/png").status == 415
     assert a1.get("garbage").status == 404
     assert a1.get("A" * 5000).status == 422
     assert a1.get(token, mac="zz:zz").status == 403
-    assert api.delete(f"/cloudprnt?mac={a1.mac}&token={token}", headers=auth).status == 422       # no code
-    assert api.get(f"/cloudprnt?mac={a1.mac}&type=text/plain&token={token}&uid=x&retry=1",
-                   headers=auth).status == 200                                                     # extra params
+    assert api.delete(f"/cloudprnt?mac={a1.mac}&token={token}", headers=auth).status == 422  # no code
+    assert (
+        api.get(f"/cloudprnt?mac={a1.mac}&type=text/plain&token={token}&uid=x&retry=1", headers=auth).status == 200
+    )  # extra params
     # firmware without jobToken: GET/DELETE without a token act on the printer's current offer
     assert api.get(f"/cloudprnt?mac={a1.mac}&type=text/plain", headers=auth).status == 200
     assert api.delete(f"/cloudprnt?mac={a1.mac}&code=200%20OK", headers=auth).json == {"result": "done"}
-    assert api.get(f"/cloudprnt?mac={a1.mac}&type=text/plain", headers=auth).status == 404           # nothing now
+    assert api.get(f"/cloudprnt?mac={a1.mac}&type=text/plain", headers=auth).status == 404  # nothing now
 
 
 # --------------------------------------------------------------------------------------- health
@@ -311,13 +351,13 @@ def test_an_offline_printer_alerts_once_per_outage(api, world, shop, now):
     from chalicelib.printing import services as printing
 
     a1, a2, _ = shop
-    assert a1.poll().status == 200                       # a2 never polls: never alerted
-    now["now"] += timedelta(seconds=15)                  # 2 x 5 s + 5 s: still online
+    assert a1.poll().status == 200  # a2 never polls: never alerted
+    now["now"] += timedelta(seconds=15)  # 2 x 5 s + 5 s: still online
     assert printing.check_printers()["offline"] == 0
     now["now"] += timedelta(seconds=1)
     assert printing.check_printers()["offline"] == 1
     now["now"] += timedelta(minutes=5)
-    assert printing.check_printers()["offline"] == 0     # same outage: no second alert
+    assert printing.check_printers()["offline"] == 0  # same outage: no second alert
     listed = {p["printer_id"]: p for p in api.get("/admin/printers", token=world.manager_a).json["items"]}
     assert set(listed) == {a1.id, a2.id}
     assert listed[a1.id]["online"] is False and listed[a1.id]["offline_since"] and listed[a1.id]["last_poll_at"]
@@ -325,12 +365,14 @@ def test_an_offline_printer_alerts_once_per_outage(api, world, shop, now):
     outbox = pump_sms()
     assert [(o["phone"], o["template"]) for o in outbox] == [("13800000001", "printer_offline")]
 
-    assert a1.poll().status == 200                       # back: the outage is over
-    assert next(p for p in api.get("/admin/printers", token=world.hq).json["items"]
-                if p["printer_id"] == a1.id)["online"] is True
+    assert a1.poll().status == 200  # back: the outage is over
+    assert (
+        next(p for p in api.get("/admin/printers", token=world.hq).json["items"] if p["printer_id"] == a1.id)["online"]
+        is True
+    )
     assert "PrinterOnline" in [e["type"] for e in drain_events()]
-    now["now"] += timedelta(minutes=2)                   # (a minute later: one SMS per template per minute)
-    assert printing.check_printers()["offline"] == 1     # a new outage: a new alert
+    now["now"] += timedelta(minutes=2)  # (a minute later: one SMS per template per minute)
+    assert printing.check_printers()["offline"] == 1  # a new outage: a new alert
     assert len([o for o in pump_sms() if o["template"] == "printer_offline"]) == 2
 
 
@@ -344,8 +386,9 @@ def test_printer_registration_and_listing(api, world, shop):
     assert {p["printer_id"] for p in mine} == {a1.id, a2.id}
     assert {p["mac"] for p in mine} == {"00:11:62:00:00:a1", "00:11:62:00:00:a2"}
     assert api.get(f"/admin/printers?store_id={world.b}", token=world.manager_a).status == 403
-    assert [p["printer_id"] for p in api.get(f"/admin/printers?store_id={world.b}", token=world.hq).json["items"]] \
-        == [b1.id]
+    assert [p["printer_id"] for p in api.get(f"/admin/printers?store_id={world.b}", token=world.hq).json["items"]] == [
+        b1.id
+    ]
     assert api.get("/admin/printers", token=world.clerk_a).status == 403
     # a new secret: the old one stops working at once
     rotated = api.post(f"/admin/printers/{a1.id}/secret", token=world.manager_a)
@@ -357,12 +400,23 @@ def test_printer_registration_and_listing(api, world, shop):
     assert api.post("/admin/printers/nope/secret", token=world.hq).status == 404
 
 
-@pytest.mark.parametrize("change, status", [
-    ({"paper_width_mm": 60}, 422), ({"paper_width_mm": "80"}, 422), ({"poll_interval_s": 0}, 422),
-    ({"poll_interval_s": 5.5}, 422), ({"mac": "00:11:62"}, 422), ({"mac": "gg:11:62:00:00:01"}, 422),
-    ({"name": "x" * 101}, 422), ({"name": ""}, 422), ({"store_id": "not-a-ulid"}, 422), ({"colour": "red"}, 422),
-    ({"store_id": "01JXXXXXXXXXXXXXXXXXXXXXXX"}, 404), ({"mac": "00:11:62:00:00:A1"}, 409),
-])
+@pytest.mark.parametrize(
+    "change, status",
+    [
+        ({"paper_width_mm": 60}, 422),
+        ({"paper_width_mm": "80"}, 422),
+        ({"poll_interval_s": 0}, 422),
+        ({"poll_interval_s": 5.5}, 422),
+        ({"mac": "00:11:62"}, 422),
+        ({"mac": "gg:11:62:00:00:01"}, 422),
+        ({"name": "x" * 101}, 422),
+        ({"name": ""}, 422),
+        ({"store_id": "not-a-ulid"}, 422),
+        ({"colour": "red"}, 422),
+        ({"store_id": "01JXXXXXXXXXXXXXXXXXXXXXXX"}, 404),
+        ({"mac": "00:11:62:00:00:A1"}, 409),
+    ],
+)
 def test_printer_registration_bad_inputs(api, world, shop, change, status):
     body = {"store_id": world.a, "mac": "00:11:62:00:00:99", "name": "新打印机", **change}
     r = api.post("/admin/printers", body, token=world.hq)
@@ -389,10 +443,11 @@ def test_reprint_makes_a_new_job_per_printer_once_per_key(api, world, shop):
     assert again.json == r.json and again.headers["Idempotent-Replayed"] == "true"
     clerk = api.post(f"/pos/orders/{order['order_id']}/reprint", token=world.clerk_a)
     assert clerk.status == 202 and clerk.json["reprint_id"] != r.json["reprint_id"]
-    assert len(pump_prints(times=2)) == 2                     # two reprints, each delivered twice
+    assert len(pump_prints(times=2)) == 2  # two reprints, each delivered twice
     got = jobs(api, world, order["order_id"])
     assert sorted((j["kind"], j["printer_id"]) for j in got) == sorted(
-        [("order", a1.id), ("order", a2.id)] + [("reprint", a1.id), ("reprint", a2.id)] * 2)
+        [("order", a1.id), ("order", a2.id)] + [("reprint", a1.id), ("reprint", a2.id)] * 2
+    )
     ticket = a1.take()
     assert "重印 REPRINT" in ticket and order["order_id"] in ticket
     assert b1.poll().json["jobReady"] is False
@@ -408,8 +463,11 @@ def test_reprint_makes_a_new_job_per_printer_once_per_key(api, world, shop):
 def test_an_unpaid_order_has_no_ticket_to_reprint(api, world, shop):
     members.create_member("01JUNPAIDBUYER000000000000", "wx-unpaid", None, None, None)
     buyer = token_for("member", sub="01JUNPAIDBUYER000000000000")
-    order = api.post("/shop/orders", {"lines": [{"sku": "CQ-BEER-500", "qty": 1}], "store_id": world.a,
-                                      "fulfillment": "pickup"}, token=buyer).json
+    order = api.post(
+        "/shop/orders",
+        {"lines": [{"sku": "CQ-BEER-500", "qty": 1}], "store_id": world.a, "fulfillment": "pickup"},
+        token=buyer,
+    ).json
     pump_prints()
     r = api.post(f"/admin/orders/{order['order_id']}/reprint", token=world.hq)
     assert (r.status, r.code) == (404, "NO_TICKET")
@@ -420,8 +478,11 @@ def test_a_refund_prints_a_refund_ticket(api, world, shop):
     order = sale(api, world, lines=[{"sku": "CQ-BEER-500", "qty": 3}])
     pump_prints()
     a1.take(), a2.take()
-    r = api.post(f"/pos/orders/{order['order_id']}/refunds", {"lines": [{"sku": "CQ-BEER-500", "qty": 1}],
-                                                              "reason": "破损"}, token=world.clerk_a)
+    r = api.post(
+        f"/pos/orders/{order['order_id']}/refunds",
+        {"lines": [{"sku": "CQ-BEER-500", "qty": 1}], "reason": "破损"},
+        token=world.clerk_a,
+    )
     assert r.status == 201, r
     pump_prints(times=3)
     text = a1.take()
@@ -439,18 +500,42 @@ def test_a_poison_print_request_fails_alone(api, world, shop):
     from tools.worker import LocalContext
 
     a1, _, _ = shop
-    good = json.dumps({"v": 1, "kind": "order", "doc": "order", "source_doc": "order",
-                       "order_id": "01JYYYYYYYYYYYYYYYYYYYYYYY", "store_id": world.a,
-                       "order": {"order_id": "01JYYYYYYYYYYYYYYYYYYYYYYY", "store_id": world.a, "channel": "pos",
-                                 "lines": [], "subtotal_fen": 0, "discount_fen": 0, "payable_fen": 0}})
-    missing = json.dumps({"v": 1, "kind": "reprint", "doc": "reprint-01JXXXXXXXXXXXXXXXXXXXXXXX",
-                          "source_doc": "order", "order_id": "01JZZZZZZZZZZZZZZZZZZZZZZZ", "store_id": world.a})
-    event = sqs_event(["not json", '{"kind": "order"}', good, missing,
-                       good.replace('"doc": "order"', '"doc": "../etc"')])
+    good = json.dumps(
+        {
+            "v": 1,
+            "kind": "order",
+            "doc": "order",
+            "source_doc": "order",
+            "order_id": "01JYYYYYYYYYYYYYYYYYYYYYYY",
+            "store_id": world.a,
+            "order": {
+                "order_id": "01JYYYYYYYYYYYYYYYYYYYYYYY",
+                "store_id": world.a,
+                "channel": "pos",
+                "lines": [],
+                "subtotal_fen": 0,
+                "discount_fen": 0,
+                "payable_fen": 0,
+            },
+        }
+    )
+    missing = json.dumps(
+        {
+            "v": 1,
+            "kind": "reprint",
+            "doc": "reprint-01JXXXXXXXXXXXXXXXXXXXXXXX",
+            "source_doc": "order",
+            "order_id": "01JZZZZZZZZZZZZZZZZZZZZZZZ",
+            "store_id": world.a,
+        }
+    )
+    event = sqs_event(
+        ["not json", '{"kind": "order"}', good, missing, good.replace('"doc": "order"', '"doc": "../etc"')]
+    )
     result = handle_print_requests(event, LocalContext("t"))
     ids = [r["messageId"] for r in event["Records"]]
     assert [f["itemIdentifier"] for f in result["batchItemFailures"]] == [ids[0], ids[1], ids[3], ids[4]]
-    assert a1.poll().json["jobReady"] is True           # the good one printed
+    assert a1.poll().json["jobReady"] is True  # the good one printed
 
 
 def test_a_paid_order_prints_once_even_when_the_process_dies_right_after_the_commit(api, world, shop, monkeypatch):
@@ -461,8 +546,11 @@ def test_a_paid_order_prints_once_even_when_the_process_dies_right_after_the_com
 
     a1, a2, _ = shop
     buyer = token_for("member", sub="01JCRASHBUYER0000000000000")
-    order = api.post("/shop/orders", {"lines": [{"sku": "CQ-BEER-500", "qty": 2}], "store_id": world.a,
-                                      "fulfillment": "pickup"}, token=buyer).json
+    order = api.post(
+        "/shop/orders",
+        {"lines": [{"sku": "CQ-BEER-500", "qty": 2}], "store_id": world.a, "fulfillment": "pickup"},
+        token=buyer,
+    ).json
     drain_events()
     real_commit = dynamo.Tx.commit
 
@@ -475,8 +563,10 @@ def test_a_paid_order_prints_once_even_when_the_process_dies_right_after_the_com
         order_payment.apply_payment(order["order_id"], "wx-tx-crash-1", order["payable_fen"], "wechat", None)
     assert api.get(f"/shop/orders/{order['order_id']}", token=buyer).json["status"] == "PAID"
     # WeChat retries the notification (no answer came): a duplicate, no second event
-    assert order_payment.apply_payment(order["order_id"], "wx-tx-crash-1", order["payable_fen"], "wechat",
-                                       None) == "duplicate"
+    assert (
+        order_payment.apply_payment(order["order_id"], "wx-tx-crash-1", order["payable_fen"], "wechat", None)
+        == "duplicate"
+    )
     delivered = drain_events()
     assert [e["type"] for e in delivered] == ["OrderPaid"]
     pump_prints(times=2)

@@ -1,14 +1,15 @@
 """Stores at the API: admin CRUD with scope, and the shop's nearest-first list with open_now."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from chalicelib.core import clock
 from tests.helpers import STORE_BODY, token_for
 
-pytestmark = pytest.mark.clock      # depends on the time of day / weekday: make test-clock pins it
+pytestmark = pytest.mark.clock  # depends on the time of day / weekday: make test-clock pins it
 
 # Chongqing, near 解放碑 (the brief's example query point is 29.56, 106.55)
 HERE = (29.56, 106.55)
@@ -67,8 +68,9 @@ def test_store_manager_sees_and_edits_only_own_store(api, hq, three):
     r = api.get(f"/admin/stores/{other}", token=mgr)
     assert (r.status, r.code) == (403, "STORE_SCOPE")
     assert api.patch(f"/admin/stores/{other}", {"phone": "023-1111111"}, token=mgr).status == 403
-    r = api.patch(f"/admin/stores/{own}", {"opening_hours": [{"weekday": 1, "open": "10:00", "close": "22:00"}]},
-                  token=mgr)
+    r = api.patch(
+        f"/admin/stores/{own}", {"opening_hours": [{"weekday": 1, "open": "10:00", "close": "22:00"}]}, token=mgr
+    )
     assert r.status == 200 and r.json["opening_hours"] == [{"weekday": 1, "open": "10:00", "close": "22:00"}]
     r = api.patch(f"/admin/stores/{own}", {"lat": 30.0}, token=mgr)
     assert (r.status, r.code) == (403, "FIELD_FORBIDDEN")
@@ -77,19 +79,22 @@ def test_store_manager_sees_and_edits_only_own_store(api, hq, three):
     assert api.get(f"/admin/stores/{own}", token=clerk).code == "ROLE_FORBIDDEN"
 
 
-@pytest.mark.parametrize("patch,field", [
-    ({"lat": "29.5"}, "lat"),
-    ({"lat": 91}, "lat"),
-    ({"delivery_radius_m": 1.5}, "delivery_radius_m"),
-    ({"delivery_radius_m": -1}, "delivery_radius_m"),
-    ({"name": ""}, "name"),
-    ({"name": "店" * 5000}, "name"),
-    ({"phone": "call me"}, "phone"),
-    ({"status": "open"}, "status"),
-    ({"colour": "red"}, "colour"),
-    ({"opening_hours": [{"weekday": 8, "open": "09:00", "close": "21:00"}]}, "opening_hours.0.weekday"),
-    ({"opening_hours": [{"weekday": 1, "open": "9am", "close": "21:00"}]}, "opening_hours.0.open"),
-])
+@pytest.mark.parametrize(
+    "patch,field",
+    [
+        ({"lat": "29.5"}, "lat"),
+        ({"lat": 91}, "lat"),
+        ({"delivery_radius_m": 1.5}, "delivery_radius_m"),
+        ({"delivery_radius_m": -1}, "delivery_radius_m"),
+        ({"name": ""}, "name"),
+        ({"name": "店" * 5000}, "name"),
+        ({"phone": "call me"}, "phone"),
+        ({"status": "open"}, "status"),
+        ({"colour": "red"}, "colour"),
+        ({"opening_hours": [{"weekday": 8, "open": "09:00", "close": "21:00"}]}, "opening_hours.0.weekday"),
+        ({"opening_hours": [{"weekday": 1, "open": "9am", "close": "21:00"}]}, "opening_hours.0.open"),
+    ],
+)
 def test_bad_store_input_is_422_naming_the_field(api, hq, patch, field):
     r = api.post("/admin/stores", {**STORE_BODY, **patch}, token=hq)
     assert (r.status, r.code) == (422, "VALIDATION_ERROR"), r
@@ -127,7 +132,7 @@ def test_create_is_idempotent_with_key(api, hq):
 # ------------------------------------------------------------------------------------------- shop
 def test_shop_stores_sorted_by_distance_with_open_now(api, member, three):
     # Monday 2026-11-23 12:00 in Chongqing (04:00 UTC): open 09:00-23:00
-    clock.set_clock(lambda: datetime(2026, 11, 23, 4, 0, tzinfo=timezone.utc))
+    clock.set_clock(lambda: datetime(2026, 11, 23, 4, 0, tzinfo=UTC))
     r = api.get(f"/shop/stores?lat={HERE[0]}&lng={HERE[1]}", token=member)
     assert r.status == 200, r
     items = r.json["items"]
@@ -137,7 +142,7 @@ def test_shop_stores_sorted_by_distance_with_open_now(api, member, three):
     assert all(s["open_now"] for s in items)
     assert "notes" not in items[0] and "created_at" not in items[0]
     # 23:30 local: closed
-    clock.set_clock(lambda: datetime(2026, 11, 23, 15, 30, tzinfo=timezone.utc))
+    clock.set_clock(lambda: datetime(2026, 11, 23, 15, 30, tzinfo=UTC))
     assert not any(s["open_now"] for s in api.get("/shop/stores?lat=29.56&lng=106.55", token=member).json["items"])
 
 
@@ -149,8 +154,17 @@ def test_shop_hides_suspended_stores_and_pages(api, hq, member, three):
     assert [s["name"] for s in r2.json["items"]] == ["沙坪坝店"] and r2.json["next"] is None
 
 
-@pytest.mark.parametrize("qs", ["", "?lat=29.56", "?lat=abc&lng=106.5", "?lat=95&lng=106.5",
-                                "?lat=29.5&lng=106.5&radius=3", "?lat=29.5&lng=106.5&next=-1"])
+@pytest.mark.parametrize(
+    "qs",
+    [
+        "",
+        "?lat=29.56",
+        "?lat=abc&lng=106.5",
+        "?lat=95&lng=106.5",
+        "?lat=29.5&lng=106.5&radius=3",
+        "?lat=29.5&lng=106.5&next=-1",
+    ],
+)
 def test_shop_stores_bad_query_is_422(api, member, qs):
     r = api.get("/shop/stores" + qs, token=member)
     assert r.status == 422, r

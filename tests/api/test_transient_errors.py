@@ -4,10 +4,11 @@ same ClientRequestToken, and never leak: when they outlast the retries the clien
 
 Faults are injected with a botocore ``before-call`` hook on the app's DynamoDB client: the hooked call never
 reaches the database (moto here), it gets the error DynamoDB would answer."""
+
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from botocore.awsrequest import AWSResponse
@@ -16,14 +17,16 @@ from chalicelib.core import clock, dynamo
 from chalicelib.core.errors import TryAgain
 from tests.helpers import token_for
 
-NOON = datetime(2026, 11, 23, 4, 0, tzinfo=timezone.utc)   # Monday 12:00 in Chongqing
+NOON = datetime(2026, 11, 23, 4, 0, tzinfo=UTC)  # Monday 12:00 in Chongqing
 BUYER = "01JBUYER000000000000000000"
 
 
 def conflict(*reasons: str) -> tuple[int, dict]:
     message = f"Transaction cancelled, please refer cancellation reasons [{', '.join(reasons)}]"
-    return 400, {"Error": {"Code": "TransactionCanceledException", "Message": message},
-                 "CancellationReasons": [{"Code": r} for r in reasons]}
+    return 400, {
+        "Error": {"Code": "TransactionCanceledException", "Message": message},
+        "CancellationReasons": [{"Code": r} for r in reasons],
+    }
 
 
 def error(status: int, code: str, message: str = "") -> tuple[int, dict]:
@@ -45,7 +48,7 @@ class Faults:
         if self.operation == "TransactWriteItems":
             self.tokens.append(body.get("ClientRequestToken"))
         if self.remaining == 0:
-            return None                                   # cleared: the call goes to the database
+            return None  # cleared: the call goes to the database
         if self.remaining is not None:
             self.remaining -= 1
         self.hits += 1
@@ -55,12 +58,12 @@ class Faults:
 
 @pytest.fixture
 def inject(aws, monkeypatch):
-    monkeypatch.setattr(dynamo, "BACKOFF_BASE_S", 0.0)      # keep the retries, drop the waiting
+    monkeypatch.setattr(dynamo, "BACKOFF_BASE_S", 0.0)  # keep the retries, drop the waiting
     hooked = []
 
     def install(operation: str, answer, times: int | None) -> Faults:
         faults = Faults(operation, answer, times)
-        client = dynamo.connection().client          # every model and every transaction goes through it
+        client = dynamo.connection().client  # every model and every transaction goes through it
         client.meta.events.register_first(f"before-call.dynamodb.{operation}", faults, unique_id=f"fault-{operation}")
         hooked.append((client, operation))
         return faults
@@ -78,9 +81,12 @@ def shop(world):
 
 
 def order(api, store_id: str, key: str):
-    return api.post("/shop/orders", {"store_id": store_id, "fulfillment": "pickup",
-                                     "lines": [{"sku": "CQ-BEER-500", "qty": 2}]},
-                    token=token_for("member", sub=BUYER), headers={"Idempotency-Key": key})
+    return api.post(
+        "/shop/orders",
+        {"store_id": store_id, "fulfillment": "pickup", "lines": [{"sku": "CQ-BEER-500", "qty": 2}]},
+        token=token_for("member", sub=BUYER),
+        headers={"Idempotency-Key": key},
+    )
 
 
 def test_a_conflict_twice_then_cleared_makes_one_order(api, shop, inject):
@@ -88,7 +94,7 @@ def test_a_conflict_twice_then_cleared_makes_one_order(api, shop, inject):
     r = order(api, shop.a, "k-conflict-twice")
     assert r.status == 201, r
     assert faults.hits == 2 and len(faults.tokens) == 3
-    assert len(set(faults.tokens)) == 1                     # the same ClientRequestToken every attempt
+    assert len(set(faults.tokens)) == 1  # the same ClientRequestToken every attempt
     assert shop.stock(shop.a)["CQ-BEER-500"] == 8 and shop.ledger_sum(shop.a, "CQ-BEER-500") == 8
     mine = api.get("/shop/orders", token=token_for("member", sub=BUYER))
     assert [o["order_id"] for o in mine.json["items"]] == [r.json["order_id"]]
@@ -109,18 +115,26 @@ def test_a_conflict_for_ever_is_503_try_again_and_writes_nothing(api, shop, inje
     assert shop.stock(shop.a)["CQ-BEER-500"] == 8
 
 
-@pytest.mark.parametrize("answer", [
-    conflict("ThrottlingError", "None"),
-    conflict("None", "ProvisionedThroughputExceeded"),
-    error(400, "ProvisionedThroughputExceededException"),
-    error(400, "ThrottlingException"),
-    error(400, "RequestLimitExceeded"),
-    error(400, "TransactionInProgressException"),
-    error(500, "InternalServerError"),
-    error(500, "InternalServerError", "The request processing has failed because of an unknown error, exception "
-                                      "or failure. (Service: DynamoDb, Status Code: 500) too long waiting for a lock"),
-    error(503, "ServiceUnavailable"),
-], ids=lambda a: a[1].get("CancellationReasons", [{}])[0].get("Code") or a[1]["Error"]["Code"])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        conflict("ThrottlingError", "None"),
+        conflict("None", "ProvisionedThroughputExceeded"),
+        error(400, "ProvisionedThroughputExceededException"),
+        error(400, "ThrottlingException"),
+        error(400, "RequestLimitExceeded"),
+        error(400, "TransactionInProgressException"),
+        error(500, "InternalServerError"),
+        error(
+            500,
+            "InternalServerError",
+            "The request processing has failed because of an unknown error, exception "
+            "or failure. (Service: DynamoDb, Status Code: 500) too long waiting for a lock",
+        ),
+        error(503, "ServiceUnavailable"),
+    ],
+    ids=lambda a: a[1].get("CancellationReasons", [{}])[0].get("Code") or a[1]["Error"]["Code"],
+)
 def test_each_transient_error_is_retried_with_the_same_token(api, shop, inject, answer):
     faults = inject("TransactWriteItems", answer, times=3)
     r = order(api, shop.a, "k-transient")
@@ -130,7 +144,7 @@ def test_each_transient_error_is_retried_with_the_same_token(api, shop, inject, 
 
 
 def test_a_failed_condition_is_not_retried(api, shop, inject):
-    def stock_condition_failed(body):          # the stock decrement (an update: sent last) lost its condition
+    def stock_condition_failed(body):  # the stock decrement (an update: sent last) lost its condition
         n = len(body["TransactItems"])
         assert "Update" in body["TransactItems"][-1]
         return conflict(*["None"] * (n - 1), "ConditionalCheckFailed")

@@ -4,6 +4,7 @@ One DynamoDB Local process per test session on a free port; every test gets fres
 "test" stage (from infra/resources.yml via tools.infra), so tests never see each other's items. If DynamoDB
 Local cannot start, every test here FAILS (never skips): a green run means the race tests really ran.
 """
+
 from __future__ import annotations
 
 import os
@@ -25,11 +26,13 @@ REGION = "ap-southeast-1"
 def ddb_local_endpoint():
     port = ddblocal.free_port()
     try:
-        proc = ddblocal.start(port, db_path=None)   # -inMemory
+        proc = ddblocal.start(port, db_path=None)  # -inMemory
     except SystemExit as e:
-        pytest.fail(f"DynamoDB Local could not start, so the integration tier cannot run: {e}\n"
-                    "Install it with `make deps` (needs Java 17: apt-get install openjdk-17-jre-headless).",
-                    pytrace=False)
+        pytest.fail(
+            f"DynamoDB Local could not start, so the integration tier cannot run: {e}\n"
+            "Install it with `make deps` (needs Java 17: apt-get install openjdk-17-jre-headless).",
+            pytrace=False,
+        )
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -71,9 +74,16 @@ def ddb(ddb_local_endpoint, monkeypatch):
 def items_of_kind(client, kind: str) -> list[dict]:
     """Every item of one discriminator (a Scan: test assertions only, never application code)."""
     table = get_settings().table_name
-    out, kwargs = [], {"TableName": table, "FilterExpression": "#k = :k",
-                       "ExpressionAttributeNames": {"#k": "kind"}, "ExpressionAttributeValues": {":k": {"S": kind}},
-                       "ConsistentRead": True}
+    out, kwargs = (
+        [],
+        {
+            "TableName": table,
+            "FilterExpression": "#k = :k",
+            "ExpressionAttributeNames": {"#k": "kind"},
+            "ExpressionAttributeValues": {":k": {"S": kind}},
+            "ConsistentRead": True,
+        },
+    )
     while True:
         page = client.scan(**kwargs)
         out.extend(page["Items"])
@@ -102,11 +112,10 @@ class Race:
         assert self.cancellations > 0, f"no conditional-check cancellation seen: not a race ({self})"
 
     def __repr__(self) -> str:
-        return (f"Race(workers={self.workers}, peak_in_flight={self.peak_in_flight}, "
-                f"cancellations={self.cancellations})")
+        return f"Race(workers={self.workers}, peak_in_flight={self.peak_in_flight}, cancellations={self.cancellations})"
 
 
-RACES: list[tuple[str, Race]] = []     # every race of this process, by test: bench/race_soak.py prints them
+RACES: list[tuple[str, Race]] = []  # every race of this process, by test: bench/race_soak.py prints them
 
 
 def run_together(n: int, fn, timeout: float = 60) -> Race:
@@ -124,14 +133,15 @@ def run_together(n: int, fn, timeout: float = 60) -> Race:
     def count_cancellations(response: dict) -> None:
         error = (response.get("Error") or {}).get("Code")
         reasons = response.get("CancellationReasons") or []
-        if error == "ConditionalCheckFailedException" or any(r.get("Code") == "ConditionalCheckFailed"
-                                                               for r in reasons):
+        if error == "ConditionalCheckFailedException" or any(
+            r.get("Code") == "ConditionalCheckFailed" for r in reasons
+        ):
             with lock:
                 seen["cancelled"] += 1
 
     real_call = BaseClient._make_api_call
 
-    def observed_call(client, operation, params):     # every botocore client, every thread
+    def observed_call(client, operation, params):  # every botocore client, every thread
         try:
             return real_call(client, operation, params)
         except ClientError as e:
@@ -149,7 +159,7 @@ def run_together(n: int, fn, timeout: float = 60) -> Race:
             finally:
                 with lock:
                     seen["in_flight"] -= 1
-        except BaseException as e:  # noqa: BLE001 - the test inspects it
+        except BaseException as e:  # the test inspects it
             results[i] = e
 
     BaseClient._make_api_call = observed_call
@@ -173,4 +183,4 @@ def warm_up() -> None:
     each), which is slow and not what a race test is about. A Lambda container builds it once."""
     from chalicelib.core.dynamo import connection
 
-    connection().client  # noqa: B018 - property with the side effect we want
+    connection().client  # property with the side effect we want

@@ -5,10 +5,11 @@
 - Two orders race for one coupon (online order and till sale): one wins, the other is refused, and the
   loser holds no stock.
 """
+
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -33,7 +34,7 @@ from chalicelib.stores.schemas import StoreCreate
 from tests.integration.conftest import run_together, warm_up
 
 HQ = Principal(sub="01JHQ00000000000000000000A", role="hq_admin")
-NOON = datetime(2026, 11, 23, 4, 0, tzinfo=timezone.utc)
+NOON = datetime(2026, 11, 23, 4, 0, tzinfo=UTC)
 
 
 @pytest.fixture(autouse=True)
@@ -41,15 +42,24 @@ def quiet(monkeypatch):
     sink: list = []
     events.capture(sink)
     clock.set_clock(lambda: NOON)
-    monkeypatch.setattr(coupon_domain, "CLAIMS_PER_MINUTE", 1000)   # these test races, not the rate limit
+    monkeypatch.setattr(coupon_domain, "CLAIMS_PER_MINUTE", 1000)  # these test races, not the rate limit
     yield sink
     events.capture(None)
 
 
 def _template(stock: int, limit: int = 1) -> str:
-    return coupons.create_template(HQ, TemplateCreate(
-        title="满100减10", kind="amount_off", threshold_fen=10000, off_fen=1000, validity={"valid_days": 7},
-        total_stock=stock, per_member_limit=limit)).template_id
+    return coupons.create_template(
+        HQ,
+        TemplateCreate(
+            title="满100减10",
+            kind="amount_off",
+            threshold_fen=10000,
+            off_fen=1000,
+            validity={"valid_days": 7},
+            total_stock=stock,
+            per_member_limit=limit,
+        ),
+    ).template_id
 
 
 def _members(n: int) -> list[Principal]:
@@ -104,9 +114,16 @@ def test_one_member_racing_20_claims_with_limit_1_gets_one():
 
 @pytest.fixture
 def store():
-    s = stores.create_store(StoreCreate(
-        name="解放碑店", address="重庆市渝中区民族路188号", lat=29.5575, lng=106.5772, phone="023-63701234",
-        opening_hours=[{"weekday": d, "open": "00:00", "close": "00:00"} for d in range(1, 8)]))
+    s = stores.create_store(
+        StoreCreate(
+            name="解放碑店",
+            address="重庆市渝中区民族路188号",
+            lat=29.5575,
+            lng=106.5772,
+            phone="023-63701234",
+            opening_hours=[{"weekday": d, "open": "00:00", "close": "00:00"} for d in range(1, 8)],
+        )
+    )
     catalog.create_product(ProductCreate(sku="WLY-52-500", name="五粮液", category="baijiu", price_fen=109900))
     inventory.receive_goods(HQ, s.store_id, ReceiptCreate(lines=[{"sku": "WLY-52-500", "qty": 100}]))
     return s.store_id
@@ -120,18 +137,26 @@ def test_a_coupon_used_by_concurrent_orders_is_used_once(store, rounds):
     clerk = Principal(sub="01JC1ERK00000000000000000A", role="clerk", store_id=store)
     warm_up()
     racers, cancelled = 6, 0
-    for n in range(rounds):            # several rounds: the winner must not depend on thread start order
+    for n in range(rounds):  # several rounds: the winner must not depend on thread start order
         tid = _template(stock=1)
-        (buyer,) = _members(1) if n == 0 else [Principal(sub=identity.create_member(
-            new_id(), f"coupon-buyer-{n}", None, None, None).member_id, role="member")]
+        (buyer,) = (
+            _members(1)
+            if n == 0
+            else [
+                Principal(
+                    sub=identity.create_member(new_id(), f"coupon-buyer-{n}", None, None, None).member_id, role="member"
+                )
+            ]
+        )
         cid = coupons.claim(buyer, tid).coupon_id
         lines = [{"sku": "WLY-52-500", "qty": 1}]
 
         def checkout(i):
             if i % 2 == 0:
                 return order_checkout.create_order(buyer, ShopQuoteIn(lines=lines, store_id=store, coupon_ids=[cid]))
-            return order_checkout.pos_sale(clerk, PosSaleIn(lines=lines, member_code=buyer.sub, coupon_ids=[cid],
-                                                            payment={"method": "cash"}))
+            return order_checkout.pos_sale(
+                clerk, PosSaleIn(lines=lines, member_code=buyer.sub, coupon_ids=[cid], payment={"method": "cash"})
+            )
 
         before = stock_repo.get_stock(store, "WLY-52-500", consistent=True).qty
         race = run_together(racers, checkout, timeout=60)

@@ -1,4 +1,5 @@
 """The Idempotency-Key mechanism (chalicelib.core.idempotency) raced on DynamoDB Local."""
+
 from __future__ import annotations
 
 import threading
@@ -21,7 +22,7 @@ def test_ten_concurrent_requests_with_one_key_run_the_body_once(ddb):
     def body():
         with lock:
             calls.append(threading.get_ident())
-        time.sleep(0.3)                 # the others arrive while this one is in progress
+        time.sleep(0.3)  # the others arrive while this one is in progress
         return 201, {"order_id": "01JORDER000000000000000000", "payable_fen": 299900}
 
     warm_up()
@@ -34,7 +35,7 @@ def test_ten_concurrent_requests_with_one_key_run_the_body_once(ddb):
     assert len(answered) + len(in_progress) == 10, results
     assert in_progress, "no request saw the key in progress: the threads did not overlap"
     assert all(c.code == "IDEMPOTENCY_IN_PROGRESS" and c.status == 409 for c in in_progress)
-    assert sum(1 for r in answered if r[2] is False) == 1          # exactly one ran it
+    assert sum(1 for r in answered if r[2] is False) == 1  # exactly one ran it
     assert {(s, p["order_id"]) for s, p, _ in answered} == {(201, "01JORDER000000000000000000")}
 
     # Later retries replay the stored response; a different body is refused.
@@ -50,9 +51,10 @@ def test_race_after_completion_only_replays():
     calls = []
     idempotency.run(SCOPE, "key-race-2", BODY, lambda: (calls.append(1), (200, {"n": 1}))[1])
     warm_up()
-    race = run_together(10, lambda i: idempotency.run(SCOPE, "key-race-2", BODY,
-                                                           lambda: (calls.append(1), (200, {"n": 2}))[1]))
-    race.assert_concurrent()               # nothing to contend for: every racer only reads the finished marker
+    race = run_together(
+        10, lambda i: idempotency.run(SCOPE, "key-race-2", BODY, lambda: (calls.append(1), (200, {"n": 2}))[1])
+    )
+    race.assert_concurrent()  # nothing to contend for: every racer only reads the finished marker
     results = race.results
     assert calls == [1]
     assert all(r == (200, {"n": 1}, True) for r in results), results

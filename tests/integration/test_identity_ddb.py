@@ -1,5 +1,6 @@
 """Staff accounts and member first login against DynamoDB Local, including real concurrent races
 (moto is not safe under concurrency; DynamoDB Local applies conditions and transactions as DynamoDB does)."""
+
 from __future__ import annotations
 
 import pytest
@@ -25,7 +26,7 @@ def test_staff_create_login_and_duplicate_username():
     with pytest.raises(Conflict) as e:
         services.create_staff(HQ, cmd.model_copy(update={"name": "另一个人"}))
     assert e.value.code == "USERNAME_TAKEN"
-    assert repository.get_staff("jfb.clerk").name == "店员小王"    # the first account is untouched
+    assert repository.get_staff("jfb.clerk").name == "店员小王"  # the first account is untouched
 
     login = services.staff_login(StaffLogin(username="jfb.clerk", password="s3cret-pass"))
     assert decode_token(login.token) == Principal(sub=out.staff_id, role="clerk", store_id=store_id)
@@ -88,7 +89,7 @@ def test_create_member_loses_cleanly_when_openid_is_taken():
     first = repository.create_member("01JMEMBERA0000000000000000", "oTaken-openid", None, None, None)
     assert first is not None
     assert repository.create_member("01JMEMBERB0000000000000000", "oTaken-openid", None, None, None) is None
-    assert repository.get_member("01JMEMBERB0000000000000000") is None   # nothing half-written
+    assert repository.get_member("01JMEMBERB0000000000000000") is None  # nothing half-written
     assert repository.member_for_openid("oTaken-openid").member_id == "01JMEMBERA0000000000000000"
 
 

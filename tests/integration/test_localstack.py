@@ -5,22 +5,22 @@ as written at 03:00 Beijing time (CLOCK_AT), the ticket printing in the store's 
 of clients connecting at once.
 
 The stack runs at this process's time (CLOCK_AT = now): the real time, or the moment TEST_CLOCK_AT pinned."""
+
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
-
-import re
-import socket
-import threading
-from datetime import datetime, timezone
 
 import pytest
 
@@ -72,14 +72,21 @@ class Stack:
         self.log = state_dir / "stack.out"
 
     def start(self, timeout: float = 90) -> None:
-        env = {**os.environ, "LOCAL_STATE_DIR": str(self.state_dir), "LOCAL_API_PORT": str(self.api),
-               "LOCAL_DDB_PORT": str(self.ddb), "LOCAL_SQS_PORT": str(self.sqs), "PYTHONUNBUFFERED": "1",
-               # the stack's clock starts at this process's now: the real time, or the pinned one
-               "CLOCK_AT": self.clock_at or datetime.now(timezone.utc).isoformat()}
+        env = {
+            **os.environ,
+            "LOCAL_STATE_DIR": str(self.state_dir),
+            "LOCAL_API_PORT": str(self.api),
+            "LOCAL_DDB_PORT": str(self.ddb),
+            "LOCAL_SQS_PORT": str(self.sqs),
+            "PYTHONUNBUFFERED": "1",
+            # the stack's clock starts at this process's now: the real time, or the pinned one
+            "CLOCK_AT": self.clock_at or datetime.now(UTC).isoformat(),
+        }
         self.state_dir.mkdir(parents=True, exist_ok=True)
         with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen([sys.executable, "-m", "tools.localstack"], cwd=ROOT, env=env,
-                                         stdout=out, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "tools.localstack"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -140,11 +147,12 @@ def test_local_stack_end_to_end(stack):
 
         status, wx = call(stack.base, "POST", "/auth/wechat/login", {"code": "demo-e2e"})
         assert status == 200 and wx["member"]["member_id"] == dev["member"]["member_id"]
-        assert call(stack.base, "POST", "/auth/wechat/login", {"code": "demo-e2e"})[0] == 200   # reusable
+        assert call(stack.base, "POST", "/auth/wechat/login", {"code": "demo-e2e"})[0] == 200  # reusable
         status, bad = call(stack.base, "POST", "/auth/wechat/login", {"code": "not-a-demo-code"})
         assert status == 401 and bad["code"] == "WECHAT_CODE_INVALID"
-        status, hq = call(stack.base, "POST", "/auth/staff/login",
-                          {"username": "hq.admin", "password": DEMO_PASSWORDS["hq_admin"]})
+        status, hq = call(
+            stack.base, "POST", "/auth/staff/login", {"username": "hq.admin", "password": DEMO_PASSWORDS["hq_admin"]}
+        )
         assert status == 200 and hq["staff"]["role"] == "hq_admin"
         assert len(java_processes(stack.ddb)) == 1
     finally:
@@ -174,10 +182,16 @@ def test_ports_in_use_are_reported_clearly(stack):
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind(("127.0.0.1", stack.ddb))
         s.listen()
-        env = {**os.environ, "LOCAL_STATE_DIR": str(stack.state_dir), "LOCAL_API_PORT": str(stack.api),
-               "LOCAL_DDB_PORT": str(stack.ddb), "LOCAL_SQS_PORT": str(stack.sqs)}
-        done = subprocess.run([sys.executable, "-m", "tools.localstack"], cwd=ROOT, env=env, capture_output=True,
-                              text=True, timeout=60)
+        env = {
+            **os.environ,
+            "LOCAL_STATE_DIR": str(stack.state_dir),
+            "LOCAL_API_PORT": str(stack.api),
+            "LOCAL_DDB_PORT": str(stack.ddb),
+            "LOCAL_SQS_PORT": str(stack.sqs),
+        }
+        done = subprocess.run(
+            [sys.executable, "-m", "tools.localstack"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        )
     assert done.returncode != 0
     assert f"DynamoDB Local port {stack.ddb}" in done.stdout + done.stderr
     assert java_processes(stack.ddb) == []
@@ -208,8 +222,13 @@ def test_the_readme_walk_through_works_at_night_and_the_ticket_prints(night_stac
     try:
         assert f"clock starts at {datetime.fromisoformat(NIGHT).isoformat()}" in stack.output()
         script = readme_block("Demo walk-through").replace("API=http://127.0.0.1:8000", f"API={stack.base}")
-        done = subprocess.run(["bash", "-c", "set -eu -o pipefail\n" + script], capture_output=True, text=True,
-                              timeout=120, cwd=stack.state_dir)
+        done = subprocess.run(
+            ["bash", "-c", "set -eu -o pipefail\n" + script],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=stack.state_dir,
+        )
         assert done.returncode == 0, done.stdout + done.stderr
         lines = done.stdout.strip().splitlines()
         assert lines[-1] == "COMPLETED" and "PAID" in lines, done.stdout
@@ -225,15 +244,19 @@ def test_the_readme_walk_through_works_at_night_and_the_ticket_prints(night_stac
         out = stack.output()
         assert f"[解放碑] │ 单号: {order['order_id']}" in out, out[-3000:]
         assert f"取货码 {order['pickup_code']}" in out and "Alice 138****8000" in out
-        assert "POST /cloudprnt" not in out                     # polls are not logged line by line
+        assert "POST /cloudprnt" not in out  # polls are not logged line by line
 
-        hq = call(stack.base, "POST", "/auth/staff/login",
-                  {"username": "hq.admin", "password": DEMO_PASSWORDS["hq_admin"]})[1]["token"]
+        hq = call(
+            stack.base, "POST", "/auth/staff/login", {"username": "hq.admin", "password": DEMO_PASSWORDS["hq_admin"]}
+        )[1]["token"]
         deadline = time.monotonic() + 20
         sent = []
         while time.monotonic() < deadline and not sent:
-            sent = [m for m in call(stack.base, "GET", "/admin/sms/outbox", token=hq)[1]["items"]
-                    if m["template"] == "order_paid"]
+            sent = [
+                m
+                for m in call(stack.base, "GET", "/admin/sms/outbox", token=hq)[1]["items"]
+                if m["template"] == "order_paid"
+            ]
             time.sleep(0.5)
         assert sent and sent[0]["phone"] == "13800138000"
         listed = call(stack.base, "GET", "/admin/printers", token=hq)[1]["items"]
@@ -241,17 +264,22 @@ def test_the_readme_walk_through_works_at_night_and_the_ticket_prints(night_stac
 
         # a day-hours store at this hour: closed (at 03:00) refuses, open (a pinned noon) takes the order
         token = call(stack.base, "POST", "/auth/dev/login", {"openid": "demo-night-owl"})[1]["token"]
-        stores = {s["name"]: s for s in call(stack.base, "GET", "/shop/stores?lat=29.53&lng=106.569",
-                                               token=token)[1]["items"]}
+        stores = {
+            s["name"]: s for s in call(stack.base, "GET", "/shop/stores?lat=29.53&lng=106.569", token=token)[1]["items"]
+        }
         nanping = stores["烟酒行·南坪店"]
         seed = next(s for s in STORES if s.code == "np")
         expected_open = is_open(periods_from(seed.opening_hours), datetime.fromisoformat(NIGHT))
         if not PINNED:
-            assert expected_open is False            # the README's night: 03:00 is outside 09:00-23:00
+            assert expected_open is False  # the README's night: 03:00 is outside 09:00-23:00
         assert nanping["open_now"] is expected_open
-        status, body = call(stack.base, "POST", "/shop/orders", {
-            "store_id": nanping["store_id"], "fulfillment": "pickup", "lines": [{"sku": "BR-CQ-GB-500", "qty": 1}]},
-            token=token)
+        status, body = call(
+            stack.base,
+            "POST",
+            "/shop/orders",
+            {"store_id": nanping["store_id"], "fulfillment": "pickup", "lines": [{"sku": "BR-CQ-GB-500", "qty": 1}]},
+            token=token,
+        )
         assert (status, body.get("code")) == ((201, None) if expected_open else (409, "STORE_CLOSED")), body
     finally:
         assert stack.stop(signal.SIGINT) == 0, stack.output()
@@ -272,7 +300,7 @@ def test_a_crowd_of_64_clients_connecting_at_once_all_get_answers(stack):
                 while chunk := conn.recv(65536):
                     data += chunk
             answers[i] = data.split(b"\r\n", 1)[0].decode()
-        except OSError as e:                       # a reset, a refused or timed-out connection
+        except OSError as e:  # a reset, a refused or timed-out connection
             answers[i] = f"{type(e).__name__}: {e}"
 
     try:

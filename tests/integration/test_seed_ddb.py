@@ -1,4 +1,5 @@
 """tools.seed against DynamoDB Local: six stores, the demo catalog and staff, once however often it runs."""
+
 from __future__ import annotations
 
 import pytest
@@ -75,7 +76,7 @@ def test_an_interrupted_seed_is_completed_without_duplicates(ddb, monkeypatch):
     monkeypatch.setattr(identity, "create_staff", fail_on)
     with pytest.raises(RuntimeError):
         seed.run()
-    assert identity.get_staff("hq.admin") is None          # not marked as seeded
+    assert identity.get_staff("hq.admin") is None  # not marked as seeded
     monkeypatch.setattr(identity, "create_staff", real)
 
     res = seed.run()

@@ -1,4 +1,5 @@
 """Stores: the production service + repository code against DynamoDB Local."""
+
 from __future__ import annotations
 
 import pytest
@@ -65,7 +66,7 @@ def test_list_pagination_walks_every_store_once(count, limit):
             break
         assert pages < 10
     assert sorted(seen) == sorted(created) and len(seen) == len(set(seen))
-    assert seen == sorted(seen)            # gsi1 sorts by store_id: ULIDs, i.e. creation order
+    assert seen == sorted(seen)  # gsi1 sorts by store_id: ULIDs, i.e. creation order
 
 
 def test_a_foreign_cursor_is_a_422_not_a_500():

@@ -2,19 +2,20 @@
 written in a transaction reach the stage's SQS queue (moto server) through the table's stream
 (``relay_events``), and every subscriber once per event id (Powertools idempotency on the idempotency table),
 even when the process dies right after the commit and when a message is delivered twice."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import boto3
 import pytest
 
-from chalicelib.core import clock, dynamo, events
+from chalicelib.core import clock, dynamo, events, queues
 from tools import infra
 from tools.worker import Worker
 
 seen: list[dict] = []
-NOON = datetime(2026, 11, 23, 4, 0, tzinfo=timezone.utc)
+NOON = datetime(2026, 11, 23, 4, 0, tzinfo=UTC)
 
 
 def _on_ping(event: dict) -> None:
@@ -28,16 +29,19 @@ def worker(ddb, ddb_local_endpoint, sqs_endpoint, monkeypatch):
     from chalicelib.core.settings import get_settings
 
     # the app's consumer, with one more subscription for this test's own event
-    monkeypatch.setattr(subscriptions, "SUBSCRIPTIONS",
-                        [*subscriptions.SUBSCRIPTIONS, events.Subscription("WorkerTestPing", "worker-test", _on_ping)])
+    monkeypatch.setattr(
+        subscriptions,
+        "SUBSCRIPTIONS",
+        [*subscriptions.SUBSCRIPTIONS, events.Subscription("WorkerTestPing", "worker-test", _on_ping)],
+    )
     monkeypatch.setenv("SQS_ENDPOINT", sqs_endpoint)
     get_settings.cache_clear()
-    assert get_settings().sqs_endpoint == sqs_endpoint      # never a real AWS endpoint from a test
-    events.reset()
+    assert get_settings().sqs_endpoint == sqs_endpoint  # never a real AWS endpoint from a test
+    queues.reset()
     events.reset_consumers()
     sqs = boto3.client("sqs", region_name="ap-southeast-1", endpoint_url=sqs_endpoint)
     urls = infra.create_queues("test", sqs)
-    for url in urls.values():        # empty them (PurgeQueue is allowed once a minute)
+    for url in urls.values():  # empty them (PurgeQueue is allowed once a minute)
         while msgs := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages"):
             for m in msgs:
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
@@ -45,7 +49,7 @@ def worker(ddb, ddb_local_endpoint, sqs_endpoint, monkeypatch):
     streams = boto3.client("dynamodbstreams", region_name="ap-southeast-1", endpoint_url=ddb_local_endpoint)
     w = Worker(app, sqs, wait_time_s=1, stage="test", dynamodb_client=ddb, streams_client=streams)
     yield w, sqs, urls
-    events.reset()
+    queues.reset()
     events.reset_consumers()
 
 
@@ -57,8 +61,11 @@ def deliver(w: Worker) -> None:
 
 def test_events_written_in_a_transaction_reach_subscribers_once(worker):
     w, sqs, urls = worker
-    assert sorted(s.queue_name for s in w.sqs_sources) == ["omnistore-test-events", "omnistore-test-print",
-                                                           "omnistore-test-sms"]
+    assert sorted(s.queue_name for s in w.sqs_sources) == [
+        "omnistore-test-events",
+        "omnistore-test-print",
+        "omnistore-test-sms",
+    ]
     assert [(s.name, s.table_name) for s in w.stream_sources] == [("relay_events", "omnistore-test-app")]
     ping = events.Event("WorkerTestPing", {"n": 1})
     with dynamo.transaction() as tx:
@@ -110,11 +117,11 @@ def test_the_sweep_relays_what_the_stream_did_not(worker):
     clock.set_clock(lambda: NOON)
     with dynamo.transaction() as tx:
         events.add(tx, [events.Event("WorkerTestPing", {"n": 5})])
-    assert events.republish(now=NOON) == 0                                  # too fresh: the stream's job
+    assert events.republish(now=NOON) == 0  # too fresh: the stream's job
     later = NOON.replace(minute=10)
     assert events.republish(now=later) == 1
-    assert events.republish(now=later) == 0                                 # relayed once
+    assert events.republish(now=later) == 0  # relayed once
     w.poll_once(wait_time_s=0, sources=["handle_events"])
     assert [e["data"]["n"] for e in seen] == [5]
-    deliver(w)                                                              # the stream's copy: relayed already
+    deliver(w)  # the stream's copy: relayed already
     assert [e["data"]["n"] for e in seen] == [5]

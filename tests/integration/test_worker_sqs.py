@@ -1,5 +1,6 @@
 """tools.worker against a real SQS API (moto server over HTTP, in this process): unique message ids, partial
 batch failures, whole-batch failures, redrive to the dead-letter queue, and the background loop."""
+
 from __future__ import annotations
 
 import json
@@ -57,8 +58,9 @@ def consumer_app(queue: str, batch_size: int = 10):
 def drain(sqs, url: str) -> list[dict]:
     out = []
     while True:
-        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
-                                  AttributeNames=["All"]).get("Messages", [])
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0, AttributeNames=["All"]).get(
+            "Messages", []
+        )
         if not got:
             return out
         out += got
@@ -66,9 +68,14 @@ def drain(sqs, url: str) -> list[dict]:
 
 def test_records_carry_unique_sqs_message_ids_and_are_deleted(sqs):
     name, url, _ = make_queue(sqs)
-    sent = [sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"n": i}),
-                             MessageAttributes={"type": {"DataType": "String", "StringValue": "OrderPaid"}})
-            ["MessageId"] for i in range(5)]
+    sent = [
+        sqs.send_message(
+            QueueUrl=url,
+            MessageBody=json.dumps({"n": i}),
+            MessageAttributes={"type": {"DataType": "String", "StringValue": "OrderPaid"}},
+        )["MessageId"]
+        for i in range(5)
+    ]
     app, seen = consumer_app(name)
     [res] = Worker(app, sqs, wait_time_s=1, region=REGION).poll_once()
     ids = [r["messageId"] for r in seen]
@@ -90,7 +97,7 @@ def test_partial_batch_failure_keeps_only_the_failed_message(sqs):
     failed_id = next(r["messageId"] for r in seen if r["body"] == "fail")
     assert res.failed == [failed_id] and len(res.message_ids) == 3
 
-    time.sleep(1.2)                                           # the visibility timeout of the failed one
+    time.sleep(1.2)  # the visibility timeout of the failed one
     back = drain(sqs, url)
     assert [(m["MessageId"], m["Body"]) for m in back] == [(failed_id, "fail")]
     assert back[0]["Attributes"]["ApproximateReceiveCount"] == "2"
@@ -116,7 +123,7 @@ def test_a_message_that_keeps_failing_ends_in_the_dlq(sqs):
     for _ in range(3):
         worker.poll_once(wait_time_s=0)
         time.sleep(1.1)
-    assert [r["body"] for r in seen].count("fail") == 2       # maxReceiveCount deliveries, then the DLQ
+    assert [r["body"] for r in seen].count("fail") == 2  # maxReceiveCount deliveries, then the DLQ
     assert [r["body"] for r in seen].count("fine") == 1
     assert drain(sqs, url) == []
     dead = drain(sqs, dlq_url)

@@ -1,8 +1,9 @@
 """The Aliyun SMS adapter: the RPC signature as Aliyun documents it (their published example), and real HTTP
 requests to a fake Dysmsapi that recomputes the signature independently and answers like the service."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -21,27 +22,41 @@ def fake():
 
 
 def provider(fake, secret=None, timeout_s=2.0, codes=CODES):
-    return providers.AliyunSmsProvider(fake.access_key_id, secret or fake.access_key_secret, "烟酒行", codes,
-                                       endpoint=fake.url, timeout_s=timeout_s)
+    return providers.AliyunSmsProvider(
+        fake.access_key_id, secret or fake.access_key_secret, "烟酒行", codes, endpoint=fake.url, timeout_s=timeout_s
+    )
 
 
 def send(p, template="order_paid", phone="13800138000", params=None, key="evt-1:order_paid:13800138000"):
     t = domain.template(template)
-    params = domain.check_params(t, params or {"store": "解放碑店", "order": "7K3QZD", "amount": "12.00",
-                                               "code": "123456"})
+    params = domain.check_params(
+        t, params or {"store": "解放碑店", "order": "7K3QZD", "amount": "12.00", "code": "123456"}
+    )
     msg = {"key": key, "phone": phone, "template": t.name, "category": t.category, "params": params}
     return p.send(msg, t, params, domain.render(t, params, "烟酒行"))
 
 
 def test_signature_matches_aliyuns_documented_example():
     """The example in Aliyun SMS's "签名机制" page (AccessKeySecret testSecret, GET)."""
-    params = {"AccessKeyId": "testId", "Action": "SendSms", "Format": "XML", "OutId": "123",
-              "PhoneNumbers": "15300000001", "RegionId": "cn-hangzhou", "SignName": "阿里云短信测试专用",
-              "SignatureMethod": "HMAC-SHA1", "SignatureNonce": "45e25e9b-0a6f-4070-8c85-2956eda1b466",
-              "SignatureVersion": "1.0", "TemplateCode": "SMS_71390007", "TemplateParam": '{"customer":"test"}',
-              "Timestamp": "2017-07-12T02:42:19Z", "Version": "2017-05-25"}
+    params = {
+        "AccessKeyId": "testId",
+        "Action": "SendSms",
+        "Format": "XML",
+        "OutId": "123",
+        "PhoneNumbers": "15300000001",
+        "RegionId": "cn-hangzhou",
+        "SignName": "阿里云短信测试专用",
+        "SignatureMethod": "HMAC-SHA1",
+        "SignatureNonce": "45e25e9b-0a6f-4070-8c85-2956eda1b466",
+        "SignatureVersion": "1.0",
+        "TemplateCode": "SMS_71390007",
+        "TemplateParam": '{"customer":"test"}',
+        "Timestamp": "2017-07-12T02:42:19Z",
+        "Version": "2017-05-25",
+    }
     assert providers.string_to_sign("GET", params).startswith(
-        "GET&%2F&AccessKeyId%3DtestId%26Action%3DSendSms%26Format%3DXML%26OutId%3D123%26PhoneNumbers%3D15300000001")
+        "GET&%2F&AccessKeyId%3DtestId%26Action%3DSendSms%26Format%3DXML%26OutId%3D123%26PhoneNumbers%3D15300000001"
+    )
     assert providers.signature("GET", params, "testSecret") == "zJDF+Lrzhj/ThnlvIToysFRq6t4="
 
 
@@ -53,8 +68,9 @@ def test_percent_encoding_follows_rfc3986():
 
 
 def test_signed_params_carry_every_common_parameter():
-    p = providers.signed_params({"Action": "SendSms"}, "id", "secret", nonce="n-1",
-                                timestamp=datetime(2026, 11, 23, 4, 0, tzinfo=timezone.utc))
+    p = providers.signed_params(
+        {"Action": "SendSms"}, "id", "secret", nonce="n-1", timestamp=datetime(2026, 11, 23, 4, 0, tzinfo=UTC)
+    )
     assert p["Timestamp"] == "2026-11-23T04:00:00Z" and p["SignatureNonce"] == "n-1"
     assert p["Version"] == "2017-05-25" and p["SignatureMethod"] == "HMAC-SHA1" and p["Format"] == "JSON"
     unsigned = {k: v for k, v in p.items() if k != "Signature"}
@@ -72,8 +88,11 @@ def test_the_fake_service_accepts_our_signed_request(fake):
     assert fake.sent[0]["params"] == {"store": "解放碑店", "order": "7K3QZD", "amount": "12.00", "code": "123456"}
     assert len(p["OutId"]) == 32
     # every request has its own nonce: a second message is accepted too
-    send(provider(fake), template="printer_offline", params={"store": "解放碑店", "printer": "前台",
-                                                               "time": "11-23 12:00"})
+    send(
+        provider(fake),
+        template="printer_offline",
+        params={"store": "解放碑店", "printer": "前台", "time": "11-23 12:00"},
+    )
     assert len(fake.sent) == 2
 
 
@@ -103,8 +122,9 @@ def test_no_answer_after_sending_is_ambiguous_and_an_unreachable_service_is_not(
     with pytest.raises(providers.ProviderAmbiguous):
         send(provider(fake, timeout_s=0.3))
     fake.delay_s = 0
-    unreachable = providers.AliyunSmsProvider("id", "secret", "烟酒行", CODES, endpoint="http://127.0.0.1:9",
-                                              timeout_s=0.5)
+    unreachable = providers.AliyunSmsProvider(
+        "id", "secret", "烟酒行", CODES, endpoint="http://127.0.0.1:9", timeout_s=0.5
+    )
     with pytest.raises(providers.ProviderUnavailable):
         send(unreachable)
 

@@ -1,4 +1,5 @@
 """Pure catalog rules: no AWS, no app."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -54,10 +55,17 @@ def test_unknown_status_is_not_orderable():
 
 
 # ------------------------------------------------------------------------------------------ consult rule
-@pytest.mark.parametrize("consult_only, hint, ok", [
-    (False, None, True), (False, "x", True), (True, "请致电门店", True),
-    (True, None, False), (True, "", False), (True, "   ", False),
-])
+@pytest.mark.parametrize(
+    "consult_only, hint, ok",
+    [
+        (False, None, True),
+        (False, "x", True),
+        (True, "请致电门店", True),
+        (True, None, False),
+        (True, "", False),
+        (True, "   ", False),
+    ],
+)
 def test_consult_rule(consult_only, hint, ok):
     if ok:
         domain.check_consult_rule(consult_only, hint)
@@ -78,14 +86,19 @@ def test_merge_applies_changes_and_checks_the_result():
     with pytest.raises(ValidationFailed):
         domain.merge(hinted, {"contact_hint": None})
     assert domain.merge(hinted, {"consult_only": False, "contact_hint": None})["contact_hint"] is None
-    assert current["name"] == "旧"   # not mutated
+    assert current["name"] == "旧"  # not mutated
 
 
-@pytest.mark.parametrize("old, new, expected", [
-    (None, None, (None, None)), ("11111111", "11111111", (None, None)),
-    (None, "22222222", (None, "22222222")), ("11111111", None, ("11111111", None)),
-    ("11111111", "22222222", ("11111111", "22222222")),
-])
+@pytest.mark.parametrize(
+    "old, new, expected",
+    [
+        (None, None, (None, None)),
+        ("11111111", "11111111", (None, None)),
+        (None, "22222222", (None, "22222222")),
+        ("11111111", None, ("11111111", None)),
+        ("11111111", "22222222", ("11111111", "22222222")),
+    ],
+)
 def test_barcode_change(old, new, expected):
     assert domain.barcode_change(old, new) == expected
 
@@ -96,9 +109,21 @@ def test_shop_visibility_and_hint():
     assert domain.shop_contact_hint(False, "致电") is None
 
 
-@pytest.mark.parametrize("sku, ok", [("MT-53-500", True), ("a", True), ("A.b_c-9", True), ("x" * 64, True),
-                                     ("", False), ("-A", False), ("a b", False), ("x" * 65, False),
-                                     ("茅台", False), ("a/b", False)])
+@pytest.mark.parametrize(
+    "sku, ok",
+    [
+        ("MT-53-500", True),
+        ("a", True),
+        ("A.b_c-9", True),
+        ("x" * 64, True),
+        ("", False),
+        ("-A", False),
+        ("a b", False),
+        ("x" * 65, False),
+        ("茅台", False),
+        ("a/b", False),
+    ],
+)
 def test_sku_pattern(sku, ok):
     assert domain.is_valid_sku(sku) is ok
 
@@ -112,9 +137,21 @@ def test_create_schema_defaults():
     assert (p.unit, p.status, p.consult_only, p.cost_fen, p.barcode) == ("件", "on_sale", False, None, None)
 
 
-@pytest.mark.parametrize("change", [{"price_fen": 6.5}, {"price_fen": 650.0}, {"price_fen": "650"},
-                                    {"price_fen": -1}, {"price_fen": True}, {"cost_fen": 1.0}, {"extra": 1},
-                                    {"image_url": "ftp://x/y"}, {"barcode": "1234567"}, {"category": "啤酒"}])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"price_fen": 6.5},
+        {"price_fen": 650.0},
+        {"price_fen": "650"},
+        {"price_fen": -1},
+        {"price_fen": True},
+        {"cost_fen": 1.0},
+        {"extra": 1},
+        {"image_url": "ftp://x/y"},
+        {"barcode": "1234567"},
+        {"category": "啤酒"},
+    ],
+)
 def test_create_schema_refuses(change):
     import json
 
@@ -125,6 +162,6 @@ def test_create_schema_refuses(change):
 def test_update_schema_nulls_and_empties():
     assert ProductUpdate.model_validate_json('{"barcode": null}').changes() == {"barcode": None}
     assert ProductUpdate.model_validate_json('{"price_fen": 1}').changes() == {"price_fen": 1}
-    for bad in ('{}', '{"name": null}', '{"status": null}', '{"sku": "B"}'):
+    for bad in ("{}", '{"name": null}', '{"status": null}', '{"sku": "B"}'):
         with pytest.raises(ValidationError):
             ProductUpdate.model_validate_json(bad)

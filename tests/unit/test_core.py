@@ -1,7 +1,8 @@
 """Core pieces without AWS: tokens, passwords, parsing, cursors, ids, masking."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -20,7 +21,7 @@ def test_token_roundtrip_and_expiry():
     p = Principal(sub="01J0", role="store_manager", store_id="S1")
     token, ttl = issue_token(p)
     assert decode_token(token) == p and ttl == 12 * 3600
-    t0 = datetime.now(timezone.utc)
+    t0 = datetime.now(UTC)
     clock.set_clock(lambda: t0 + timedelta(seconds=ttl + 1))
     with pytest.raises(Unauthorized) as e:
         decode_token(token)
@@ -66,13 +67,15 @@ class Money(Body):
 
 def test_body_parsing_is_strict():
     assert parse_body(Money, b'{"price_fen": 100, "name": "x"}').price_fen == 100
-    for raw, field in [(b'{"price_fen": 1.0, "name": "x"}', "price_fen"),
-                       (b'{"price_fen": "100", "name": "x"}', "price_fen"),
-                       (b'{"price_fen": -1, "name": "x"}', "price_fen"),
-                       (b'{"price_fen": true, "name": "x"}', "price_fen"),
-                       (b'{"price_fen": 1, "name": "x", "extra": 1}', "extra"),
-                       (b'{"price_fen": 1}', "name"),
-                       (b'[1, 2]', "body")]:
+    for raw, field in [
+        (b'{"price_fen": 1.0, "name": "x"}', "price_fen"),
+        (b'{"price_fen": "100", "name": "x"}', "price_fen"),
+        (b'{"price_fen": -1, "name": "x"}', "price_fen"),
+        (b'{"price_fen": true, "name": "x"}', "price_fen"),
+        (b'{"price_fen": 1, "name": "x", "extra": 1}', "extra"),
+        (b'{"price_fen": 1}', "name"),
+        (b"[1, 2]", "body"),
+    ]:
         with pytest.raises(ValidationFailed) as e:
             parse_body(Money, raw)
         assert e.value.status == 422
@@ -104,7 +107,7 @@ def test_cursor_roundtrip_and_tampering():
 
 def test_ids_are_ulids_and_time_ordered():
     a = new_id()
-    clock.set_clock(lambda: datetime.now(timezone.utc) + timedelta(seconds=5))
+    clock.set_clock(lambda: datetime.now(UTC) + timedelta(seconds=5))
     b = new_id()
     assert is_ulid(a) and is_ulid(b) and a < b
 
@@ -133,9 +136,9 @@ def test_clock_at_starts_the_clock_there_and_it_runs_on():
     first = clock.now()
     assert first.tzinfo is not None and timedelta(0) <= first - start < timedelta(seconds=5)
     assert clock.business_now().strftime("%a %H:%M") == "Fri 03:30"
-    assert clock.now() >= first                                         # it runs on
+    assert clock.now() >= first  # it runs on
     with pytest.raises(ValueError):
-        clock.start_at(datetime(2026, 12, 4, 3, 30))                    # no UTC offset: which 03:30?
+        clock.start_at(datetime(2026, 12, 4, 3, 30))  # no UTC offset: which 03:30?
 
 
 @pytest.mark.parametrize("stage", ["test", "dev", "prod"])
@@ -162,12 +165,12 @@ def test_the_local_worker_follows_the_app_clock():
     app = Chalice(app_name="clocked")
     fired = []
 
-    @app.schedule("cron(30 19 * * ? *)")          # 03:30 Beijing time
+    @app.schedule("cron(30 19 * * ? *)")  # 03:30 Beijing time
     def night_job(event):
         fired.append(event.to_dict()["time"])
 
-    clock.set_clock(lambda: datetime(2026, 12, 3, 19, 29, tzinfo=timezone.utc))
+    clock.set_clock(lambda: datetime(2026, 12, 3, 19, 29, tzinfo=UTC))
     worker = Worker(app, sqs_client=None)
     assert worker.tick() == []
-    clock.set_clock(lambda: datetime(2026, 12, 3, 19, 30, 5, tzinfo=timezone.utc))
+    clock.set_clock(lambda: datetime(2026, 12, 3, 19, 30, 5, tzinfo=UTC))
     assert worker.tick() == ["night_job"] and fired == ["2026-12-03T19:30:00Z"]

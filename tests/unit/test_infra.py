@@ -3,6 +3,7 @@
 The packaged template is checked by ``tools.check_package`` in ``make package``; these tests catch the same
 drift in milliseconds, without running ``chalice package``.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -15,21 +16,31 @@ DEPLOYED = ("dev", "prod")
 def test_load_reads_the_template_for_a_stage():
     tpl = infra.load("dev")
     assert tpl["Parameters"]["Stage"]["AllowedValues"] == ["dev", "prod"]
-    assert infra.table_names("dev") == {"AppTable": "omnistore-dev-app",
-                                        "IdempotencyTable": "omnistore-dev-idempotency"}
-    assert infra.queue_names("dev") == {"EventsQueue": "omnistore-dev-events",
-                                        "EventsDLQ": "omnistore-dev-events-dlq",
-                                        "PrintQueue": "omnistore-dev-print", "PrintDLQ": "omnistore-dev-print-dlq",
-                                        "SmsQueue": "omnistore-dev-sms", "SmsDLQ": "omnistore-dev-sms-dlq"}
+    assert infra.table_names("dev") == {
+        "AppTable": "omnistore-dev-app",
+        "IdempotencyTable": "omnistore-dev-idempotency",
+    }
+    assert infra.queue_names("dev") == {
+        "EventsQueue": "omnistore-dev-events",
+        "EventsDLQ": "omnistore-dev-events-dlq",
+        "PrintQueue": "omnistore-dev-print",
+        "PrintDLQ": "omnistore-dev-print-dlq",
+        "SmsQueue": "omnistore-dev-sms",
+        "SmsDLQ": "omnistore-dev-sms-dlq",
+    }
 
 
 def test_app_table_keys_and_indexes():
     app = infra.resources("dev", "AWS::DynamoDB::Table")["AppTable"]
-    assert app["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"},
-                                {"AttributeName": "sk", "KeyType": "RANGE"}]
+    assert app["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}]
     gsis = {g["IndexName"]: g["KeySchema"] for g in app["GlobalSecondaryIndexes"]}
-    assert gsis == {f"gsi{n}": [{"AttributeName": f"gsi{n}pk", "KeyType": "HASH"},
-                                {"AttributeName": f"gsi{n}sk", "KeyType": "RANGE"}] for n in (1, 2, 3)}
+    assert gsis == {
+        f"gsi{n}": [
+            {"AttributeName": f"gsi{n}pk", "KeyType": "HASH"},
+            {"AttributeName": f"gsi{n}sk", "KeyType": "RANGE"},
+        ]
+        for n in (1, 2, 3)
+    }
     assert app["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
 
 
@@ -40,8 +51,7 @@ def test_idempotency_table_has_ttl():
 
 def test_every_queue_but_dead_letter_queues_redrives_to_one():
     queues = infra.resources("dev", "AWS::SQS::Queue")
-    dlqs = {q["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0] for q in queues.values()
-            if "RedrivePolicy" in q}
+    dlqs = {q["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0] for q in queues.values() if "RedrivePolicy" in q}
     assert dlqs and dlqs <= set(queues)
     for name, q in queues.items():
         if name in dlqs:
@@ -119,8 +129,10 @@ def test_each_dead_letter_queue_is_named_after_its_queue():
             assert dlq["QueueName"] == q["QueueName"] + "-dlq", name
     renamed = {k: dict(v) for k, v in queues.items()}
     renamed["SmsDLQ"]["QueueName"] = "omnistore-dev-sms-dead"
-    assert any("SmsQueue: its dead-letter queue must be named omnistore-dev-sms-dlq" in p
-               for p in check_package.check_queues(renamed, {}))
+    assert any(
+        "SmsQueue: its dead-letter queue must be named omnistore-dev-sms-dlq" in p
+        for p in check_package.check_queues(renamed, {})
+    )
 
 
 @pytest.mark.parametrize("stage", DEPLOYED)
@@ -129,10 +141,23 @@ def test_the_outbox_relay_reads_only_new_outbox_items_of_the_app_table(stage):
     refuses a source without that filter, on a table without a stream, or without the policy to read it."""
     app = infra.table_names(stage)["AppTable"]
     props = {"TableName": app, "StreamSpecification": {"StreamViewType": "NEW_IMAGE"}}
-    tpl = {"Parameters": {"Stage": {}}, "Resources": {
-        "AppTable": {"Type": check_package.TABLE, "Properties": props},
-        "RelayEvents": {"Type": check_package.FUNCTION, "Properties": {"Events": {"Src": {
-            "Type": "DynamoDB", "Properties": {"Stream": f"arn:aws:dynamodb:r:1:table/{app}/stream/latest"}}}}}}}
+    tpl = {
+        "Parameters": {"Stage": {}},
+        "Resources": {
+            "AppTable": {"Type": check_package.TABLE, "Properties": props},
+            "RelayEvents": {
+                "Type": check_package.FUNCTION,
+                "Properties": {
+                    "Events": {
+                        "Src": {
+                            "Type": "DynamoDB",
+                            "Properties": {"Stream": f"arn:aws:dynamodb:r:1:table/{app}/stream/latest"},
+                        }
+                    }
+                },
+            },
+        },
+    }
     changes = check_package.finalize(tpl, stage)
     assert any("AppTable.StreamArn" in c for c in changes)
     fn = tpl["Resources"]["RelayEvents"]
@@ -143,9 +168,12 @@ def test_the_outbox_relay_reads_only_new_outbox_items_of_the_app_table(stage):
     assert check_package.check_streams("RelayEvents", fn, tables, policy, stage) == []
     src["FilterCriteria"] = {"Filters": []}
     assert check_package.check_streams("RelayEvents", fn, tables, policy, stage) == [
-        "RelayEvents.Events.Src: FilterCriteria must select new Outbox items only"]
+        "RelayEvents.Events.Src: FilterCriteria must select new Outbox items only"
+    ]
     src["FilterCriteria"] = check_package.OUTBOX_FILTER
     assert check_package.check_streams("RelayEvents", fn, {"AppTable": {"TableName": app}}, policy, stage) == [
-        "AppTable: RelayEvents reads its stream but the table has no StreamSpecification"]
+        "AppTable: RelayEvents reads its stream but the table has no StreamSpecification"
+    ]
     assert check_package.check_streams("RelayEvents", fn, tables, {"Statement": []}, stage) == [
-        f".chalice/policy-{stage}.json: no statement allows reading the stream of {app}"]
+        f".chalice/policy-{stage}.json: no statement allows reading the stream of {app}"
+    ]

@@ -1,8 +1,10 @@
 """Pure order, stock and pricing rules."""
+
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from chalicelib.core.errors import Conflict, ValidationFailed
 from chalicelib.inventory import domain as inv
@@ -26,8 +28,13 @@ def test_route_picks_nearest_store_that_fills_the_cart():
 
 
 def test_route_ties_go_to_more_stock_and_closed_or_far_stores_are_skipped():
-    stores = [store("x", 800), store("y", 800), store("closed", 10, open_now=False), store("gone", 10, active=False),
-              store("far", 3500)]
+    stores = [
+        store("x", 800),
+        store("y", 800),
+        store("closed", 10, open_now=False),
+        store("gone", 10, active=False),
+        store("far", 3500),
+    ]
     stock = {s: {"A": 50, "B": 50} for s in ("closed", "gone", "far")} | {"x": {"A": 2, "B": 1}, "y": {"A": 9, "B": 9}}
     assert domain.route(CART, "pickup", stores, stock).store_id == "y"
     # delivery reaches 5 km, so "far" is a candidate but "y" is still nearer
@@ -57,8 +64,14 @@ def test_status_machine():
     assert domain.transition("ACCEPTED", "ready", "pickup") == "READY"
     assert domain.transition("ACCEPTED", "deliver", "delivery") == "DELIVERING"
     assert domain.transition("DELIVERING", "complete", "delivery") == "COMPLETED"
-    for status, action in [("PAID", "pay"), ("CANCELLED", "pay"), ("PAID", "cancel"), ("COMPLETED", "accept"),
-                           ("PENDING_PAYMENT", "accept"), ("ACCEPTED", "complete")]:
+    for status, action in [
+        ("PAID", "pay"),
+        ("CANCELLED", "pay"),
+        ("PAID", "cancel"),
+        ("COMPLETED", "accept"),
+        ("PENDING_PAYMENT", "accept"),
+        ("ACCEPTED", "complete"),
+    ]:
         with pytest.raises(Conflict) as e:
             domain.transition(status, action, "pickup")
         assert e.value.code == "ILLEGAL_STATE"
@@ -66,8 +79,11 @@ def test_status_machine():
         domain.transition("ACCEPTED", "ready", "delivery")
 
 
-LINES = [{"sku": "A", "qty": 3, "payable_fen": 1000}, {"sku": "B", "qty": 1, "payable_fen": 1},
-         {"sku": "G", "qty": 1, "payable_fen": 0, "gift": True}]
+LINES = [
+    {"sku": "A", "qty": 3, "payable_fen": 1000},
+    {"sku": "B", "qty": 1, "payable_fen": 1},
+    {"sku": "G", "qty": 1, "payable_fen": 0, "gift": True},
+]
 
 
 def test_refund_amounts_exact_and_no_over_refund():
@@ -92,7 +108,7 @@ def test_refunds_of_a_line_always_add_up_to_its_payable(qty, payable, chunks):
         if left == 0:
             break
         k = min(k, left)
-        (_, amount), = domain.refund_amounts([line], {"A": k}).values()
+        ((_, amount),) = domain.refund_amounts([line], {"A": k}).values()
         assert 0 <= amount <= payable
         total += amount
         line = {**line, "refunded_qty": line["refunded_qty"] + k, "refunded_fen": line["refunded_fen"] + amount}
@@ -119,7 +135,7 @@ def test_stock_rules():
         inv.movement_deltas("sale", {"A": 0})
     assert inv.count_adjustments({"A": 5, "B": 3}, {"A": 7, "B": 3}) == {"A": -2}
     assert inv.low_stock_change(4, 5, False) == "open"
-    assert inv.low_stock_change(3, 5, True) is None          # already open: once per crossing
+    assert inv.low_stock_change(3, 5, True) is None  # already open: once per crossing
     assert inv.low_stock_change(5, 5, True) == "close"
     assert inv.low_stock_change(5, None, True) == "close"
     s = inv.suggest_source("me", 2, 10, [("me", 2, 10), ("a", 30, 10), ("b", 12, 0), ("c", 5, 10)])

@@ -1,5 +1,6 @@
 """The payment providers: the real WechatPayClient against a local fake of WeChat Pay (which checks every
 request's signature and signs its answers), and the sandbox. Keys are generated here, never committed."""
+
 from __future__ import annotations
 
 import json
@@ -7,7 +8,7 @@ import secrets
 import socket
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -33,8 +34,9 @@ def _key():
 
 
 def _pem(key) -> str:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption()).decode()
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +46,7 @@ def keys():
 
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch):
-    monkeypatch.setattr(sandbox, "_deliver", None)   # tests deliver themselves
+    monkeypatch.setattr(sandbox, "_deliver", None)  # tests deliver themselves
     payments.set_client(None)
     yield
     payments.set_client(None)
@@ -53,6 +55,7 @@ def _isolated(monkeypatch):
 
 # --- a fake WeChat Pay ---------------------------------------------------------------------------------------
 
+
 class FakeWechatPay(ThreadingHTTPServer):
     daemon_threads = True
 
@@ -60,7 +63,7 @@ class FakeWechatPay(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), Handler)
         self.merchant_public = keys["merchant"].public_key()
         self.platform = keys["platform"]
-        self.mode = "ok"          # ok | unsigned | badsig | 500 | userpaying
+        self.mode = "ok"  # ok | unsigned | badsig | 500 | userpaying
         self.requests: list[dict] = []
         self.auth_failures = 0
         self.queries = 0
@@ -85,8 +88,9 @@ class Handler(BaseHTTPRequestHandler):
             signer = self.server.platform
             if self.server.mode == "badsig":
                 signer = rsa.generate_private_key(public_exponent=65537, key_size=1024)
-            for k, v in domain.sign_response(body, private_key=signer, serial=PSERIAL,
-                                             timestamp=int(time.time())).items():
+            for k, v in domain.sign_response(
+                body, private_key=signer, serial=PSERIAL, timestamp=int(time.time())
+            ).items():
                 self.send_header(k, v)
         self.end_headers()
         self.wfile.write(body)
@@ -96,8 +100,12 @@ class Handler(BaseHTTPRequestHandler):
         try:
             auth = domain.parse_authorization(self.headers.get("Authorization", ""))
             msg = f"{method}\n{self.path}\n{auth['timestamp']}\n{auth['nonce_str']}\n{raw.decode()}\n".encode()
-            ok = (auth["mchid"] == MCHID and auth["serial_no"] == MSERIAL and bool(self.headers.get("User-Agent"))
-                  and domain.rsa_verify(self.server.merchant_public, msg, auth["signature"]))
+            ok = (
+                auth["mchid"] == MCHID
+                and auth["serial_no"] == MSERIAL
+                and bool(self.headers.get("User-Agent"))
+                and domain.rsa_verify(self.server.merchant_public, msg, auth["signature"])
+            )
         except ValueError:
             ok = False
         if not ok:
@@ -111,8 +119,14 @@ class Handler(BaseHTTPRequestHandler):
             return
         prefix = "/v3/refund/domestic/refunds/"
         if self.path.startswith(prefix) and self.path != prefix + "UNKNOWN":
-            return self._answer(200, {"refund_id": "50000000382019052709732678859",
-                                      "out_refund_no": self.path[len(prefix):], "status": "SUCCESS"})
+            return self._answer(
+                200,
+                {
+                    "refund_id": "50000000382019052709732678859",
+                    "out_refund_no": self.path[len(prefix) :],
+                    "status": "SUCCESS",
+                },
+            )
         return self._answer(404, {"code": "RESOURCE_NOT_EXISTS", "message": "退款单不存在"})
 
     def do_POST(self):
@@ -135,20 +149,36 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/v3/refund/domestic/refunds":
             if data["amount"]["refund"] > data["amount"]["total"]:
                 return self._answer(400, {"code": "INVALID_REQUEST", "message": "退款金额超过订单金额"})
-            return self._answer(200, {"refund_id": "50000000382019052709732678859", "out_refund_no":
-                                      data["out_refund_no"], "status": "PROCESSING"})
+            return self._answer(
+                200,
+                {
+                    "refund_id": "50000000382019052709732678859",
+                    "out_refund_no": data["out_refund_no"],
+                    "status": "PROCESSING",
+                },
+            )
         return self._answer(404, {"code": "NOT_FOUND", "message": "no such API"})
 
     def _v2(self, raw: bytes):
         params = domain.from_xml(raw)
         if not domain.v2_verify(params, V2_KEY) or params.get("sign_type") != "HMAC-SHA256":
             self.server.auth_failures += 1
-            return self._answer(200, domain.to_xml({"return_code": "FAIL", "return_msg": "签名错误"}),
-                                "text/xml", sign=False)
-        out = {"return_code": "SUCCESS", "return_msg": "OK", "appid": APPID, "mch_id": MCHID,
-               "nonce_str": domain.nonce_str()}
-        paid = {"result_code": "SUCCESS", "transaction_id": "4200000123202611231234567890",
-                "total_fee": params.get("total_fee", "2590"), "out_trade_no": params["out_trade_no"]}
+            return self._answer(
+                200, domain.to_xml({"return_code": "FAIL", "return_msg": "签名错误"}), "text/xml", sign=False
+            )
+        out = {
+            "return_code": "SUCCESS",
+            "return_msg": "OK",
+            "appid": APPID,
+            "mch_id": MCHID,
+            "nonce_str": domain.nonce_str(),
+        }
+        paid = {
+            "result_code": "SUCCESS",
+            "transaction_id": "4200000123202611231234567890",
+            "total_fee": params.get("total_fee", "2590"),
+            "out_trade_no": params["out_trade_no"],
+        }
         if self.path == "/pay/micropay":
             if self.server.mode == "userpaying":
                 out.update(result_code="FAIL", err_code="USERPAYING", err_code_des="需要用户输入支付密码")
@@ -178,9 +208,19 @@ def fake(keys):
 
 
 def _client(keys, base, **kw) -> WechatPayClient:
-    args = dict(mchid=MCHID, appid=APPID, merchant_private_key=_pem(keys["merchant"]), merchant_serial=MSERIAL,
-                platform_keys={PSERIAL: keys["platform"].public_key()}, notify_url="https://shop.example/notify",
-                api_base=base, timeout_s=2.0, apiv2_key=V2_KEY, retries=2, sleep=lambda s: None)
+    args = dict(
+        mchid=MCHID,
+        appid=APPID,
+        merchant_private_key=_pem(keys["merchant"]),
+        merchant_serial=MSERIAL,
+        platform_keys={PSERIAL: keys["platform"].public_key()},
+        notify_url="https://shop.example/notify",
+        api_base=base,
+        timeout_s=2.0,
+        apiv2_key=V2_KEY,
+        retries=2,
+        sleep=lambda s: None,
+    )
     args.update(kw)
     return WechatPayClient(**args)
 
@@ -192,11 +232,17 @@ def _code(fn) -> tuple[str, int]:
 
 
 def _prepay(c, order_id=ORDER):
-    return c.prepay(order_id=order_id, amount_fen=2590, description="鲜肉月饼 x2", openid="o-openid-1",
-                    expires_at=datetime(2026, 11, 23, 10, 45, tzinfo=timezone.utc))
+    return c.prepay(
+        order_id=order_id,
+        amount_fen=2590,
+        description="鲜肉月饼 x2",
+        openid="o-openid-1",
+        expires_at=datetime(2026, 11, 23, 10, 45, tzinfo=UTC),
+    )
 
 
 # --- the real client -----------------------------------------------------------------------------------------
+
 
 def test_prepay_signs_the_request_and_returns_signed_pay_params(keys, fake):
     p = _prepay(_client(keys, fake.base))
@@ -207,22 +253,37 @@ def test_prepay_signs_the_request_and_returns_signed_pay_params(keys, fake):
     (req,) = fake.requests
     assert fake.auth_failures == 0 and req["path"] == "/v3/pay/transactions/jsapi"
     sent = json.loads(req["body"])
-    assert sent == {"appid": APPID, "mchid": MCHID, "description": "鲜肉月饼 x2", "out_trade_no": ORDER,
-                    "time_expire": "2026-11-23T18:45:00+08:00", "notify_url": "https://shop.example/notify",
-                    "amount": {"total": 2590, "currency": "CNY"}, "payer": {"openid": "o-openid-1"}}
+    assert sent == {
+        "appid": APPID,
+        "mchid": MCHID,
+        "description": "鲜肉月饼 x2",
+        "out_trade_no": ORDER,
+        "time_expire": "2026-11-23T18:45:00+08:00",
+        "notify_url": "https://shop.example/notify",
+        "amount": {"total": 2590, "currency": "CNY"},
+        "payer": {"openid": "o-openid-1"},
+    }
 
 
 def test_refund_signs_the_request_and_maps_the_answer(keys, fake):
     c = _client(keys, fake.base)
-    r = c.refund(order_id=ORDER, refund_id="01JREFUND00000000000000001", amount_fen=1000, total_fen=2590,
-                 reason="顾客取消")
-    assert r == RefundResult(refund_id="01JREFUND00000000000000001",
-                             provider_refund_id="50000000382019052709732678859", status="PROCESSING")
+    r = c.refund(
+        order_id=ORDER, refund_id="01JREFUND00000000000000001", amount_fen=1000, total_fen=2590, reason="顾客取消"
+    )
+    assert r == RefundResult(
+        refund_id="01JREFUND00000000000000001", provider_refund_id="50000000382019052709732678859", status="PROCESSING"
+    )
     sent = json.loads(fake.requests[0]["body"])
-    assert sent == {"out_trade_no": ORDER, "out_refund_no": "01JREFUND00000000000000001", "reason": "顾客取消",
-                    "amount": {"refund": 1000, "total": 2590, "currency": "CNY"}}
-    assert _code(lambda: c.refund(order_id=ORDER, refund_id="R2", amount_fen=3000, total_fen=2590,
-                                  reason="x")) == ("REFUND_REJECTED", 409)
+    assert sent == {
+        "out_trade_no": ORDER,
+        "out_refund_no": "01JREFUND00000000000000001",
+        "reason": "顾客取消",
+        "amount": {"refund": 1000, "total": 2590, "currency": "CNY"},
+    }
+    assert _code(lambda: c.refund(order_id=ORDER, refund_id="R2", amount_fen=3000, total_fen=2590, reason="x")) == (
+        "REFUND_REJECTED",
+        409,
+    )
 
 
 def test_refund_status_and_close(keys, fake):
@@ -250,17 +311,19 @@ def test_an_unsigned_or_badly_signed_answer_is_rejected(keys, fake, mode):
     fake.mode = mode
     c = _client(keys, fake.base)
     assert _code(lambda: _prepay(c)) == ("PAYMENT_UNAVAILABLE", 502)
-    assert _code(lambda: c.refund(order_id=ORDER, refund_id="R1", amount_fen=1, total_fen=2590,
-                                  reason="x")) == ("PAYMENT_UNAVAILABLE", 502)
-    assert fake.auth_failures == 0        # our requests were fine; their answers were not trusted
+    assert _code(lambda: c.refund(order_id=ORDER, refund_id="R1", amount_fen=1, total_fen=2590, reason="x")) == (
+        "PAYMENT_UNAVAILABLE",
+        502,
+    )
+    assert fake.auth_failures == 0  # our requests were fine; their answers were not trusted
 
 
 def test_an_answer_signed_by_an_unknown_serial_or_stale_is_rejected(keys, fake):
     c = _client(keys, fake.base, platform_keys={"ANOTHER": keys["platform"].public_key()})
     assert _code(lambda: _prepay(c)) == ("PAYMENT_UNAVAILABLE", 502)
-    t0 = datetime.now(timezone.utc)
+    t0 = datetime.now(UTC)
     c = _client(keys, fake.base)
-    clock.set_clock(lambda: t0 - timedelta(minutes=10))     # the answer's timestamp is 10 min off our clock
+    clock.set_clock(lambda: t0 - timedelta(minutes=10))  # the answer's timestamp is 10 min off our clock
     assert _code(lambda: _prepay(c)) == ("PAYMENT_UNAVAILABLE", 502)
 
 
@@ -280,19 +343,25 @@ def test_an_unreachable_provider_is_unavailable(keys):
 
 def test_micropay_v2_paid_declined_and_unsigned(keys, fake):
     c = _client(keys, fake.base)
-    assert c.micropay(order_id=ORDER, amount_fen=2590, auth_code=PAY_CODE, description="门店消费") == \
-        Charge(transaction_id="4200000123202611231234567890", amount_fen=2590)
+    assert c.micropay(order_id=ORDER, amount_fen=2590, auth_code=PAY_CODE, description="门店消费") == Charge(
+        transaction_id="4200000123202611231234567890", amount_fen=2590
+    )
     sent = domain.from_xml(fake.requests[0]["body"])
     assert sent["total_fee"] == "2590" and sent["auth_code"] == PAY_CODE and sent["out_trade_no"] == ORDER
-    assert _code(lambda: c.micropay(order_id=ORDER, amount_fen=2590, auth_code="134567890123456780",
-                                    description="x")) == ("PAYMENT_DECLINED", 409)
+    assert _code(
+        lambda: c.micropay(order_id=ORDER, amount_fen=2590, auth_code="134567890123456780", description="x")
+    ) == ("PAYMENT_DECLINED", 409)
     fake.mode = "badsig"
-    assert _code(lambda: c.micropay(order_id=ORDER, amount_fen=2590, auth_code=PAY_CODE,
-                                    description="x")) == ("PAYMENT_UNAVAILABLE", 502)
+    assert _code(lambda: c.micropay(order_id=ORDER, amount_fen=2590, auth_code=PAY_CODE, description="x")) == (
+        "PAYMENT_UNAVAILABLE",
+        502,
+    )
     c_wrong = _client(keys, fake.base, apiv2_key="0" * 32)
     fake.mode = "ok"
-    assert _code(lambda: c_wrong.micropay(order_id=ORDER, amount_fen=2590, auth_code=PAY_CODE,
-                                          description="x")) == ("PAYMENT_UNAVAILABLE", 502)
+    assert _code(lambda: c_wrong.micropay(order_id=ORDER, amount_fen=2590, auth_code=PAY_CODE, description="x")) == (
+        "PAYMENT_UNAVAILABLE",
+        502,
+    )
 
 
 def test_micropay_waits_for_the_payer_to_confirm(keys, fake):
@@ -305,8 +374,10 @@ def test_micropay_waits_for_the_payer_to_confirm(keys, fake):
 
 def test_micropay_without_an_apiv2_key_is_unavailable(keys, fake):
     c = _client(keys, fake.base, apiv2_key="")
-    assert _code(lambda: c.micropay(order_id=ORDER, amount_fen=1, auth_code=PAY_CODE, description="x")) == \
-        ("PAYMENT_METHOD_UNAVAILABLE", 502)
+    assert _code(lambda: c.micropay(order_id=ORDER, amount_fen=1, auth_code=PAY_CODE, description="x")) == (
+        "PAYMENT_METHOD_UNAVAILABLE",
+        502,
+    )
 
 
 def test_get_client_reads_settings(keys, fake, monkeypatch):
@@ -319,8 +390,7 @@ def test_get_client_reads_settings(keys, fake, monkeypatch):
     monkeypatch.setenv("WECHATPAY_MERCHANT_SERIAL", MSERIAL)
     monkeypatch.setenv("WECHATPAY_NOTIFY_URL", "https://shop.example/notify")
     monkeypatch.setenv("WECHATPAY_API_BASE", fake.base)
-    monkeypatch.setenv("WECHATPAY_PLATFORM_PUBLIC_KEYS",
-                       json.dumps({PSERIAL: domain.public_pem(keys["platform"])}))
+    monkeypatch.setenv("WECHATPAY_PLATFORM_PUBLIC_KEYS", json.dumps({PSERIAL: domain.public_pem(keys["platform"])}))
     monkeypatch.setenv("WECHATPAY_APIV3_KEY", "a" * 32)
     get_settings.cache_clear()
     c = get_client()
@@ -355,31 +425,44 @@ def test_sandbox_is_the_default_on_test_and_refused_on_prod(monkeypatch):
 
 # --- the sandbox ---------------------------------------------------------------------------------------------
 
+
 def _sandbox_prepay(order_id=ORDER, amount_fen=2590):
-    return get_client().prepay(order_id=order_id, amount_fen=amount_fen, description="鲜肉月饼",
-                               openid="o-openid-1", expires_at=clock.now() + timedelta(minutes=15))
+    return get_client().prepay(
+        order_id=order_id,
+        amount_fen=amount_fen,
+        description="鲜肉月饼",
+        openid="o-openid-1",
+        expires_at=clock.now() + timedelta(minutes=15),
+    )
 
 
 def _verify(headers, body):
-    return verify_and_decrypt(headers, body, platform_keys=payments.platform_keys(),
-                              apiv3_key=payments.apiv3_key(), now=clock.now())
+    return verify_and_decrypt(
+        headers, body, platform_keys=payments.platform_keys(), apiv3_key=payments.apiv3_key(), now=clock.now()
+    )
 
 
 def test_sandbox_prepay_queues_a_verifiable_notification_for_the_full_amount():
     p = _sandbox_prepay()
-    assert domain.rsa_verify(sandbox.merchant_public_key(), f"{p.appId}\n{p.timeStamp}\n{p.nonceStr}\n{p.package}\n",
-                             p.paySign)
+    assert domain.rsa_verify(
+        sandbox.merchant_public_key(), f"{p.appId}\n{p.timeStamp}\n{p.nonceStr}\n{p.package}\n", p.paySign
+    )
     headers, body = sandbox.pending_notification(ORDER)
     n = _verify(headers, body)
-    assert (n.out_trade_no, n.amount_total_fen, n.trade_state, n.payer_openid, n.event_type) == \
-        (ORDER, 2590, "SUCCESS", "o-openid-1", "TRANSACTION.SUCCESS")
+    assert (n.out_trade_no, n.amount_total_fen, n.trade_state, n.payer_openid, n.event_type) == (
+        ORDER,
+        2590,
+        "SUCCESS",
+        "o-openid-1",
+        "TRANSACTION.SUCCESS",
+    )
     assert n.transaction_id.startswith("4200") and len(n.transaction_id) == 28
     # Through the webhook's own entry point, with the settings' keys and merchant ids.
     from chalicelib.payments.webhook import parse_notification
 
     h2, b2 = sandbox.pending_notification(ORDER)
     again = parse_notification({k.lower(): v for k, v in h2.items()}, b2)
-    assert again.event_id == n.event_id and again.transaction_id == n.transaction_id   # a redelivery
+    assert again.event_id == n.event_id and again.transaction_id == n.transaction_id  # a redelivery
     bad = sandbox.pending_notification(ORDER, amount_fen=1)
     with pytest.raises(AppError) as e:
         domain.check_amount(_verify(*bad), order_id=ORDER, amount_fen=2590)
@@ -397,8 +480,13 @@ def test_sandbox_uses_keys_from_settings(monkeypatch):
     _sandbox_prepay(amount_fen=990)
     headers, body = sandbox.pending_notification(ORDER)
     assert headers["Wechatpay-Serial"] == "SANDBOX-SERIAL-9"
-    n = verify_and_decrypt(headers, body, platform_keys={"SANDBOX-SERIAL-9": platform.public_key()},
-                           apiv3_key=apiv3.encode(), now=clock.now())
+    n = verify_and_decrypt(
+        headers,
+        body,
+        platform_keys={"SANDBOX-SERIAL-9": platform.public_key()},
+        apiv3_key=apiv3.encode(),
+        now=clock.now(),
+    )
     assert n.amount_total_fen == 990
     assert payments.platform_keys()["SANDBOX-SERIAL-9"].public_numbers() == platform.public_key().public_numbers()
 
@@ -426,7 +514,7 @@ def test_sandbox_delivers_through_the_hook_and_over_http_on_local(monkeypatch):
     server = ThreadingHTTPServer(("127.0.0.1", 0), Webhook)
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     try:
-        monkeypatch.setattr(sandbox, "_deliver", sandbox._UNSET)      # the default: HTTP on the local stage
+        monkeypatch.setattr(sandbox, "_deliver", sandbox._UNSET)  # the default: HTTP on the local stage
         monkeypatch.setenv("STAGE", "local")
         monkeypatch.setenv("SANDBOX_PAY_DELAY_S", "0.05")
         monkeypatch.setenv("SANDBOX_WEBHOOK_URL", f"http://127.0.0.1:{server.server_address[1]}/webhooks/wechatpay")
@@ -444,8 +532,11 @@ def test_sandbox_refund_and_micropay():
     c = get_client()
     r = c.refund(order_id=ORDER, refund_id="R1", amount_fen=100, total_fen=2590, reason="x")
     assert r.status == "SUCCESS" and r.refund_id == "R1" and r.provider_refund_id
-    assert c.refund_status(refund_id="R1") == r == c.refund(order_id=ORDER, refund_id="R1", amount_fen=100,
-                                                             total_fen=2590, reason="x")
+    assert (
+        c.refund_status(refund_id="R1")
+        == r
+        == c.refund(order_id=ORDER, refund_id="R1", amount_fen=100, total_fen=2590, reason="x")
+    )
     with pytest.raises(AppError) as e:
         c.refund(order_id=ORDER, refund_id="R2", amount_fen=3000, total_fen=2590, reason="x")
     assert e.value.code == "REFUND_REJECTED"

@@ -1,5 +1,6 @@
 """tools.printer_sim: its StarPRNT reader gets back the text of a job this backend renders (so what the demo
 printer shows with --media application/vnd.star.starprnt is what a real printer prints)."""
+
 from __future__ import annotations
 
 from zoneinfo import ZoneInfo

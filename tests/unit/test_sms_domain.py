@@ -1,4 +1,5 @@
 """SMS rules without I/O: templates, phone numbers, quiet hours (BUSINESS_TZ, spanning midnight), limit buckets."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -8,7 +9,7 @@ import pytest
 
 from chalicelib.sms import domain as d
 
-pytestmark = pytest.mark.clock      # depends on the time of day / weekday: make test-clock pins it
+pytestmark = pytest.mark.clock  # depends on the time of day / weekday: make test-clock pins it
 
 CQ = ZoneInfo("Asia/Shanghai")
 
@@ -17,10 +18,18 @@ def local(h, m=0, s=0, day=23):
     return datetime(2026, 11, day, h, m, s, tzinfo=CQ)
 
 
-@pytest.mark.parametrize("t, quiet", [
-    (local(20, 59, 59), False), (local(21, 0), True), (local(23, 59), True), (local(0, 0), True),
-    (local(8, 59, 59), True), (local(9, 0), False), (local(12, 0), False),
-])
+@pytest.mark.parametrize(
+    "t, quiet",
+    [
+        (local(20, 59, 59), False),
+        (local(21, 0), True),
+        (local(23, 59), True),
+        (local(0, 0), True),
+        (local(8, 59, 59), True),
+        (local(9, 0), False),
+        (local(12, 0), False),
+    ],
+)
 def test_quiet_hours_span_midnight(t, quiet):
     assert d.in_quiet_hours(t, "21:00", "09:00") is quiet
 
@@ -33,7 +42,7 @@ def test_quiet_hours_within_a_day_and_when_they_end():
 
 
 def test_buckets_use_the_local_day():
-    utc_evening = datetime(2026, 11, 23, 16, 30, tzinfo=ZoneInfo("UTC"))      # 00:30 on the 24th in Chongqing
+    utc_evening = datetime(2026, 11, 23, 16, 30, tzinfo=ZoneInfo("UTC"))  # 00:30 on the 24th in Chongqing
     assert d.day_bucket(utc_evening.astimezone(CQ)) == "2026-11-24"
     assert d.minute_bucket(local(9, 5, 30)) == "2026-11-23T09:05"
     assert d.seconds_to_next_minute(local(9, 5, 30)) == 30
@@ -41,12 +50,23 @@ def test_buckets_use_the_local_day():
     assert d.seconds_to_next_minute(local(9, 5, 59)) == 1
 
 
-@pytest.mark.parametrize("raw, phone", [
-    ("13800138000", "13800138000"), ("+86 138 0013 8000", "13800138000"), ("8613800138000", "13800138000"),
-    ("0086-138-0013-8000", "13800138000"), ("138-0013-8000", "13800138000"),
-    ("023-63812166", None), ("12800138000", None), ("1380013800", None), ("", None), (None, None),
-    ("+1 415 555 0100", None), ("13800138000x", None),
-])
+@pytest.mark.parametrize(
+    "raw, phone",
+    [
+        ("13800138000", "13800138000"),
+        ("+86 138 0013 8000", "13800138000"),
+        ("8613800138000", "13800138000"),
+        ("0086-138-0013-8000", "13800138000"),
+        ("138-0013-8000", "13800138000"),
+        ("023-63812166", None),
+        ("12800138000", None),
+        ("1380013800", None),
+        ("", None),
+        (None, None),
+        ("+1 415 555 0100", None),
+        ("13800138000x", None),
+    ],
+)
 def test_phone_numbers(raw, phone):
     assert d.normalize_phone(raw) == phone
 
@@ -56,7 +76,10 @@ def test_templates_and_parameters():
     assert t.category == d.NOTICE and t.params == ("store", "order", "amount", "code")
     params = d.check_params(t, {"store": "烟酒行·解放碑店", "order": "7K3QZD", "amount": d.yuan(1234), "code": 482913})
     assert params["amount"] == "12.34" and params["code"] == "482913"
-    assert d.render(t, params, "烟酒行") == "【烟酒行】您在烟酒行·解放碑店的订单7K3QZD已支付12.34元，取货码482913，我们正在备货。"
+    assert (
+        d.render(t, params, "烟酒行")
+        == "【烟酒行】您在烟酒行·解放碑店的订单7K3QZD已支付12.34元，取货码482913，我们正在备货。"
+    )
     long = d.check_params(t, {**params, "store": "长" * 50})
     assert len(long["store"]) == d.MAX_PARAM_LEN and long["store"].endswith("…")
     assert d.check_params(t, {**params, "store": "a\nb\tc"})["store"] == "a b c"

@@ -1,14 +1,15 @@
 from datetime import datetime
 
-from hypothesis import given, strategies as st
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from chalicelib.stores.domain import Period, distance_m, is_open
-import pytest
 
-pytestmark = pytest.mark.clock      # depends on the time of day / weekday: make test-clock pins it
+pytestmark = pytest.mark.clock  # depends on the time of day / weekday: make test-clock pins it
 
 DAILY = [Period(d, "09:00", "23:00") for d in range(1, 8)]
-LATE = [Period(d, "18:00", "02:00") for d in (5, 6)]   # Fri and Sat nights, past midnight
+LATE = [Period(d, "18:00", "02:00") for d in (5, 6)]  # Fri and Sat nights, past midnight
 
 
 def test_distance_known_values():
@@ -25,7 +26,7 @@ def test_distance_symmetric_and_non_negative(a, b, c, d):
 
 
 def test_open_hours_same_day():
-    mon = datetime(2026, 11, 23, 9, 0)   # a Monday
+    mon = datetime(2026, 11, 23, 9, 0)  # a Monday
     assert is_open(DAILY, mon)
     assert is_open(DAILY, mon.replace(hour=22, minute=59))
     assert not is_open(DAILY, mon.replace(hour=23, minute=0))
@@ -36,11 +37,11 @@ def test_open_hours_same_day():
 def test_open_hours_past_midnight():
     fri = datetime(2026, 11, 27, 18, 0)
     assert is_open(LATE, fri)
-    assert is_open(LATE, datetime(2026, 11, 28, 1, 59))       # Saturday 01:59, Friday's night
+    assert is_open(LATE, datetime(2026, 11, 28, 1, 59))  # Saturday 01:59, Friday's night
     assert not is_open(LATE, datetime(2026, 11, 28, 2, 0))
-    assert is_open(LATE, datetime(2026, 11, 29, 1, 0))        # Sunday 01:00, Saturday's night
-    assert not is_open(LATE, datetime(2026, 11, 30, 1, 0))    # Monday 01:00: Sunday has no night
-    assert not is_open(LATE, datetime(2026, 11, 27, 1, 0))    # Friday 01:00: Thursday has no night
+    assert is_open(LATE, datetime(2026, 11, 29, 1, 0))  # Sunday 01:00, Saturday's night
+    assert not is_open(LATE, datetime(2026, 11, 30, 1, 0))  # Monday 01:00: Sunday has no night
+    assert not is_open(LATE, datetime(2026, 11, 27, 1, 0))  # Friday 01:00: Thursday has no night
 
 
 def test_open_until_midnight_and_all_day():
