@@ -7,6 +7,7 @@ Local cannot start, every test here FAILS (never skips): a green run means the r
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from dataclasses import dataclass
@@ -115,9 +116,6 @@ class Race:
         return f"Race(workers={self.workers}, peak_in_flight={self.peak_in_flight}, cancellations={self.cancellations})"
 
 
-RACES: list[tuple[str, Race]] = []  # every race of this process, by test: bench/race_soak.py prints them
-
-
 def run_together(n: int, fn, timeout: float = 60) -> Race:
     """Run ``fn(i)`` in ``n`` threads released at the same instant by a barrier; returns a :class:`Race` with
     each result or exception, the peak in flight and the conditional-check refusals DynamoDB answered (counted
@@ -173,7 +171,20 @@ def run_together(n: int, fn, timeout: float = 60) -> Race:
     finally:
         BaseClient._make_api_call = real_call
     race = Race(results, n, seen["peak"], seen["cancelled"])
-    RACES.append((os.environ.get("PYTEST_CURRENT_TEST", "?").split(" ")[0].split("::")[-1], race))
+    name = os.environ.get("PYTEST_CURRENT_TEST", "?").split(" ")[0].split("::")[-1]
+    if os.environ.get("RACE_FIGURES"):  # bench/race_soak.py collects them across its rounds
+        with open(os.environ["RACE_FIGURES"], "a") as f:
+            f.write(
+                json.dumps(
+                    {
+                        "test": name,
+                        "workers": n,
+                        "peak_in_flight": race.peak_in_flight,
+                        "cancellations": race.cancellations,
+                    }
+                )
+                + "\n"
+            )
     return race
 
 
