@@ -39,8 +39,9 @@ def one_round(figures: Path) -> tuple[bool, float, str]:
         text=True,
     )
     lines = done.stdout.strip().splitlines()
-    failed = [ln for ln in lines if ln.startswith("FAILED") or ln.startswith("ERROR")]
-    return done.returncode == 0, time.monotonic() - started, "; ".join(failed) or (lines[-1] if lines else "")
+    failed = [ln for ln in lines if ln.startswith(("FAILED", "ERROR"))]
+    why = [ln.strip() for ln in lines if ln.startswith("E ")][:3]      # the first assertion lines of a failure
+    return done.returncode == 0, time.monotonic() - started, "; ".join(failed + why) or (lines[-1] if lines else "")
 
 
 def main(argv: list[str]) -> int:

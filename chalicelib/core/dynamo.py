@@ -41,11 +41,14 @@ class _LazyTableMeta(type):
     def region(cls) -> str:
         return get_settings().aws_region
 
+    @property
+    def read_timeout_seconds(cls) -> float:
+        return get_settings().dynamodb_read_timeout_s
+
 
 class _TableMeta(metaclass=_LazyTableMeta):
     max_retry_attempts = 3
     connect_timeout_seconds = 2
-    read_timeout_seconds = 5
 
 
 def _index_meta(name: str) -> type:

@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     events_queue_name: str = "omnistore-dev-events"
     # Only set for the local stack and tests (DynamoDB Local / moto server); unset on AWS.
     dynamodb_endpoint: str | None = None
+    # Seconds to wait for one DynamoDB answer before botocore retries (then core.dynamo / core.http: 503
+    # TRY_AGAIN). The DynamoDB Local race tests raise it: a 500-thread burst on 2 cores can take longer.
+    dynamodb_read_timeout_s: float = 5.0
     sqs_endpoint: str | None = None
 
     business_tz: str = "Asia/Shanghai"

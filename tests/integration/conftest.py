@@ -58,6 +58,8 @@ def sqs_endpoint():
 def ddb(ddb_local_endpoint, monkeypatch):
     """Point the app at DynamoDB Local for this test only, with empty tables; yields a boto3 client."""
     monkeypatch.setenv("DYNAMODB_ENDPOINT", ddb_local_endpoint)
+    # DynamoDB Local answering a 500-thread burst on 2 cores can take more than the 5 s production timeout
+    monkeypatch.setenv("DYNAMODB_READ_TIMEOUT_S", "30")
     get_settings.cache_clear()
     reset_connections()
     client = boto3.client("dynamodb", region_name=REGION, endpoint_url=ddb_local_endpoint)
