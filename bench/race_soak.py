@@ -40,7 +40,7 @@ def one_round(figures: Path) -> tuple[bool, float, str]:
     )
     lines = done.stdout.strip().splitlines()
     failed = [ln for ln in lines if ln.startswith(("FAILED", "ERROR"))]
-    why = [ln.strip() for ln in lines if ln.startswith("E ")][:3]      # the first assertion lines of a failure
+    why = [ln.strip() for ln in lines if ln.startswith("E ")][:3]  # the first assertion lines of a failure
     return done.returncode == 0, time.monotonic() - started, "; ".join(failed + why) or (lines[-1] if lines else "")
 
 
