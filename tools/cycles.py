@@ -2,6 +2,9 @@
 those inside functions. Prints each cycle (between modules, and between the top-level packages, i.e. domains)
 and exits 1 if there is any.
 
+Also the key-ownership rule: no module imports another domain's ``models`` (its PynamoDB items and key
+builders). A domain reads and writes another's items only through that domain's repository functions.
+
     .venv/bin/python -m tools.cycles
 """
 
@@ -81,7 +84,21 @@ def main() -> int:
     for group in cycles:
         print("cycle:", " <-> ".join(group))
     print(f"{len(cycles)} import cycles in {PACKAGE} ({len(modules)} modules, {len(packages)} packages)")
-    return 1 if cycles else 0
+    foreign = foreign_models(module_edges, package)
+    for m, t in foreign:
+        print(f"foreign models: {m} imports {t}")
+    print(f"{len(foreign)} imports of another domain's models")
+    return 1 if cycles or foreign else 0
+
+
+def foreign_models(module_edges: dict[str, set[str]], package) -> list[tuple[str, str]]:
+    """(importer, models module) pairs where a module imports the ``models`` of a domain other than its own."""
+    return sorted(
+        (m, t)
+        for m, targets in module_edges.items()
+        for t in targets
+        if t.endswith(".models") and package(t) != package(m)
+    )
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.core.errors import Conflict, ValidationFailed
@@ -11,6 +12,20 @@ from chalicelib.core.errors import Conflict, ValidationFailed
 ON_SALE = "on_sale"
 OFF_SALE = "off_sale"
 SKU_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class Sellable:
+    """What a checkout needs of a product (read in the cart's BatchGetItem, see ``repository.sellables_in``)."""
+
+    sku: str
+    name: str
+    category: str
+    price_fen: int
+    cost_fen: int | None
+    status: str
+    consult_only: bool
+    contact_hint: str | None
 
 
 def is_valid_sku(sku: str) -> bool:

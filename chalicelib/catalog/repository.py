@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from chalicelib.catalog.domain import Sellable
 from chalicelib.catalog.models import (
     META,
     PRODUCTS_GSI1PK,
@@ -63,6 +65,29 @@ def get_many(skus: list[str]) -> dict[str, ProductItem]:
     """Products by sku in one BatchGetItem (up to 100); unknown skus are simply absent."""
     got = batch_get([(product_pk(s), META) for s in skus])
     return {i.sku: i for i in got.values() if isinstance(i, ProductItem)}
+
+
+def product_keys(skus: Iterable[str]) -> list[tuple[str, str]]:
+    """Keys of these products, for a BatchGetItem another domain gathers (``sellables_in`` reads them back)."""
+    return [(product_pk(s), META) for s in skus]
+
+
+def sellables_in(got: Mapping[tuple[str, str], Any]) -> dict[str, Sellable]:
+    """The products among a BatchGetItem's items, by sku."""
+    return {
+        i.sku: Sellable(
+            sku=i.sku,
+            name=i.name,
+            category=i.category,
+            price_fen=int(i.price_fen),
+            cost_fen=int(i.cost_fen) if i.cost_fen is not None else None,
+            status=i.status,
+            consult_only=bool(i.consult_only),
+            contact_hint=i.contact_hint,
+        )
+        for i in got.values()
+        if isinstance(i, ProductItem)
+    }
 
 
 def get(sku: str, consistent: bool = False) -> ProductItem:

@@ -52,3 +52,10 @@ def business_now() -> datetime:
 def iso(dt: datetime) -> str:
     """RFC 3339 in UTC with a trailing Z, millisecond precision."""
     return dt.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse(value: str) -> datetime:
+    """An RFC 3339 time (``...Z`` or ``...+08:00``) as an aware datetime; a time without an offset is UTC.
+    ValueError if it is not a time."""
+    dt = datetime.fromisoformat(value)
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)

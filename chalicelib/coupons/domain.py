@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
+from chalicelib.core import clock
 from chalicelib.core.errors import Conflict, Forbidden, RateLimited
 from chalicelib.pricing import domain as engine
 from chalicelib.pricing.schemas import scope_from
@@ -33,14 +34,6 @@ MAX_PACK = 10  # templates in one grant transaction (3 items each + 2 guards, fa
 REMIND_DAYS = 3
 
 
-def _utc(dt: datetime) -> str:
-    return dt.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _parse(iso: str) -> datetime:
-    return datetime.fromisoformat(iso.replace("Z", "+00:00"))
-
-
 def start_of_day(d: date, tz: tzinfo) -> datetime:
     return datetime.combine(d, time(0, 0), tzinfo=tz)
 
@@ -60,7 +53,7 @@ def validity(rule: Mapping[str, Any], issued_at: datetime, tz: tzinfo) -> tuple[
         last = date.fromisoformat(rule["valid_until"])
         start = start_of_day(date.fromisoformat(rule["valid_from"]), tz)
     end = start_of_day(last + timedelta(days=1), tz)
-    return _utc(start), _utc(end), last.isoformat()
+    return clock.iso(start), clock.iso(end), last.isoformat()
 
 
 def template_expired(rule: Mapping[str, Any], now: datetime, tz: tzinfo) -> bool:
@@ -83,11 +76,11 @@ def check_issuable(tpl: Mapping[str, Any], now: datetime, tz: tzinfo, purpose: s
     if template_expired(tpl["validity"], now, tz):
         raise Conflict("This coupon's validity is over", code="TEMPLATE_ENDED")
     window = tpl.get("claim_window") or {}
-    if window.get("starts_at") and now < _parse(window["starts_at"]):
+    if window.get("starts_at") and now < clock.parse(window["starts_at"]):
         raise Conflict(
             "Claiming has not started yet", code="CLAIM_NOT_STARTED", details={"starts_at": window["starts_at"]}
         )
-    if window.get("ends_at") and now >= _parse(window["ends_at"]):
+    if window.get("ends_at") and now >= clock.parse(window["ends_at"]):
         raise Conflict("Claiming has ended", code="CLAIM_ENDED", details={"ends_at": window["ends_at"]})
 
 
@@ -162,15 +155,6 @@ def terms_of(tpl: Mapping[str, Any]) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------------------- anti-abuse
-def phone_key(phone: str | None) -> str | None:
-    """One phone, one new-member gift: digits only, +86 / 0086 dropped."""
-    if not phone:
-        return None
-    digits = "".join(c for c in phone if c.isdigit())
-    for prefix in ("0086", "86"):
-        if len(digits) == 11 + len(prefix) and digits.startswith(prefix):
-            digits = digits[len(prefix) :]
-    return digits or None
 
 
 def rate_bucket(now: datetime) -> str:

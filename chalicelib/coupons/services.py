@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from chalicelib.core import clock
+from chalicelib.core import clock, phones
 from chalicelib.core.auth import Principal
 from chalicelib.core.dynamo import TxCancelled, get_mark, set_mark, transaction
 from chalicelib.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -122,10 +122,7 @@ def create_template(principal: Principal, cmd: TemplateCreate) -> TemplateOut:
     terms = {k: v for k, v in terms.items() if v is not None}
     _check_references(terms, body["scope"])
     if body["claim_window"]:
-        body["claim_window"] = {
-            k: clock.iso(datetime.fromisoformat(v.replace("Z", "+00:00"))) if v else None
-            for k, v in body["claim_window"].items()
-        }
+        body["claim_window"] = {k: clock.iso(clock.parse(v)) if v else None for k, v in body["claim_window"].items()}
     body["validity"] = {k: v for k, v in body["validity"].items() if v is not None}
     item = repository.new_template(new_id(), {**body, "terms": terms, "created_by": principal.sub})
     return template_out(repository.create_template(item, principal.sub))
@@ -200,8 +197,7 @@ def update_template(template_id: str, cmd: TemplateUpdate) -> TemplateOut:
     changes = cmd.changes()
     if changes.get("claim_window"):
         changes["claim_window"] = {
-            k: clock.iso(datetime.fromisoformat(v.replace("Z", "+00:00"))) if v else None
-            for k, v in changes["claim_window"].items()
+            k: clock.iso(clock.parse(v)) if v else None for k, v in changes["claim_window"].items()
         }
     return _change(template_id, lambda current: changes)
 
@@ -539,7 +535,7 @@ def on_member_joined(event: dict[str, Any]) -> None:
     if not templates:
         return
     guards = [(f"NEWGIFT#OPENID#{data['openid']}", member_id, event["id"])]
-    phone = domain.phone_key(data.get("phone"))
+    phone = phones.normalize(data.get("phone"))
     if phone:
         guards.append((f"NEWGIFT#PHONE#{phone}", member_id, event["id"]))
     coupons, skipped, already = _grant_pack(
@@ -648,7 +644,7 @@ def remind_expiring(now: datetime | None = None) -> dict[str, int]:
         read += 1
         if c.status == domain.AVAILABLE and not c.reminded:
             by_member.setdefault(c.member_id, []).append(c)
-    phones = members.member_phones(list(by_member)) if by_member else {}
+    phone_of = members.member_phones(list(by_member)) if by_member else {}
     reminded = 0
     for m, cs in sorted(by_member.items()):
 
@@ -657,7 +653,7 @@ def remind_expiring(now: datetime | None = None) -> dict[str, int]:
                 "CouponExpiring",
                 {
                     "member_id": m,
-                    "phone": phones.get(m),
+                    "phone": phone_of.get(m),
                     "expires_on": day,
                     "count": len(marked),
                     "title": marked[0].terms["title"],

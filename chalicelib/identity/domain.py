@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from chalicelib.core.auth import HQ_ADMIN, STORE_BOUND, STORE_MANAGER, Principal
 from chalicelib.core.errors import Forbidden, ValidationFailed
 
@@ -29,13 +31,11 @@ def check_may_create_staff(actor: Principal, role: str, store_id: str | None) ->
     raise Forbidden("You may not create this account", code="ROLE_FORBIDDEN")
 
 
-def mask_phone(phone: str | None) -> str | None:
-    """138****5678 - what tickets, lists and other people may see of a phone number."""
-    if not phone:
-        return None
-    digits = "".join(c for c in phone if c.isdigit())
-    if len(digits) == 13 and digits.startswith("86"):  # +86 mobile: mask the national number
-        digits = digits[2:]
-    if len(digits) < 7:
-        return "*" * len(digits)
-    return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
+@dataclass(frozen=True)
+class MemberCard:
+    """What pricing and the till need of a member (read in the cart's BatchGetItem, see
+    ``repository.member_in``)."""
+
+    member_id: str
+    level: int
+    phone: str | None

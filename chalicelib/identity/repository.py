@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from chalicelib.core import clock, events
 from chalicelib.core.dynamo import Page, TxCancelled, batch_get, page, put_new, transaction
 from chalicelib.core.errors import Conflict
+from chalicelib.identity.domain import MemberCard
 from chalicelib.identity.models import (
     META,
     STAFF_GSI1PK,
@@ -53,6 +57,18 @@ def list_staff(store_id: str | None, limit: int, cursor: str | None) -> Page:
 
 def get_member(member_id: str) -> MemberItem | None:
     return MemberItem.get_or_none(member_pk(member_id), META)
+
+
+def member_key(member_id: str) -> tuple[str, str]:
+    """The member's key, for a BatchGetItem another domain gathers (``member_in`` reads it back)."""
+    return (member_pk(member_id), META)
+
+
+def member_in(got: Mapping[tuple[str, str], Any], member_id: str) -> MemberCard | None:
+    item = got.get(member_key(member_id))
+    if not isinstance(item, MemberItem):
+        return None
+    return MemberCard(member_id=item.member_id, level=int(item.level or 0), phone=item.phone)
 
 
 def member_phones(member_ids: list[str]) -> dict[str, str | None]:

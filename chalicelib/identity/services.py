@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from chalicelib.core import phones
 from chalicelib.core.auth import MEMBER, Principal, issue_token
 from chalicelib.core.errors import NotFound, Unauthorized, ValidationFailed
 from chalicelib.core.ids import new_id
@@ -19,6 +20,7 @@ from chalicelib.identity.schemas import (
     StaffLoginOut,
     StaffOut,
 )
+from chalicelib.stores import repository as stores
 
 
 def staff_out(item: StaffItem) -> StaffOut:
@@ -46,8 +48,6 @@ def create_staff(actor: Principal, cmd: StaffCreate) -> StaffOut:
     domain.check_staff_binding(cmd.role, cmd.store_id)
     domain.check_may_create_staff(actor, cmd.role, cmd.store_id)
     if cmd.store_id:
-        from chalicelib.stores import repository as stores
-
         try:
             stores.get(cmd.store_id)
         except NotFound:
@@ -72,7 +72,7 @@ def member_out(item: MemberItem, is_new: bool = False) -> MemberOut:
     return MemberOut(
         member_id=item.member_id,
         nickname=item.nickname,
-        phone_masked=domain.mask_phone(item.phone),
+        phone_masked=phones.mask(item.phone),
         level=int(item.level or 0),
         created_at=item.created_at,
         is_new=is_new,

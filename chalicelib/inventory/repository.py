@@ -22,7 +22,7 @@ from chalicelib.inventory.models import (
     stock_sk,
     transfer_pk,
 )
-from chalicelib.stores.models import store_pk
+from chalicelib.stores.repository import partition as store_pk
 
 META = "META"
 
@@ -114,6 +114,22 @@ def add_in_transit(tx: Tx, store_id: str, quantities: Mapping[str, int]) -> None
             [StockItem.in_transit.add(qty)] + _upsert_actions(store_id, sku),
             tag=("in_transit", store_id, sku),
         )
+
+
+def stock_keys(store_ids: Iterable[str], skus: Iterable[str]) -> dict[tuple[str, str], tuple[str, str]]:
+    """Keys of these skus' stock in these stores, for a BatchGetItem another domain gathers, each with its
+    (store_id, sku); ``stock_in`` reads the items back."""
+    skus = list(skus)
+    return {(store_pk(st), stock_sk(s)): (st, s) for st in store_ids for s in skus}
+
+
+def stock_in(got: Mapping[tuple[str, str], Any]) -> dict[str, dict[str, int]]:
+    """Units on hand among a BatchGetItem's items: store_id -> sku -> qty."""
+    out: dict[str, dict[str, int]] = {}
+    for i in got.values():
+        if isinstance(i, StockItem):
+            out.setdefault(i.store_id, {})[i.sku] = int(i.qty or 0)
+    return out
 
 
 def levels(keys: Iterable[tuple[str, str]], consistent: bool = False) -> dict[tuple[str, str], StockItem]:

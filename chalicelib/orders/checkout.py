@@ -11,7 +11,8 @@ from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from typing import Any
 
-from chalicelib.catalog.models import ProductItem, product_pk
+from chalicelib.catalog import repository as catalog
+from chalicelib.catalog.domain import Sellable
 from chalicelib.core import clock, events, idempotency
 from chalicelib.core.auth import Principal
 from chalicelib.core.dynamo import TxCancelled, batch_get, transaction
@@ -22,7 +23,6 @@ from chalicelib.core.settings import get_settings
 from chalicelib.coupons import services as coupons
 from chalicelib.inventory import domain as stock_domain
 from chalicelib.inventory import repository as stock_repo
-from chalicelib.inventory.models import StockItem, stock_sk
 from chalicelib.inventory.services import out_of_stock
 from chalicelib.orders import domain, repository
 from chalicelib.orders import pricing as checkout_pricing
@@ -32,9 +32,7 @@ from chalicelib.orders.views import cart_of, order_out, snapshot
 from chalicelib.pricing.domain import CartLine, Priced
 from chalicelib.stores import domain as store_domain
 from chalicelib.stores import services as stores
-from chalicelib.stores.models import store_pk
 
-META = "META"
 BATCH_KEYS = 100  # one BatchGetItem
 
 
@@ -45,36 +43,32 @@ def _load(
     with_products: bool = True,
     extra: Iterable[tuple[str, str]] = (),
     checkout: bool = False,
-) -> tuple[dict[str, ProductItem], dict[str, dict[str, int]], dict]:
+) -> tuple[dict[str, Sellable], dict[str, dict[str, int]], dict]:
     """Products of the cart, their stock in each store and ``extra`` keys (coupons, member, gift stock):
-    one BatchGetItem up to 100 keys.
+    one BatchGetItem up to 100 keys. Each key comes from the repository of the domain that owns the item.
 
     A checkout into one store whose keys would overflow one call (a 50-line cart is already 100 keys; a
     coupon makes 101) does not read the stock of its last lines: the transaction's ``qty >= n`` conditions
     are the real check anyway, and a shortage there is the same 409 OUT_OF_STOCK. So a checkout stays at one
     BatchGetItem + one TransactWriteItems whatever the cart (docs/pricing.md, "Round trips")."""
     store_ids = list(store_ids)
-    keys = [(product_pk(s), META) for s in cart] if with_products else []
+    keys = catalog.product_keys(cart) if with_products else []
     keys += [k for k in extra if k not in keys]
-    stock_keys = [(store_pk(st), stock_sk(s)) for st in store_ids for s in cart]
-    stock_keys = [k for k in stock_keys if k not in keys]
+    stock_of = stock_repo.stock_keys(store_ids, cart)
+    stock_keys = [k for k in stock_of if k not in keys]
     unread: list[tuple[str, str]] = []
     if checkout and len(store_ids) == 1 and len(keys) + len(stock_keys) > BATCH_KEYS:
         room = max(0, BATCH_KEYS - len(keys))
         stock_keys, unread = stock_keys[:room], stock_keys[room:]
     got = batch_get(keys + stock_keys)
-    products = {i.sku: i for i in got.values() if isinstance(i, ProductItem)}
-    stock: dict[str, dict[str, int]] = {st: {} for st in store_ids}
-    for i in got.values():
-        if isinstance(i, StockItem):
-            stock.setdefault(i.store_id, {})[i.sku] = int(i.qty or 0)
-    for pk, sk in unread:  # not read: assume enough, the transaction decides
-        sku = sk.removeprefix("STOCK#")
-        stock[store_ids[0]][sku] = cart[sku]
-    return products, stock, got
+    stock = {st: {} for st in store_ids} | stock_repo.stock_in(got)
+    for key in unread:  # not read: assume enough, the transaction decides
+        store_id, sku = stock_of[key]
+        stock[store_id][sku] = cart[sku]
+    return catalog.sellables_in(got), stock, got
 
 
-def _product_problems(cart: Mapping[str, int], products: Mapping[str, ProductItem], channel: str) -> list[dict]:
+def _product_problems(cart: Mapping[str, int], products: Mapping[str, Sellable], channel: str) -> list[dict]:
     problems = []
     for sku in cart:
         p = products.get(sku)
@@ -87,13 +81,13 @@ def _product_problems(cart: Mapping[str, int], products: Mapping[str, ProductIte
     return problems
 
 
-def _lines(cart: Mapping[str, int], products: Mapping[str, ProductItem]) -> list[CartLine]:
+def _lines(cart: Mapping[str, int], products: Mapping[str, Sellable]) -> list[CartLine]:
     return [
         CartLine(
             sku=sku,
             name=products[sku].name,
             qty=qty,
-            unit_price_fen=int(products[sku].price_fen),
+            unit_price_fen=products[sku].price_fen,
             category=products[sku].category,
         )
         for sku, qty in cart.items()

@@ -3,15 +3,14 @@ arrives for an order no longer payable given back."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from chalicelib.core import clock, events
+from chalicelib.core import clock, events, phones
 from chalicelib.core.auth import Principal
 from chalicelib.core.dynamo import TxCancelled, transaction
 from chalicelib.core.errors import Conflict, NotFound
 from chalicelib.core.events import Event
 from chalicelib.core.ids import new_id
 from chalicelib.core.logging import logger
+from chalicelib.identity import repository as members
 from chalicelib.orders import domain, repository
 from chalicelib.orders.models import OrderItem
 from chalicelib.orders.schemas import PrepayOut
@@ -25,8 +24,7 @@ def pay(principal: Principal, order_id: str, method: str) -> PrepayOut:
         raise Conflict("The time to pay this order has passed", code="PAY_DEADLINE_PASSED")
     if method == "wallet":
         raise Conflict("Wallet payment is not available yet", code="PAYMENT_METHOD_UNAVAILABLE")
-    from chalicelib.identity import repository as members
-    from chalicelib.payments.client import get_client
+    from chalicelib.payments.client import get_client  # lazy: cryptography is imported on the first payment
 
     member = members.get_member(principal.sub)
     prepay = get_client().prepay(
@@ -34,7 +32,7 @@ def pay(principal: Principal, order_id: str, method: str) -> PrepayOut:
         amount_fen=int(item.payable_fen),
         description=_description(item),
         openid=member.openid,
-        expires_at=datetime.fromisoformat(item.pay_deadline.replace("Z", "+00:00")),
+        expires_at=clock.parse(item.pay_deadline),
     )
     return PrepayOut(order_id=item.order_id, method="wechat", prepay=prepay.as_dict())
 
@@ -97,11 +95,8 @@ def apply_payment(order_id: str, transaction_id: str, amount_fen: int, method: s
 def _customer(member_id: str | None) -> dict | None:
     if not member_id:
         return None
-    from chalicelib.identity import repository as members
-    from chalicelib.identity.domain import mask_phone
-
     m = members.get_member(member_id)
-    return {"nickname": m.nickname, "phone": m.phone, "phone_masked": mask_phone(m.phone)} if m else None
+    return {"nickname": m.nickname, "phone": m.phone, "phone_masked": phones.mask(m.phone)} if m else None
 
 
 def _late_payment(item: OrderItem, payment: dict) -> str:

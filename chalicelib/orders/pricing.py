@@ -17,7 +17,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib.core import clock
+from chalicelib.coupons import services as coupons
+from chalicelib.identity import repository as members
+from chalicelib.identity.domain import MemberCard
+from chalicelib.inventory import repository as stock
 from chalicelib.pricing import domain as engine
+from chalicelib.promotions import services as promotions
 
 
 @dataclass
@@ -30,25 +35,19 @@ class Pricing:
     gift_skus: set[str] = field(default_factory=set)
 
     def member_key(self) -> tuple[str, str] | None:
-        from chalicelib.identity.models import member_pk
-
-        return (member_pk(self.member_id), "META") if self.member_id and self.read_member else None
+        return members.member_key(self.member_id) if self.member_id and self.read_member else None
 
     def keys(self, store_ids: Iterable[str]) -> list[tuple[str, str]]:
-        """Keys to add to the cart's BatchGetItem (coupons, member, gift stock in each store)."""
-        from chalicelib.coupons import services as coupons
-        from chalicelib.inventory.models import stock_sk
-        from chalicelib.stores.models import store_pk
-
+        """Keys to add to the cart's BatchGetItem (coupons, member, gift stock in each store), each built by
+        the repository of the domain that owns the item."""
         keys = coupons.coupon_keys(self.member_id, self.coupon_ids) if self.member_id else []
         if self.member_key():
             keys.append(self.member_key())
-        keys += [(store_pk(st), stock_sk(s)) for st in store_ids for s in sorted(self.gift_skus)]
+        keys += list(stock.stock_keys(store_ids, sorted(self.gift_skus)))
         return keys
 
-    def member(self, got: Mapping[tuple[str, str], Any]):
-        key = self.member_key()
-        return got.get(key) if key else None
+    def member(self, got: Mapping[tuple[str, str], Any]) -> MemberCard | None:
+        return members.member_in(got, self.member_id) if self.member_key() else None
 
     def price(
         self,
@@ -60,8 +59,6 @@ class Pricing:
     ) -> tuple[engine.Priced, list[dict]]:
         """The engine's answer and the problems of the chosen coupons (unknown, used, expired, not
         applicable). ``stock`` is the chosen store's stock as read (None: not read)."""
-        from chalicelib.coupons import services as coupons
-
         problems: list[dict] = []
         offers: list[engine.CouponOffer] = []
         if self.coupon_ids:
@@ -70,7 +67,7 @@ class Pricing:
             else:
                 offers, problems = coupons.offers(self.member_id, self.coupon_ids, dict(got))
         member = self.member(got)
-        level = int(member.level or 0) if member is not None and getattr(member, "level", None) is not None else None
+        level = member.level if member is not None else None
         gift_stock = None
         if stock is not None and self.gift_skus:
             gift_stock = {s: stock.get(s, 0) - cart.get(s, 0) for s in self.gift_skus}
@@ -95,8 +92,6 @@ def prepare(
 ) -> Pricing:
     """What pricing needs before the cart is read. The live promotions are filtered to this moment and
     channel (the store is known only after routing; the engine checks it)."""
-    from chalicelib.promotions import services as promotions
-
     probe = engine.PricingContext(channel=channel, store_id=None, at=clock.now(), tz=clock.business_tz())
     relevant = [
         p

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from chalicelib.core import clock, events
@@ -70,9 +71,10 @@ def store_page(store_id: str, status: str | None, limit: int, cursor: str | None
     )
 
 
-def due(bucket: str, until_iso: str) -> list[OrderItem]:
-    """Unpaid orders of one hour bucket whose deadline is at or before ``until_iso`` (sparse gsi3)."""
-    return list(OrderItem.gsi3.query(bucket, OrderItem.gsi3sk <= f"{until_iso}#~"))
+def due(hour: datetime, until_iso: str) -> list[OrderItem]:
+    """Unpaid orders whose deadline falls in ``hour`` and is at or before ``until_iso`` (one bucket of the
+    sparse gsi3)."""
+    return list(OrderItem.gsi3.query(due_bucket(clock.iso(hour)), OrderItem.gsi3sk <= f"{until_iso}#~"))
 
 
 def add_payment_record(tx: Tx, transaction_id: str, order_id: str, method: str, amount_fen: int, outcome: str) -> None:

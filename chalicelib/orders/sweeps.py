@@ -25,8 +25,7 @@ def sweep_unpaid(now: datetime | None = None, max_hours_back: int = 48) -> dict[
     hour = start.replace(minute=0, second=0, microsecond=0)
     cancelled = read = 0
     while hour <= now:
-        bucket = f"DUE#{hour.strftime('%Y-%m-%dT%H')}"
-        for item in repository.due(bucket, until):
+        for item in repository.due(hour, until):
             read += 1
             try:
                 cancel_unpaid(item, "payment_timeout", "system")

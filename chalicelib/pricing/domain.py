@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, tzinfo
 from typing import Any
 
+from chalicelib.core.money import yuan
+
 SHOP, POS = "shop", "pos"
 CHANNELS = (SHOP, POS)
 
@@ -295,10 +297,6 @@ class Priced:
 
     def coupon_ids(self) -> list[str]:
         return [a["id"] for a in self.applied if a["kind"] == "coupon"]
-
-
-def yuan(fen: int) -> str:
-    return f"{fen // 100}.{fen % 100:02d}"
 
 
 # =========================================================================================== helpers

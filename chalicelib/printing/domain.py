@@ -23,6 +23,8 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any
 from urllib.parse import unquote
 
+from chalicelib.core import clock, money, phones
+
 COLUMNS = {58: 32, 80: 48}
 PAPER_WIDTHS = tuple(COLUMNS)
 
@@ -122,24 +124,6 @@ def columns(left: str, right: str, width: int, indent: int = 0) -> list[str]:
     return left_lines + [align(right, width, "right")]
 
 
-def yuan(fen: int) -> str:
-    sign = "-" if fen < 0 else ""
-    fen = abs(int(fen))
-    return f"{sign}{fen // 100}.{fen % 100:02d}"
-
-
-def mask_phone(phone: str | None) -> str:
-    """138****5678 (the printer's copy never carries a full number)."""
-    digits = "".join(c for c in str(phone or "") if c.isdigit())
-    if len(digits) == 13 and digits.startswith("86"):
-        digits = digits[2:]
-    if not digits:
-        return ""
-    if len(digits) < 7:
-        return "*" * len(digits)
-    return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
-
-
 # =========================================================================================== ticket layout
 @dataclass(frozen=True)
 class Line:
@@ -169,7 +153,7 @@ def local_time(iso: str | None, tz: tzinfo) -> str:
     if not iso:
         return ""
     try:
-        dt = datetime.fromisoformat(str(iso).replace("Z", "+00:00"))
+        dt = clock.parse(str(iso))
     except ValueError:
         return clean(iso)
     if dt.tzinfo is None:
@@ -259,14 +243,14 @@ def _order_facts(sheet: _Sheet, order: dict[str, Any], tz: tzinfo) -> None:
     customer = order.get("customer") or {}
     who = " ".join(
         x
-        for x in (clean(customer.get("nickname")), customer.get("phone_masked") or mask_phone(customer.get("phone")))
+        for x in (clean(customer.get("nickname")), customer.get("phone_masked") or phones.mask(customer.get("phone")))
         if x
     )
     if who:
         text(f"顾客: {who}")
     address = order.get("address") or {}
     if order.get("fulfillment") == "delivery" and address:
-        text(f"收货人: {clean(address.get('name'))} {mask_phone(address.get('phone'))}".rstrip())
+        text(f"收货人: {clean(address.get('name'))} {phones.mask(address.get('phone')) or ''}".rstrip())
         text(f"地址: {clean(address.get('detail'))}")
     sheet.rule()
 
@@ -279,12 +263,12 @@ def _refund_lines(sheet: _Sheet, order: dict[str, Any]) -> None:
     pair("退款商品", "数量  金额")
     for ln in r.get("lines") or []:
         text(names.get(ln.get("sku")) or ln.get("sku", ""))
-        pair(ln.get("sku", ""), f"x{ln.get('qty', 0)}  {yuan(-int(ln.get('amount_fen', 0)))}", indent=2)
+        pair(ln.get("sku", ""), f"x{ln.get('qty', 0)}  {money.yuan(-int(ln.get('amount_fen', 0)))}", indent=2)
     sheet.rule()
-    pair("退款金额", yuan(int(r.get("amount_fen", 0))), 0)
+    pair("退款金额", money.yuan(int(r.get("amount_fen", 0))), 0)
     if r.get("reason"):
         text(f"原因: {r['reason']}")
-    pair("原订单实付", yuan(int(order.get("payable_fen", 0))))
+    pair("原订单实付", money.yuan(int(order.get("payable_fen", 0))))
 
 
 def _sale_lines(sheet: _Sheet, order: dict[str, Any]) -> None:
@@ -295,19 +279,19 @@ def _sale_lines(sheet: _Sheet, order: dict[str, Any]) -> None:
         text(ln.get("name") or ln.get("sku", ""))
         qty, unit = int(ln.get("qty", 0)), int(ln.get("unit_price_fen", 0))
         payable = int(ln.get("payable_fen", qty * unit - int(ln.get("discount_fen", 0))))
-        label = "赠品" if ln.get("gift") else f"{yuan(unit)} x {qty}"
-        pair(label, yuan(payable), indent=2)
+        label = "赠品" if ln.get("gift") else f"{money.yuan(unit)} x {qty}"
+        pair(label, money.yuan(payable), indent=2)
         if int(ln.get("discount_fen", 0)) and not ln.get("gift"):
-            pair("优惠", yuan(-int(ln["discount_fen"])), indent=2)
+            pair("优惠", money.yuan(-int(ln["discount_fen"])), indent=2)
     sheet.rule()
-    pair("商品合计", yuan(int(order.get("subtotal_fen", 0))))
+    pair("商品合计", money.yuan(int(order.get("subtotal_fen", 0))))
     if int(order.get("discount_fen", 0)):
-        pair("优惠合计", yuan(-int(order["discount_fen"])))
+        pair("优惠合计", money.yuan(-int(order["discount_fen"])))
         for a in order.get("applied") or []:
-            pair(clean(a.get("title") or a.get("kind") or "优惠"), yuan(-int(a.get("discount_fen", 0))), indent=2)
-    pair("实付", yuan(int(order.get("payable_fen", 0))))
+            pair(clean(a.get("title") or a.get("kind") or "优惠"), money.yuan(-int(a.get("discount_fen", 0))), indent=2)
+    pair("实付", money.yuan(int(order.get("payable_fen", 0))))
     if int(order.get("refunded_fen", 0) or 0):
-        pair("已退款", yuan(-int(order["refunded_fen"])))
+        pair("已退款", money.yuan(-int(order["refunded_fen"])))
     method = (order.get("payment") or {}).get("method")
     if method:
         text(f"支付方式: {PAY_METHODS.get(method, clean(method))}")

@@ -53,14 +53,14 @@ from chalicelib.printing.schemas import (
 )
 
 
-def _parse_iso(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+def _parse_time(value: str | None) -> datetime | None:
+    return clock.parse(value) if value else None
 
 
 # --------------------------------------------------------------------------------------- admin
 def to_out(p: PrinterItem, now: datetime | None = None) -> PrinterOut:
     now = now or clock.now()
-    last = _parse_iso(p.last_poll_at)
+    last = _parse_time(p.last_poll_at)
     online = last is not None and not domain.is_offline(
         last, int(p.poll_interval_s), get_settings().printer_offline_grace_s, now
     )
@@ -168,7 +168,7 @@ def _check_mac(printer: PrinterItem, mac: str | None) -> None:
 
 # --------------------------------------------------------------------------------------- protocol
 def _view(job: PrintJobItem) -> domain.JobView:
-    return domain.JobView(job.status, int(job.attempts or 0), _parse_iso(job.offered_at))
+    return domain.JobView(job.status, int(job.attempts or 0), _parse_time(job.offered_at))
 
 
 def _failed_event(job: PrintJobItem, printer: PrinterItem, code: str | None) -> Event:
@@ -431,7 +431,7 @@ def check_printers(now: datetime | None = None) -> dict[str, int]:
     offline, checked = 0, 0
     for p in repository.all_printers():
         checked += 1
-        last = _parse_iso(p.last_poll_at)
+        last = _parse_time(p.last_poll_at)
         if p.online is not True or not domain.is_offline(last, int(p.poll_interval_s), s.printer_offline_grace_s, now):
             continue
         offline += repository.mark_offline(

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, time
 from typing import Any
 
+from chalicelib.core import clock
 from chalicelib.core.errors import ValidationFailed
 from chalicelib.pricing import domain as engine
 from chalicelib.pricing.schemas import scope_from
@@ -23,8 +24,8 @@ def _time(hhmm: str | None) -> time | None:
 def schedule_from(data: Mapping[str, Any]) -> engine.Schedule:
     hours = data.get("hours") or {}
     return engine.Schedule(
-        starts_at=datetime.fromisoformat(data["starts_at"].replace("Z", "+00:00")),
-        ends_at=datetime.fromisoformat(data["ends_at"].replace("Z", "+00:00")),
+        starts_at=clock.parse(data["starts_at"]),
+        ends_at=clock.parse(data["ends_at"]),
         weekdays=frozenset(data.get("weekdays") or ()),
         start_time=_time(hours.get("start")) if hours else None,
         end_time=_time(hours.get("end")) if hours else None,

@@ -52,11 +52,9 @@ def _normalise(body: dict[str, Any]) -> dict[str, Any]:
         out["rule"] = dict(out["rule"])
         out["kind"] = out["rule"].pop("kind")
     if "schedule" in out:
-        from datetime import datetime
-
         sched = dict(out["schedule"])
         for k in ("starts_at", "ends_at"):
-            sched[k] = clock.iso(datetime.fromisoformat(sched[k].replace("Z", "+00:00")))
+            sched[k] = clock.iso(clock.parse(sched[k]))
         out["schedule"] = sched
     return out
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 
+from chalicelib.core import clock
+
 NOTICE, ALERT, MARKETING = "notice", "alert", "marketing"
 MAX_PARAM_LEN = 35  # Aliyun: a template variable's value is at most 35 characters
 
@@ -86,24 +88,6 @@ def render(t: Template, params: Mapping[str, str], sign_name: str) -> str:
 
 
 # =========================================================================================== phones
-_MOBILE = re.compile(r"^1[3-9][0-9]{9}$")
-
-
-def normalize_phone(phone: str | None) -> str | None:
-    """A mainland China mobile number as 11 digits (``+86 138-0013-8000`` -> ``13800138000``); None otherwise
-    (landlines and foreign numbers cannot receive these messages)."""
-    digits = re.sub(r"[\s\-()]", "", str(phone or ""))
-    if digits.startswith("+86"):
-        digits = digits[3:]
-    elif digits.startswith("0086"):
-        digits = digits[4:]
-    elif digits.startswith("86") and len(digits) == 13:
-        digits = digits[2:]
-    return digits if _MOBILE.match(digits) else None
-
-
-def mask(phone: str) -> str:
-    return phone[:3] + "****" + phone[-4:] if len(phone) >= 7 else "*" * len(phone)
 
 
 def short_order(order_id: str) -> str:
@@ -111,16 +95,12 @@ def short_order(order_id: str) -> str:
     return order_id[-6:]
 
 
-def yuan(fen: int) -> str:
-    return f"{int(fen) // 100}.{int(fen) % 100:02d}"
-
-
 def local_time(iso: str | None, tz, fmt: str = "%m-%d %H:%M") -> str:
     """An RFC 3339 time as a short local time for a message ("11-23 21:05")."""
     if not iso:
         return "-"
     try:
-        return datetime.fromisoformat(str(iso).replace("Z", "+00:00")).astimezone(tz).strftime(fmt)
+        return clock.parse(str(iso)).astimezone(tz).strftime(fmt)
     except ValueError:
         return "-"
 

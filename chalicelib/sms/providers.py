@@ -23,9 +23,10 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import quote
 
-from chalicelib.core import clock
+from chalicelib.core import clock, phones
 from chalicelib.core.logging import logger
 from chalicelib.core.settings import get_settings
+from chalicelib.sms import repository
 from chalicelib.sms.domain import Template
 
 
@@ -51,10 +52,8 @@ class OutboxProvider:
     name = "outbox"
 
     def send(self, msg: dict[str, Any], template: Template, params: dict[str, str], text: str) -> str:
-        from chalicelib.sms import repository
-
         sk = repository.put_outbox(msg, text)
-        logger.info("sms (outbox)", extra={"phone": msg["phone"][:3] + "****" + msg["phone"][-4:], "text": text})
+        logger.info("sms (outbox)", extra={"phone": phones.mask(msg["phone"]), "text": text})
         return f"outbox:{sk}"
 
 

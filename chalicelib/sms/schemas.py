@@ -5,12 +5,13 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, StringConstraints
 
+from chalicelib.core import phones
 from chalicelib.core.schemas import Body, Name, Out, PageQuery, Ulid
 from chalicelib.sms import domain
 
 
 def _mobile(v: str) -> str:
-    phone = domain.normalize_phone(v)
+    phone = phones.normalize(v)
     if phone is None:
         raise ValueError("not a mainland China mobile number")
     return phone

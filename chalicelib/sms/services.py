@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib.core import clock, queues
+from chalicelib.core import clock, phones, queues
 from chalicelib.core.auth import Principal
 from chalicelib.core.errors import Forbidden, UpstreamUnavailable, ValidationFailed
 from chalicelib.core.ids import new_id
@@ -37,7 +37,7 @@ from chalicelib.sms.schemas import CampaignIn, CampaignOut, ContactsIn, Contacts
 def message(template: str, phone: str, params: dict[str, Any], key: str) -> dict[str, Any] | None:
     """A queue message, or None when the number cannot receive SMS (logged)."""
     t = domain.template(template)
-    normalized = domain.normalize_phone(phone)
+    normalized = phones.normalize(phone)
     if normalized is None:
         logger.info("sms skipped: not a mobile number", extra={"template": template, "key": key})
         return None
@@ -52,11 +52,11 @@ def message(template: str, phone: str, params: dict[str, Any], key: str) -> dict
     }
 
 
-def request(template: str, phones: Iterable[str], params: dict[str, Any], key_prefix: str) -> int:
+def request(template: str, to: Iterable[str], params: dict[str, Any], key_prefix: str) -> int:
     """Queue one message per phone, keyed ``<key_prefix>:<template>:<phone>`` (raises if SQS refuses)."""
     bodies = []
-    for phone in dict.fromkeys(phones):
-        msg = message(template, phone, params, f"{key_prefix}:{template}:{domain.normalize_phone(phone) or phone}")
+    for phone in dict.fromkeys(to):
+        msg = message(template, phone, params, f"{key_prefix}:{template}:{phones.normalize(phone) or phone}")
         if msg is not None:
             bodies.append(msg)
     return queues.send_many(get_settings().sms_queue_name, bodies)
@@ -67,10 +67,10 @@ def contacts_for(store_id: str | None) -> list[str]:
     item = repository.get_contacts(store_id) if store_id else None
     if item is None or not item.phones:
         item = repository.get_contacts(HQ_SCOPE)
-    phones = list(item.phones) if item is not None and item.phones else []
-    if not phones:
+    contacts = list(item.phones) if item is not None and item.phones else []
+    if not contacts:
         logger.error("no SMS contact for an alert (set PUT /admin/sms/contacts/HQ)", extra={"store_id": store_id})
-    return phones
+    return contacts
 
 
 def store_name(store_id: str | None) -> str:
@@ -90,7 +90,7 @@ def deliver(msg: dict[str, Any]) -> str:
     """Send one queue message under the rules of the module docstring; returns what happened."""
     s = get_settings()
     t = domain.template(msg["template"])
-    phone = domain.normalize_phone(msg["phone"])
+    phone = phones.normalize(msg["phone"])
     if phone is None:
         raise ValueError(f"not a mobile number in SMS message {msg.get('key')!r}")
     params = domain.check_params(t, msg["params"])
@@ -116,7 +116,7 @@ def deliver(msg: dict[str, Any]) -> str:
         return "deferred"
     if not repository.take(phone, f"DAY#{domain.day_bucket(local)}", s.sms_daily_limit, expires):
         repository.finish(msg["key"], "limited")
-        logger.warning("sms dropped: daily limit", extra={"phone": domain.mask(phone), "template": t.name})
+        logger.warning("sms dropped: daily limit", extra={"phone": phones.mask(phone), "template": t.name})
         return "limited"
 
     provider = providers.get_provider()
@@ -233,7 +233,7 @@ def list_contacts(principal: Principal) -> list[ContactsOut]:
 
 
 def outbox(phone: str | None, limit: int, cursor: str | None) -> PageOut[OutboxOut]:
-    pg = repository.outbox_page(domain.normalize_phone(phone) if phone else None, limit, cursor)
+    pg = repository.outbox_page(phones.normalize(phone) if phone else None, limit, cursor)
     return PageOut[OutboxOut](
         items=[
             OutboxOut(
@@ -252,16 +252,16 @@ def outbox(phone: str | None, limit: int, cursor: str | None) -> PageOut[OutboxO
 
 
 def admin_opt_out(phone: str) -> OptOutOut:
-    normalized = domain.normalize_phone(phone)
+    normalized = phones.normalize(phone)
     repository.opt_out(normalized, "admin")
-    return OptOutOut(phone_masked=domain.mask(normalized), marketing=False)
+    return OptOutOut(phone_masked=phones.mask(normalized), marketing=False)
 
 
 def member_marketing(principal: Principal, subscribed: bool) -> OptOutOut:
     from chalicelib.identity import repository as members
 
     m = members.get_member(principal.sub)
-    phone = domain.normalize_phone(m.phone if m else None)
+    phone = phones.normalize(m.phone if m else None)
     if phone is None:
         raise ValidationFailed(
             "Your account has no mobile number",
@@ -272,7 +272,7 @@ def member_marketing(principal: Principal, subscribed: bool) -> OptOutOut:
         repository.opt_in(phone)
     else:
         repository.opt_out(phone, "member")
-    return OptOutOut(phone_masked=domain.mask(phone), marketing=subscribed)
+    return OptOutOut(phone_masked=phones.mask(phone), marketing=subscribed)
 
 
 def campaign(principal: Principal, cmd: CampaignIn) -> CampaignOut:

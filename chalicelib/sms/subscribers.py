@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from chalicelib.core import clock
+from chalicelib.core import clock, money
 from chalicelib.core.events import Subscription
 from chalicelib.sms import domain, services
 
@@ -20,7 +20,7 @@ def on_order_paid(event: dict) -> None:
     params = {
         "store": services.store_name(data["store_id"]),
         "order": domain.short_order(data["order_id"]),
-        "amount": domain.yuan(data["payable_fen"]),
+        "amount": money.yuan(data["payable_fen"]),
     }
     if data.get("fulfillment") == "pickup":
         services.request("order_paid", [phone], {**params, "code": data.get("pickup_code") or "-"}, event["id"])
@@ -53,7 +53,7 @@ def on_refund_completed(event: dict) -> None:
     services.request(
         "refund_completed",
         [phone],
-        {"order": domain.short_order(data["order_id"]), "amount": domain.yuan(data["refund"]["amount_fen"])},
+        {"order": domain.short_order(data["order_id"]), "amount": money.yuan(data["refund"]["amount_fen"])},
         event["id"],
     )
 

@@ -14,6 +14,12 @@ from chalicelib.stores.models import STORES_GSI1PK, StoreItem, store_pk
 META = "META"
 
 
+def partition(store_id: str) -> str:
+    """The store's partition key. Per-store items of other domains (stock, low-stock alerts) live in it; they
+    ask for it here instead of building it."""
+    return store_pk(store_id)
+
+
 def create(store_id: str, fields: dict[str, Any]) -> StoreItem:
     now = clock.now()
     item = StoreItem(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from chalicelib.core import clock
 from chalicelib.core.auth import Principal
 from chalicelib.core.dynamo import register_cache
-from chalicelib.core.errors import Forbidden
+from chalicelib.core.errors import Forbidden, ValidationFailed
 from chalicelib.core.ids import new_id
 from chalicelib.core.schemas import PageOut
 from chalicelib.core.settings import get_settings
@@ -108,8 +108,6 @@ def shop_stores(lat: float, lng: float, limit: int, cursor: str | None) -> PageO
 
 
 def _offset(cursor: str | None) -> int:
-    from chalicelib.core.errors import ValidationFailed
-
     if cursor is None:
         return 0
     if not cursor.isdigit() or len(cursor) > 6:

@@ -13,8 +13,9 @@ from chalicelib.core.errors import AppError, Forbidden, Unauthorized, Validation
 from chalicelib.core.http import parse_body, parse_query
 from chalicelib.core.ids import is_ulid, new_id
 from chalicelib.core.passwords import hash_password, verify_password
+from chalicelib.core.phones import mask as mask_phone
 from chalicelib.core.schemas import Body, Fen, PageQuery
-from chalicelib.identity.domain import check_may_create_staff, check_staff_binding, mask_phone
+from chalicelib.identity.domain import check_may_create_staff, check_staff_binding
 
 
 def test_token_roundtrip_and_expiry():

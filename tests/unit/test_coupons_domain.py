@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from chalicelib.core import phones
 from chalicelib.core.errors import Conflict
 from chalicelib.coupons import domain
 from chalicelib.pricing import domain as engine
@@ -93,10 +94,10 @@ def test_coupon_terms_snapshot_and_engine_offer():
 
 
 def test_phone_guard_key_is_the_national_number():
-    assert {domain.phone_key(p) for p in ("13812345678", "+86 138-1234-5678", "8613812345678", "008613812345678")} == {
+    assert {phones.normalize(p) for p in ("13812345678", "+86 138-1234-5678", "8613812345678", "008613812345678")} == {
         "13812345678"
     }
-    assert domain.phone_key(None) is None and domain.phone_key("") is None
+    assert phones.normalize(None) is None and phones.normalize("") is None
 
 
 def test_stored_promotion_round_trips_into_the_engine():

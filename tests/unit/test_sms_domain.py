@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from chalicelib.core import money, phones
 from chalicelib.sms import domain as d
 
 pytestmark = pytest.mark.clock  # depends on the time of day / weekday: make test-clock pins it
@@ -68,13 +69,15 @@ def test_buckets_use_the_local_day():
     ],
 )
 def test_phone_numbers(raw, phone):
-    assert d.normalize_phone(raw) == phone
+    assert phones.normalize(raw) == phone
 
 
 def test_templates_and_parameters():
     t = d.template("order_paid")
     assert t.category == d.NOTICE and t.params == ("store", "order", "amount", "code")
-    params = d.check_params(t, {"store": "烟酒行·解放碑店", "order": "7K3QZD", "amount": d.yuan(1234), "code": 482913})
+    params = d.check_params(
+        t, {"store": "烟酒行·解放碑店", "order": "7K3QZD", "amount": money.yuan(1234), "code": 482913}
+    )
     assert params["amount"] == "12.34" and params["code"] == "482913"
     assert (
         d.render(t, params, "烟酒行")
@@ -94,8 +97,9 @@ def test_templates_and_parameters():
 
 
 def test_small_helpers():
-    assert d.mask("13812345678") == "138****5678"
+    assert phones.mask("13812345678") == "138****5678"
     assert d.short_order("01JQ7ZK5W3M8N9P2R4T6V8X0YZ") == "V8X0YZ"
-    assert d.yuan(5) == "0.05" and d.yuan(120000) == "1200.00"
+    assert money.yuan(5) == "0.05" and money.yuan(120000) == "1200.00"
+    assert money.yuan(-5) == "-0.05" and money.yuan(-12345) == "-123.45" and money.yuan(0) == "0.00"
     assert d.local_time("2026-11-23T13:05:00.000Z", CQ) == "11-23 21:05"
     assert d.local_time(None, CQ) == "-" and d.local_time("garbage", CQ) == "-"
