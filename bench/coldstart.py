@@ -41,6 +41,7 @@ LIBS = [
     "pydantic",
     "pydantic_settings",
     "aws_lambda_powertools.logging",
+    "aws_lambda_powertools.metrics",
     "jwt",
     "ulid",
     "botocore",
@@ -244,14 +245,16 @@ def main() -> int:
     print(f"{'third-party runtime libs':<34}" + "".join(f"{v['libs']:>14.1f}" for v in rows.values()))
     print(f"{'app (Chalice app + chalicelib)':<34}" + "".join(f"{v['app']:>14.1f}" for v in rows.values()))
     print(f"{'our share (app - libs)':<34}" + "".join(f"{v['app'] - v['libs']:>14.1f}" for v in rows.values()))
-    ratios = {label: v["app"] / v["libs"] for label, v in rows.items()}
-    print(f"{'ratio app / libs':<34}" + "".join(f"{r:>14.2f}" for r in ratios.values()))
-    verdict = "OK" if ratios["cached .pyc"] <= GOAL else "ABOVE GOAL"
-    print(f"{'(libs, GC paused as app.py does)':<34}" + "".join(f"{v['libs_gc']:>14.1f}" for v in rows.values()))
+    print(f"{'libs, GC paused as app.py does':<34}" + "".join(f"{v['libs_gc']:>14.1f}" for v in rows.values()))
+    # The headline compares like with like: app.py pauses the cyclic GC around its imports, so the libraries
+    # are timed with the same pause. (Against the unpaused libraries the ratio would flatter the app.)
+    ratios = {label: v["app"] / v["libs_gc"] for label, v in rows.items()}
+    print(f"{'RATIO app / libs (both GC-paused)':<34}" + "".join(f"{r:>14.2f}" for r in ratios.values()))
     print(
-        f"{'(ratio app / libs, both paused)':<34}" + "".join(f"{v['app'] / v['libs_gc']:>14.2f}" for v in rows.values())
+        f"{'(app / unpaused libs, not a goal)':<34}" + "".join(f"{v['app'] / v['libs']:>14.2f}" for v in rows.values())
     )
-    print(f"\ngoal: ratio <= {GOAL} (cached .pyc): {verdict}")
+    verdict = "OK" if ratios["cached .pyc"] <= GOAL else "ABOVE GOAL"
+    print(f"\ngoal: ratio app / libs, both GC-paused, <= {GOAL} (cached .pyc): {verdict}")
     print("libs = " + ", ".join(LIBS))
 
     pkgs, ours = extras(args.top)

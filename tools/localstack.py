@@ -287,6 +287,8 @@ class LocalStack:
                 # encrypted payment notification to our own webhook (the real verification code runs).
                 "PAYMENT_PROVIDER": "sandbox",
                 "SANDBOX_WEBHOOK_URL": f"http://{HOST}:{self.api_port}/webhooks/wechatpay",
+                # business metrics are EMF lines for CloudWatch; locally they would only crowd the console
+                "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
             }
         )
         for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):

@@ -26,7 +26,7 @@ from typing import Any
 from chalice import Blueprint
 from pynamodb.attributes import TTLAttribute, UnicodeAttribute
 
-from chalicelib.core import clock
+from chalicelib.core import clock, metrics
 from chalicelib.core.dynamo import Item, Tx, TxCancelled, batch_get, get_mark, set_mark, transaction
 from chalicelib.core.ids import new_id
 from chalicelib.core.logging import logger
@@ -162,6 +162,7 @@ def relay(event_ids: list[str]) -> int:
                 OutboxItem.gsi3sk.remove(),
             ]
         )
+    metrics.count("EventsRelayed", len(due))
     return len(due)
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from chalicelib.catalog import repository as catalog
 from chalicelib.catalog.domain import Sellable
-from chalicelib.core import clock, events, idempotency
+from chalicelib.core import clock, events, idempotency, metrics
 from chalicelib.core.auth import Principal
 from chalicelib.core.dynamo import TxCancelled, batch_get, transaction
 from chalicelib.core.errors import Conflict, ValidationFailed
@@ -300,6 +300,7 @@ def _commit_new_order(
                 details={"coupon_ids": taken},
             )
         raise
+    metrics.count("OrdersCreated", channel=item.channel, store_id=store_id)
     return out
 
 

@@ -3,7 +3,7 @@ arrives for an order no longer payable given back."""
 
 from __future__ import annotations
 
-from chalicelib.core import clock, events, phones
+from chalicelib.core import clock, events, metrics, phones
 from chalicelib.core.auth import Principal
 from chalicelib.core.dynamo import TxCancelled, transaction
 from chalicelib.core.errors import Conflict, NotFound
@@ -89,6 +89,7 @@ def apply_payment(order_id: str, transaction_id: str, amount_fen: int, method: s
             events.add(tx, [Event("OrderPaid", snapshot(item))])
     except TxCancelled:
         return apply_payment(order_id, transaction_id, amount_fen, method, paid_at)  # lost a race: re-read
+    metrics.count("PaymentsApplied", method=method)
     return "applied"
 
 
@@ -124,7 +125,8 @@ def _late_payment(item: OrderItem, payment: dict) -> str:
             )
     except TxCancelled:
         return "duplicate"
-    from chalicelib.payments.client import get_client
+    metrics.count("LatePayments", method=payment["method"])
+    from chalicelib.payments.client import get_client  # lazy: cryptography is imported on the first payment
 
     result = get_client().refund(
         order_id=item.order_id,

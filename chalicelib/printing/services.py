@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import unquote
 
-from chalicelib.core import clock, queues
+from chalicelib.core import clock, metrics, queues
 from chalicelib.core.auth import Principal
 from chalicelib.core.dynamo import register_cache
 from chalicelib.core.errors import Forbidden, NotFound, Unauthorized, UnsupportedMediaType, UpstreamUnavailable
@@ -220,6 +220,7 @@ def _next_offer(printer: PrinterItem, now: datetime) -> str | None:
             if repository.fail(
                 job, now_iso, job.last_code or "timeout", _failed_event(job, printer, job.last_code or "timeout")
             ):
+                metrics.count("PrintJobsFailed", store_id=printer.store_id)
                 logger.warning(
                     "print job failed",
                     extra={
@@ -316,6 +317,7 @@ def confirm(printer: PrinterItem, q: ConfirmQuery) -> ConfirmOut:
         repository.clear_current(printer.printer_id, tok)
     if domain.on_confirm(False, _view(job), s.print_max_attempts) == "fail":
         repository.fail(job, now_iso, code, _failed_event(job, printer, code))
+        metrics.count("PrintJobsFailed", store_id=printer.store_id)
         return ConfirmOut(result="failed")
     repository.retry(job, now_iso, code)
     return ConfirmOut(result="retry")

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib.core import clock, phones, queues
+from chalicelib.core import clock, metrics, phones, queues
 from chalicelib.core.auth import Principal
 from chalicelib.core.errors import Forbidden, UpstreamUnavailable, ValidationFailed
 from chalicelib.core.ids import new_id
@@ -140,6 +140,7 @@ def deliver(msg: dict[str, Any]) -> str:
 
 def handle_sms_record(body: str) -> None:
     outcome = deliver(json.loads(body))
+    metrics.count("SmsMessages", outcome=outcome)
     if outcome not in ("sent", "duplicate"):
         logger.info("sms not sent now", extra={"outcome": outcome})
 
