@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.catalog.errors import CatalogCode
 from chalicelib.catalog.models import (
     META,
     PRODUCTS_GSI1PK,
@@ -27,7 +28,9 @@ def _keys(sku: str, category: str) -> dict[str, str]:
 
 
 def _barcode_taken(code: str | None) -> Conflict:
-    return Conflict("This barcode belongs to another product", code="BARCODE_TAKEN", details={"barcode": code})
+    return Conflict(
+        "This barcode belongs to another product", code=CatalogCode.BARCODE_TAKEN, details={"barcode": code}
+    )
 
 
 def create(fields: dict[str, Any]) -> ProductItem:
@@ -48,7 +51,7 @@ def create(fields: dict[str, Any]) -> ProductItem:
                 )
     except TxCancelled as e:
         if "sku" in e.failed:
-            raise Conflict("A product with this sku already exists", code="SKU_EXISTS", details={"sku": sku})
+            raise Conflict("A product with this sku already exists", code=CatalogCode.SKU_EXISTS, details={"sku": sku})
         if "barcode" in e.failed:
             raise _barcode_taken(item.barcode)
         raise
@@ -68,7 +71,7 @@ def get_many(skus: list[str]) -> dict[str, ProductItem]:
 def get(sku: str, consistent: bool = False) -> ProductItem:
     item = find(sku, consistent)
     if item is None:
-        raise NotFound("No such product", code="PRODUCT_NOT_FOUND", details={"sku": sku})
+        raise NotFound("No such product", code=CatalogCode.PRODUCT_NOT_FOUND, details={"sku": sku})
     return item
 
 

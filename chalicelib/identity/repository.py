@@ -5,6 +5,7 @@ from __future__ import annotations
 from chalicelib.core import clock, events
 from chalicelib.core.dynamo import Page, TxCancelled, batch_get, page, put_new, transaction
 from chalicelib.core.errors import Conflict
+from chalicelib.identity.errors import IdentityCode
 from chalicelib.identity.models import (
     META,
     STAFF_GSI1PK,
@@ -42,7 +43,7 @@ def create_staff(
         updated_at=now,
     )
     if not put_new(item):
-        raise Conflict("This username is taken", code="USERNAME_TAKEN")
+        raise Conflict("This username is taken", code=IdentityCode.USERNAME_TAKEN)
     return item
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib.core import clock
+from chalicelib.orders.errors import OrderCode
 from chalicelib.pricing import domain as engine
 
 
@@ -66,7 +67,7 @@ class Pricing:
         offers: list[engine.CouponOffer] = []
         if self.coupon_ids:
             if self.member_id is None:
-                problems.append({"code": "COUPON_NEEDS_MEMBER", "coupon_ids": self.coupon_ids})
+                problems.append({"code": OrderCode.COUPON_NEEDS_MEMBER, "coupon_ids": self.coupon_ids})
             else:
                 offers, problems = coupons.offers(self.member_id, self.coupon_ids, dict(got))
         member = self.member(got)
