@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.catalog.errors import CatalogCode
 from chalicelib.core.errors import Conflict, ValidationFailed
 
 ON_SALE = "on_sale"
@@ -62,11 +63,11 @@ def check_orderable_online(product_like: Any) -> None:
     if _get(product_like, "consult_only", False):
         raise Conflict(
             "This product can only be bought after consulting the shop",
-            code="CONSULT_ONLY",
+            code=CatalogCode.CONSULT_ONLY,
             details={"sku": sku, "contact_hint": _get(product_like, "contact_hint")},
         )
     if _get(product_like, "status") != ON_SALE:
-        raise Conflict("This product is not on sale", code="OFF_SALE", details={"sku": sku})
+        raise Conflict("This product is not on sale", code=CatalogCode.OFF_SALE, details={"sku": sku})
 
 
 def merge(current: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from chalicelib.catalog.domain import Sellable
+from chalicelib.catalog.errors import CatalogCode
 from chalicelib.catalog.models import (
     META,
     PRODUCTS_GSI1PK,
@@ -29,7 +30,9 @@ def _keys(sku: str, category: str) -> dict[str, str]:
 
 
 def _barcode_taken(code: str | None) -> Conflict:
-    return Conflict("This barcode belongs to another product", code="BARCODE_TAKEN", details={"barcode": code})
+    return Conflict(
+        "This barcode belongs to another product", code=CatalogCode.BARCODE_TAKEN, details={"barcode": code}
+    )
 
 
 def create(fields: dict[str, Any]) -> ProductItem:
@@ -50,7 +53,7 @@ def create(fields: dict[str, Any]) -> ProductItem:
                 )
     except TxCancelled as e:
         if "sku" in e.failed:
-            raise Conflict("A product with this sku already exists", code="SKU_EXISTS", details={"sku": sku})
+            raise Conflict("A product with this sku already exists", code=CatalogCode.SKU_EXISTS, details={"sku": sku})
         if "barcode" in e.failed:
             raise _barcode_taken(item.barcode)
         raise
@@ -93,7 +96,7 @@ def sellables_in(got: Mapping[tuple[str, str], Any]) -> dict[str, Sellable]:
 def get(sku: str, consistent: bool = False) -> ProductItem:
     item = find(sku, consistent)
     if item is None:
-        raise NotFound("No such product", code="PRODUCT_NOT_FOUND", details={"sku": sku})
+        raise NotFound("No such product", code=CatalogCode.PRODUCT_NOT_FOUND, details={"sku": sku})
     return item
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.catalog import domain, repository
+from chalicelib.catalog.errors import CatalogCode
 from chalicelib.catalog.models import ProductItem
 from chalicelib.catalog.schemas import ProductCreate, ProductOut, ProductUpdate
-from chalicelib.core.errors import Conflict, NotFound
+from chalicelib.core.errors import Conflict, CoreCode, NotFound
 from chalicelib.core.schemas import PageOut
 
 UPDATE_ATTEMPTS = 3
@@ -36,7 +37,7 @@ def to_out(item: ProductItem) -> ProductOut:
 
 
 def _not_found(sku: str) -> NotFound:
-    return NotFound("No such product", code="PRODUCT_NOT_FOUND", details={"sku": sku})
+    return NotFound("No such product", code=CatalogCode.PRODUCT_NOT_FOUND, details={"sku": sku})
 
 
 def create_product(cmd: ProductCreate) -> ProductOut:
@@ -65,7 +66,9 @@ def update_product(sku: str, cmd: ProductUpdate) -> ProductOut:
         except repository.StaleProduct:
             continue
     raise Conflict(
-        "The product was changed by someone else meanwhile; retry", code="CONCURRENT_UPDATE", details={"sku": sku}
+        "The product was changed by someone else meanwhile; retry",
+        code=CoreCode.CONCURRENT_UPDATE,
+        details={"sku": sku},
     )
 
 

@@ -11,7 +11,7 @@ from datetime import timedelta
 import jwt
 
 from chalicelib.core import clock
-from chalicelib.core.errors import Forbidden, Unauthorized
+from chalicelib.core.errors import CoreCode, Forbidden, Unauthorized
 from chalicelib.core.settings import get_settings
 
 MEMBER = "member"
@@ -49,11 +49,11 @@ class Principal:
             return
         if self.role in STORE_BOUND and self.store_id == store_id:
             return
-        raise Forbidden("You can only act on your own store", code="STORE_SCOPE", details={"store_id": store_id})
+        raise Forbidden("You can only act on your own store", code=CoreCode.STORE_SCOPE, details={"store_id": store_id})
 
     def require_member(self, member_id: str) -> None:
         if self.role != MEMBER or self.sub != member_id:
-            raise Forbidden("This belongs to another member", code="MEMBER_SCOPE")
+            raise Forbidden("This belongs to another member", code=CoreCode.MEMBER_SCOPE)
 
 
 def _secret() -> str:
@@ -94,29 +94,29 @@ def decode_token(token: str) -> Principal:
         if not isinstance(claims["exp"], int) or claims["exp"] <= int(clock.now().timestamp()):
             raise jwt.ExpiredSignatureError
     except jwt.ExpiredSignatureError:
-        raise Unauthorized("The token has expired", code="TOKEN_EXPIRED")
+        raise Unauthorized("The token has expired", code=CoreCode.TOKEN_EXPIRED)
     except jwt.InvalidTokenError:
-        raise Unauthorized("The token is not valid", code="TOKEN_INVALID")
+        raise Unauthorized("The token is not valid", code=CoreCode.TOKEN_INVALID)
     role = claims.get("role")
     if role not in ALL_ROLES or not isinstance(claims.get("sub"), str):
-        raise Unauthorized("The token is not valid", code="TOKEN_INVALID")
+        raise Unauthorized("The token is not valid", code=CoreCode.TOKEN_INVALID)
     store_id = claims.get("store_id")
     if role in STORE_BOUND and not store_id:
-        raise Unauthorized("The token is not valid", code="TOKEN_INVALID")
+        raise Unauthorized("The token is not valid", code=CoreCode.TOKEN_INVALID)
     return Principal(sub=claims["sub"], role=role, store_id=store_id)
 
 
 def authenticate(authorization: str | None, roles: frozenset[str]) -> Principal:
     if not authorization:
-        raise Unauthorized("A bearer token is required", code="TOKEN_MISSING")
+        raise Unauthorized("A bearer token is required", code=CoreCode.TOKEN_MISSING)
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("A bearer token is required", code="TOKEN_MISSING")
+        raise Unauthorized("A bearer token is required", code=CoreCode.TOKEN_MISSING)
     principal = decode_token(token.strip())
     if principal.role not in roles:
         raise Forbidden(
             "Your role may not do this",
-            code="ROLE_FORBIDDEN",
+            code=CoreCode.ROLE_FORBIDDEN,
             details={"role": principal.role, "allowed": sorted(roles)},
         )
     return principal

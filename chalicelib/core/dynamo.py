@@ -22,7 +22,7 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
-from chalicelib.core.errors import TryAgain, ValidationFailed
+from chalicelib.core.errors import CoreCode, TryAgain, ValidationFailed
 from chalicelib.core.settings import get_settings
 
 
@@ -367,7 +367,7 @@ def decode_cursor(cursor: str | None) -> dict | None:
     except ValueError:
         raise ValidationFailed(
             "The cursor is not valid",
-            code="INVALID_CURSOR",
+            code=CoreCode.INVALID_CURSOR,
             details={"fields": [{"field": "next", "message": "not a cursor from this API"}]},
         )
 
@@ -393,7 +393,7 @@ def page(query_fn, *, limit: int, cursor: str | None, **kwargs) -> Page:
         if start is not None and e.cause_response_code == "ValidationException":
             raise ValidationFailed(
                 "The cursor does not belong to this list",
-                code="INVALID_CURSOR",
+                code=CoreCode.INVALID_CURSOR,
                 details={"fields": [{"field": "next", "message": "cursor mismatch"}]},
             )
         raise

@@ -1,19 +1,91 @@
 """The one error hierarchy. Domain code raises these; ``core.http`` turns them into the contract's body:
-``{"code": "UPPER_SNAKE_CASE", "message": "...", "details": {...}}`` with the class's status."""
+``{"code": "UPPER_SNAKE_CASE", "message": "...", "details": {...}}`` with the class's status.
+
+A ``code`` is always a member of an :class:`ErrorCode` enum: :class:`CoreCode` here, and one ``<Domain>Code``
+in each domain's ``errors`` module (a code two domains use lives in the lower one). The class raised decides the
+HTTP status; the code says why. ``docs/errors.md`` lists every code (``python -m tools.error_codes``)."""
 
 from __future__ import annotations
 
+import enum
 from typing import Any
+
+
+class ErrorCode(enum.StrEnum):
+    """Base of every error-code enum. Members are ``str`` (their value is the contract's UPPER_SNAKE_CASE code),
+    so they compare equal to the string and serialize as it."""
+
+
+class CoreCode(ErrorCode):
+    """Codes of the core plumbing and the ones several domains share."""
+
+    # 400: a malformed request (the default of BadRequest)
+    BAD_REQUEST = "BAD_REQUEST"
+    # 400: the body is missing or not valid JSON
+    MALFORMED_JSON = "MALFORMED_JSON"
+    # 401: the caller is not authenticated (the default of Unauthorized)
+    UNAUTHORIZED = "UNAUTHORIZED"
+    # 401: no bearer token in the Authorization header
+    TOKEN_MISSING = "TOKEN_MISSING"
+    # 401: the bearer token is malformed, badly signed or carries impossible claims
+    TOKEN_INVALID = "TOKEN_INVALID"
+    # 401: the bearer token has expired; log in again
+    TOKEN_EXPIRED = "TOKEN_EXPIRED"
+    # 403: the caller may not do this (the default of Forbidden)
+    FORBIDDEN = "FORBIDDEN"
+    # 403: the caller's role may not call this route or create this account
+    ROLE_FORBIDDEN = "ROLE_FORBIDDEN"
+    # 403: store staff acting on another store's resource (or a store acting on head office's)
+    STORE_SCOPE = "STORE_SCOPE"
+    # 403: a member acting on another member's resource
+    MEMBER_SCOPE = "MEMBER_SCOPE"
+    # 404: unknown resource, or a route that does not exist on this stage
+    NOT_FOUND = "NOT_FOUND"
+    # 409: the request conflicts with the current state (the default of Conflict)
+    CONFLICT = "CONFLICT"
+    # 409: the resource was changed by someone else through every retry; reload and retry
+    CONCURRENT_UPDATE = "CONCURRENT_UPDATE"
+    # 409: the action is not allowed in the resource's current state (or the state changed meanwhile)
+    ILLEGAL_STATE = "ILLEGAL_STATE"
+    # 409: this Idempotency-Key was already used with a different body
+    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
+    # 409: a request with this Idempotency-Key is still being processed; retry shortly
+    IDEMPOTENCY_IN_PROGRESS = "IDEMPOTENCY_IN_PROGRESS"
+    # 413: the body is larger than the limit (256 KiB)
+    PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+    # 415: the body's content type is not accepted
+    UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
+    # 422: a field failed validation; details name the field (the default of ValidationFailed)
+    VALIDATION_ERROR = "VALIDATION_ERROR"
+    # 422: a list cursor is malformed or belongs to another list
+    INVALID_CURSOR = "INVALID_CURSOR"
+    # 429: too many requests; try again later
+    RATE_LIMITED = "RATE_LIMITED"
+    # 500: an unexpected error on our side (the body of every unhandled exception)
+    INTERNAL = "INTERNAL"
+    # 502: a provider we depend on failed or timed out (the default of UpstreamUnavailable)
+    UPSTREAM_UNAVAILABLE = "UPSTREAM_UNAVAILABLE"
+    # 502: the work could not be put on its queue; nothing was queued, try again
+    NOT_QUEUED = "NOT_QUEUED"
+    # 503: the database stayed busy through every retry; nothing was written, retry after Retry-After
+    TRY_AGAIN = "TRY_AGAIN"
 
 
 class AppError(Exception):
     status = 400
-    code = "BAD_REQUEST"
+    code: ErrorCode = CoreCode.BAD_REQUEST
 
-    def __init__(self, message: str, *, code: str | None = None, details: dict[str, Any] | None = None):
+    def __init_subclass__(cls, **kwargs: Any):
+        super().__init_subclass__(**kwargs)
+        if not isinstance(cls.code, ErrorCode):
+            raise TypeError(f"{cls.__name__}.code must be an ErrorCode member, not {cls.code!r}")
+
+    def __init__(self, message: str, *, code: ErrorCode | None = None, details: dict[str, Any] | None = None):
         super().__init__(message)
+        if code is not None and not isinstance(code, ErrorCode):
+            raise TypeError(f"code must be an ErrorCode member (e.g. CoreCode.CONFLICT), not {code!r}")
         self.message = message
-        if code:
+        if code is not None:
             self.code = code
         self.details = details or {}
 
@@ -23,54 +95,54 @@ class AppError(Exception):
 
 class BadRequest(AppError):
     status = 400
-    code = "BAD_REQUEST"
+    code = CoreCode.BAD_REQUEST
 
 
 class Unauthorized(AppError):
     status = 401
-    code = "UNAUTHORIZED"
+    code = CoreCode.UNAUTHORIZED
 
 
 class Forbidden(AppError):
     status = 403
-    code = "FORBIDDEN"
+    code = CoreCode.FORBIDDEN
 
 
 class NotFound(AppError):
     status = 404
-    code = "NOT_FOUND"
+    code = CoreCode.NOT_FOUND
 
 
 class Conflict(AppError):
     status = 409
-    code = "CONFLICT"
+    code = CoreCode.CONFLICT
 
 
 class PayloadTooLarge(AppError):
     status = 413
-    code = "PAYLOAD_TOO_LARGE"
+    code = CoreCode.PAYLOAD_TOO_LARGE
 
 
 class UnsupportedMediaType(AppError):
     status = 415
-    code = "UNSUPPORTED_MEDIA_TYPE"
+    code = CoreCode.UNSUPPORTED_MEDIA_TYPE
 
 
 class ValidationFailed(AppError):
     status = 422
-    code = "VALIDATION_ERROR"
+    code = CoreCode.VALIDATION_ERROR
 
 
 class RateLimited(AppError):
     status = 429
-    code = "RATE_LIMITED"
+    code = CoreCode.RATE_LIMITED
 
 
 class UpstreamUnavailable(AppError):
     """A provider we depend on (WeChat, payment, SMS) failed or timed out."""
 
     status = 502
-    code = "UPSTREAM_UNAVAILABLE"
+    code = CoreCode.UPSTREAM_UNAVAILABLE
 
 
 class TryAgain(AppError):
@@ -78,7 +150,7 @@ class TryAgain(AppError):
     The client may send the same request again after ``Retry-After`` seconds."""
 
     status = 503
-    code = "TRY_AGAIN"
+    code = CoreCode.TRY_AGAIN
 
     def __init__(self, message: str, *, retry_after_s: int = 1, details: dict[str, Any] | None = None):
         super().__init__(message, details=details)

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from chalicelib.core.auth import Principal, authenticate
 from chalicelib.core.dynamo import transient
-from chalicelib.core.errors import AppError, BadRequest, NotFound, PayloadTooLarge, TryAgain, ValidationFailed
+from chalicelib.core.errors import AppError, BadRequest, CoreCode, NotFound, PayloadTooLarge, TryAgain, ValidationFailed
 from chalicelib.core.logging import logger
 
 MAX_BODY_BYTES = 256 * 1024
@@ -110,7 +110,7 @@ def validation_error(e: ValidationError, where: str) -> AppError:
     fields = []
     for err in e.errors(include_url=False, include_input=False):
         if err["type"] == "json_invalid":
-            return BadRequest("The body is not valid JSON", code="MALFORMED_JSON")
+            return BadRequest("The body is not valid JSON", code=CoreCode.MALFORMED_JSON)
         loc = ".".join(str(p) for p in err["loc"]) or where
         fields.append({"field": loc, "message": err["msg"], "type": err["type"]})
     return ValidationFailed(f"Invalid {where}", details={"in": where, "fields": fields})
@@ -120,7 +120,7 @@ def parse_body(model: type[BaseModel], raw: bytes | None) -> BaseModel:
     if raw is not None and len(raw) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"The body is larger than {MAX_BODY_BYTES} bytes")
     if not raw or not raw.strip():
-        raise BadRequest("A JSON body is required", code="MALFORMED_JSON")
+        raise BadRequest("A JSON body is required", code=CoreCode.MALFORMED_JSON)
     try:
         return model.model_validate_json(raw)
     except ValidationError as e:
@@ -201,7 +201,7 @@ def _dispatch(bp, spec: RouteSpec, fn: Callable, params: dict[str, str]):
     request = bp.current_request
     try:
         if spec.available is not None and not spec.available():
-            raise NotFound("Not found", code="NOT_FOUND")
+            raise NotFound("Not found", code=CoreCode.NOT_FOUND)
         headers = request.headers or {}
         principal = authenticate(headers.get("authorization"), spec.roles) if spec.roles is not None else None
         if spec.authenticator is not None:
@@ -248,7 +248,9 @@ def _dispatch(bp, spec: RouteSpec, fn: Callable, params: dict[str, str]):
             logger.warning("database busy", extra={"path": spec.path, "error": str(e)})
             return error_response(TryAgain("The store is busy; please try again in a moment"))
         logger.exception("unhandled error", extra={"path": spec.path, "method": spec.method})
-        return json_response({"code": "INTERNAL", "message": "Something went wrong on our side", "details": {}}, 500)
+        return json_response(
+            {"code": CoreCode.INTERNAL, "message": "Something went wrong on our side", "details": {}}, 500
+        )
 
 
 def _invoke(fn: Callable, req: Req, params: dict[str, str], spec: RouteSpec, with_headers: bool = False):

@@ -26,7 +26,7 @@ from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
 
 from chalicelib.core import clock
 from chalicelib.core.dynamo import Item, put_new
-from chalicelib.core.errors import Conflict, ValidationFailed
+from chalicelib.core.errors import Conflict, CoreCode, ValidationFailed
 
 RETENTION = timedelta(hours=24)
 MAX_KEY_LEN = 255
@@ -84,10 +84,11 @@ def run(scope: str, key: str, canonical_body: bytes, fn: Callable[[], tuple[int,
 
 def _replay(rec: IdempotencyRecord, body_hash: str) -> tuple[int, Any]:
     if rec.body_hash != body_hash:
-        raise Conflict("This Idempotency-Key was used with a different body", code="IDEMPOTENCY_KEY_REUSED")
+        raise Conflict("This Idempotency-Key was used with a different body", code=CoreCode.IDEMPOTENCY_KEY_REUSED)
     if rec.state != "done":
         raise Conflict(
-            "A request with this Idempotency-Key is still in progress; retry shortly", code="IDEMPOTENCY_IN_PROGRESS"
+            "A request with this Idempotency-Key is still in progress; retry shortly",
+            code=CoreCode.IDEMPOTENCY_IN_PROGRESS,
         )
     return int(rec.status_code), json.loads(rec.response)
 

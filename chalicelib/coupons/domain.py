@@ -8,7 +8,8 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from chalicelib.core import clock
-from chalicelib.core.errors import Conflict, Forbidden, RateLimited
+from chalicelib.core.errors import Conflict, CoreCode, Forbidden, RateLimited
+from chalicelib.coupons.errors import CouponCode
 from chalicelib.pricing import domain as engine
 from chalicelib.pricing.schemas import scope_from
 
@@ -68,20 +69,22 @@ def check_issuable(tpl: Mapping[str, Any], now: datetime, tz: tzinfo, purpose: s
     if purpose is not None and tpl["purpose"] != purpose:
         raise Conflict(
             f"This template is not for {purpose}",
-            code="WRONG_TEMPLATE_PURPOSE",
+            code=CouponCode.WRONG_TEMPLATE_PURPOSE,
             details={"purpose": tpl["purpose"], "wanted": purpose},
         )
     if tpl["status"] != "active":
-        raise Conflict("This coupon is not being issued now", code="TEMPLATE_INACTIVE")
+        raise Conflict("This coupon is not being issued now", code=CouponCode.TEMPLATE_INACTIVE)
     if template_expired(tpl["validity"], now, tz):
-        raise Conflict("This coupon's validity is over", code="TEMPLATE_ENDED")
+        raise Conflict("This coupon's validity is over", code=CouponCode.TEMPLATE_ENDED)
     window = tpl.get("claim_window") or {}
     if window.get("starts_at") and now < clock.parse(window["starts_at"]):
         raise Conflict(
-            "Claiming has not started yet", code="CLAIM_NOT_STARTED", details={"starts_at": window["starts_at"]}
+            "Claiming has not started yet",
+            code=CouponCode.CLAIM_NOT_STARTED,
+            details={"starts_at": window["starts_at"]},
         )
     if window.get("ends_at") and now >= clock.parse(window["ends_at"]):
-        raise Conflict("Claiming has ended", code="CLAIM_ENDED", details={"ends_at": window["ends_at"]})
+        raise Conflict("Claiming has ended", code=CouponCode.CLAIM_ENDED, details={"ends_at": window["ends_at"]})
 
 
 def claim_open(tpl: Mapping[str, Any], now: datetime, tz: tzinfo) -> bool:
@@ -101,11 +104,11 @@ def usable_problem(coupon: Mapping[str, Any], now_iso: str) -> dict[str, Any] | 
     """Why this (owned) coupon cannot be used on a new order now, as a quote problem; None if it can."""
     cid = coupon["coupon_id"]
     if coupon["status"] in (LOCKED, USED):
-        return {"code": "COUPON_UNAVAILABLE", "coupon_id": cid, "status": coupon["status"]}
+        return {"code": CouponCode.COUPON_UNAVAILABLE, "coupon_id": cid, "status": coupon["status"]}
     if coupon["status"] == EXPIRED or coupon["expires_at"] <= now_iso:
-        return {"code": "COUPON_EXPIRED", "coupon_id": cid, "expires_at": coupon["expires_at"]}
+        return {"code": CouponCode.COUPON_EXPIRED, "coupon_id": cid, "expires_at": coupon["expires_at"]}
     if coupon["valid_from"] > now_iso:
-        return {"code": "COUPON_NOT_YET_VALID", "coupon_id": cid, "valid_from": coupon["valid_from"]}
+        return {"code": CouponCode.COUPON_NOT_YET_VALID, "coupon_id": cid, "valid_from": coupon["valid_from"]}
     return None
 
 
@@ -163,9 +166,11 @@ def rate_bucket(now: datetime) -> str:
 
 def rate_limited() -> RateLimited:
     return RateLimited(
-        "Too many claims; try again in a minute", code="RATE_LIMITED", details={"limit_per_minute": CLAIMS_PER_MINUTE}
+        "Too many claims; try again in a minute",
+        code=CoreCode.RATE_LIMITED,
+        details={"limit_per_minute": CLAIMS_PER_MINUTE},
     )
 
 
 def blocked() -> Forbidden:
-    return Forbidden("This account may not claim coupons; contact customer service", code="MEMBER_BLOCKED")
+    return Forbidden("This account may not claim coupons; contact customer service", code=CouponCode.MEMBER_BLOCKED)

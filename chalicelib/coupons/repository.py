@@ -19,6 +19,7 @@ from chalicelib.core.dynamo import Page, Tx, TxCancelled, batch_get, condition_f
 from chalicelib.core.errors import NotFound
 from chalicelib.core.ids import is_ulid, new_id
 from chalicelib.coupons import domain
+from chalicelib.coupons.errors import CouponCode
 from chalicelib.coupons.models import (
     BLOCK_SK,
     BLOCKS_GSI1PK,
@@ -93,7 +94,9 @@ def get_template(template_id: str, consistent: bool = False) -> CouponTemplateIt
         else None
     )
     if item is None:
-        raise NotFound("No such coupon template", code="TEMPLATE_NOT_FOUND", details={"template_id": template_id})
+        raise NotFound(
+            "No such coupon template", code=CouponCode.TEMPLATE_NOT_FOUND, details={"template_id": template_id}
+        )
     return item
 
 

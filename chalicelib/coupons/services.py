@@ -14,15 +14,17 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from chalicelib.catalog.errors import CatalogCode
 from chalicelib.core import clock, phones
 from chalicelib.core.auth import Principal
 from chalicelib.core.dynamo import TxCancelled, get_mark, set_mark, transaction
-from chalicelib.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from chalicelib.core.errors import Conflict, CoreCode, Forbidden, NotFound, ValidationFailed
 from chalicelib.core.events import Event, publish
 from chalicelib.core.ids import is_ulid, new_id
 from chalicelib.core.logging import logger
 from chalicelib.core.schemas import PageOut
 from chalicelib.coupons import domain, repository
+from chalicelib.coupons.errors import CouponCode
 from chalicelib.coupons.models import CouponItem, CouponTemplateItem
 from chalicelib.coupons.schemas import (
     BlockOut,
@@ -40,7 +42,10 @@ from chalicelib.coupons.schemas import (
     TemplateUpdate,
 )
 from chalicelib.identity import repository as members
+from chalicelib.identity.errors import IdentityCode
 from chalicelib.pricing import domain as engine
+from chalicelib.pricing.errors import PricingCode
+from chalicelib.stores.errors import StoreCode
 
 UPDATE_ATTEMPTS = 3
 
@@ -140,7 +145,7 @@ def _check_references(terms: dict[str, Any], scope: dict[str, Any]) -> None:
     if missing:
         raise ValidationFailed(
             "Unknown sku",
-            code="UNKNOWN_SKU",
+            code=CatalogCode.UNKNOWN_SKU,
             details={"skus": missing, "fields": [{"field": "scope", "message": f"unknown sku {s}"} for s in missing]},
         )
     if terms.get("gift_sku"):
@@ -148,7 +153,7 @@ def _check_references(terms: dict[str, Any], scope: dict[str, Any]) -> None:
         if gift.consult_only:
             raise ValidationFailed(
                 "Consult-only goods cannot be gifts",
-                code="GIFT_NOT_ALLOWED",
+                code=PricingCode.GIFT_NOT_ALLOWED,
                 details={"fields": [{"field": "gift_sku", "message": "consult-only"}]},
             )
         terms["gift_name"], terms["gift_value_fen"] = gift.name, int(gift.price_fen)
@@ -156,7 +161,7 @@ def _check_references(terms: dict[str, Any], scope: dict[str, Any]) -> None:
     if unknown:
         raise ValidationFailed(
             "Unknown store",
-            code="UNKNOWN_STORE",
+            code=StoreCode.UNKNOWN_STORE,
             details={
                 "stores": unknown,
                 "fields": [{"field": "scope.stores", "message": f"unknown store {s}"} for s in unknown],
@@ -172,7 +177,7 @@ def _visible(principal: Principal, t: CouponTemplateItem) -> bool:
 def get_template(principal: Principal, template_id: str) -> TemplateOut:
     t = repository.get_template(template_id)
     if not _visible(principal, t):
-        raise Forbidden("This template belongs to other stores", code="STORE_SCOPE")
+        raise Forbidden("This template belongs to other stores", code=CoreCode.STORE_SCOPE)
     return template_out(t)
 
 
@@ -190,7 +195,7 @@ def _change(template_id: str, changes_for) -> TemplateOut:
         except repository.StaleTemplate:
             continue
         return template_out(repository.get_template(template_id, consistent=True))
-    raise Conflict("The template was changed by someone else meanwhile; retry", code="CONCURRENT_UPDATE")
+    raise Conflict("The template was changed by someone else meanwhile; retry", code=CoreCode.CONCURRENT_UPDATE)
 
 
 def update_template(template_id: str, cmd: TemplateUpdate) -> TemplateOut:
@@ -214,7 +219,7 @@ def adjust_stock(principal: Principal, template_id: str, cmd: StockIn) -> Templa
         left = int(repository.get_template(template_id, consistent=True).remaining)
         raise Conflict(
             "Cannot withdraw more coupons than are left",
-            code="INSUFFICIENT_COUPON_STOCK",
+            code=CouponCode.INSUFFICIENT_COUPON_STOCK,
             details={"remaining_stock": left, "requested": -cmd.delta},
         )
     return template_out(repository.get_template(template_id, consistent=True))
@@ -274,18 +279,18 @@ def _issue_one(
         if kind == "tpl":
             current = repository.get_template(tpl.template_id, consistent=True)
             if current.status != "active":
-                raise Conflict("This coupon is not being issued now", code="TEMPLATE_INACTIVE")
-            raise Conflict("All coupons of this kind have been claimed", code="COUPON_SOLD_OUT")
+                raise Conflict("This coupon is not being issued now", code=CouponCode.TEMPLATE_INACTIVE)
+            raise Conflict("All coupons of this kind have been claimed", code=CouponCode.COUPON_SOLD_OUT)
         if kind == "quota":
             raise Conflict(
                 "You already have as many of these coupons as allowed",
-                code="COUPON_LIMIT_REACHED",
+                code=CouponCode.COUPON_LIMIT_REACHED,
                 details={"per_member_limit": int(tpl.per_member_limit)},
             )
         if kind == "block":
             raise domain.blocked()
         if kind == "guard":
-            raise Conflict("This gift was already given", code="ALREADY_GRANTED")
+            raise Conflict("This gift was already given", code=CouponCode.ALREADY_GRANTED)
         raise
     return grant.coupon
 
@@ -350,7 +355,7 @@ def push(principal: Principal, cmd: PushIn) -> PushOut:
     issued, skipped = [], []
     for m in cmd.member_ids:
         if m not in known:
-            skipped.append(Skipped(member_id=m, code="MEMBER_NOT_FOUND"))
+            skipped.append(Skipped(member_id=m, code=IdentityCode.MEMBER_NOT_FOUND))
             continue
         try:
             c = _issue_one(tpl, m, domain.PUSH, principal.sub, check_block=False)
@@ -382,13 +387,13 @@ def compensate(principal: Principal, cmd: CompensationIn, order_known: bool, ord
     if not order_known:
         raise ValidationFailed(
             "Unknown order",
-            code="UNKNOWN_ORDER",
+            code=CouponCode.UNKNOWN_ORDER,
             details={"fields": [{"field": "order_id", "message": "no such order"}]},
         )
     if order_member_id != cmd.member_id:
         raise ValidationFailed(
             "The order is not this member's",
-            code="ORDER_MEMBER_MISMATCH",
+            code=CouponCode.ORDER_MEMBER_MISMATCH,
             details={"fields": [{"field": "member_id", "message": "not the order's member"}]},
         )
     guard = f"COMPENSATION#{cmd.order_id}#{cmd.template_id}"
@@ -402,10 +407,10 @@ def compensate(principal: Principal, cmd: CompensationIn, order_known: bool, ord
             guards=[(guard, cmd.member_id, principal.sub)],
         )
     except Conflict as e:
-        if e.code == "ALREADY_GRANTED":
+        if e.code == CouponCode.ALREADY_GRANTED:
             raise Conflict(
                 "This order was already compensated with this coupon",
-                code="ALREADY_GRANTED",
+                code=CouponCode.ALREADY_GRANTED,
                 details={"order_id": cmd.order_id},
             )
         raise
@@ -464,7 +469,11 @@ def _grant_pack(
             ]
             if not drop:
                 raise
-            codes = {"tpl": "COUPON_SOLD_OUT", "quota": "COUPON_LIMIT_REACHED", "block": "MEMBER_BLOCKED"}
+            codes = {
+                "tpl": CouponCode.COUPON_SOLD_OUT,
+                "quota": CouponCode.COUPON_LIMIT_REACHED,
+                "block": CouponCode.MEMBER_BLOCKED,
+            }
             skipped += [Skipped(member_id=g.coupon.member_id, code=codes[kind]) for g in drop]
             grants = [g for g in grants if g not in drop]
     return [], skipped, False  # nothing to give: the guards stay unwritten
@@ -478,7 +487,7 @@ def issue_invite_gifts(referral_id: str, inviter_id: str, invitee_id: str) -> In
     if missing:
         raise ValidationFailed(
             "Unknown member",
-            code="MEMBER_NOT_FOUND",
+            code=IdentityCode.MEMBER_NOT_FOUND,
             details={
                 "fields": [
                     {"field": "inviter_id" if m == inviter_id else "invitee_id", "message": "no such member"}
@@ -585,14 +594,14 @@ def on_order_paid(event: dict[str, Any]) -> None:
 # --------------------------------------------------------------------------------------- blocks
 def block(principal: Principal, member_id: str, reason: str) -> BlockOut:
     if not is_ulid(member_id) or not _members_exist([member_id]):
-        raise NotFound("No such member", code="MEMBER_NOT_FOUND")
+        raise NotFound("No such member", code=IdentityCode.MEMBER_NOT_FOUND)
     b = repository.block(member_id, reason, principal.sub)
     return BlockOut(member_id=member_id, reason=b.reason, blocked_by=b.blocked_by, created_at=b.created_at)
 
 
 def unblock(member_id: str) -> None:
     if not is_ulid(member_id) or repository.get_block(member_id) is None:
-        raise NotFound("This member is not blocked", code="BLOCK_NOT_FOUND")
+        raise NotFound("This member is not blocked", code=CouponCode.BLOCK_NOT_FOUND)
     repository.unblock(member_id)
 
 
@@ -687,7 +696,7 @@ def offers(member_id: str, coupon_ids: list[str], got: dict) -> tuple[list[engin
     for cid in coupon_ids:
         c = got.get(repository.coupon_key(member_id, cid))
         if not isinstance(c, CouponItem) or c.member_id != member_id:
-            problems.append({"code": "UNKNOWN_COUPON", "coupon_id": cid})
+            problems.append({"code": CouponCode.UNKNOWN_COUPON, "coupon_id": cid})
             continue
         problem = domain.usable_problem(
             {"coupon_id": cid, "status": c.status, "expires_at": c.expires_at, "valid_from": c.valid_from}, now_iso

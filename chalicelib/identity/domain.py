@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chalicelib.core.auth import HQ_ADMIN, STORE_BOUND, STORE_MANAGER, Principal
-from chalicelib.core.errors import Forbidden, ValidationFailed
+from chalicelib.core.errors import CoreCode, Forbidden, ValidationFailed
 
 
 def check_staff_binding(role: str, store_id: str | None) -> None:
@@ -28,7 +28,7 @@ def check_may_create_staff(actor: Principal, role: str, store_id: str | None) ->
         return
     if actor.role == STORE_MANAGER and role == "clerk" and store_id == actor.store_id:
         return
-    raise Forbidden("You may not create this account", code="ROLE_FORBIDDEN")
+    raise Forbidden("You may not create this account", code=CoreCode.ROLE_FORBIDDEN)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from chalicelib.core import clock, events
 from chalicelib.core.dynamo import Page, TxCancelled, batch_get, page, put_new, transaction
 from chalicelib.core.errors import Conflict
 from chalicelib.identity.domain import MemberCard
+from chalicelib.identity.errors import IdentityCode
 from chalicelib.identity.models import (
     META,
     STAFF_GSI1PK,
@@ -46,7 +47,7 @@ def create_staff(
         updated_at=now,
     )
     if not put_new(item):
-        raise Conflict("This username is taken", code="USERNAME_TAKEN")
+        raise Conflict("This username is taken", code=IdentityCode.USERNAME_TAKEN)
     return item
 
 

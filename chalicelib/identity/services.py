@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from chalicelib.core import phones
 from chalicelib.core.auth import MEMBER, Principal, issue_token
-from chalicelib.core.errors import NotFound, Unauthorized, ValidationFailed
+from chalicelib.core.errors import CoreCode, NotFound, Unauthorized, ValidationFailed
 from chalicelib.core.ids import new_id
 from chalicelib.core.passwords import hash_password, verify_password
 from chalicelib.core.schemas import PageOut
 from chalicelib.core.settings import get_settings
 from chalicelib.identity import domain, repository, wechat
+from chalicelib.identity.errors import IdentityCode
 from chalicelib.identity.models import MemberItem, StaffItem
 from chalicelib.identity.schemas import (
     DevLogin,
@@ -39,7 +40,7 @@ def staff_login(cmd: StaffLogin) -> StaffLoginOut:
     item = repository.get_staff(cmd.username.strip().lower())
     ok = verify_password(cmd.password, item.password_hash if item else None)
     if not ok or item is None or item.status != "active":
-        raise Unauthorized("Wrong username or password", code="INVALID_CREDENTIALS")
+        raise Unauthorized("Wrong username or password", code=IdentityCode.INVALID_CREDENTIALS)
     token, ttl = issue_token(Principal(sub=item.staff_id, role=item.role, store_id=item.store_id))
     return StaffLoginOut(token=token, expires_in=ttl, staff=staff_out(item))
 
@@ -89,7 +90,7 @@ def _member_login(
         if member is None:  # a concurrent first login of the same openid won the race
             member = repository.member_for_openid(openid)
     if member.status != "active":
-        raise Unauthorized("This account is closed", code="ACCOUNT_CLOSED")
+        raise Unauthorized("This account is closed", code=IdentityCode.ACCOUNT_CLOSED)
     token, ttl = issue_token(Principal(sub=member.member_id, role=MEMBER))
     return MemberLoginOut(token=token, expires_in=ttl, member=member_out(member, is_new))
 
@@ -101,12 +102,12 @@ def wechat_login(code: str) -> MemberLoginOut:
 
 def dev_login(cmd: DevLogin) -> MemberLoginOut:
     if not get_settings().is_local:
-        raise NotFound("Not found", code="NOT_FOUND")
+        raise NotFound("Not found", code=CoreCode.NOT_FOUND)
     return _member_login(cmd.openid, None, cmd.phone, cmd.nickname)
 
 
 def me(principal: Principal) -> MemberOut:
     item = repository.get_member(principal.sub)
     if item is None:
-        raise NotFound("No such member", code="MEMBER_NOT_FOUND")
+        raise NotFound("No such member", code=IdentityCode.MEMBER_NOT_FOUND)
     return member_out(item)

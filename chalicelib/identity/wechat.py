@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from chalicelib.core.errors import Forbidden, RateLimited, Unauthorized, UpstreamUnavailable
 from chalicelib.core.logging import logger
 from chalicelib.core.settings import get_settings
+from chalicelib.identity.errors import IdentityCode
 
 _pool = None
 
@@ -49,7 +50,7 @@ _RATE = {45011}
 def code2session(code: str) -> Session:
     s = get_settings()
     if not s.wechat_appid or not s.wechat_secret.get_secret_value():
-        raise UpstreamUnavailable("WeChat login is not configured", code="WECHAT_NOT_CONFIGURED")
+        raise UpstreamUnavailable("WeChat login is not configured", code=IdentityCode.WECHAT_NOT_CONFIGURED)
     import urllib3
 
     try:
@@ -65,21 +66,21 @@ def code2session(code: str) -> Session:
         )
     except urllib3.exceptions.HTTPError as e:
         logger.warning("wechat code2session unreachable", extra={"error": str(e)})
-        raise UpstreamUnavailable("WeChat did not answer; try again", code="WECHAT_UNAVAILABLE")
+        raise UpstreamUnavailable("WeChat did not answer; try again", code=IdentityCode.WECHAT_UNAVAILABLE)
     try:
         data = json.loads(resp.data or b"{}")
     except ValueError:
         data = {}
     errcode = int(data.get("errcode") or 0) if isinstance(data, dict) else -1
     if resp.status != 200 or errcode == -1 or not isinstance(data, dict):
-        raise UpstreamUnavailable("WeChat did not answer; try again", code="WECHAT_UNAVAILABLE")
+        raise UpstreamUnavailable("WeChat did not answer; try again", code=IdentityCode.WECHAT_UNAVAILABLE)
     if errcode in _INVALID_CODE:
-        raise Unauthorized("The login code is invalid or used", code="WECHAT_CODE_INVALID")
+        raise Unauthorized("The login code is invalid or used", code=IdentityCode.WECHAT_CODE_INVALID)
     if errcode in _BLOCKED:
-        raise Forbidden("WeChat refused this user", code="WECHAT_USER_BLOCKED")
+        raise Forbidden("WeChat refused this user", code=IdentityCode.WECHAT_USER_BLOCKED)
     if errcode in _RATE:
-        raise RateLimited("Too many logins; try again in a minute", code="WECHAT_RATE_LIMITED")
+        raise RateLimited("Too many logins; try again in a minute", code=IdentityCode.WECHAT_RATE_LIMITED)
     if errcode or not data.get("openid"):
         logger.warning("wechat code2session error", extra={"errcode": errcode, "errmsg": data.get("errmsg")})
-        raise UpstreamUnavailable("WeChat login failed; try again", code="WECHAT_UNAVAILABLE")
+        raise UpstreamUnavailable("WeChat login failed; try again", code=IdentityCode.WECHAT_UNAVAILABLE)
     return Session(openid=str(data["openid"]), unionid=data.get("unionid"))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from chalicelib.core.errors import Conflict, ValidationFailed
+from chalicelib.core.errors import Conflict, CoreCode, ValidationFailed
 
 # Kinds of ledger movement and the sign their quantities must have.
 INBOUND = {"receipt", "release", "refund_return", "transfer_in"}
@@ -92,7 +92,7 @@ def transfer_transition(status: str, action: str) -> str:
             f"A {status.lower()} transfer cannot be {action}ped"
             if action == "ship"
             else f"A {status.lower()} transfer cannot be {action}d",
-            code="ILLEGAL_STATE",
+            code=CoreCode.ILLEGAL_STATE,
             details={"status": status, "action": action},
         )
     return to

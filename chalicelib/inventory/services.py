@@ -6,15 +6,17 @@ from collections.abc import Iterable, Mapping
 
 from chalicelib.catalog import domain as catalog_domain
 from chalicelib.catalog import repository as catalog
+from chalicelib.catalog.errors import CatalogCode
 from chalicelib.catalog.schemas import ShopProductOut
 from chalicelib.core import clock, events
 from chalicelib.core.auth import Principal
 from chalicelib.core.dynamo import TxCancelled, transaction
-from chalicelib.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from chalicelib.core.errors import Conflict, CoreCode, Forbidden, NotFound, ValidationFailed
 from chalicelib.core.events import Event
 from chalicelib.core.ids import new_id
 from chalicelib.core.schemas import PageOut
 from chalicelib.inventory import domain, repository
+from chalicelib.inventory.errors import InventoryCode
 from chalicelib.inventory.models import MovementItem, StockItem, TransferItem
 from chalicelib.inventory.schemas import (
     CountCreate,
@@ -28,6 +30,7 @@ from chalicelib.inventory.schemas import (
     TransferOut,
 )
 from chalicelib.stores import repository as stores
+from chalicelib.stores.errors import StoreCode
 
 
 # --------------------------------------------------------------------------------------- shared helpers
@@ -44,7 +47,7 @@ def require_skus(skus: Iterable[str]) -> None:
     if missing:
         raise ValidationFailed(
             "Unknown sku",
-            code="UNKNOWN_SKU",
+            code=CatalogCode.UNKNOWN_SKU,
             details={"fields": [{"field": "lines", "message": f"unknown sku {s}"} for s in missing], "skus": missing},
         )
 
@@ -58,7 +61,7 @@ def out_of_stock(store_id: str, requested: Mapping[str, int], failed: Iterable) 
         available = int(now[(store_id, sku)].qty) if (store_id, sku) in now else 0
         if sku in failed_skus or available < qty:
             short.append({"sku": sku, "requested": qty, "available": available, "store_id": store_id})
-    return Conflict("Not enough stock", code="OUT_OF_STOCK", details={"store_id": store_id, "short": short})
+    return Conflict("Not enough stock", code=InventoryCode.OUT_OF_STOCK, details={"store_id": store_id, "short": short})
 
 
 def movement_out(m: MovementItem) -> MovementOut:
@@ -139,7 +142,7 @@ def stock_take(principal: Principal, store_id: str, cmd: CountCreate) -> dict:
         except TxCancelled as e:
             raise Conflict(
                 "Stock changed while counting; count these again",
-                code="COUNT_STALE",
+                code=InventoryCode.COUNT_STALE,
                 details={"skus": sorted(t[2] for t in e.failed if t and t[0] == "stock")},
             )
     return result
@@ -279,7 +282,7 @@ def transfer_out(t: TransferItem) -> TransferOut:
 def _require_either(principal: Principal, *store_ids: str) -> None:
     if principal.is_hq or principal.store_id in store_ids:
         return
-    raise Forbidden("You can only act on your own store's transfers", code="STORE_SCOPE")
+    raise Forbidden("You can only act on your own store's transfers", code=CoreCode.STORE_SCOPE)
 
 
 def create_transfer(principal: Principal, cmd: TransferCreate) -> TransferOut:
@@ -300,7 +303,7 @@ def create_transfer(principal: Principal, cmd: TransferCreate) -> TransferOut:
 def _get_transfer(transfer_id: str) -> TransferItem:
     item = repository.get_transfer(transfer_id, consistent=True)
     if item is None:
-        raise NotFound("No such transfer", code="TRANSFER_NOT_FOUND")
+        raise NotFound("No such transfer", code=InventoryCode.TRANSFER_NOT_FOUND)
     return item
 
 
@@ -354,7 +357,7 @@ def _transition(principal: Principal, transfer_id: str, action: str) -> Transfer
             )
     except TxCancelled as e:
         if any(tag and tag[0] == "transfer" for tag in e.failed):
-            raise Conflict("The transfer changed meanwhile; reload it", code="ILLEGAL_STATE")
+            raise Conflict("The transfer changed meanwhile; reload it", code=CoreCode.ILLEGAL_STATE)
         raise out_of_stock(t.from_store_id, quantities, e.failed)
     return transfer_out(_get_transfer(transfer_id))
 
@@ -385,7 +388,7 @@ def shop_products(store_id: str, category: str | None, limit: int, cursor: str |
     """On-sale products with this store's stock; never the cost price."""
     store = stores.get(store_id)
     if store.status != "active":
-        raise NotFound("No such store", code="STORE_NOT_FOUND", details={"store_id": store_id})
+        raise NotFound("No such store", code=StoreCode.STORE_NOT_FOUND, details={"store_id": store_id})
     pg = catalog.list_page(category, catalog_domain.ON_SALE, limit, cursor)
     stock = repository.stock_levels(store_id) if pg.items else {}
     items = [

@@ -13,6 +13,7 @@ from typing import Any
 
 from chalicelib.catalog import repository as catalog
 from chalicelib.catalog.domain import Sellable
+from chalicelib.catalog.errors import CatalogCode
 from chalicelib.core import clock, events, idempotency, metrics
 from chalicelib.core.auth import Principal
 from chalicelib.core.dynamo import TxCancelled, batch_get, transaction
@@ -21,15 +22,20 @@ from chalicelib.core.events import Event
 from chalicelib.core.ids import is_ulid, new_id
 from chalicelib.core.settings import get_settings
 from chalicelib.coupons import services as coupons
+from chalicelib.coupons.errors import CouponCode
 from chalicelib.inventory import domain as stock_domain
 from chalicelib.inventory import repository as stock_repo
+from chalicelib.inventory.errors import InventoryCode
 from chalicelib.inventory.services import out_of_stock
 from chalicelib.orders import domain, repository
 from chalicelib.orders import pricing as checkout_pricing
+from chalicelib.orders.errors import OrderCode
 from chalicelib.orders.models import OrderItem
 from chalicelib.orders.schemas import OrderOut, PosQuoteIn, PosSaleIn, QuoteOut, ShopQuoteIn
 from chalicelib.orders.views import cart_of, order_out, snapshot
+from chalicelib.payments.errors import PaymentCode
 from chalicelib.pricing.domain import CartLine, Priced
+from chalicelib.pricing.errors import PricingCode
 from chalicelib.stores import domain as store_domain
 from chalicelib.stores import services as stores
 
@@ -73,11 +79,11 @@ def _product_problems(cart: Mapping[str, int], products: Mapping[str, Sellable],
     for sku in cart:
         p = products.get(sku)
         if p is None:
-            problems.append({"code": "UNKNOWN_SKU", "sku": sku})
+            problems.append({"code": CatalogCode.UNKNOWN_SKU, "sku": sku})
         elif p.status != "on_sale":
-            problems.append({"code": "OFF_SALE", "sku": sku})
+            problems.append({"code": CatalogCode.OFF_SALE, "sku": sku})
         elif channel == "shop" and p.consult_only:
-            problems.append({"code": "CONSULT_ONLY", "sku": sku, "contact_hint": p.contact_hint})
+            problems.append({"code": CatalogCode.CONSULT_ONLY, "sku": sku, "contact_hint": p.contact_hint})
     return problems
 
 
@@ -176,7 +182,7 @@ def _shop_plan(principal: Principal, cmd: ShopQuoteIn, checkout: bool = False) -
     products, stock, got = _load(cart, read, extra=pricing.keys(read), checkout=checkout)
     problems = _product_problems(cart, products, "shop")
     routed = domain.route(cart, cmd.fulfillment, infos, stock, chosen=cmd.store_id)
-    if cmd.store_id and any(p["code"] == "OUT_OF_STOCK" for p in routed.problems) and len(candidates) > 1:
+    if cmd.store_id and any(p["code"] == InventoryCode.OUT_OF_STOCK for p in routed.problems) and len(candidates) > 1:
         _, more, _ = _load(cart, candidates[1:], with_products=False)
         routed = domain.route(cart, cmd.fulfillment, infos, {**stock, **more}, chosen=cmd.store_id)
     priced, pricing_problems = pricing.price(
@@ -203,22 +209,22 @@ def _refuse(problems: list[dict]) -> None:
     if claim is not None and idempotency.used(claim):
         raise idempotency.Replay()
     codes = [p["code"] for p in problems]
-    if "UNKNOWN_SKU" in codes:
+    if CatalogCode.UNKNOWN_SKU in codes:
         raise ValidationFailed(
             "Unknown sku",
-            code="UNKNOWN_SKU",
+            code=CatalogCode.UNKNOWN_SKU,
             details={
                 "problems": problems,
                 "fields": [
                     {"field": "lines", "message": f"unknown sku {p['sku']}"}
                     for p in problems
-                    if p["code"] == "UNKNOWN_SKU"
+                    if p["code"] == CatalogCode.UNKNOWN_SKU
                 ],
             },
         )
     for code, title, field_msg in (
-        ("UNKNOWN_COUPON", "Unknown coupon", "not one of your coupons"),
-        ("COUPON_NEEDS_MEMBER", "Coupons need a member", "coupons need member_code"),
+        (CouponCode.UNKNOWN_COUPON, "Unknown coupon", "not one of your coupons"),
+        (OrderCode.COUPON_NEEDS_MEMBER, "Coupons need a member", "coupons need member_code"),
     ):
         if code in codes:
             fields = [
@@ -229,24 +235,24 @@ def _refuse(problems: list[dict]) -> None:
             raise ValidationFailed(title, code=code, details={"problems": problems, "fields": fields})
     first = problems[0]
     status_codes = {
-        "OUT_OF_STOCK": "Not enough stock",
-        "CONSULT_ONLY": "Consult-only goods cannot be ordered online",
-        "OFF_SALE": "A product is not on sale",
-        "STORE_CLOSED": "The store is closed now",
-        "STORE_UNAVAILABLE": "The store does not take orders",
-        "NO_STORE_IN_RANGE": "No store serves you",
-        "OUT_OF_DELIVERY_RANGE": "The address is outside the store's delivery range",
-        "COUPON_UNAVAILABLE": "The coupon is already used or held by another order",
-        "COUPON_EXPIRED": "The coupon has expired",
-        "COUPON_NOT_YET_VALID": "The coupon is not valid yet",
-        "COUPON_NOT_APPLICABLE": "The coupon cannot be used on this order",
+        InventoryCode.OUT_OF_STOCK: "Not enough stock",
+        CatalogCode.CONSULT_ONLY: "Consult-only goods cannot be ordered online",
+        CatalogCode.OFF_SALE: "A product is not on sale",
+        OrderCode.STORE_CLOSED: "The store is closed now",
+        OrderCode.STORE_UNAVAILABLE: "The store does not take orders",
+        OrderCode.NO_STORE_IN_RANGE: "No store serves you",
+        OrderCode.OUT_OF_DELIVERY_RANGE: "The address is outside the store's delivery range",
+        CouponCode.COUPON_UNAVAILABLE: "The coupon is already used or held by another order",
+        CouponCode.COUPON_EXPIRED: "The coupon has expired",
+        CouponCode.COUPON_NOT_YET_VALID: "The coupon is not valid yet",
+        PricingCode.COUPON_NOT_APPLICABLE: "The coupon cannot be used on this order",
     }
     details: dict[str, Any] = {"problems": problems}
-    if first["code"] == "OUT_OF_STOCK":
+    if first["code"] == InventoryCode.OUT_OF_STOCK:
         details["short"] = [
             {k: p[k] for k in ("sku", "requested", "available", "store_id")}
             for p in problems
-            if p["code"] == "OUT_OF_STOCK"
+            if p["code"] == InventoryCode.OUT_OF_STOCK
         ]
     raise Conflict(status_codes.get(first["code"], "The order cannot be placed"), code=first["code"], details=details)
 
@@ -296,7 +302,7 @@ def _commit_new_order(
         if taken:
             raise Conflict(
                 "The coupon was just used by another order (or has expired)",
-                code="COUPON_UNAVAILABLE",
+                code=CouponCode.COUPON_UNAVAILABLE,
                 details={"coupon_ids": taken},
             )
         raise
@@ -351,7 +357,7 @@ def _member_for_code(code: str | None) -> str | None:
 def _unknown_member() -> ValidationFailed:
     return ValidationFailed(
         "Unknown member code",
-        code="UNKNOWN_MEMBER",
+        code=OrderCode.UNKNOWN_MEMBER,
         details={"fields": [{"field": "member_code", "message": "no such member"}]},
     )
 
@@ -366,7 +372,7 @@ def _pos_plan(principal: Principal, cmd: PosQuoteIn, checkout: bool = False) -> 
         raise _unknown_member()
     problems = _product_problems(cart, products, "pos")
     problems += [
-        {"code": "OUT_OF_STOCK", "store_id": store_id, **x}
+        {"code": InventoryCode.OUT_OF_STOCK, "store_id": store_id, **x}
         for x in domain.shortages(cart, stock.get(store_id, {}))
         if x["sku"] in products
     ]
@@ -390,13 +396,13 @@ def pos_sale(principal: Principal, cmd: PosSaleIn) -> OrderOut:
     now = clock.iso(clock.now())
     payment: dict[str, Any] = {"method": pay.method, "amount_fen": payable, "paid_at": now}
     if pay.method == "wallet":
-        raise Conflict("Wallet payment is not available yet", code="PAYMENT_METHOD_UNAVAILABLE")
+        raise Conflict("Wallet payment is not available yet", code=PaymentCode.PAYMENT_METHOD_UNAVAILABLE)
     if pay.method == "cash":
         if pay.tendered_fen is not None:
             if pay.tendered_fen < payable:
                 raise ValidationFailed(
                     "Less cash than the total",
-                    code="CASH_SHORT",
+                    code=OrderCode.CASH_SHORT,
                     details={"fields": [{"field": "payment.tendered_fen", "message": f"at least {payable}"}]},
                 )
             payment |= {"tendered_fen": pay.tendered_fen, "change_fen": pay.tendered_fen - payable}

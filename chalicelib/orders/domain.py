@@ -6,7 +6,9 @@ import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from chalicelib.core.errors import Conflict, ValidationFailed
+from chalicelib.core.errors import Conflict, CoreCode, ValidationFailed
+from chalicelib.inventory.errors import InventoryCode
+from chalicelib.orders.errors import OrderCode
 
 PENDING_PAYMENT = "PENDING_PAYMENT"
 PAID = "PAID"
@@ -37,20 +39,20 @@ def transition(status: str, action: str, fulfillment: str | None = None) -> str:
     if action == "ready" and fulfillment != "pickup":
         raise Conflict(
             "Only pickup orders become ready; use deliver",
-            code="ILLEGAL_STATE",
+            code=CoreCode.ILLEGAL_STATE,
             details={"status": status, "action": action},
         )
     if action == "deliver" and fulfillment != "delivery":
         raise Conflict(
             "Only delivery orders go out for delivery",
-            code="ILLEGAL_STATE",
+            code=CoreCode.ILLEGAL_STATE,
             details={"status": status, "action": action},
         )
     to = TRANSITIONS[action].get(status)
     if to is None:
         raise Conflict(
             f"Cannot {action} an order that is {status}",
-            code="ILLEGAL_STATE",
+            code=CoreCode.ILLEGAL_STATE,
             details={"status": status, "action": action},
         )
     return to
@@ -112,28 +114,31 @@ def route(
     if chosen is not None:
         s = by_id.get(chosen)
         if s is None or not s.active:
-            return Route(None, [{"code": "STORE_UNAVAILABLE", "store_id": chosen}])
+            return Route(None, [{"code": OrderCode.STORE_UNAVAILABLE, "store_id": chosen}])
         problems = []
         if not s.open_now:
-            problems.append({"code": "STORE_CLOSED", "store_id": chosen})
+            problems.append({"code": OrderCode.STORE_CLOSED, "store_id": chosen})
         if fulfillment == "delivery" and not in_range(s, fulfillment):
             problems.append(
                 {
-                    "code": "OUT_OF_DELIVERY_RANGE",
+                    "code": OrderCode.OUT_OF_DELIVERY_RANGE,
                     "store_id": chosen,
                     "distance_m": s.distance_m,
                     "radius_m": s.delivery_radius_m,
                 }
             )
-        problems += [{"code": "OUT_OF_STOCK", "store_id": chosen, **x} for x in shortages(cart, stock.get(chosen, {}))]
+        problems += [
+            {"code": InventoryCode.OUT_OF_STOCK, "store_id": chosen, **x}
+            for x in shortages(cart, stock.get(chosen, {}))
+        ]
         suggested = None
-        if any(p["code"] == "OUT_OF_STOCK" for p in problems):
+        if any(p["code"] == InventoryCode.OUT_OF_STOCK for p in problems):
             suggested = _best_coverage(cart, alternatives(stores, fulfillment, chosen), stock)
         return Route(chosen, problems, suggested)
 
     candidates = [s for s in stores if s.active and s.open_now and in_range(s, fulfillment)]
     if not candidates:
-        return Route(None, [{"code": "NO_STORE_IN_RANGE", "fulfillment": fulfillment}])
+        return Route(None, [{"code": OrderCode.NO_STORE_IN_RANGE, "fulfillment": fulfillment}])
 
     def units(s: StoreInfo) -> int:  # stock of the cart's skus: a tie goes to the store with more
         return sum(stock.get(s.store_id, {}).get(sku, 0) for sku in cart)
@@ -143,7 +148,7 @@ def route(
         full.sort(key=lambda s: (s.distance_m if s.distance_m is not None else 0, -units(s), s.store_id))
         return Route(full[0].store_id)
     problems = [
-        {"code": "OUT_OF_STOCK", "store_id": s.store_id, **x}
+        {"code": InventoryCode.OUT_OF_STOCK, "store_id": s.store_id, **x}
         for s in candidates
         for x in shortages(cart, stock.get(s.store_id, {}))
     ]
@@ -196,19 +201,19 @@ def refund_amounts(lines: Sequence[Mapping], requested: Mapping[str, int] | None
         if ln is None:
             raise ValidationFailed(
                 "This sku is not in the order",
-                code="NOT_IN_ORDER",
+                code=OrderCode.NOT_IN_ORDER,
                 details={"fields": [{"field": "lines", "message": f"{sku} is not in the order"}]},
             )
         qty, done = int(ln["qty"]), int(ln.get("refunded_qty", 0))
         if k > qty - done:
             raise Conflict(
                 "More than was bought (or already refunded)",
-                code="OVER_REFUND",
+                code=OrderCode.OVER_REFUND,
                 details={"sku": sku, "requested": k, "refundable": qty - done},
             )
         payable, done_fen = int(ln["payable_fen"]), int(ln.get("refunded_fen", 0))
         amount = payable - done_fen if done + k == qty else payable * k // qty
         out[sku] = (k, amount)
     if not out:
-        raise Conflict("Nothing left to refund", code="OVER_REFUND")
+        raise Conflict("Nothing left to refund", code=OrderCode.OVER_REFUND)
     return out

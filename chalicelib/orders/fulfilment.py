@@ -8,13 +8,14 @@ import hmac
 from chalicelib.core import clock, events
 from chalicelib.core.auth import Principal
 from chalicelib.core.dynamo import TxCancelled, transaction
-from chalicelib.core.errors import Conflict, ValidationFailed
+from chalicelib.core.errors import Conflict, CoreCode, ValidationFailed
 from chalicelib.core.events import Event
 from chalicelib.core.logging import logger
 from chalicelib.coupons import services as coupons
 from chalicelib.inventory import domain as stock_domain
 from chalicelib.inventory import repository as stock_repo
 from chalicelib.orders import domain, repository
+from chalicelib.orders.errors import OrderCode
 from chalicelib.orders.models import OrderItem
 from chalicelib.orders.schemas import OrderOut
 from chalicelib.orders.views import load_member_order, load_order, load_store_order, order_out, snapshot
@@ -87,7 +88,7 @@ def cancel_by_member(principal: Principal, order_id: str) -> OrderOut:
     except TxCancelled:
         raise Conflict(
             "The order changed meanwhile (was it just paid?)",
-            code="ILLEGAL_STATE",
+            code=CoreCode.ILLEGAL_STATE,
             details={"status": load_order(order_id).status},
         )
 
@@ -100,11 +101,11 @@ def fulfil(principal: Principal, order_id: str, action: str, pickup_code: str | 
         if pickup_code is None:
             raise ValidationFailed(
                 "The customer's pickup code is required",
-                code="PICKUP_CODE_REQUIRED",
+                code=OrderCode.PICKUP_CODE_REQUIRED,
                 details={"fields": [{"field": "pickup_code", "message": "required"}]},
             )
         if not hmac.compare_digest(pickup_code, item.pickup_code or ""):
-            raise Conflict("The pickup code does not match this order", code="PICKUP_CODE_MISMATCH")
+            raise Conflict("The pickup code does not match this order", code=OrderCode.PICKUP_CODE_MISMATCH)
     stamp = {"accept": "accepted_at", "ready": "ready_at", "deliver": "delivering_at", "complete": "completed_at"}[
         action
     ]
@@ -122,5 +123,5 @@ def fulfil(principal: Principal, order_id: str, action: str, pickup_code: str | 
             setattr(item, stamp, now)
             events.add(tx, [Event(reported, snapshot(item))])
     except TxCancelled:
-        raise Conflict("The order changed meanwhile; reload it", code="ILLEGAL_STATE")
+        raise Conflict("The order changed meanwhile; reload it", code=CoreCode.ILLEGAL_STATE)
     return order_out(item, principal)

@@ -12,18 +12,20 @@ from chalicelib.core.ids import new_id
 from chalicelib.core.logging import logger
 from chalicelib.identity import repository as members
 from chalicelib.orders import domain, repository
+from chalicelib.orders.errors import OrderCode
 from chalicelib.orders.models import OrderItem
 from chalicelib.orders.schemas import PrepayOut
 from chalicelib.orders.views import load_member_order, snapshot
+from chalicelib.payments.errors import PaymentCode
 
 
 def pay(principal: Principal, order_id: str, method: str) -> PrepayOut:
     item = load_member_order(principal, order_id)
     domain.transition(item.status, "pay")
     if item.pay_deadline and item.pay_deadline <= clock.iso(clock.now()):
-        raise Conflict("The time to pay this order has passed", code="PAY_DEADLINE_PASSED")
+        raise Conflict("The time to pay this order has passed", code=OrderCode.PAY_DEADLINE_PASSED)
     if method == "wallet":
-        raise Conflict("Wallet payment is not available yet", code="PAYMENT_METHOD_UNAVAILABLE")
+        raise Conflict("Wallet payment is not available yet", code=PaymentCode.PAYMENT_METHOD_UNAVAILABLE)
     from chalicelib.payments.client import get_client  # lazy: cryptography is imported on the first payment
 
     member = members.get_member(principal.sub)
@@ -51,7 +53,7 @@ def apply_payment(order_id: str, transaction_id: str, amount_fen: int, method: s
         return "duplicate"
     item = repository.get(order_id)
     if item is None:
-        raise NotFound("No such order", code="ORDER_NOT_FOUND")
+        raise NotFound("No such order", code=OrderCode.ORDER_NOT_FOUND)
     if int(item.payable_fen) != amount_fen:
         logger.error(
             "payment amount mismatch",
@@ -62,7 +64,7 @@ def apply_payment(order_id: str, transaction_id: str, amount_fen: int, method: s
                 "transaction_id": transaction_id,
             },
         )
-        raise Conflict("The paid amount does not match the order", code="AMOUNT_MISMATCH")
+        raise Conflict("The paid amount does not match the order", code=PaymentCode.AMOUNT_MISMATCH)
     paid_at = paid_at or clock.iso(clock.now())
     payment = {"method": method, "transaction_id": transaction_id, "amount_fen": amount_fen, "paid_at": paid_at}
     if item.status != domain.PENDING_PAYMENT:

@@ -21,6 +21,7 @@ from chalicelib.coupons import services as coupons
 from chalicelib.identity import repository as members
 from chalicelib.identity.domain import MemberCard
 from chalicelib.inventory import repository as stock
+from chalicelib.orders.errors import OrderCode
 from chalicelib.pricing import domain as engine
 from chalicelib.promotions import services as promotions
 
@@ -63,7 +64,7 @@ class Pricing:
         offers: list[engine.CouponOffer] = []
         if self.coupon_ids:
             if self.member_id is None:
-                problems.append({"code": "COUPON_NEEDS_MEMBER", "coupon_ids": self.coupon_ids})
+                problems.append({"code": OrderCode.COUPON_NEEDS_MEMBER, "coupon_ids": self.coupon_ids})
             else:
                 offers, problems = coupons.offers(self.member_id, self.coupon_ids, dict(got))
         member = self.member(got)

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from chalicelib.core import events
 from chalicelib.core.auth import Principal
 from chalicelib.core.dynamo import TxCancelled, transaction
-from chalicelib.core.errors import Conflict
+from chalicelib.core.errors import Conflict, CoreCode
 from chalicelib.core.events import Event
 from chalicelib.core.ids import new_id
 from chalicelib.coupons import services as coupons
@@ -45,7 +45,7 @@ def request_refund(principal: Principal, order_id: str, cmd: RefundIn) -> Refund
     if item.status == domain.PAID:
         return _execute_refund(item, _requested(cmd), cmd.reason, principal.sub)
     if item.status not in domain.REFUNDABLE:
-        raise Conflict(f"An order that is {item.status} cannot be refunded", code="ILLEGAL_STATE")
+        raise Conflict(f"An order that is {item.status} cannot be refunded", code=CoreCode.ILLEGAL_STATE)
     amounts = domain.refund_amounts(item.lines, _requested(cmd))
     r = repository.new_refund(
         item.order_id,
@@ -82,7 +82,7 @@ def store_refund(principal: Principal, order_id: str, cmd: RefundIn) -> RefundOu
         return _execute_refund(item, _requested(cmd), cmd.reason, principal.sub)
     req = repository.get_refund(order_id, cmd.request_id)
     if req is None or req.status != "REQUESTED":
-        raise Conflict("No open refund request with this id", code="ILLEGAL_STATE")
+        raise Conflict("No open refund request with this id", code=CoreCode.ILLEGAL_STATE)
     return _execute_refund(item, {ln["sku"]: int(ln["qty"]) for ln in req.lines}, req.reason, principal.sub, req)
 
 
@@ -92,7 +92,7 @@ def _execute_refund(
     """One transaction: the order's refunded quantities and amounts (version-checked, so two refunds can
     never both take the same units), stock back to the order's store, the refund record."""
     if item.status not in domain.REFUNDABLE:
-        raise Conflict(f"An order that is {item.status} cannot be refunded", code="ILLEGAL_STATE")
+        raise Conflict(f"An order that is {item.status} cannot be refunded", code=CoreCode.ILLEGAL_STATE)
     amounts = domain.refund_amounts(item.lines, requested)
     total = sum(a for _, a in amounts.values())
     lines = []
@@ -151,7 +151,7 @@ def _execute_refund(
             if r.status == "COMPLETED":
                 events.add(tx, [_refund_completed(item, r)])
     except TxCancelled:
-        raise Conflict("The order changed meanwhile (another refund?); reload it", code="ILLEGAL_STATE")
+        raise Conflict("The order changed meanwhile (another refund?); reload it", code=CoreCode.ILLEGAL_STATE)
     if r.status == "PROCESSING":
         from chalicelib.payments.client import get_client
 

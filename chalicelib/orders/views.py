@@ -12,6 +12,7 @@ from chalicelib.core.errors import NotFound
 from chalicelib.core.schemas import PageOut
 from chalicelib.inventory import domain as stock_domain
 from chalicelib.orders import repository
+from chalicelib.orders.errors import OrderCode
 from chalicelib.orders.models import OrderItem
 from chalicelib.orders.schemas import OrderOut
 
@@ -80,7 +81,7 @@ def snapshot(o: OrderItem) -> dict[str, Any]:
 def load_order(order_id: str) -> OrderItem:
     item = repository.get(order_id)
     if item is None:
-        raise NotFound("No such order", code="ORDER_NOT_FOUND")
+        raise NotFound("No such order", code=OrderCode.ORDER_NOT_FOUND)
     return item
 
 
@@ -88,7 +89,7 @@ def load_member_order(principal: Principal, order_id: str) -> OrderItem:
     item = load_order(order_id)
     if item.member_id != principal.sub:
         # Someone else's order: the same answer as an unknown one, so order ids cannot be probed.
-        raise NotFound("No such order", code="ORDER_NOT_FOUND")
+        raise NotFound("No such order", code=OrderCode.ORDER_NOT_FOUND)
     return item
 
 

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from chalicelib.core.errors import Conflict, UpstreamUnavailable
 from chalicelib.core.settings import Settings, get_settings
 from chalicelib.payments import domain
+from chalicelib.payments.errors import PaymentCode
 
 SANDBOX_MCHID = "1900000109"
 SANDBOX_APPID = "wxd678efh567hg6787"
@@ -63,15 +64,17 @@ class PaymentClient(Protocol):
 
 
 def unavailable(message: str = "The payment provider did not answer; try again", **details: Any) -> UpstreamUnavailable:
-    return UpstreamUnavailable(message, code="PAYMENT_UNAVAILABLE", details=details)
+    return UpstreamUnavailable(message, code=PaymentCode.PAYMENT_UNAVAILABLE, details=details)
 
 
 def not_configured(what: str) -> UpstreamUnavailable:
-    return UpstreamUnavailable("Payments are not configured", code="PAYMENT_NOT_CONFIGURED", details={"missing": what})
+    return UpstreamUnavailable(
+        "Payments are not configured", code=PaymentCode.PAYMENT_NOT_CONFIGURED, details={"missing": what}
+    )
 
 
 def declined(message: str = "The payment was declined", **details: Any) -> Conflict:
-    return Conflict(message, code="PAYMENT_DECLINED", details=details)
+    return Conflict(message, code=PaymentCode.PAYMENT_DECLINED, details=details)
 
 
 # --- settings ------------------------------------------------------------------------------------------------
@@ -83,7 +86,9 @@ def provider_name(s: Settings | None = None) -> str:
     if name not in ("wechatpay", "sandbox"):
         raise not_configured("PAYMENT_PROVIDER")
     if name == "sandbox" and s.stage == "prod":
-        raise UpstreamUnavailable("The sandbox payment provider is refused on prod", code="PAYMENT_NOT_CONFIGURED")
+        raise UpstreamUnavailable(
+            "The sandbox payment provider is refused on prod", code=PaymentCode.PAYMENT_NOT_CONFIGURED
+        )
     return name
 
 

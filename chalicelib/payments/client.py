@@ -39,6 +39,7 @@ from chalicelib.payments.base import (
     provider_name,
     unavailable,
 )
+from chalicelib.payments.errors import PaymentCode
 
 DEFAULT_API_BASE = "https://api.mch.weixin.qq.com"
 USER_AGENT = "omnistore/1.0 (WeChatPay-APIv3; python-urllib3)"
@@ -323,12 +324,14 @@ class WechatPayClient:
             info = self._provider_error(status, data, "prepay")
             code = info["provider_code"]
             if code == "ORDERPAID":
-                raise Conflict("The order is already paid", code="ALREADY_PAID", details=info)
+                raise Conflict("The order is already paid", code=PaymentCode.ALREADY_PAID, details=info)
             if code == "ORDER_CLOSED":
-                raise Conflict("WeChat Pay has closed this order", code="PAYMENT_ORDER_CLOSED", details=info)
+                raise Conflict("WeChat Pay has closed this order", code=PaymentCode.PAYMENT_ORDER_CLOSED, details=info)
             if code == "OUT_TRADE_NO_USED":
                 raise Conflict(
-                    "This order was sent to WeChat Pay with other details", code="PAYMENT_DUPLICATE", details=info
+                    "This order was sent to WeChat Pay with other details",
+                    code=PaymentCode.PAYMENT_DUPLICATE,
+                    details=info,
                 )
             raise unavailable(**info)
         params = domain.jsapi_params(
@@ -351,7 +354,7 @@ class WechatPayClient:
             info = self._provider_error(status, data, "refund")
             if status == 429 or status == 401 or info["provider_code"] in _CONFIG_CODES:
                 raise unavailable(**info)
-            raise Conflict("WeChat Pay refused the refund", code="REFUND_REJECTED", details=info)
+            raise Conflict("WeChat Pay refused the refund", code=PaymentCode.REFUND_REJECTED, details=info)
         return RefundResult(
             refund_id=refund_id,
             provider_refund_id=str(data["refund_id"]),
@@ -366,7 +369,7 @@ class WechatPayClient:
         if status >= 300 or not data.get("refund_id"):
             info = self._provider_error(status, data, "refund_status")
             if status == 404:
-                raise NotFound("WeChat Pay does not know this refund", code="REFUND_NOT_FOUND", details=info)
+                raise NotFound("WeChat Pay does not know this refund", code=PaymentCode.REFUND_NOT_FOUND, details=info)
             raise unavailable(**info)
         return RefundResult(
             refund_id=refund_id,
@@ -385,7 +388,7 @@ class WechatPayClient:
         if status >= 300:
             info = self._provider_error(status, data, "close")
             if info["provider_code"] == "ORDERPAID":
-                raise Conflict("The order is already paid", code="ALREADY_PAID", details=info)
+                raise Conflict("The order is already paid", code=PaymentCode.ALREADY_PAID, details=info)
             raise unavailable(**info)
 
     # -- v2 (付款码) --
@@ -396,7 +399,7 @@ class WechatPayClient:
         WeChat answers for the same out_trade_no)."""
         if not self._v2_key:
             raise UpstreamUnavailable(
-                "付款码 payments are not configured (WECHATPAY_APIV2_KEY)", code="PAYMENT_METHOD_UNAVAILABLE"
+                "付款码 payments are not configured (WECHATPAY_APIV2_KEY)", code=PaymentCode.PAYMENT_METHOD_UNAVAILABLE
             )
         data = self._v2(
             "/pay/micropay",
@@ -449,7 +452,7 @@ class WechatPayClient:
                 raise declined(provider_code=state)
         raise UpstreamUnavailable(
             "The customer has not confirmed the payment yet; retry the same sale",
-            code="PAYMENT_PENDING",
+            code=PaymentCode.PAYMENT_PENDING,
             details={"order_id": order_id},
         )
 

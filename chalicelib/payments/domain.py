@@ -26,6 +26,7 @@ from xml.sax.saxutils import escape
 from pydantic import ValidationError
 
 from chalicelib.core.errors import BadRequest, Conflict, Unauthorized
+from chalicelib.payments.errors import PaymentCode
 from chalicelib.payments.schemas import NotificationEnvelope, TransactionResource
 
 AUTH_SCHEMA = "WECHATPAY2-SHA256-RSA2048"
@@ -45,29 +46,29 @@ _ALNUM = string.ascii_letters + string.digits
 
 
 class SignatureInvalid(Unauthorized):
-    code = "SIGNATURE_INVALID"
+    code = PaymentCode.SIGNATURE_INVALID
 
 
 class TimestampStale(Unauthorized):
-    code = "TIMESTAMP_STALE"
+    code = PaymentCode.TIMESTAMP_STALE
 
 
 class UnknownSerial(Unauthorized):
-    code = "UNKNOWN_SERIAL"
+    code = PaymentCode.UNKNOWN_SERIAL
 
 
 class DecryptFailed(BadRequest):
-    code = "DECRYPT_FAILED"
+    code = PaymentCode.DECRYPT_FAILED
 
 
 class MalformedNotification(BadRequest):
-    code = "MALFORMED_NOTIFICATION"
+    code = PaymentCode.MALFORMED_NOTIFICATION
 
 
 class MerchantMismatch(BadRequest):
     """The notification is genuine but for another merchant / app than ours."""
 
-    code = "MERCHANT_MISMATCH"
+    code = PaymentCode.MERCHANT_MISMATCH
 
 
 # --- small helpers -------------------------------------------------------------------------------------------
@@ -363,13 +364,13 @@ def check_amount(n: Notification, *, order_id: str, amount_fen: int) -> None:
     if n.out_trade_no != order_id:
         raise Conflict(
             "The payment is for another order",
-            code="ORDER_MISMATCH",
+            code=PaymentCode.ORDER_MISMATCH,
             details={"order_id": order_id, "out_trade_no": n.out_trade_no},
         )
     if n.amount_total_fen != int(amount_fen) or n.currency != "CNY":
         raise Conflict(
             "The paid amount differs from the order's",
-            code="AMOUNT_MISMATCH",
+            code=PaymentCode.AMOUNT_MISMATCH,
             details={"expected_fen": int(amount_fen), "paid_fen": n.amount_total_fen, "currency": n.currency},
         )
 

@@ -32,6 +32,7 @@ from chalicelib.core.logging import logger
 from chalicelib.core.settings import get_settings
 from chalicelib.payments import domain
 from chalicelib.payments.base import Charge, Prepay, RefundResult, _private_key, declined, merchant_ids
+from chalicelib.payments.errors import PaymentCode
 
 AUTH_CODE = re.compile(r"^1[0-5]\d{16}$")
 OUTBOX_MAX = 1000
@@ -218,7 +219,9 @@ class SandboxPaymentClient:
     def refund(self, *, order_id: str, refund_id: str, amount_fen: int, total_fen: int, reason: str) -> RefundResult:
         if not 0 < int(amount_fen) <= int(total_fen):
             raise Conflict(
-                "WeChat Pay refused the refund", code="REFUND_REJECTED", details={"provider_code": "INVALID_REQUEST"}
+                "WeChat Pay refused the refund",
+                code=PaymentCode.REFUND_REJECTED,
+                details={"provider_code": "INVALID_REQUEST"},
             )
         with _lock:
             provider_id = _refunds.setdefault(refund_id, f"50{_digits(28)}")  # same refund_id, same refund
@@ -228,7 +231,7 @@ class SandboxPaymentClient:
         with _lock:
             provider_id = _refunds.get(refund_id)
         if provider_id is None:
-            raise NotFound("WeChat Pay does not know this refund", code="REFUND_NOT_FOUND")
+            raise NotFound("WeChat Pay does not know this refund", code=PaymentCode.REFUND_NOT_FOUND)
         return RefundResult(refund_id=refund_id, provider_refund_id=provider_id, status="SUCCESS")
 
     def close(self, *, order_id: str) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from chalicelib.core import clock
 from chalicelib.core.errors import AppError
 from chalicelib.payments.domain import Notification, verify_and_decrypt
+from chalicelib.payments.errors import PaymentCode
 
 
 def parse_notification(headers: Mapping[str, str], body: bytes | str | None) -> Notification:
@@ -33,4 +34,4 @@ def parse_notification(headers: Mapping[str, str], body: bytes | str | None) -> 
 
 
 def fail_body(err: AppError) -> dict[str, str]:
-    return {"code": "FAIL", "message": f"{err.code}: {err.message}"}
+    return {"code": PaymentCode.FAIL, "message": f"{err.code}: {err.message}"}

@@ -29,6 +29,7 @@ from datetime import datetime, time, tzinfo
 from typing import Any
 
 from chalicelib.core.money import yuan
+from chalicelib.pricing.errors import PricingCode
 
 SHOP, POS = "shop", "pos"
 CHANNELS = (SHOP, POS)
@@ -549,7 +550,13 @@ class _Eval:
 
     def reject(self, c: CouponOffer, reason: str, message: str, **fields: Any) -> None:
         self.rejected.append(
-            {"code": "COUPON_NOT_APPLICABLE", "coupon_id": c.coupon_id, "reason": reason, "message": message, **fields}
+            {
+                "code": PricingCode.COUPON_NOT_APPLICABLE,
+                "coupon_id": c.coupon_id,
+                "reason": reason,
+                "message": message,
+                **fields,
+            }
         )
 
     def _coupon(self, c: CouponOffer, entry: Sequence[int]) -> None:

@@ -10,6 +10,7 @@ from chalicelib.core import clock, events
 from chalicelib.core.dynamo import Page, TxCancelled, condition_failed, page, put_new, transaction, update_if
 from chalicelib.core.errors import Conflict, NotFound
 from chalicelib.printing import domain
+from chalicelib.printing.errors import PrintingCode
 from chalicelib.printing.models import (
     META,
     PRINTERS_GSI1PK,
@@ -55,7 +56,9 @@ def create_printer(
     except TxCancelled as e:
         if "mac" in e.failed:
             raise Conflict(
-                "A printer with this MAC address is already registered", code="PRINTER_MAC_TAKEN", details={"mac": mac}
+                "A printer with this MAC address is already registered",
+                code=PrintingCode.PRINTER_MAC_TAKEN,
+                details={"mac": mac},
             )
         raise
     return item
@@ -79,7 +82,7 @@ def set_secret(printer_id: str, secret_hash: str) -> PrinterItem:
         )
     except UpdateError as e:
         if condition_failed(e):
-            raise NotFound("No such printer", code="PRINTER_NOT_FOUND")
+            raise NotFound("No such printer", code=PrintingCode.PRINTER_NOT_FOUND)
         raise
     return get_printer(printer_id)
 

@@ -29,7 +29,14 @@ from urllib.parse import unquote
 from chalicelib.core import clock, metrics, queues
 from chalicelib.core.auth import Principal
 from chalicelib.core.dynamo import register_cache
-from chalicelib.core.errors import Forbidden, NotFound, Unauthorized, UnsupportedMediaType, UpstreamUnavailable
+from chalicelib.core.errors import (
+    CoreCode,
+    Forbidden,
+    NotFound,
+    Unauthorized,
+    UnsupportedMediaType,
+    UpstreamUnavailable,
+)
 from chalicelib.core.events import Event
 from chalicelib.core.http import Result
 from chalicelib.core.ids import is_ulid, new_id
@@ -38,6 +45,7 @@ from chalicelib.core.passwords import hash_password, verify_password
 from chalicelib.core.schemas import PageOut
 from chalicelib.core.settings import get_settings
 from chalicelib.printing import domain, repository
+from chalicelib.printing.errors import PrintingCode
 from chalicelib.printing.models import PrinterItem, PrintJobItem
 from chalicelib.printing.schemas import (
     ConfirmOut,
@@ -100,7 +108,7 @@ def create_printer(principal: Principal, cmd: PrinterCreate) -> PrinterCreated:
 def _printer_in_scope(principal: Principal, printer_id: str) -> PrinterItem:
     item = repository.get_printer(printer_id) if is_ulid(printer_id) else None
     if item is None:
-        raise NotFound("No such printer", code="PRINTER_NOT_FOUND")
+        raise NotFound("No such printer", code=PrintingCode.PRINTER_NOT_FOUND)
     principal.require_store(item.store_id)
     return item
 
@@ -137,7 +145,7 @@ def authenticate(authorization: str | None) -> PrinterItem:
     """HTTP Basic ``printer_id:secret`` -> the printer, or 401."""
     if not authorization:
         raise PrinterUnauthorized(
-            "Printer credentials are required (HTTP Basic printer_id:secret)", code="PRINTER_AUTH_REQUIRED"
+            "Printer credentials are required (HTTP Basic printer_id:secret)", code=PrintingCode.PRINTER_AUTH_REQUIRED
         )
     scheme, _, encoded = authorization.partition(" ")
     try:
@@ -147,14 +155,14 @@ def authenticate(authorization: str | None) -> PrinterItem:
         if not sep:
             raise ValueError
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise PrinterUnauthorized("Printer credentials are not valid", code="PRINTER_AUTH_INVALID")
+        raise PrinterUnauthorized("Printer credentials are not valid", code=PrintingCode.PRINTER_AUTH_INVALID)
     printer = repository.get_printer(printer_id) if is_ulid(printer_id) else None
     digest = hashlib.sha256(secret.encode()).hexdigest()
     if printer is not None and _verified.get((printer_id, digest)) == printer.secret_hash:
         return printer
     ok = verify_password(secret, printer.secret_hash if printer is not None else None)
     if not ok:
-        raise PrinterUnauthorized("Printer credentials are not valid", code="PRINTER_AUTH_INVALID")
+        raise PrinterUnauthorized("Printer credentials are not valid", code=PrintingCode.PRINTER_AUTH_INVALID)
     if len(_verified) >= _MAX_VERIFIED:
         _verified.clear()
     _verified[(printer_id, digest)] = printer.secret_hash
@@ -163,7 +171,7 @@ def authenticate(authorization: str | None) -> PrinterItem:
 
 def _check_mac(printer: PrinterItem, mac: str | None) -> None:
     if domain.normalize_mac(mac) != printer.mac:
-        raise Forbidden("The MAC address does not belong to this printer", code="PRINTER_MAC_MISMATCH")
+        raise Forbidden("The MAC address does not belong to this printer", code=PrintingCode.PRINTER_MAC_MISMATCH)
 
 
 # --------------------------------------------------------------------------------------- protocol
@@ -268,14 +276,14 @@ def _job_for(printer: PrinterItem, token: str | None) -> tuple[str, PrintJobItem
     tok = token or printer.current_token
     parsed = domain.parse_token(tok)
     if parsed is None:
-        raise NotFound("No print job for this printer", code="NO_JOB")
+        raise NotFound("No print job for this printer", code=PrintingCode.NO_JOB)
     order_id, doc = parsed
     job = repository.get_job(order_id, doc, printer.printer_id)
     if job is None:
         ticket = repository.get_doc(order_id, "order" if domain.job_kind(doc) == domain.REPRINT else doc)
         if ticket is not None and ticket.store_id != printer.store_id:
-            raise Forbidden("This job belongs to another store", code="STORE_SCOPE")
-        raise NotFound("No print job for this printer", code="NO_JOB")
+            raise Forbidden("This job belongs to another store", code=CoreCode.STORE_SCOPE)
+        raise NotFound("No print job for this printer", code=PrintingCode.NO_JOB)
     return tok, job
 
 
@@ -284,15 +292,17 @@ def fetch(printer: PrinterItem, q: JobQuery) -> Result:
     _check_mac(printer, q.mac)
     tok, job = _job_for(printer, q.token)
     if job.status != domain.OFFERED or job.token != tok:
-        raise NotFound("This job is not waiting to be printed", code="NO_JOB")
+        raise NotFound("This job is not waiting to be printed", code=PrintingCode.NO_JOB)
     media = domain.choose_media(q.type)
     if media is None:
         raise UnsupportedMediaType(
-            "Media type not offered", code="MEDIA_TYPE_UNSUPPORTED", details={"offered": list(domain.MEDIA_TYPES)}
+            "Media type not offered",
+            code=PrintingCode.MEDIA_TYPE_UNSUPPORTED,
+            details={"offered": list(domain.MEDIA_TYPES)},
         )
     doc = repository.get_doc(job.order_id, job.source_doc)
     if doc is None:
-        raise NotFound("The ticket content is missing", code="NO_JOB")
+        raise NotFound("The ticket content is missing", code=PrintingCode.NO_JOB)
     ticket = domain.layout(doc.content, int(printer.paper_width_mm), clock.business_tz(), kind=job.job_kind)
     return Result(domain.render(ticket, media), content_type=domain.CONTENT_TYPES[media])
 
@@ -380,7 +390,7 @@ def handle_print_request(body: str) -> dict[str, int]:
 def _ticket_in_scope(principal: Principal, order_id: str):
     doc = repository.get_doc(order_id, "order") if is_ulid(order_id) else None
     if doc is None:
-        raise NotFound("This order has no ticket (not paid yet, or unknown)", code="NO_TICKET")
+        raise NotFound("This order has no ticket (not paid yet, or unknown)", code=PrintingCode.NO_TICKET)
     principal.require_store(doc.store_id)
     return doc
 
@@ -399,7 +409,7 @@ def reprint(principal: Principal, order_id: str) -> ReprintOut:
         )
     except queues.NotQueued:
         logger.exception("reprint not queued", extra={"order_id": order_id})
-        raise UpstreamUnavailable("The reprint could not be queued; try again", code="NOT_QUEUED")
+        raise UpstreamUnavailable("The reprint could not be queued; try again", code=CoreCode.NOT_QUEUED)
     return ReprintOut(reprint_id=reprint_id, order_id=order_id, store_id=doc.store_id)
 
 

@@ -10,6 +10,7 @@ from chalicelib.core import clock
 from chalicelib.core.dynamo import Page, condition_failed, page
 from chalicelib.core.errors import NotFound
 from chalicelib.core.ids import is_ulid
+from chalicelib.promotions.errors import PromotionCode
 from chalicelib.promotions.models import ALL_GSI1PK, LIVE_GSI2PK, META, PromotionItem, live_gsi2sk, promo_pk
 
 
@@ -66,7 +67,7 @@ def get(promo_id: str, consistent: bool = False) -> PromotionItem:
         PromotionItem.get_or_none(promo_pk(promo_id), META, consistent_read=consistent) if is_ulid(promo_id) else None
     )
     if item is None:
-        raise NotFound("No such promotion", code="PROMOTION_NOT_FOUND", details={"promo_id": promo_id})
+        raise NotFound("No such promotion", code=PromotionCode.PROMOTION_NOT_FOUND, details={"promo_id": promo_id})
     return item
 
 

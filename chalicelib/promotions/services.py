@@ -7,16 +7,19 @@ import threading
 import time as _time
 from typing import Any
 
+from chalicelib.catalog.errors import CatalogCode
 from chalicelib.core import clock
 from chalicelib.core.auth import Principal
 from chalicelib.core.dynamo import register_cache
-from chalicelib.core.errors import Conflict, Forbidden, ValidationFailed
+from chalicelib.core.errors import Conflict, CoreCode, Forbidden, ValidationFailed
 from chalicelib.core.ids import new_id
 from chalicelib.core.schemas import PageOut
 from chalicelib.pricing import domain as engine
+from chalicelib.pricing.errors import PricingCode
 from chalicelib.promotions import domain, repository
 from chalicelib.promotions.models import PromotionItem
 from chalicelib.promotions.schemas import PromotionCreate, PromotionOut, PromotionUpdate
+from chalicelib.stores.errors import StoreCode
 
 UPDATE_ATTEMPTS = 3
 
@@ -71,7 +74,7 @@ def _check_references(fields: dict[str, Any]) -> None:
     if missing:
         raise ValidationFailed(
             "Unknown sku",
-            code="UNKNOWN_SKU",
+            code=CatalogCode.UNKNOWN_SKU,
             details={"skus": missing, "fields": [{"field": "rule", "message": f"unknown sku {s}"} for s in missing]},
         )
     if fields["kind"] == engine.COMBO_GIFT:
@@ -79,7 +82,7 @@ def _check_references(fields: dict[str, Any]) -> None:
         if gift.consult_only:
             raise ValidationFailed(
                 "Consult-only goods cannot be gifts",
-                code="GIFT_NOT_ALLOWED",
+                code=PricingCode.GIFT_NOT_ALLOWED,
                 details={"fields": [{"field": "rule.gift_sku", "message": "consult-only"}]},
             )
         fields["rule"] = {**fields["rule"], "gift_name": gift.name, "gift_value_fen": int(gift.price_fen)}
@@ -89,7 +92,7 @@ def _check_references(fields: dict[str, Any]) -> None:
         if unknown:
             raise ValidationFailed(
                 "Unknown store",
-                code="UNKNOWN_STORE",
+                code=StoreCode.UNKNOWN_STORE,
                 details={
                     "stores": unknown,
                     "fields": [{"field": "scope.stores", "message": f"unknown store {s}"} for s in unknown],
@@ -114,7 +117,7 @@ def get(principal: Principal, promo_id: str) -> PromotionOut:
 
 def _require_visible(principal: Principal, item: PromotionItem) -> None:
     if not principal.is_hq and not domain.visible_to_store(item.scope, principal.store_id):
-        raise Forbidden("This promotion belongs to other stores", code="STORE_SCOPE")
+        raise Forbidden("This promotion belongs to other stores", code=CoreCode.STORE_SCOPE)
 
 
 def list_promotions(principal: Principal, status: str | None, limit: int, cursor: str | None) -> PageOut[PromotionOut]:
@@ -139,7 +142,7 @@ def _rewrite(promo_id: str, change) -> PromotionOut:
             continue
         forget_live()
         return to_out(item)
-    raise Conflict("The promotion was changed by someone else meanwhile; retry", code="CONCURRENT_UPDATE")
+    raise Conflict("The promotion was changed by someone else meanwhile; retry", code=CoreCode.CONCURRENT_UPDATE)
 
 
 def update(promo_id: str, cmd: PromotionUpdate) -> PromotionOut:
@@ -156,7 +159,7 @@ def update(promo_id: str, cmd: PromotionUpdate) -> PromotionOut:
 def set_status(promo_id: str, status: str) -> PromotionOut:
     def apply(fields):
         if domain.status_of(fields["status"], fields["schedule"]["ends_at"], clock.iso(clock.now())) == domain.ENDED:
-            raise Conflict("The promotion has ended; create a new one", code="ILLEGAL_STATE")
+            raise Conflict("The promotion has ended; create a new one", code=CoreCode.ILLEGAL_STATE)
         return {**fields, "status": status}
 
     return _rewrite(promo_id, apply)

@@ -23,6 +23,7 @@ from chalicelib.sms.schemas import (
     OutboxOut,
     OutboxQuery,
 )
+from chalicelib.stores.errors import StoreCode
 
 sms_api = Blueprint(__name__)
 
@@ -39,7 +40,7 @@ sms_api = Blueprint(__name__)
 )
 def set_sms_contacts(req: Req, scope: str):
     if scope != HQ_SCOPE and not is_ulid(scope):
-        raise NotFound("No such store", code="STORE_NOT_FOUND")
+        raise NotFound("No such store", code=StoreCode.STORE_NOT_FOUND)
     return services.set_contacts(req.principal, scope, req.body)
 
 

@@ -23,12 +23,13 @@ from typing import Any
 
 from chalicelib.core import clock, metrics, phones, queues
 from chalicelib.core.auth import Principal
-from chalicelib.core.errors import Forbidden, UpstreamUnavailable, ValidationFailed
+from chalicelib.core.errors import CoreCode, Forbidden, UpstreamUnavailable, ValidationFailed
 from chalicelib.core.ids import new_id
 from chalicelib.core.logging import logger
 from chalicelib.core.schemas import PageOut
 from chalicelib.core.settings import get_settings
 from chalicelib.sms import domain, providers, repository
+from chalicelib.sms.errors import SmsCode
 from chalicelib.sms.models import HQ_SCOPE, SmsContactItem
 from chalicelib.sms.schemas import CampaignIn, CampaignOut, ContactsIn, ContactsOut, OptOutOut, OutboxOut
 
@@ -213,7 +214,7 @@ def contacts_out(item: SmsContactItem) -> ContactsOut:
 def _require_scope(principal: Principal, scope: str) -> None:
     if scope == HQ_SCOPE:
         if not principal.is_hq:
-            raise Forbidden("Only head office sets head-office contacts", code="STORE_SCOPE")
+            raise Forbidden("Only head office sets head-office contacts", code=CoreCode.STORE_SCOPE)
         return
     principal.require_store(scope)
     from chalicelib.stores import repository as stores
@@ -266,7 +267,7 @@ def member_marketing(principal: Principal, subscribed: bool) -> OptOutOut:
     if phone is None:
         raise ValidationFailed(
             "Your account has no mobile number",
-            code="NO_PHONE",
+            code=SmsCode.NO_PHONE,
             details={"fields": [{"field": "phone", "message": "no mobile number on the account"}]},
         )
     if subscribed:
@@ -291,5 +292,5 @@ def campaign(principal: Principal, cmd: CampaignIn) -> CampaignOut:
         )
     except queues.NotQueued:
         logger.exception("campaign not queued", extra={"campaign_id": campaign_id})
-        raise UpstreamUnavailable("The campaign could not be queued; try again", code="NOT_QUEUED")
+        raise UpstreamUnavailable("The campaign could not be queued; try again", code=CoreCode.NOT_QUEUED)
     return CampaignOut(campaign_id=campaign_id, queued=queued)

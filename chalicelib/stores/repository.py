@@ -9,6 +9,7 @@ from pynamodb.exceptions import UpdateError
 from chalicelib.core import clock
 from chalicelib.core.dynamo import Page, condition_failed, page, put_new
 from chalicelib.core.errors import Conflict, NotFound
+from chalicelib.stores.errors import StoreCode
 from chalicelib.stores.models import STORES_GSI1PK, StoreItem, store_pk
 
 META = "META"
@@ -33,14 +34,14 @@ def create(store_id: str, fields: dict[str, Any]) -> StoreItem:
         **fields,
     )
     if not put_new(item):
-        raise Conflict("A store with this id already exists", code="STORE_EXISTS")
+        raise Conflict("A store with this id already exists", code=StoreCode.STORE_EXISTS)
     return item
 
 
 def get(store_id: str) -> StoreItem:
     item = StoreItem.get_or_none(store_pk(store_id), META)
     if item is None:
-        raise NotFound("No such store", code="STORE_NOT_FOUND", details={"store_id": store_id})
+        raise NotFound("No such store", code=StoreCode.STORE_NOT_FOUND, details={"store_id": store_id})
     return item
 
 
@@ -54,7 +55,7 @@ def update(store_id: str, changes: dict[str, Any]) -> StoreItem:
         item.update(actions=actions, condition=StoreItem.pk.exists())
     except UpdateError as e:
         if condition_failed(e):
-            raise NotFound("No such store", code="STORE_NOT_FOUND", details={"store_id": store_id})
+            raise NotFound("No such store", code=StoreCode.STORE_NOT_FOUND, details={"store_id": store_id})
         raise
     return item
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from chalicelib.core import clock
 from chalicelib.core.auth import Principal
 from chalicelib.core.dynamo import register_cache
-from chalicelib.core.errors import Forbidden, ValidationFailed
+from chalicelib.core.errors import CoreCode, Forbidden, ValidationFailed
 from chalicelib.core.ids import new_id
 from chalicelib.core.schemas import PageOut
 from chalicelib.core.settings import get_settings
 from chalicelib.stores import domain, repository
+from chalicelib.stores.errors import StoreCode
 from chalicelib.stores.models import StoreItem
 from chalicelib.stores.schemas import ShopStoreOut, StoreCreate, StoreOut, StoreUpdate
 
@@ -57,7 +58,7 @@ def update_store(principal: Principal, store_id: str, cmd: StoreUpdate) -> Store
     if not principal.is_hq and not set(changes) <= MANAGER_FIELDS:
         raise Forbidden(
             "Only head office may change these fields",
-            code="FIELD_FORBIDDEN",
+            code=StoreCode.FIELD_FORBIDDEN,
             details={"fields": sorted(set(changes) - MANAGER_FIELDS)},
         )
     _chain.clear()
@@ -113,7 +114,7 @@ def _offset(cursor: str | None) -> int:
     if not cursor.isdigit() or len(cursor) > 6:
         raise ValidationFailed(
             "The cursor is not valid",
-            code="INVALID_CURSOR",
+            code=CoreCode.INVALID_CURSOR,
             details={"fields": [{"field": "next", "message": "not a cursor from this API"}]},
         )
     return int(cursor)

@@ -1,0 +1,34 @@
+"""The orders' error codes (the contract's ``code``; the AppError class raised decides the HTTP status)."""
+
+from __future__ import annotations
+
+from chalicelib.core.errors import ErrorCode
+
+
+class OrderCode(ErrorCode):
+    # 404: no such order (or another member's)
+    ORDER_NOT_FOUND = "ORDER_NOT_FOUND"
+    # 409: the time to pay this order has passed
+    PAY_DEADLINE_PASSED = "PAY_DEADLINE_PASSED"
+    # 422: a POS sale paid in cash with less than the total
+    CASH_SHORT = "CASH_SHORT"
+    # 422: the member code given at the till is unknown
+    UNKNOWN_MEMBER = "UNKNOWN_MEMBER"
+    # quote problem (422 when ordering): coupons were chosen without a member
+    COUPON_NEEDS_MEMBER = "COUPON_NEEDS_MEMBER"
+    # quote problem (409 when ordering): the chosen store is closed now
+    STORE_CLOSED = "STORE_CLOSED"
+    # quote problem (409 when ordering): the chosen store does not take orders (unknown or inactive)
+    STORE_UNAVAILABLE = "STORE_UNAVAILABLE"
+    # quote problem (409 when ordering): no open store serves this fulfilment in range
+    NO_STORE_IN_RANGE = "NO_STORE_IN_RANGE"
+    # quote problem (409 when ordering): the delivery address is outside the chosen store's range
+    OUT_OF_DELIVERY_RANGE = "OUT_OF_DELIVERY_RANGE"
+    # 422: a refund names a sku that is not in the order
+    NOT_IN_ORDER = "NOT_IN_ORDER"
+    # 409: refunding more than was bought, or already refunded
+    OVER_REFUND = "OVER_REFUND"
+    # 422: completing a pickup order without the customer's pickup code
+    PICKUP_CODE_REQUIRED = "PICKUP_CODE_REQUIRED"
+    # 409: the pickup code does not match the order
+    PICKUP_CODE_MISMATCH = "PICKUP_CODE_MISMATCH"
