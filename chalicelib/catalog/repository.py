@@ -64,15 +64,14 @@ def find(sku: str, consistent: bool = False) -> ProductItem | None:
     return ProductItem.get_or_none(product_pk(sku), META, consistent_read=consistent)
 
 
-def get_many(skus: list[str]) -> dict[str, ProductItem]:
-    """Products by sku in one BatchGetItem (up to 100); unknown skus are simply absent."""
-    got = batch_get([(product_pk(s), META) for s in skus])
-    return {i.sku: i for i in got.values() if isinstance(i, ProductItem)}
-
-
 def product_keys(skus: Iterable[str]) -> list[tuple[str, str]]:
     """Keys of these products, for a BatchGetItem another domain gathers (``sellables_in`` reads them back)."""
     return [(product_pk(s), META) for s in skus]
+
+
+def sellables(skus: Iterable[str]) -> dict[str, Sellable]:
+    """Products by sku in one BatchGetItem (up to 100); unknown skus are simply absent."""
+    return sellables_in(batch_get(product_keys(dict.fromkeys(skus))))
 
 
 def sellables_in(got: Mapping[tuple[str, str], Any]) -> dict[str, Sellable]:

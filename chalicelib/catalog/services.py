@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from chalicelib.catalog import domain, repository
+from chalicelib.catalog.domain import Sellable
 from chalicelib.catalog.errors import CatalogCode
 from chalicelib.catalog.models import ProductItem
 from chalicelib.catalog.schemas import ProductCreate, ProductOut, ProductUpdate
-from chalicelib.core.errors import Conflict, CoreCode, NotFound
+from chalicelib.core.errors import Conflict, CoreCode, NotFound, ValidationFailed
 from chalicelib.core.schemas import PageOut
 
 UPDATE_ATTEMPTS = 3
@@ -87,3 +89,18 @@ def list_products(
         return PageOut[ProductOut](items=[to_out(i) for i in hits], next=None)
     pg = repository.list_page(category, status, limit, cursor)
     return PageOut[ProductOut](items=[to_out(i) for i in pg.items], next=pg.next)
+
+
+def require_products(skus: Iterable[str], field: str) -> dict[str, Sellable]:
+    """The products named by another domain's input (a cart, a promotion's rule, a coupon's scope), by sku;
+    422 UNKNOWN_SKU naming ``field`` and every sku the catalog does not have."""
+    wanted = sorted(set(skus))
+    known = repository.sellables(wanted) if wanted else {}
+    missing = [s for s in wanted if s not in known]
+    if missing:
+        raise ValidationFailed(
+            "Unknown sku",
+            code=CatalogCode.UNKNOWN_SKU,
+            details={"skus": missing, "fields": [{"field": field, "message": f"unknown sku {s}"} for s in missing]},
+        )
+    return known

@@ -7,6 +7,8 @@ from datetime import UTC, datetime, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from chalicelib.core.settings import get_settings
+
 
 def _system_now() -> datetime:
     return datetime.now(UTC)
@@ -40,8 +42,6 @@ def _zone(name: str) -> tzinfo:
 
 
 def business_tz() -> tzinfo:
-    from chalicelib.core.settings import get_settings
-
     return _zone(get_settings().business_tz)
 
 

@@ -22,6 +22,7 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
+from chalicelib.core import clock
 from chalicelib.core.errors import CoreCode, TryAgain, ValidationFailed
 from chalicelib.core.settings import get_settings
 
@@ -124,8 +125,6 @@ def get_mark(name: str) -> str | None:
 
 
 def set_mark(name: str, value: str) -> None:
-    from chalicelib.core import clock
-
     SweepMark(f"SWEEP#{name}", "META", mark=value, updated_at=clock.now()).save()
 
 

@@ -1,9 +1,10 @@
 """SQS work queues: send a message (raising when it is not accepted) and consume a Lambda SQS batch with partial
 batch failures.
 
-``core.events`` publishes domain events (a failed publish is logged, never raised: the state change has
-happened). Work queues are different: the sender is itself a consumer or a use case that must not report success
-unless the work is queued, so :func:`send` raises. The same SQS client and queue-URL cache serve both.
+``core.events`` relays domain events from the outbox (written with the state change; a failed send is retried
+from the stream, then by the republish sweep). Work queues are different: the sender is itself a consumer or a
+use case that must not report success unless the work is queued, so :func:`send` raises. The same SQS client
+and queue-URL cache serve both.
 
 :func:`process_batch` is the one way an ``@bp.on_sqs_message`` handler consumes its batch: each record's body
 goes to ``handle(body)``; a record whose handler raises is reported in ``batchItemFailures`` (Powertools

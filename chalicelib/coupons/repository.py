@@ -14,7 +14,7 @@ from typing import Any
 
 from pynamodb.exceptions import UpdateError
 
-from chalicelib.core import clock
+from chalicelib.core import clock, events
 from chalicelib.core.dynamo import Page, Tx, TxCancelled, batch_get, condition_failed, page, transaction, update_if
 from chalicelib.core.errors import NotFound
 from chalicelib.core.ids import is_ulid, new_id
@@ -367,8 +367,6 @@ def mark_reminded(coupons: list[CouponItem], reminder: Any) -> list[str]:
     """Mark one member's coupons reminded and write ``reminder`` (built from the coupons that were marked) in
     one transaction: each coupon is reminded once, however often the job runs. Returns the coupon ids marked;
     a coupon used or reminded meanwhile is left out (and the rest tried again)."""
-    from chalicelib.core import events
-
     left = list(coupons)
     while left:
         try:

@@ -14,12 +14,12 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from chalicelib.catalog.errors import CatalogCode
-from chalicelib.core import clock, phones
+from chalicelib.catalog import services as catalog
+from chalicelib.core import clock, events, phones
 from chalicelib.core.auth import Principal
 from chalicelib.core.dynamo import TxCancelled, get_mark, set_mark, transaction
 from chalicelib.core.errors import Conflict, CoreCode, Forbidden, NotFound, ValidationFailed
-from chalicelib.core.events import Event, publish
+from chalicelib.core.events import Event
 from chalicelib.core.ids import is_ulid, new_id
 from chalicelib.core.logging import logger
 from chalicelib.core.schemas import PageOut
@@ -44,8 +44,7 @@ from chalicelib.coupons.schemas import (
 from chalicelib.identity import repository as members
 from chalicelib.identity.errors import IdentityCode
 from chalicelib.pricing import domain as engine
-from chalicelib.pricing.errors import PricingCode
-from chalicelib.stores.errors import StoreCode
+from chalicelib.stores import services as stores
 
 UPDATE_ATTEMPTS = 3
 
@@ -134,44 +133,20 @@ def create_template(principal: Principal, cmd: TemplateCreate) -> TemplateOut:
 
 
 def _check_references(terms: dict[str, Any], scope: dict[str, Any]) -> None:
-    from chalicelib.catalog import repository as catalog
-    from chalicelib.stores import services as stores
-
+    """Skus must be in the catalog (a gift is snapshotted: name and price); stores must exist."""
     skus = set(scope.get("skus") or ()) | set(scope.get("exclude_skus") or ())
     if terms.get("gift_sku"):
         skus.add(terms["gift_sku"])
-    known = catalog.get_many(sorted(skus)) if skus else {}
-    missing = sorted(skus - set(known))
-    if missing:
-        raise ValidationFailed(
-            "Unknown sku",
-            code=CatalogCode.UNKNOWN_SKU,
-            details={"skus": missing, "fields": [{"field": "scope", "message": f"unknown sku {s}"} for s in missing]},
-        )
+    known = catalog.require_products(skus, "scope")
     if terms.get("gift_sku"):
         gift = known[terms["gift_sku"]]
-        if gift.consult_only:
-            raise ValidationFailed(
-                "Consult-only goods cannot be gifts",
-                code=PricingCode.GIFT_NOT_ALLOWED,
-                details={"fields": [{"field": "gift_sku", "message": "consult-only"}]},
-            )
-        terms["gift_name"], terms["gift_value_fen"] = gift.name, int(gift.price_fen)
-    unknown = sorted(set(scope.get("stores") or ()) - {s.store_id for s in stores.chain()})
-    if unknown:
-        raise ValidationFailed(
-            "Unknown store",
-            code=StoreCode.UNKNOWN_STORE,
-            details={
-                "stores": unknown,
-                "fields": [{"field": "scope.stores", "message": f"unknown store {s}"} for s in unknown],
-            },
-        )
+        terms.update(engine.gift_snapshot(gift.consult_only, gift.name, gift.price_fen, "gift_sku"))
+    stores.require_stores(scope.get("stores") or (), "scope.stores")
 
 
 def _visible(principal: Principal, t: CouponTemplateItem) -> bool:
-    stores = (t.scope or {}).get("stores") or []
-    return principal.is_hq or not stores or principal.store_id in stores
+    scoped = (t.scope or {}).get("stores") or []
+    return principal.is_hq or not scoped or principal.store_id in scoped
 
 
 def get_template(principal: Principal, template_id: str) -> TemplateOut:
@@ -252,7 +227,25 @@ def _why(failed: list) -> tuple[str, Any]:
     return "unknown", ()
 
 
-def _commit(grants: list[_Grant], guards: Iterable[tuple[str, str, str | None]] = ()) -> None:
+def _issued(grants: list[_Grant], announce: dict[str, Any]) -> Event:
+    """``CouponsIssued`` for the coupons of one grant transaction, written in that transaction (outbox)."""
+    coupons = [
+        {
+            "member_id": g.coupon.member_id,
+            "coupon_id": g.coupon.coupon_id,
+            "template_id": g.tpl.template_id,
+            "title": g.tpl.title,
+        }
+        for g in grants
+    ]
+    return Event("CouponsIssued", {**announce, "coupons": coupons})
+
+
+def _commit(
+    grants: list[_Grant], guards: Iterable[tuple[str, str, str | None]] = (), announce: dict[str, Any] | None = None
+) -> None:
+    """Grant the coupons (with the once-ever guards) in one transaction; ``announce`` (the source and its
+    reference) makes it write ``CouponsIssued`` with them."""
     with transaction() as tx:
         for pk, member_id, ref in guards:
             repository.add_guard(tx, pk, member_id, ref)
@@ -260,6 +253,8 @@ def _commit(grants: list[_Grant], guards: Iterable[tuple[str, str, str | None]] 
             repository.add_issue(tx, g.tpl, g.coupon)
         for member_id in dict.fromkeys(g.coupon.member_id for g in grants if g.check_block):
             repository.add_not_blocked(tx, member_id)
+        if announce is not None:
+            events.add(tx, [_issued(grants, announce)])
 
 
 def _issue_one(
@@ -269,11 +264,12 @@ def _issue_one(
     ref: str | None,
     check_block: bool,
     guards: Iterable[tuple[str, str, str | None]] = (),
+    announce: dict[str, Any] | None = None,
 ) -> CouponItem:
     """Issue one coupon or raise the contract's error for why not."""
     grant = _Grant(tpl, member_id, source, ref, check_block)
     try:
-        _commit([grant], guards)
+        _commit([grant], guards, announce)
     except TxCancelled as e:
         kind, _ = _why(e.failed)
         if kind == "tpl":
@@ -358,24 +354,10 @@ def push(principal: Principal, cmd: PushIn) -> PushOut:
             skipped.append(Skipped(member_id=m, code=IdentityCode.MEMBER_NOT_FOUND))
             continue
         try:
-            c = _issue_one(tpl, m, domain.PUSH, principal.sub, check_block=False)
+            c = _issue_one(tpl, m, domain.PUSH, principal.sub, check_block=False, announce={"source": domain.PUSH})
             issued.append(Issued(member_id=m, coupon_id=c.coupon_id))
         except (Conflict, Forbidden) as e:
             skipped.append(Skipped(member_id=m, code=e.code))
-    if issued:
-        publish(
-            [
-                Event(
-                    "CouponsIssued",
-                    {
-                        "template_id": tpl.template_id,
-                        "title": tpl.title,
-                        "source": domain.PUSH,
-                        "coupons": [i.model_dump() for i in issued],
-                    },
-                )
-            ]
-        )
     return PushOut(issued=issued, skipped=skipped)
 
 
@@ -405,6 +387,7 @@ def compensate(principal: Principal, cmd: CompensationIn, order_known: bool, ord
             cmd.order_id,
             check_block=False,
             guards=[(guard, cmd.member_id, principal.sub)],
+            announce={"source": domain.COMPENSATION, "reason": cmd.reason, "order_id": cmd.order_id},
         )
     except Conflict as e:
         if e.code == CouponCode.ALREADY_GRANTED:
@@ -414,21 +397,6 @@ def compensate(principal: Principal, cmd: CompensationIn, order_known: bool, ord
                 details={"order_id": cmd.order_id},
             )
         raise
-    publish(
-        [
-            Event(
-                "CouponsIssued",
-                {
-                    "template_id": tpl.template_id,
-                    "title": tpl.title,
-                    "source": domain.COMPENSATION,
-                    "reason": cmd.reason,
-                    "order_id": cmd.order_id,
-                    "coupons": [{"member_id": c.member_id, "coupon_id": c.coupon_id}],
-                },
-            )
-        ]
-    )
     return coupon_out(c)
 
 
@@ -438,6 +406,7 @@ def _grant_pack(
     source: str,
     ref: str,
     guards: list[tuple[str, str, str | None]],
+    announce: dict[str, Any] | None = None,
 ) -> tuple[list[CouponItem], list[Skipped], bool]:
     """Grant each (template -> member) in ONE transaction with the once-ever guards. A template that is out
     of stock (or a member over quota / blocked) is dropped and the rest retried; a failed guard means the
@@ -454,7 +423,7 @@ def _grant_pack(
         grants.append(_Grant(t, member_ids[t.template_id], source, ref, check_block=True))
     while grants:
         try:
-            _commit(grants, guards)
+            _commit(grants, guards, announce)
             return [g.coupon for g in grants], skipped, False
         except TxCancelled as e:
             kind, detail = _why(e.failed)
@@ -501,32 +470,13 @@ def issue_invite_gifts(referral_id: str, inviter_id: str, invitee_id: str) -> In
             templates.append(t)
             owner[t.template_id] = member
     guard = (f"INVITEGIFT#{invitee_id}", invitee_id, referral_id)
-    coupons, skipped, already = _grant_pack(templates, owner, "invite", referral_id, [guard])
+    coupons, skipped, already = _grant_pack(
+        templates, owner, "invite", referral_id, [guard], {"source": "invite", "referral_id": referral_id}
+    )
     if already:
         prior = repository.get_guard(guard[0])
         return InviteGiftOut(
             referral_id=prior.ref if prior and prior.ref else referral_id, issued=[], skipped=[], already_granted=True
-        )
-    if coupons:
-        publish(
-            [
-                Event(
-                    "CouponsIssued",
-                    {
-                        "source": "invite",
-                        "referral_id": referral_id,
-                        "coupons": [
-                            {
-                                "member_id": c.member_id,
-                                "coupon_id": c.coupon_id,
-                                "template_id": c.template_id,
-                                "title": c.terms["title"],
-                            }
-                            for c in coupons
-                        ],
-                    },
-                )
-            ]
         )
     return InviteGiftOut(
         referral_id=referral_id,
@@ -548,7 +498,12 @@ def on_member_joined(event: dict[str, Any]) -> None:
     if phone:
         guards.append((f"NEWGIFT#PHONE#{phone}", member_id, event["id"]))
     coupons, skipped, already = _grant_pack(
-        templates, {t.template_id: member_id for t in templates}, domain.NEW_MEMBER, event["id"], guards
+        templates,
+        {t.template_id: member_id for t in templates},
+        domain.NEW_MEMBER,
+        event["id"],
+        guards,
+        {"source": domain.NEW_MEMBER, "member_id": member_id},
     )
     logger.info(
         "new-member pack",
@@ -559,27 +514,6 @@ def on_member_joined(event: dict[str, Any]) -> None:
             "skipped": [s.code for s in skipped],
         },
     )
-    if coupons:
-        publish(
-            [
-                Event(
-                    "CouponsIssued",
-                    {
-                        "source": domain.NEW_MEMBER,
-                        "member_id": member_id,
-                        "coupons": [
-                            {
-                                "member_id": member_id,
-                                "coupon_id": c.coupon_id,
-                                "template_id": c.template_id,
-                                "title": c.terms["title"],
-                            }
-                            for c in coupons
-                        ],
-                    },
-                )
-            ]
-        )
 
 
 def on_order_paid(event: dict[str, Any]) -> None:

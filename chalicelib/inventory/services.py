@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 
 from chalicelib.catalog import domain as catalog_domain
 from chalicelib.catalog import repository as catalog
-from chalicelib.catalog.errors import CatalogCode
+from chalicelib.catalog import services as catalog_services
 from chalicelib.catalog.schemas import ShopProductOut
 from chalicelib.core import clock, events
 from chalicelib.core.auth import Principal
@@ -41,15 +41,7 @@ def require_store(principal: Principal, store_id: str) -> None:
 
 
 def require_skus(skus: Iterable[str]) -> None:
-    wanted = sorted(set(skus))
-    known = catalog.get_many(wanted)
-    missing = [s for s in wanted if s not in known]
-    if missing:
-        raise ValidationFailed(
-            "Unknown sku",
-            code=CatalogCode.UNKNOWN_SKU,
-            details={"fields": [{"field": "lines", "message": f"unknown sku {s}"} for s in missing], "skus": missing},
-        )
+    catalog_services.require_products(skus, "lines")
 
 
 def out_of_stock(store_id: str, requested: Mapping[str, int], failed: Iterable) -> Conflict:
@@ -307,6 +299,11 @@ def _get_transfer(transfer_id: str) -> TransferItem:
     return item
 
 
+# A transfer's stock legs: shipping takes stock out of the source (and shows it in transit at the target),
+# receiving puts it into the target (out of transit).
+_TRANSFER_LEGS = {"ship": ("transfer_out", "from_store_id", False), "receive": ("transfer_in", "to_store_id", True)}
+
+
 def _transition(principal: Principal, transfer_id: str, action: str) -> TransferOut:
     t = _get_transfer(transfer_id)
     acting_store = {"ship": [t.from_store_id], "receive": [t.to_store_id], "cancel": [t.from_store_id, t.to_store_id]}[
@@ -319,28 +316,20 @@ def _transition(principal: Principal, transfer_id: str, action: str) -> Transfer
     try:
         with transaction() as tx:
             repository.transfer_status_change(tx, t, t.status, new_status, stamp)
-            if action == "ship":
+            if action in _TRANSFER_LEGS:  # cancel (before shipping) moves no stock
+                kind, store_attr, from_transit = _TRANSFER_LEGS[action]
                 repository.add_movement(
                     tx,
-                    t.from_store_id,
-                    domain.movement_deltas("transfer_out", quantities),
-                    "transfer_out",
+                    getattr(t, store_attr),
+                    domain.movement_deltas(kind, quantities),
+                    kind,
                     ref_type="transfer",
                     ref_id=t.transfer_id,
                     actor=principal.sub,
+                    from_transit=from_transit,
                 )
-                repository.add_in_transit(tx, t.to_store_id, quantities)
-            elif action == "receive":
-                repository.add_movement(
-                    tx,
-                    t.to_store_id,
-                    domain.movement_deltas("transfer_in", quantities),
-                    "transfer_in",
-                    ref_type="transfer",
-                    ref_id=t.transfer_id,
-                    actor=principal.sub,
-                    from_transit=True,
-                )
+                if action == "ship":
+                    repository.add_in_transit(tx, t.to_store_id, quantities)
             events.add(
                 tx,
                 [

@@ -384,6 +384,41 @@ def pos_quote(principal: Principal, cmd: PosQuoteIn) -> QuoteOut:
     return _pos_plan(principal, cmd)[0].quote()
 
 
+def _cash(pay, payable: int) -> dict[str, Any]:
+    if pay.tendered_fen is None:
+        return {}
+    if pay.tendered_fen < payable:
+        raise ValidationFailed(
+            "Less cash than the total",
+            code=OrderCode.CASH_SHORT,
+            details={"fields": [{"field": "payment.tendered_fen", "message": f"at least {payable}"}]},
+        )
+    return {"tendered_fen": pay.tendered_fen, "change_fen": pay.tendered_fen - payable}
+
+
+def _scan_charge(pay, payable: int, order_id: str):
+    """Charge the customer's payment code. With an Idempotency-Key the trade number WeChat sees is derived from
+    the key, so a till that retries after a timeout asks WeChat about the same trade instead of charging twice."""
+    from chalicelib.payments.client import get_client  # lazy: the payment client loads on first use
+
+    claim = idempotency.current()
+    if claim is not None and idempotency.used(claim):
+        raise idempotency.Replay()  # answered before: do not charge again
+    trade_no = ("P" + claim.pk.removeprefix("IDEM#")[:31]) if claim is not None else order_id
+    charge = get_client().micropay(
+        order_id=trade_no, amount_fen=payable, auth_code=pay.auth_code, description="门店消费"
+    )
+    return charge, {"transaction_id": charge.transaction_id, "trade_no": trade_no}
+
+
+def _undo_charge(trade_no: str, payable: int) -> None:
+    from chalicelib.payments.client import get_client  # lazy: the payment client loads on first use
+
+    get_client().refund(
+        order_id=trade_no, refund_id=new_id(), amount_fen=payable, total_fen=payable, reason="库存不足，交易撤销"
+    )
+
+
 def pos_sale(principal: Principal, cmd: PosSaleIn) -> OrderOut:
     """A completed sale at the till, from the same stock and the same pricing as online orders.
     wechat_scan charges the customer's payment code first; if the stock is then gone, it is refunded."""
@@ -397,29 +432,12 @@ def pos_sale(principal: Principal, cmd: PosSaleIn) -> OrderOut:
     payment: dict[str, Any] = {"method": pay.method, "amount_fen": payable, "paid_at": now}
     if pay.method == "wallet":
         raise Conflict("Wallet payment is not available yet", code=PaymentCode.PAYMENT_METHOD_UNAVAILABLE)
-    if pay.method == "cash":
-        if pay.tendered_fen is not None:
-            if pay.tendered_fen < payable:
-                raise ValidationFailed(
-                    "Less cash than the total",
-                    code=OrderCode.CASH_SHORT,
-                    details={"fields": [{"field": "payment.tendered_fen", "message": f"at least {payable}"}]},
-                )
-            payment |= {"tendered_fen": pay.tendered_fen, "change_fen": pay.tendered_fen - payable}
     charge = None
-    if pay.method == "wechat_scan":
-        from chalicelib.payments.client import get_client
-
-        # The trade number WeChat sees. With an Idempotency-Key it is derived from the key, so a till that
-        # retries after a timeout asks WeChat about the same trade instead of charging the customer twice.
-        claim = idempotency.current()
-        if claim is not None and idempotency.used(claim):
-            raise idempotency.Replay()  # answered before: do not charge again
-        trade_no = ("P" + claim.pk.removeprefix("IDEM#")[:31]) if claim is not None else order_id
-        charge = get_client().micropay(
-            order_id=trade_no, amount_fen=payable, auth_code=pay.auth_code, description="门店消费"
-        )
-        payment |= {"transaction_id": charge.transaction_id, "trade_no": trade_no}
+    if pay.method == "cash":
+        payment |= _cash(pay, payable)
+    elif pay.method == "wechat_scan":
+        charge, charged = _scan_charge(pay, payable, order_id)
+        payment |= charged
     item = repository.new_order(
         order_id,
         dict(
@@ -441,7 +459,7 @@ def pos_sale(principal: Principal, cmd: PosSaleIn) -> OrderOut:
         ),
     )
     try:
-        out = _commit_new_order(
+        return _commit_new_order(
             item,
             principal.store_id,
             plan.stock_out,
@@ -453,14 +471,5 @@ def pos_sale(principal: Principal, cmd: PosSaleIn) -> OrderOut:
         )
     except Exception:
         if charge is not None:
-            from chalicelib.payments.client import get_client
-
-            get_client().refund(
-                order_id=payment["trade_no"],
-                refund_id=new_id(),
-                amount_fen=payable,
-                total_fen=payable,
-                reason="库存不足，交易撤销",
-            )
+            _undo_charge(payment["trade_no"], payable)
         raise
-    return out

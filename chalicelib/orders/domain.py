@@ -217,3 +217,22 @@ def refund_amounts(lines: Sequence[Mapping], requested: Mapping[str, int] | None
     if not out:
         raise Conflict("Nothing left to refund", code=OrderCode.OVER_REFUND)
     return out
+
+
+def after_refund(lines: list[dict], amounts: Mapping[str, tuple[int, int]], status: str) -> tuple[list[dict], str]:
+    """The order's lines with a refund's (qty, amount_fen) per sku added, and the order's status after it:
+    REFUNDED once every paid line is wholly refunded; PARTIALLY_REFUNDED for a completed order; otherwise the
+    status stays (a refund before fulfilment). Gift lines are not paid for, so never refunded."""
+    out = []
+    for ln in lines:
+        if ln["sku"] in amounts and not ln.get("gift"):
+            q, a = amounts[ln["sku"]]
+            ln = {
+                **ln,
+                "refunded_qty": int(ln.get("refunded_qty", 0)) + q,
+                "refunded_fen": int(ln.get("refunded_fen", 0)) + a,
+            }
+        out.append(ln)
+    if all(int(ln.get("refunded_qty", 0)) >= int(ln["qty"]) for ln in out if not ln.get("gift")):
+        return out, REFUNDED
+    return out, PARTIALLY_REFUNDED if status in (COMPLETED, PARTIALLY_REFUNDED) else status

@@ -26,7 +26,7 @@ def pay(principal: Principal, order_id: str, method: str) -> PrepayOut:
         raise Conflict("The time to pay this order has passed", code=OrderCode.PAY_DEADLINE_PASSED)
     if method == "wallet":
         raise Conflict("Wallet payment is not available yet", code=PaymentCode.PAYMENT_METHOD_UNAVAILABLE)
-    from chalicelib.payments.client import get_client  # lazy: cryptography is imported on the first payment
+    from chalicelib.payments.client import get_client  # lazy: the payment client loads on first use
 
     member = members.get_member(principal.sub)
     prepay = get_client().prepay(
@@ -128,7 +128,7 @@ def _late_payment(item: OrderItem, payment: dict) -> str:
     except TxCancelled:
         return "duplicate"
     metrics.count("LatePayments", method=payment["method"])
-    from chalicelib.payments.client import get_client  # lazy: cryptography is imported on the first payment
+    from chalicelib.payments.client import get_client  # lazy: the payment client loads on first use
 
     result = get_client().refund(
         order_id=item.order_id,

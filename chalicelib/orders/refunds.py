@@ -95,25 +95,8 @@ def _execute_refund(
         raise Conflict(f"An order that is {item.status} cannot be refunded", code=CoreCode.ILLEGAL_STATE)
     amounts = domain.refund_amounts(item.lines, requested)
     total = sum(a for _, a in amounts.values())
-    lines = []
-    for ln in item.lines:
-        if ln["sku"] in amounts and not ln.get("gift"):  # gift lines are not paid for, so never refunded
-            q, a = amounts[ln["sku"]]
-            ln = {
-                **ln,
-                "refunded_qty": int(ln.get("refunded_qty", 0)) + q,
-                "refunded_fen": int(ln.get("refunded_fen", 0)) + a,
-            }
-        lines.append(ln)
+    lines, new_status = domain.after_refund(item.lines, amounts, item.status)
     refunded = int(item.refunded_fen or 0) + total
-    everything = all(int(ln.get("refunded_qty", 0)) >= int(ln["qty"]) for ln in lines if not ln.get("gift"))
-    new_status = (
-        domain.REFUNDED
-        if everything
-        else (
-            domain.PARTIALLY_REFUNDED if item.status in (domain.COMPLETED, domain.PARTIALLY_REFUNDED) else item.status
-        )
-    )
     method = (item.payment or {}).get("method", "cash")
     refund_id = new_id()
     r = repository.new_refund(
@@ -153,19 +136,24 @@ def _execute_refund(
     except TxCancelled:
         raise Conflict("The order changed meanwhile (another refund?); reload it", code=CoreCode.ILLEGAL_STATE)
     if r.status == "PROCESSING":
-        from chalicelib.payments.client import get_client
-
-        result = get_client().refund(
-            order_id=(item.payment or {}).get("trade_no", item.order_id),
-            refund_id=refund_id,
-            amount_fen=total,
-            total_fen=int(item.payable_fen),
-            reason=reason,
-        )
-        if result.status == "SUCCESS":
-            r.status = "COMPLETED"
-            repository.complete_refund(r, result.provider_refund_id, [_refund_completed(item, r)])
+        _ask_provider(item, r, reason)
     return refund_out(r)
+
+
+def _ask_provider(item: OrderItem, r: RefundItem, reason: str) -> None:
+    """Send a WeChat refund; an immediate SUCCESS completes it (RefundCompleted written with the change)."""
+    from chalicelib.payments.client import get_client  # lazy: the payment client loads on first use
+
+    result = get_client().refund(
+        order_id=(item.payment or {}).get("trade_no", item.order_id),
+        refund_id=r.refund_id,
+        amount_fen=int(r.amount_fen),
+        total_fen=int(item.payable_fen),
+        reason=reason,
+    )
+    if result.status == "SUCCESS":
+        r.status = "COMPLETED"
+        repository.complete_refund(r, result.provider_refund_id, [_refund_completed(item, r)])
 
 
 def _refund_completed(item: OrderItem, r: RefundItem) -> Event:

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, tzinfo
 from typing import Any
 
+from chalicelib.core.errors import ValidationFailed
 from chalicelib.core.money import yuan
 from chalicelib.pricing.errors import PricingCode
 
@@ -659,3 +660,15 @@ def price_cart(
         if best is None or key > best[0]:
             best = (key, ev)
     return best[1].result()
+
+
+def gift_snapshot(consult_only: bool, name: str, price_fen: int, field: str) -> dict[str, Any]:
+    """What a promotion or coupon keeps of its gift product (its name and value at the time it was set up);
+    consult-only goods cannot be gifts (422 GIFT_NOT_ALLOWED on ``field``)."""
+    if consult_only:
+        raise ValidationFailed(
+            "Consult-only goods cannot be gifts",
+            code=PricingCode.GIFT_NOT_ALLOWED,
+            details={"fields": [{"field": field, "message": "consult-only"}]},
+        )
+    return {"gift_name": name, "gift_value_fen": int(price_fen)}

@@ -59,6 +59,7 @@ from chalicelib.printing.schemas import (
     PrintJobOut,
     ReprintOut,
 )
+from chalicelib.stores import services as stores
 
 
 def _parse_time(value: str | None) -> datetime | None:
@@ -95,9 +96,7 @@ def _new_secret() -> tuple[str, str]:
 
 def create_printer(principal: Principal, cmd: PrinterCreate) -> PrinterCreated:
     principal.require_store(cmd.store_id)
-    from chalicelib.stores import repository as stores
-
-    stores.get(cmd.store_id)
+    stores.require_store(cmd.store_id)
     secret, secret_hash = _new_secret()
     item = repository.create_printer(
         new_id(), cmd.store_id, cmd.mac, cmd.name, cmd.paper_width_mm, cmd.poll_interval_s, secret_hash
@@ -354,9 +353,7 @@ def request_print(
 
 
 def _store_info(store_id: str) -> dict[str, Any]:
-    from chalicelib.stores import services as stores
-
-    s = next((x for x in stores.chain() if x.store_id == store_id), None)
+    s = stores.find(store_id)
     return {"name": s.name, "address": s.address, "phone": s.phone} if s else {"name": None}
 
 

@@ -7,19 +7,18 @@ import threading
 import time as _time
 from typing import Any
 
-from chalicelib.catalog.errors import CatalogCode
+from chalicelib.catalog import services as catalog
 from chalicelib.core import clock
 from chalicelib.core.auth import Principal
 from chalicelib.core.dynamo import register_cache
-from chalicelib.core.errors import Conflict, CoreCode, Forbidden, ValidationFailed
+from chalicelib.core.errors import Conflict, CoreCode, Forbidden
 from chalicelib.core.ids import new_id
 from chalicelib.core.schemas import PageOut
 from chalicelib.pricing import domain as engine
-from chalicelib.pricing.errors import PricingCode
 from chalicelib.promotions import domain, repository
 from chalicelib.promotions.models import PromotionItem
 from chalicelib.promotions.schemas import PromotionCreate, PromotionOut, PromotionUpdate
-from chalicelib.stores.errors import StoreCode
+from chalicelib.stores import services as stores
 
 UPDATE_ATTEMPTS = 3
 
@@ -64,40 +63,13 @@ def _normalise(body: dict[str, Any]) -> dict[str, Any]:
 
 def _check_references(fields: dict[str, Any]) -> None:
     """Skus must be in the catalog (a combo's gift is snapshotted: name and price); stores must exist."""
-    from chalicelib.catalog import repository as catalog
-    from chalicelib.stores import services as stores
-
     domain.check(fields)
-    skus = sorted(domain.skus_named(fields["kind"], fields["rule"], fields["scope"]))
-    known = catalog.get_many(skus) if skus else {}
-    missing = [s for s in skus if s not in known]
-    if missing:
-        raise ValidationFailed(
-            "Unknown sku",
-            code=CatalogCode.UNKNOWN_SKU,
-            details={"skus": missing, "fields": [{"field": "rule", "message": f"unknown sku {s}"} for s in missing]},
-        )
+    known = catalog.require_products(domain.skus_named(fields["kind"], fields["rule"], fields["scope"]), "rule")
     if fields["kind"] == engine.COMBO_GIFT:
         gift = known[fields["rule"]["gift_sku"]]
-        if gift.consult_only:
-            raise ValidationFailed(
-                "Consult-only goods cannot be gifts",
-                code=PricingCode.GIFT_NOT_ALLOWED,
-                details={"fields": [{"field": "rule.gift_sku", "message": "consult-only"}]},
-            )
-        fields["rule"] = {**fields["rule"], "gift_name": gift.name, "gift_value_fen": int(gift.price_fen)}
-    wanted = set(fields["scope"].get("stores") or ())
-    if wanted:
-        unknown = sorted(wanted - {s.store_id for s in stores.chain()})
-        if unknown:
-            raise ValidationFailed(
-                "Unknown store",
-                code=StoreCode.UNKNOWN_STORE,
-                details={
-                    "stores": unknown,
-                    "fields": [{"field": "scope.stores", "message": f"unknown store {s}"} for s in unknown],
-                },
-            )
+        snap = engine.gift_snapshot(gift.consult_only, gift.name, gift.price_fen, "rule.gift_sku")
+        fields["rule"] = {**fields["rule"], **snap}
+    stores.require_stores(fields["scope"].get("stores") or (), "scope.stores")
 
 
 def create(principal: Principal, cmd: PromotionCreate) -> PromotionOut:

@@ -28,10 +28,12 @@ from chalicelib.core.ids import new_id
 from chalicelib.core.logging import logger
 from chalicelib.core.schemas import PageOut
 from chalicelib.core.settings import get_settings
+from chalicelib.identity import repository as members
 from chalicelib.sms import domain, providers, repository
 from chalicelib.sms.errors import SmsCode
 from chalicelib.sms.models import HQ_SCOPE, SmsContactItem
 from chalicelib.sms.schemas import CampaignIn, CampaignOut, ContactsIn, ContactsOut, OptOutOut, OutboxOut
+from chalicelib.stores import services as stores
 
 
 # --------------------------------------------------------------------------------------- requesting
@@ -75,9 +77,7 @@ def contacts_for(store_id: str | None) -> list[str]:
 
 
 def store_name(store_id: str | None) -> str:
-    from chalicelib.stores import services as stores
-
-    s = next((x for x in stores.chain() if x.store_id == store_id), None)
+    s = stores.find(store_id)
     return s.name if s else "门店"
 
 
@@ -175,8 +175,6 @@ def dead_letter_queues() -> list[str]:
 def watch_dead_letters(now: datetime | None = None) -> dict[str, int]:
     """One GetQueueAttributes per dead-letter queue; the first message of an episode (empty -> not empty) texts
     head office once; an empty queue ends the episode."""
-    from chalicelib.core import queues
-
     now_iso = clock.iso(now or clock.now())
     alerted = 0
     for q in dead_letter_queues():
@@ -217,9 +215,7 @@ def _require_scope(principal: Principal, scope: str) -> None:
             raise Forbidden("Only head office sets head-office contacts", code=CoreCode.STORE_SCOPE)
         return
     principal.require_store(scope)
-    from chalicelib.stores import repository as stores
-
-    stores.get(scope)
+    stores.require_store(scope)
 
 
 def set_contacts(principal: Principal, scope: str, cmd: ContactsIn) -> ContactsOut:
@@ -260,8 +256,6 @@ def admin_opt_out(phone: str) -> OptOutOut:
 
 
 def member_marketing(principal: Principal, subscribed: bool) -> OptOutOut:
-    from chalicelib.identity import repository as members
-
     m = members.get_member(principal.sub)
     phone = phones.normalize(m.phone if m else None)
     if phone is None:
@@ -282,9 +276,7 @@ def campaign(principal: Principal, cmd: CampaignIn) -> CampaignOut:
     that opted out never; in quiet hours it waits until morning."""
     name = store_name(cmd.store_id) if cmd.store_id else get_settings().sms_sign_name
     if cmd.store_id:
-        from chalicelib.stores import repository as stores
-
-        stores.get(cmd.store_id)
+        stores.require_store(cmd.store_id)
     campaign_id = new_id()
     try:
         queued = request(

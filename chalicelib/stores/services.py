@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from chalicelib.core import clock
 from chalicelib.core.auth import Principal
 from chalicelib.core.dynamo import register_cache
@@ -118,3 +120,24 @@ def _offset(cursor: str | None) -> int:
             details={"fields": [{"field": "next", "message": "not a cursor from this API"}]},
         )
     return int(cursor)
+
+
+def require_stores(store_ids: Iterable[str], field: str) -> None:
+    """422 UNKNOWN_STORE naming ``field`` and every id that is not one of the chain's stores."""
+    unknown = sorted(set(store_ids) - {s.store_id for s in chain()})
+    if unknown:
+        raise ValidationFailed(
+            "Unknown store",
+            code=StoreCode.UNKNOWN_STORE,
+            details={"stores": unknown, "fields": [{"field": field, "message": f"unknown store {s}"} for s in unknown]},
+        )
+
+
+def find(store_id: str | None) -> StoreItem | None:
+    """One of the chain's stores, from the cached list (None if there is no such store)."""
+    return next((s for s in chain() if s.store_id == store_id), None) if store_id else None
+
+
+def require_store(store_id: str) -> StoreItem:
+    """The store, read from the table (404 STORE_NOT_FOUND)."""
+    return repository.get(store_id)

@@ -316,6 +316,10 @@ def test_push_to_a_list_of_members(api, world):
     assert r.status == 201, r
     assert {i["member_id"] for i in r.json["issued"]} == {m1, m2}
     assert r.json["skipped"] == [{"member_id": ghost, "code": "MEMBER_NOT_FOUND"}]
+    # each grant wrote its CouponsIssued in the grant's own transaction (outbox): one per member issued
+    issued = [e["data"] for e in drain_events() if e["type"] == "CouponsIssued"]
+    assert sorted(c["member_id"] for e in issued for c in e["coupons"]) == sorted([m1, m2])
+    assert all(e["source"] == "push" and e["coupons"][0]["title"] == "老客回馈" for e in issued)
     again = api.post("/admin/coupons/push", {"template_id": tpl["template_id"], "member_ids": [m1]}, token=world.hq)
     assert again.json == {"issued": [], "skipped": [{"member_id": m1, "code": "COUPON_LIMIT_REACHED"}]}
     assert api.get("/shop/me/coupons", token=t1).json["items"][0]["source"] == "push"

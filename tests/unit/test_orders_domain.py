@@ -144,3 +144,20 @@ def test_stock_rules():
     with pytest.raises(Conflict):
         inv.transfer_transition("SHIPPED", "ship")
     assert inv.transfer_transition("CREATED", "cancel") == "CANCELLED"
+
+
+def test_after_refund_adds_up_lines_and_settles_the_status():
+    from chalicelib.orders import domain as d
+
+    lines = [
+        {"sku": "A", "qty": 2, "payable_fen": 1000},
+        {"sku": "G", "qty": 1, "payable_fen": 0, "gift": True},
+        {"sku": "B", "qty": 1, "payable_fen": 500},
+    ]
+    once, status = d.after_refund(lines, {"A": (1, 500), "G": (1, 0)}, d.COMPLETED)
+    assert [ln.get("refunded_qty", 0) for ln in once] == [1, 0, 0] and status == d.PARTIALLY_REFUNDED
+    assert once[0]["refunded_fen"] == 500
+    twice, status = d.after_refund(once, {"A": (1, 500), "B": (1, 500)}, status)
+    assert status == d.REFUNDED and [ln.get("refunded_fen", 0) for ln in twice] == [1000, 0, 500]
+    # before fulfilment a part refund leaves the status as it is
+    assert d.after_refund(lines, {"A": (1, 500)}, d.PAID)[1] == d.PAID
