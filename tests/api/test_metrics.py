@@ -58,3 +58,17 @@ def test_orders_payments_and_relayed_events_are_counted_once(api, world, capsys)
     events = drain_events()
     relayed = [c for c in _counts(capsys.readouterr().out) if c[0] == "EventsRelayed"]
     assert sum(v for _, _, v in relayed) >= len(events) > 0
+
+
+def test_sms_outcomes_are_counted_by_outcome(api, capsys):
+    from chalicelib.sms import services as sms
+
+    alert = {"store": "解放碑店", "printer": "前台", "time": "11-23 12:00"}
+    body = json.dumps(sms.message("printer_offline", "13800138000", alert, "metrics-sms-1"))
+    capsys.readouterr()
+    sms.handle_sms_record(body)
+    sms.handle_sms_record(body)  # redelivered: a duplicate, not a second send
+    counts = _counts(capsys.readouterr().out)
+    assert ("SmsMessages", {"outcome": "sent"}, 1.0) in counts
+    assert ("SmsMessages", {"outcome": "duplicate"}, 1.0) in counts
+    assert len([c for c in counts if c[0] == "SmsMessages"]) == 2
