@@ -14,6 +14,7 @@ from chalicelib.coupons.api import coupons_api
 from chalicelib.coupons.jobs import coupons_jobs
 from chalicelib.identity.api import identity_api
 from chalicelib.inventory.api import inventory_api
+from chalicelib.members.api import members_api
 from chalicelib.orders.api import orders_api
 from chalicelib.orders.jobs import orders_jobs
 from chalicelib.printing.api import printing_api
@@ -31,6 +32,7 @@ app.register_blueprint(identity_api)
 app.register_blueprint(stores_api)
 app.register_blueprint(catalog_api)
 app.register_blueprint(inventory_api)
+app.register_blueprint(members_api)
 app.register_blueprint(orders_api)
 app.register_blueprint(printing_api)
 app.register_blueprint(sms_api)

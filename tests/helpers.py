@@ -164,6 +164,21 @@ class World:
 _relay_workers: dict[str, Any] = {}
 
 
+_codes: dict[tuple[str, Any], str] = {}
+
+
+def member_code(member_id: str) -> str:
+    """A member code for ``member_id`` as the mini-program would show it (GET /shop/me/code), one per member
+    and clock reading, so a test that quotes and then sells at the same moment sends the same code."""
+    from chalicelib.core import clock
+    from chalicelib.members import services as members
+
+    key = (member_id, clock.now())
+    if key not in _codes:
+        _codes[key] = members.my_code(Principal(sub=member_id, role="member")).member_code
+    return _codes[key]
+
+
 def relay_events() -> int:
     """Feed the app table's stream (moto) to the app's ``relay_events`` function, as the stream-triggered Lambda
     does on AWS: new outbox events go to the events queue. Returns the stream records delivered."""

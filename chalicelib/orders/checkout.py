@@ -19,7 +19,7 @@ from chalicelib.core.auth import Principal
 from chalicelib.core.dynamo import TxCancelled, batch_get, transaction
 from chalicelib.core.errors import Conflict, ValidationFailed
 from chalicelib.core.events import Event
-from chalicelib.core.ids import is_ulid, new_id
+from chalicelib.core.ids import new_id
 from chalicelib.core.settings import get_settings
 from chalicelib.coupons import services as coupons
 from chalicelib.coupons.errors import CouponCode
@@ -27,6 +27,7 @@ from chalicelib.inventory import domain as stock_domain
 from chalicelib.inventory import repository as stock_repo
 from chalicelib.inventory.errors import InventoryCode
 from chalicelib.inventory.services import out_of_stock
+from chalicelib.members import services as members
 from chalicelib.orders import domain, repository
 from chalicelib.orders import pricing as checkout_pricing
 from chalicelib.orders.errors import OrderCode
@@ -344,32 +345,14 @@ def create_order(principal: Principal, cmd: ShopQuoteIn) -> OrderOut:
 
 
 # --------------------------------------------------------------------------------------- POS
-def _member_for_code(code: str | None) -> str | None:
-    """The member behind a POS member code. Until member codes exist (members issue), the code is the
-    member id shown in the mini-program; that the member exists is checked with the cart's BatchGetItem."""
-    if code is None:
-        return None
-    if not is_ulid(code):
-        raise _unknown_member()
-    return code
-
-
-def _unknown_member() -> ValidationFailed:
-    return ValidationFailed(
-        "Unknown member code",
-        code=OrderCode.UNKNOWN_MEMBER,
-        details={"fields": [{"field": "member_code", "message": "no such member"}]},
-    )
-
-
 def _pos_plan(principal: Principal, cmd: PosQuoteIn, checkout: bool = False) -> tuple[_Plan, str | None]:
-    member_id = _member_for_code(cmd.member_code)
+    member_id = members.resolve_code(cmd.member_code)
     cart = cart_of(cmd.lines)
     store_id = principal.store_id
     pricing = checkout_pricing.prepare("pos", cart, member_id, cmd.coupon_ids, identify_member=member_id is not None)
     products, stock, got = _load(cart, [store_id], extra=pricing.keys([store_id]), checkout=checkout)
     if member_id is not None and pricing.member(got) is None:
-        raise _unknown_member()
+        raise members.invalid_code()  # the code outlived its member
     problems = _product_problems(cart, products, "pos")
     problems += [
         {"code": InventoryCode.OUT_OF_STOCK, "store_id": store_id, **x}

@@ -12,8 +12,6 @@ class OrderCode(ErrorCode):
     PAY_DEADLINE_PASSED = "PAY_DEADLINE_PASSED"
     # 422: a POS sale paid in cash with less than the total
     CASH_SHORT = "CASH_SHORT"
-    # 422: the member code given at the till is unknown
-    UNKNOWN_MEMBER = "UNKNOWN_MEMBER"
     # quote problem (422 when ordering): coupons were chosen without a member
     COUPON_NEEDS_MEMBER = "COUPON_NEEDS_MEMBER"
     # quote problem (409 when ordering): the chosen store is closed now

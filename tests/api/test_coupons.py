@@ -14,7 +14,7 @@ from chalicelib.coupons import repository as coupon_repo
 from chalicelib.coupons import services as coupons
 from chalicelib.orders import payment as order_payment
 from chalicelib.orders import sweeps as order_sweeps
-from tests.helpers import drain_events, token_for
+from tests.helpers import drain_events, member_code, token_for
 
 pytestmark = pytest.mark.clock  # depends on the time of day / weekday: make test-clock pins it
 
@@ -210,10 +210,11 @@ def test_expired_coupons_are_refused_and_listed_as_expired(api, world):
     world.receive(world.a, {"WLY-52-500": 10})
     mid, tok = member("late")
     cid = claim(api, tok, template(api, world.hq, validity={"valid_days": 1})["template_id"]).json["coupon_id"]
-    till = {"lines": [{"sku": "WLY-52-500", "qty": 1}], "coupon_ids": [cid], "member_code": mid}
     clock.set_clock(lambda: datetime(2026, 11, 23, 15, 59, tzinfo=UTC))  # 23:59 local: still valid
+    till = {"lines": [{"sku": "WLY-52-500", "qty": 1}], "coupon_ids": [cid], "member_code": member_code(mid)}
     assert api.post("/pos/quote", till, token=world.clerk_a).json["discount_fen"] == 1000
     clock.set_clock(lambda: datetime(2026, 11, 23, 16, 0, tzinfo=UTC))  # midnight local: over
+    till["member_code"] = member_code(mid)  # the customer shows a fresh code
     clerk = token_for("clerk", sub="01JC1ERKA00000000000000000", store_id=world.a)  # the noon shift's token ended
     q = api.post("/pos/quote", till, token=clerk).json
     assert q["problems"][0]["code"] == "COUPON_EXPIRED" and q["discount_fen"] == 0
@@ -281,11 +282,14 @@ def test_till_sale_uses_the_members_coupon_at_once(api, world):
     r = api.post("/pos/sales", body, token=world.clerk_a)
     assert (r.status, r.code) == (422, "COUPON_NEEDS_MEMBER")
     quote = {k: v for k, v in body.items() if k != "payment"}
-    assert api.post("/pos/quote", {**quote, "member_code": mid}, token=world.clerk_a).json["payable_fen"] == 108900
-    sale = api.post("/pos/sales", {**body, "member_code": mid}, token=world.clerk_a)
+    assert (
+        api.post("/pos/quote", {**quote, "member_code": member_code(mid)}, token=world.clerk_a).json["payable_fen"]
+        == 108900
+    )
+    sale = api.post("/pos/sales", {**body, "member_code": member_code(mid)}, token=world.clerk_a)
     assert sale.status == 201 and sale.json["payable_fen"] == 108900
     assert api.get("/shop/me/coupons", token=tok).json["items"][0]["status"] == "USED"
-    again = api.post("/pos/sales", {**body, "member_code": mid}, token=world.clerk_a)
+    again = api.post("/pos/sales", {**body, "member_code": member_code(mid)}, token=world.clerk_a)
     assert (again.status, again.code) == (409, "COUPON_UNAVAILABLE")
     assert world.stock(world.a)["WLY-52-500"] == 9
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from chalicelib.core import clock
-from tests.helpers import drain_events, token_for
+from tests.helpers import drain_events, member_code, token_for
 
 pytestmark = pytest.mark.clock  # depends on the time of day / weekday: make test-clock pins it
 
@@ -76,7 +76,7 @@ def test_member_day_same_answer_on_shop_and_till(api, world, shopper):
         "会员日 白酒满200减10": 1000,
         "会员日 啤酒买二送一": 600,
     }
-    till = api.post("/pos/quote", {"lines": CART, "member_code": member_id}, token=world.clerk_a)
+    till = api.post("/pos/quote", {"lines": CART, "member_code": member_code(member_id)}, token=world.clerk_a)
     assert till.status == 200, till
     assert _totals(till.json) == _totals(shop.json) and till.json["applied"] == shop.json["applied"]
     # a walk-in at the till (no member code) is not a member: no member-day prices
@@ -85,7 +85,9 @@ def test_member_day_same_answer_on_shop_and_till(api, world, shopper):
     # the order and the sale are charged what the quotes said, and keep the rules and allocations
     order = api.post("/shop/orders", {"lines": CART, "store_id": world.a}, token=token)
     sale = api.post(
-        "/pos/sales", {"lines": CART, "member_code": member_id, "payment": {"method": "cash"}}, token=world.clerk_a
+        "/pos/sales",
+        {"lines": CART, "member_code": member_code(member_id), "payment": {"method": "cash"}},
+        token=world.clerk_a,
     )
     assert order.status == sale.status == 201, (order, sale)
     for o in (order.json, sale.json):
@@ -101,7 +103,7 @@ def test_member_day_is_off_on_thursday(api, world, shopper):
     token, member_id = shopper
     clock.set_clock(lambda: THURSDAY)
     shop = api.post("/shop/quote", {"lines": CART, "store_id": world.a}, token=token).json
-    till = api.post("/pos/quote", {"lines": CART, "member_code": member_id}, token=world.clerk_a).json
+    till = api.post("/pos/quote", {"lines": CART, "member_code": member_code(member_id)}, token=world.clerk_a).json
     assert (
         _totals(shop)
         == _totals(till)
@@ -124,7 +126,9 @@ def test_quote_explains_what_almost_applied(api, world, shopper):
 def test_refund_uses_the_allocated_amounts(api, world, shopper):
     token, member_id = shopper
     sale = api.post(
-        "/pos/sales", {"lines": CART, "member_code": member_id, "payment": {"method": "cash"}}, token=world.clerk_a
+        "/pos/sales",
+        {"lines": CART, "member_code": member_code(member_id), "payment": {"method": "cash"}},
+        token=world.clerk_a,
     ).json
     r = api.post(
         f"/pos/orders/{sale['order_id']}/refunds",

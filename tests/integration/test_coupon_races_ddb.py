@@ -31,6 +31,7 @@ from chalicelib.orders import checkout as order_checkout
 from chalicelib.orders.schemas import PosSaleIn, ShopQuoteIn
 from chalicelib.stores import services as stores
 from chalicelib.stores.schemas import StoreCreate
+from tests.helpers import member_code
 from tests.integration.conftest import run_together, warm_up
 
 HQ = Principal(sub="01JHQ00000000000000000000A", role="hq_admin")
@@ -150,12 +151,13 @@ def test_a_coupon_used_by_concurrent_orders_is_used_once(store, rounds):
         )
         cid = coupons.claim(buyer, tid).coupon_id
         lines = [{"sku": "WLY-52-500", "qty": 1}]
+        code = member_code(buyer.sub)  # shown once at the till; every till racer sends it
 
         def checkout(i):
             if i % 2 == 0:
                 return order_checkout.create_order(buyer, ShopQuoteIn(lines=lines, store_id=store, coupon_ids=[cid]))
             return order_checkout.pos_sale(
-                clerk, PosSaleIn(lines=lines, member_code=buyer.sub, coupon_ids=[cid], payment={"method": "cash"})
+                clerk, PosSaleIn(lines=lines, member_code=code, coupon_ids=[cid], payment={"method": "cash"})
             )
 
         before = stock_repo.get_stock(store, "WLY-52-500", consistent=True).qty
