@@ -68,7 +68,7 @@ class PricingContext:
     store_id: str | None
     at: datetime  # the moment, timezone-aware
     member_id: str | None = None
-    member_level: int | None = None
+    member_level: int | None = None  # the level's rank (0 = the entry level)
     tz: tzinfo | None = None  # BUSINESS_TZ for weekdays and hours; None: the zone of ``at``
 
     def local(self) -> datetime:
@@ -226,9 +226,45 @@ class Promotion:
     priority: int = 100  # higher runs first and wins ties
     exclusive: bool = False  # never combined with another promotion on the same order
     with_coupons: bool = True  # coupons may also discount the lines this promotion discounted
+    stacks_with_level: bool = False  # also applies on top of the member's level discount
 
     def live(self, ctx: PricingContext) -> bool:
         return (self.schedule is None or self.schedule.active(ctx)) and self.scope.admits(ctx)
+
+
+@dataclass(frozen=True)
+class LevelDiscount:
+    """The member's level discount (basis points off the whole cart). The customer gets the better of it and
+    the promotions, not both, except promotions that say ``stacks_with_level``."""
+
+    level_id: str
+    name: str
+    discount_bp: int
+
+
+@dataclass(frozen=True)
+class PointsOffer:
+    """Points the customer wants to redeem, what they have and the chain's rules (points settings)."""
+
+    wanted: int
+    balance: int
+    fen_per_point: int
+    max_redeem_bp: int  # at most this share of the payable
+    max_redeem_points: int | None = None  # at most this many per order (None: no cap)
+
+
+def points_redeemable(offer: PointsOffer, payable_fen: int) -> int:
+    """How many of the wanted points an order of ``payable_fen`` may take: no more than the balance, the cap
+    per order and ``max_redeem_bp`` of the payable, in whole points, and never the whole order (at least 1 fen
+    is left to pay)."""
+    if offer.wanted <= 0 or offer.fen_per_point <= 0 or payable_fen <= 1:
+        return 0
+    by_share = payable_fen * max(0, offer.max_redeem_bp) // 10000 // offer.fen_per_point
+    by_rest = (payable_fen - 1) // offer.fen_per_point
+    caps = [offer.wanted, max(0, offer.balance), by_share, by_rest]
+    if offer.max_redeem_points is not None:
+        caps.append(offer.max_redeem_points)
+    return max(0, min(caps))
 
 
 @dataclass(frozen=True, eq=False)
@@ -299,6 +335,10 @@ class Priced:
 
     def coupon_ids(self) -> list[str]:
         return [a["id"] for a in self.applied if a["kind"] == "coupon"]
+
+    @property
+    def points_redeemed(self) -> int:
+        return sum(int(a.get("points", 0)) for a in self.applied if a["kind"] == "points")
 
 
 # =========================================================================================== helpers
@@ -609,6 +649,29 @@ class _Eval:
         self.coupons_used += 1
         self.record("coupon", c.kind, c.coupon_id, c.title, shares, **extra)
 
+    def level(self, level: LevelDiscount) -> None:
+        idxs = list(range(len(self.lines)))
+        base = sum(self.remaining(i) for i in idxs)
+        shares = self.take(idxs, base * level.discount_bp // 10000)
+        self.record("level", "level_discount", level.level_id, f"{level.name}折扣", shares)
+
+    def points(self, offer: PointsOffer) -> None:
+        idxs = list(range(len(self.lines)))
+        payable = sum(self.remaining(i) for i in idxs)
+        n = points_redeemable(offer, payable)
+        if offer.wanted > n:
+            self.hints.append(
+                {
+                    "kind": "points",
+                    "code": "POINTS_LIMITED",
+                    "message": f"at most {n} points on this order",
+                    "points": n,
+                }
+            )
+        if n > 0:
+            shares = self.take(idxs, n * offer.fen_per_point)
+            self.record("points", "points", "points", "积分抵扣", shares, points=n)
+
     def result(self) -> Priced:
         lines = [
             PricedLine(
@@ -625,12 +688,15 @@ def _evaluate(
     promos: Sequence[Promotion],
     coupons: Sequence[CouponOffer],
     gift_stock: Mapping[str, int] | None,
+    level: LevelDiscount | None = None,
 ) -> _Eval:
     ev = _Eval(lines, ctx, gift_stock)
     ev.prices(promos)
     ev.items(promos)
     ev.thresholds(promos)
     ev.combos(promos)
+    if level is not None:
+        ev.level(level)
     ev.coupons(coupons)
     return ev
 
@@ -641,6 +707,8 @@ def price_cart(
     promotions: Iterable[Promotion] = (),
     coupons: Sequence[CouponOffer] = (),
     gift_stock: Mapping[str, int] | None = None,
+    level: LevelDiscount | None = None,
+    points: PointsOffer | None = None,
 ) -> Priced:
     """Price a cart. Deterministic: the same lines, context, promotions and coupons give the same answer.
 
@@ -648,17 +716,26 @@ def price_cart(
     channel, member level) are ignored. ``coupons`` have been checked for ownership and validity already;
     the engine decides whether they apply to this cart. ``gift_stock`` is what the store has for gift skus
     (None: unknown, the order's stock condition decides).
+
+    ``level``: the member's level discount, an option of its own (with the promotions that stack with it)
+    against the promotions; the customer gets whichever saves more. ``points``: redeemed last, on what is left
+    to pay (see :func:`points_redeemable`).
     """
     lines = list(lines)
     live = live_promotions(promotions, ctx)
     stackable = [p for p in live if not p.exclusive]
-    options: list[list[Promotion]] = [stackable] + [[p] for p in live if p.exclusive]
+    options: list[tuple[list[Promotion], LevelDiscount | None]] = [(stackable, None)]
+    options += [([p], None) for p in live if p.exclusive]
+    if level is not None and level.discount_bp > 0:
+        options.append(([p for p in stackable if p.stacks_with_level], level))
     best: tuple[tuple, _Eval] | None = None
-    for n, option in enumerate(options):
-        ev = _evaluate(lines, ctx, option, coupons, gift_stock)
+    for n, (option, lvl) in enumerate(options):
+        ev = _evaluate(lines, ctx, option, coupons, gift_stock, lvl)
         key = (ev.money, ev.coupons_used, ev.gift_value, -n)
         if best is None or key > best[0]:
             best = (key, ev)
+    if points is not None:
+        best[1].points(points)
     return best[1].result()
 
 

@@ -73,6 +73,7 @@ def promotion_from(fields: Mapping[str, Any]) -> engine.Promotion:
         priority=int(fields.get("priority", 100)),
         exclusive=bool(fields.get("exclusive")),
         with_coupons=bool(fields.get("with_coupons", True)),
+        stacks_with_level=bool(fields.get("stacks_with_level", False)),
     )
 
 

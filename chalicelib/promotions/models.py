@@ -35,6 +35,7 @@ class PromotionItem(Item, discriminator="Promotion"):
     priority = NumberAttribute(default=100)
     exclusive = BooleanAttribute(default=False)
     with_coupons = BooleanAttribute(default=True)
+    stacks_with_level = BooleanAttribute(default=False)
     status = UnicodeAttribute()  # active | paused
     created_by = UnicodeAttribute(null=True)
     version = NumberAttribute(default=1)  # optimistic lock for PATCH / pause / resume

@@ -33,6 +33,7 @@ def build(promo_id: str, fields: dict[str, Any], version: int, created_at=None) 
         priority=fields["priority"],
         exclusive=fields["exclusive"],
         with_coupons=fields["with_coupons"],
+        stacks_with_level=fields.get("stacks_with_level", False),
         status=fields["status"],
         created_by=fields.get("created_by"),
         version=version,

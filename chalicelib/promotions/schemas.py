@@ -166,6 +166,10 @@ class PromotionCreate(Body):
     priority: int = Field(default=100, ge=0, le=1000, description="Higher runs first and wins ties")
     exclusive: bool = Field(default=False, description="Never combined with another promotion on an order")
     with_coupons: bool = Field(default=True, description="Coupons may also discount the lines it discounts")
+    stacks_with_level: bool = Field(
+        default=False,
+        description="Also applies on top of the member's level discount (otherwise the better of the two)",
+    )
     status: PromotionStatus = "active"
 
     @model_validator(mode="after")
@@ -185,6 +189,7 @@ class PromotionUpdate(Body):
     priority: int = Field(default=None, ge=0, le=1000)  # type: ignore[assignment]
     exclusive: bool = None  # type: ignore[assignment]
     with_coupons: bool = None  # type: ignore[assignment]
+    stacks_with_level: bool = None  # type: ignore[assignment]
 
     @model_validator(mode="after")
     def _present(self):
@@ -214,6 +219,7 @@ class PromotionOut(Out):
     priority: int
     exclusive: bool
     with_coupons: bool
+    stacks_with_level: bool
     status: Literal["active", "paused", "ended"]
     version: int
     created_at: datetime

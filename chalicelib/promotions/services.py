@@ -35,6 +35,7 @@ def fields_of(item: PromotionItem) -> dict[str, Any]:
         "priority": int(item.priority),
         "exclusive": bool(item.exclusive),
         "with_coupons": bool(item.with_coupons),
+        "stacks_with_level": bool(item.stacks_with_level),
         "status": item.status,
         "created_by": item.created_by,
     }

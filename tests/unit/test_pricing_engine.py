@@ -456,3 +456,47 @@ def test_fifty_lines_thirty_promotions_is_fast_and_exact():
     q = price_cart(cart, ctx(), promos, [coupon("C", PERCENT_OFF, percent_off=5, cap_fen=5000)])
     assert _t.perf_counter() - t0 < 1.0
     _check_consistent(q, cart)
+
+
+# ----------------------------------------------------------------------------- level discount and points
+def test_the_level_discount_or_the_promotions_whichever_saves_more_not_both():
+    from chalicelib.pricing.domain import LevelDiscount
+
+    gold = LevelDiscount(level_id="L-GOLD", name="金卡", discount_bp=500)  # 5 % off
+    cart = [line("A", 2, 10000)]  # 200.00
+    ten_off = promo("P10", THRESHOLD, ThresholdRule(tiers=(Tier(10000, 1000),)))  # 10.00 off
+    assert price_cart(cart, ctx(), [ten_off], level=gold).applied[0]["kind"] == "promotion"  # a tie: promotions
+    twenty_off = promo("P20", THRESHOLD, ThresholdRule(tiers=(Tier(10000, 2000),)))
+    p = price_cart(cart, ctx(), [twenty_off], level=gold)
+    assert p.discount_fen == 2000 and [a["kind"] for a in p.applied] == ["promotion"]
+    five_off = promo("P5", THRESHOLD, ThresholdRule(tiers=(Tier(10000, 500),)))
+    p = price_cart(cart, ctx(), [five_off], level=gold)
+    assert p.discount_fen == 1000 and [a["kind"] for a in p.applied] == ["level"]
+    # a promotion that stacks applies first, then the level discount on what is left
+    stacking = promo("S5", THRESHOLD, ThresholdRule(tiers=(Tier(10000, 500),)), stacks_with_level=True)
+    p = price_cart(cart, ctx(), [stacking], level=gold)
+    assert [a["kind"] for a in p.applied] == ["promotion", "level"]
+    assert p.discount_fen == 500 + (20000 - 500) * 500 // 10000
+    assert sum(ln.payable_fen for ln in p.lines) == p.payable_fen == 20000 - p.discount_fen
+
+
+def test_points_are_capped_by_balance_share_per_order_cap_and_never_make_an_order_free():
+    from chalicelib.pricing.domain import PointsOffer, points_redeemable
+
+    rules = {"fen_per_point": 1, "max_redeem_bp": 5000}  # 1 point = 1 fen, at most half the payable
+    assert points_redeemable(PointsOffer(wanted=800, balance=1000, **rules), 1000) == 500
+    assert points_redeemable(PointsOffer(wanted=800, balance=300, **rules), 1000) == 300
+    assert points_redeemable(PointsOffer(wanted=800, balance=1000, max_redeem_points=100, **rules), 1000) == 100
+    everything = PointsOffer(wanted=10**6, balance=10**6, fen_per_point=10, max_redeem_bp=10000)
+    assert points_redeemable(everything, 1000) == 99  # 990 fen: 10 fen are left to pay
+    assert points_redeemable(everything, 1) == 0
+    p = price_cart(
+        [line("A", 1, 1000), line("B", 1, 3000)], ctx(), points=PointsOffer(wanted=600, balance=10**4, **rules)
+    )
+    assert p.points_redeemed == 600 and p.payable_fen == 3400
+    assert [a for a in p.applied if a["kind"] == "points"][0]["allocation"] == [
+        {"sku": "A", "discount_fen": 150},
+        {"sku": "B", "discount_fen": 450},
+    ]
+    limited = price_cart([line("A", 1, 1000)], ctx(), points=PointsOffer(wanted=900, balance=10**4, **rules))
+    assert limited.points_redeemed == 500 and limited.hints[-1]["code"] == "POINTS_LIMITED"
