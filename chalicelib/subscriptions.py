@@ -12,6 +12,7 @@ from chalicelib.core import events
 from chalicelib.core.queues import process_batch
 from chalicelib.coupons import subscribers as coupons
 from chalicelib.inventory import subscribers as inventory
+from chalicelib.members import subscribers as members
 from chalicelib.printing import subscribers as printing
 from chalicelib.sms import subscribers as sms
 
@@ -20,6 +21,7 @@ SUBSCRIPTIONS: list[events.Subscription] = [
     *printing.SUBSCRIPTIONS,  # OrderPaid, RefundCompleted -> tickets
     *sms.SUBSCRIPTIONS,  # OrderPaid, OrderReady, RefundCompleted, LowStock, PrinterOffline, ... -> SMS
     *coupons.SUBSCRIPTIONS,  # MemberJoined -> new-member pack; OrderPaid -> coupons used
+    *members.SUBSCRIPTIONS,  # OrderCompleted, RefundCompleted, WalletRecharged -> growth, level (MemberLevelChanged)
 ]
 
 events_consumer = Blueprint(__name__)

@@ -1,8 +1,13 @@
-"""A local stand-in for WeChat's ``/sns/jscode2session`` (mini-program login), for tests and the local stack.
+"""A local stand-in for WeChat's mini-program server APIs, for tests and the local stack:
 
-Codes: ``<anything>`` -> openid ``wx-<anything>``; codes listed in ``FakeWechat.errors`` answer with that
-WeChat errcode (e.g. 40029 invalid code, 45011 rate limit, -1 busy); a code may be used only once, as on
-WeChat (40163 on reuse). Requests are recorded so tests can check what our client sent.
+- ``GET /sns/jscode2session`` (login): ``<anything>`` -> openid ``wx-<anything>``;
+- ``GET /cgi-bin/token`` (client credential) -> an access token valid 7200 s;
+- ``POST /wxa/business/getuserphonenumber?access_token=`` ``{code}`` (the mini-program's ``getPhoneNumber``):
+  a code ``phone-<11 digits>[-<anything>]`` -> that mainland number (``+86``), anything else 40029.
+
+Codes listed in ``FakeWechat.errors`` answer with that WeChat errcode (e.g. 40029 invalid code, 45011 rate
+limit, -1 busy); a login or phone code may be used only once, as on WeChat (40163 on reuse). Requests are
+recorded so tests can check what our client sent.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ class FakeWechat:
         self.errors: dict[str, int] = {}
         self.requests: list[dict[str, str]] = []
         self.used: set[str] = set()
+        self.tokens: set[str] = set()
         self.status = 200
         fake = self
 
@@ -28,6 +34,17 @@ class FakeWechat:
                 q = {k: v[0] for k, v in parse_qs(url.query).items()}
                 fake.requests.append({"path": url.path, **q})
                 self._reply(*fake.answer(url.path, q))
+
+            def do_POST(self):
+                url = urlparse(self.path)
+                q = {k: v[0] for k, v in parse_qs(url.query).items()}
+                length = int(self.headers.get("Content-Length") or 0)
+                try:
+                    body = json.loads(self.rfile.read(length) or b"{}")
+                except ValueError:
+                    body = {}
+                fake.requests.append({"path": url.path, **q, **{f"body.{k}": v for k, v in body.items()}})
+                self._reply(*fake.answer_post(url.path, q, body))
 
             def _reply(self, status: int, body: dict):
                 data = json.dumps(body).encode()
@@ -50,10 +67,16 @@ class FakeWechat:
     def answer(self, path: str, q: dict[str, str]) -> tuple[int, dict]:
         if self.status != 200:
             return self.status, {"errmsg": "server error"}
-        if path != "/sns/jscode2session":
+        if path not in ("/sns/jscode2session", "/cgi-bin/token"):
             return 404, {"errcode": 404, "errmsg": "not found"}
         if q.get("appid") != self.appid or q.get("secret") != self.secret:
             return 200, {"errcode": 40125, "errmsg": "invalid appsecret"}
+        if path == "/cgi-bin/token":
+            if q.get("grant_type") != "client_credential":
+                return 200, {"errcode": 40002, "errmsg": "invalid grant_type"}
+            token = f"at-{len(self.tokens) + 1}"
+            self.tokens.add(token)
+            return 200, {"access_token": token, "expires_in": 7200}
         if q.get("grant_type") != "authorization_code":
             return 200, {"errcode": 40002, "errmsg": "invalid grant_type"}
         code = q.get("js_code", "")
@@ -63,6 +86,25 @@ class FakeWechat:
             return 200, {"errcode": 40163, "errmsg": "code been used"}
         self.used.add(code)
         return 200, {"openid": f"wx-{code}", "session_key": "c2Vzc2lvbmtleQ==", "unionid": f"un-{code}"}
+
+    def answer_post(self, path: str, q: dict[str, str], body: dict) -> tuple[int, dict]:
+        if self.status != 200:
+            return self.status, {"errmsg": "server error"}
+        if path != "/wxa/business/getuserphonenumber":
+            return 404, {"errcode": 404, "errmsg": "not found"}
+        if q.get("access_token") not in self.tokens:
+            return 200, {"errcode": 40001, "errmsg": "invalid credential, access_token is invalid"}
+        code = str(body.get("code") or "")
+        if code in self.errors:
+            return 200, {"errcode": self.errors[code], "errmsg": "error"}
+        digits = code.removeprefix("phone-").split("-")[0]
+        if not code.startswith("phone-") or len(digits) != 11 or not digits.isdigit():
+            return 200, {"errcode": 40029, "errmsg": "invalid code"}
+        if code in self.used:
+            return 200, {"errcode": 40163, "errmsg": "code been used"}
+        self.used.add(code)
+        info = {"phoneNumber": f"+86{digits}", "purePhoneNumber": digits, "countryCode": "86"}
+        return 200, {"errcode": 0, "errmsg": "ok", "phone_info": info}
 
     def start(self) -> FakeWechat:
         self.thread.start()

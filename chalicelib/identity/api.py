@@ -11,6 +11,8 @@ from chalicelib.identity.schemas import (
     DevLogin,
     MemberLoginOut,
     MemberOut,
+    PhoneBind,
+    PhoneBound,
     StaffCreate,
     StaffListQuery,
     StaffLogin,
@@ -99,3 +101,17 @@ def create_staff(req: Req):
 )
 def list_staff(req: Req):
     return services.list_staff(req.principal, req.query.store_id, req.query.limit, req.query.next)
+
+
+@route(
+    identity_api,
+    "/shop/me/phone",
+    "POST",
+    roles=MEMBERS,
+    body=PhoneBind,
+    response=PhoneBound,
+    tag="shop",
+    summary="Bind the phone from WeChat's getPhoneNumber code (customer SMS go only to a bound phone)",
+)
+def bind_phone(req: Req):
+    return services.bind_phone(req.principal, req.body)

@@ -24,3 +24,7 @@ class IdentityCode(ErrorCode):
     WECHAT_UNAVAILABLE = "WECHAT_UNAVAILABLE"
     # 502: WeChat login is not configured (app id or secret missing)
     WECHAT_NOT_CONFIGURED = "WECHAT_NOT_CONFIGURED"
+    # 409: this phone is another member's (bound in the mini-program)
+    PHONE_TAKEN = "PHONE_TAKEN"
+    # 422: not a mainland China mobile number (customer SMS could not reach it)
+    PHONE_INVALID = "PHONE_INVALID"

@@ -36,16 +36,29 @@ class StaffItem(Item, discriminator="Staff"):
     status = UnicodeAttribute(default="active")
 
 
+def phone_pk(phone: str) -> str:
+    return f"MPHONE#{phone}"
+
+
 class MemberItem(Item, discriminator="Member"):
-    """pk=MEMBER#<member_id>, sk=META."""
+    """pk=MEMBER#<member_id>, sk=META. A member enrolled at the till has no openid until a WeChat user with the
+    same phone claims it."""
 
     member_id = UnicodeAttribute()
-    openid = UnicodeAttribute()
+    openid = UnicodeAttribute(null=True)
     unionid = UnicodeAttribute(null=True)
     phone = UnicodeAttribute(null=True)
     nickname = UnicodeAttribute(null=True)
     level = NumberAttribute(default=0)
-    status = UnicodeAttribute(default="active")
+    status = UnicodeAttribute(default="active")  # active | closed | merged (claimed by a till member)
+    source = UnicodeAttribute(null=True)  # wechat | till
+    merged_into = UnicodeAttribute(null=True)
+
+
+class PhoneItem(Item, discriminator="MemberPhone"):
+    """pk=MPHONE#<11-digit mobile>, sk=META -> member_id: a bound phone belongs to one member."""
+
+    member_id = UnicodeAttribute()
 
 
 class OpenIdItem(Item, discriminator="OpenId"):

@@ -15,9 +15,11 @@ from chalicelib.identity.models import (
     STAFF_GSI1PK,
     MemberItem,
     OpenIdItem,
+    PhoneItem,
     StaffItem,
     member_pk,
     openid_pk,
+    phone_pk,
     staff_gsi1sk,
     staff_pk,
 )
@@ -127,3 +129,107 @@ def create_member(
             return None
         raise
     return member
+
+
+# --------------------------------------------------------------------------------------- phones
+def phone_owner(phone: str) -> MemberItem | None:
+    link = PhoneItem.get_or_none(phone_pk(phone), META, consistent_read=True)
+    return get_member(link.member_id) if link else None
+
+
+def bind_phone(member: MemberItem, phone: str) -> bool:
+    """The phone becomes the member's (its old phone, if any, is released), in one transaction; False if the
+    phone belongs to another member."""
+    now = clock.now()
+    try:
+        with transaction() as tx:
+            tx.save(
+                PhoneItem(phone_pk(phone), META, member_id=member.member_id, created_at=now),
+                condition=PhoneItem.pk.does_not_exist() | (PhoneItem.member_id == member.member_id),
+                tag="phone",
+            )
+            tx.update(
+                member,
+                [MemberItem.phone.set(phone), MemberItem.updated_at.set(now)],
+                condition=MemberItem.status == "active",
+                tag="member",
+            )
+            if member.phone and member.phone != phone:
+                tx.delete(PhoneItem(phone_pk(member.phone), META), condition=PhoneItem.member_id == member.member_id)
+    except TxCancelled as e:
+        if "phone" in e.failed:
+            return False
+        raise
+    return True
+
+
+def enrol(member_id: str, phone: str, nickname: str | None, store_id: str | None) -> MemberItem | None:
+    """A member enrolled at the till by phone (no WeChat account yet), its phone and ``MemberJoined``, in one
+    transaction; None if the phone is taken meanwhile."""
+    now = clock.now()
+    member = MemberItem(
+        member_pk(member_id),
+        META,
+        member_id=member_id,
+        phone=phone,
+        nickname=nickname,
+        status="active",
+        source="till",
+        created_at=now,
+        updated_at=now,
+    )
+    joined = {"member_id": member_id, "openid": None, "phone": phone, "nickname": nickname, "store_id": store_id}
+    try:
+        with transaction() as tx:
+            tx.save(
+                PhoneItem(phone_pk(phone), META, member_id=member_id, created_at=now),
+                condition=PhoneItem.pk.does_not_exist(),
+                tag="phone",
+            )
+            tx.save(member, condition=MemberItem.pk.does_not_exist(), tag="member")
+            events.add(tx, [events.Event("MemberJoined", joined)])
+    except TxCancelled as e:
+        if "phone" in e.failed:
+            return None
+        raise
+    return member
+
+
+def claim(enrolled: MemberItem, openid: str, unionid: str | None, retired: MemberItem | None) -> bool:
+    """A WeChat user claims the till member with their phone: the openid now leads to ``enrolled`` (which gets
+    the openid) and the account the WeChat login had made (``retired``, if any) is closed as merged. False if
+    the till member was claimed meanwhile."""
+    now = clock.now()
+    try:
+        with transaction() as tx:
+            tx.update(
+                enrolled,
+                [MemberItem.openid.set(openid), MemberItem.unionid.set(unionid), MemberItem.updated_at.set(now)],
+                condition=MemberItem.openid.does_not_exist() & (MemberItem.status == "active"),
+                tag="enrolled",
+            )
+            link = OpenIdItem(openid_pk(openid), META, member_id=enrolled.member_id, created_at=now)
+            tx.save(link, tag="openid")
+            if retired is not None:
+                actions = [
+                    MemberItem.status.set("merged"),
+                    MemberItem.merged_into.set(enrolled.member_id),
+                    MemberItem.updated_at.set(now),
+                ]
+                tx.update(retired, actions, condition=MemberItem.status == "active", tag="retired")
+            events.add(
+                tx,
+                [
+                    events.Event(
+                        "MemberClaimed",
+                        {
+                            "member_id": enrolled.member_id,
+                            "openid": openid,
+                            "retired_member_id": retired.member_id if retired else None,
+                        },
+                    )
+                ],
+            )
+    except TxCancelled:
+        return False
+    return True

@@ -66,6 +66,21 @@ class MemberOut(Out):
     is_new: bool = Field(default=False, description="True when this login created the member")
 
 
+class PhoneBind(Body):
+    code: Annotated[str, StringConstraints(min_length=1, max_length=128)] = Field(
+        description="The code from the mini-program's getPhoneNumber button"
+    )
+
+
+class PhoneBound(Out):
+    member: MemberOut
+    token: str | None = Field(
+        default=None,
+        description="Set when the phone belonged to a member enrolled at the till: this WeChat account now IS that "
+        "member (its history, points and wallet); use this token from now on",
+    )
+
+
 class MemberLoginOut(Out):
     token: str
     expires_in: int

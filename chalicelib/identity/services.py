@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chalicelib.core import phones
 from chalicelib.core.auth import MEMBER, Principal, issue_token
-from chalicelib.core.errors import CoreCode, NotFound, Unauthorized, ValidationFailed
+from chalicelib.core.errors import Conflict, CoreCode, NotFound, Unauthorized, ValidationFailed
 from chalicelib.core.ids import new_id
 from chalicelib.core.passwords import hash_password, verify_password
 from chalicelib.core.schemas import PageOut
@@ -16,6 +16,8 @@ from chalicelib.identity.schemas import (
     DevLogin,
     MemberLoginOut,
     MemberOut,
+    PhoneBind,
+    PhoneBound,
     StaffCreate,
     StaffLogin,
     StaffLoginOut,
@@ -84,6 +86,8 @@ def _member_login(
     openid: str, unionid: str | None = None, phone: str | None = None, nickname: str | None = None
 ) -> MemberLoginOut:
     member, is_new = repository.member_for_openid(openid), False
+    if member is None and phone:
+        member = _claim_at_login(openid, unionid, phone)
     if member is None:
         member = repository.create_member(new_id(), openid, unionid, phone, nickname)
         is_new = member is not None
@@ -93,6 +97,46 @@ def _member_login(
         raise Unauthorized("This account is closed", code=IdentityCode.ACCOUNT_CLOSED)
     token, ttl = issue_token(Principal(sub=member.member_id, role=MEMBER))
     return MemberLoginOut(token=token, expires_in=ttl, member=member_out(member, is_new))
+
+
+def _claim_at_login(openid: str, unionid: str | None, phone: str) -> MemberItem | None:
+    """A first login that brings the phone of a member enrolled at the till becomes that member."""
+    normalized = phones.normalize(phone)
+    owner = repository.phone_owner(normalized) if normalized else None
+    if owner is not None and owner.openid is None and owner.status == "active":
+        if repository.claim(owner, openid, unionid, None):
+            return repository.get_member(owner.member_id)
+    return None
+
+
+def bind_phone(principal: Principal, cmd: PhoneBind) -> PhoneBound:
+    """Bind the phone behind a getPhoneNumber code. A phone that belongs to a member enrolled at the till (who
+    has no WeChat account) is claimed: this WeChat account becomes that member and a new token is returned."""
+    phone = phones.normalize(wechat.phone_number(cmd.code))
+    if phone is None:
+        raise ValidationFailed(
+            "Only mainland China mobile numbers can be bound",
+            code=IdentityCode.PHONE_INVALID,
+            details={"fields": [{"field": "code", "message": "not a mainland China mobile number"}]},
+        )
+    member = _active_member(principal.sub)
+    if repository.bind_phone(member, phone):
+        return PhoneBound(member=member_out(repository.get_member(member.member_id)))
+    owner = repository.phone_owner(phone)
+    if owner is not None and owner.openid is None and owner.status == "active" and member.openid:
+        if repository.claim(owner, member.openid, member.unionid, member):
+            token, _ = issue_token(Principal(sub=owner.member_id, role=MEMBER))
+            return PhoneBound(member=member_out(repository.get_member(owner.member_id)), token=token)
+    raise Conflict("This phone belongs to another member", code=IdentityCode.PHONE_TAKEN)
+
+
+def _active_member(member_id: str) -> MemberItem:
+    item = repository.get_member(member_id)
+    if item is None:
+        raise NotFound("No such member", code=IdentityCode.MEMBER_NOT_FOUND)
+    if item.status != "active":
+        raise Unauthorized("This account is closed", code=IdentityCode.ACCOUNT_CLOSED)
+    return item
 
 
 def wechat_login(code: str) -> MemberLoginOut:

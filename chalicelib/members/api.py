@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from chalicelib.core.auth import MEMBERS
+from chalicelib.core.auth import HQ, MEMBERS, STAFF_ROLES, STORE_BOUND
 from chalicelib.core.http import Req, route
 from chalicelib.members import services
-from chalicelib.members.schemas import MemberCodeOut
+from chalicelib.members.schemas import EnrolIn, EnrolOut, LevelIn, LevelList, LevelOut, LevelPatch, MemberCodeOut
 
 members_api = Blueprint(__name__)
 
@@ -21,3 +21,61 @@ members_api = Blueprint(__name__)
 )
 def my_code(req: Req):
     return services.my_code(req.principal)
+
+
+@route(
+    members_api,
+    "/admin/member-levels",
+    "POST",
+    roles=HQ,
+    body=LevelIn,
+    response=LevelOut,
+    status=201,
+    idempotent=True,
+    tag="members",
+    summary="Create a member level (growth and/or paid-order threshold, discount, points multiplier, perks)",
+)
+def create_level(req: Req):
+    return services.create_level(req.body)
+
+
+@route(
+    members_api,
+    "/admin/member-levels",
+    "GET",
+    roles=STAFF_ROLES,
+    response=LevelList,
+    tag="members",
+    summary="Every member level, by rank",
+)
+def list_levels(req: Req):
+    return services.list_levels()
+
+
+@route(
+    members_api,
+    "/admin/member-levels/{level_id}",
+    "PATCH",
+    roles=HQ,
+    body=LevelPatch,
+    response=LevelOut,
+    tag="members",
+    summary="Change a level; members' levels follow from their growth and the thresholds now in force",
+)
+def update_level(req: Req, level_id: str):
+    return services.update_level(level_id, req.body)
+
+
+@route(
+    members_api,
+    "/pos/members",
+    "POST",
+    roles=STORE_BOUND,
+    body=EnrolIn,
+    response=EnrolOut,
+    status=201,
+    tag="pos",
+    summary="Enrol a customer at the till by phone (开单即会员), or find the till member with that phone",
+)
+def enrol(req: Req):
+    return services.enrol(req.principal, req.body)

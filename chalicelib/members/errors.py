@@ -6,3 +6,9 @@ from chalicelib.core.errors import ErrorCode
 class MemberCode(ErrorCode):
     # 404: the member code is unknown, expired or was never issued (POS routes, `member_code`)
     MEMBER_CODE_INVALID = "MEMBER_CODE_INVALID"
+    # 404: no member level has this id
+    LEVEL_NOT_FOUND = "LEVEL_NOT_FOUND"
+    # 409: another level already has this rank
+    LEVEL_RANK_TAKEN = "LEVEL_RANK_TAKEN"
+    # 409: the phone's member uses the mini-program: ask them for their member code instead
+    MEMBER_HAS_APP = "MEMBER_HAS_APP"

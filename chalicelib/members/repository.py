@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
-from chalicelib.core import clock
-from chalicelib.core.dynamo import put_new
-from chalicelib.members.models import META, MemberCodeItem, code_pk
+from pynamodb.exceptions import PutError
+
+from chalicelib.core import clock, events
+from chalicelib.core.dynamo import Page, Tx, TxCancelled, condition_failed, page, put_new, transaction
+from chalicelib.core.events import Event
+from chalicelib.members.domain import Level
+from chalicelib.members.models import (
+    LEVELS_GSI1PK,
+    META,
+    GrowthItem,
+    LevelItem,
+    LevelRankItem,
+    MemberCodeItem,
+    ProfileItem,
+    code_pk,
+    level_members_gsi1pk,
+    level_pk,
+    level_rank_pk,
+    profile_pk,
+)
 
 CODE_KEPT = timedelta(days=1)  # TTL housekeeping after a code's 60 seconds
 
@@ -29,3 +48,159 @@ def code_owner(code: str, now: datetime) -> str | None:
     is found at once)."""
     item = MemberCodeItem.get_or_none(code_pk(code), META, consistent_read=True)
     return item.member_id if item is not None and item.valid_until > clock.iso(now) else None
+
+
+# --------------------------------------------------------------------------------------- levels
+def _rank_sk(rank: int, level_id: str) -> str:
+    return f"{rank:04d}#{level_id}"
+
+
+def level_of(item: LevelItem) -> Level:
+    return Level(
+        level_id=item.level_id,
+        name=item.name,
+        rank=int(item.rank),
+        growth_min=int(item.growth_min),
+        orders_min=int(item.orders_min) if item.orders_min is not None else None,
+        discount_bp=int(item.discount_bp or 0),
+        points_multiplier_bp=int(item.points_multiplier_bp or 10000),
+        perks=tuple(item.perks or ()),
+    )
+
+
+def all_levels() -> list[LevelItem]:
+    """Every level, by rank (one Query; a chain has a handful)."""
+    return list(LevelItem.gsi1.query(LEVELS_GSI1PK))
+
+
+def get_level(level_id: str, consistent: bool = False) -> LevelItem | None:
+    return LevelItem.get_or_none(level_pk(level_id), META, consistent_read=consistent)
+
+
+def put_level(item: LevelItem, old_rank: int | None = None) -> bool:
+    """Create or replace a level and claim its rank (a rank belongs to one level); False if the rank is taken or
+    the level changed meanwhile (version)."""
+    item.gsi1pk, item.gsi1sk = LEVELS_GSI1PK, _rank_sk(int(item.rank), item.level_id)
+    is_new = int(item.version) == 1
+    try:
+        with transaction() as tx:
+            cond = LevelItem.pk.does_not_exist() if is_new else LevelItem.version == int(item.version) - 1
+            tx.save(item, condition=cond, tag="level")
+            if old_rank is None or old_rank != int(item.rank):
+                tx.save(
+                    LevelRankItem(level_rank_pk(int(item.rank)), META, level_id=item.level_id),
+                    condition=LevelRankItem.pk.does_not_exist(),
+                    tag="rank",
+                )
+                if old_rank is not None:
+                    tx.delete(LevelRankItem(level_rank_pk(old_rank), META))
+    except TxCancelled:
+        return False
+    return True
+
+
+def new_level(level_id: str, fields: Mapping[str, Any]) -> LevelItem:
+    now = clock.now()
+    return LevelItem(level_pk(level_id), META, level_id=level_id, version=1, created_at=now, updated_at=now, **fields)
+
+
+# --------------------------------------------------------------------------------------- profiles and growth
+def profile_key(member_id: str) -> tuple[str, str]:
+    """The member's profile key, for a BatchGetItem another domain gathers (``profile_in`` reads it back)."""
+    return (profile_pk(member_id), META)
+
+
+def profile_in(got: Mapping[tuple[str, str], Any], member_id: str) -> ProfileItem | None:
+    item = got.get(profile_key(member_id))
+    return item if isinstance(item, ProfileItem) else None
+
+
+def get_profile(member_id: str, consistent: bool = False) -> ProfileItem | None:
+    return ProfileItem.get_or_none(profile_pk(member_id), META, consistent_read=consistent)
+
+
+def add_growth(
+    tx: Tx,
+    profile: ProfileItem | None,
+    member_id: str,
+    change: Mapping[str, Any],
+    level: Level | None,
+    reported: Iterable[Event] = (),
+) -> None:
+    """One growth change (``change``: event_id, kind, ref, delta_fen, orders_delta) with its ledger entry,
+    conditional on the profile being as read (version) and the entry being new, and the level it leads to."""
+    version = int(profile.version) if profile is not None else 0
+    growth = (int(profile.growth_fen) if profile is not None else 0) + int(change["delta_fen"])
+    orders = (int(profile.paid_orders) if profile is not None else 0) + int(change["orders_delta"])
+    now = clock.now()
+    tx.save(
+        GrowthItem(
+            profile_pk(member_id),
+            f"GROWTH#{change['event_id']}",
+            member_id=member_id,
+            cause=change["kind"],
+            ref=change.get("ref"),
+            delta_fen=int(change["delta_fen"]),
+            orders_delta=int(change["orders_delta"]),
+            growth_after=growth,
+            at=clock.iso(now),
+            created_at=now,
+        ),
+        condition=GrowthItem.pk.does_not_exist(),
+        tag="growth-entry",
+    )
+    updated = ProfileItem(
+        profile_pk(member_id),
+        META,
+        **_profile_fields(profile, member_id),
+        growth_fen=growth,
+        paid_orders=orders,
+        level_id=level.level_id if level else None,
+        rank=level.rank if level else None,
+        version=version + 1,
+        gsi1pk=level_members_gsi1pk(level.level_id) if level else None,
+        gsi1sk=member_id if level else None,
+        updated_at=now,
+    )
+    cond = ProfileItem.pk.does_not_exist() if profile is None else ProfileItem.version == version
+    tx.save(updated, condition=cond, tag="profile")
+    events.add(tx, list(reported))
+
+
+def _profile_fields(profile: ProfileItem | None, member_id: str) -> dict[str, Any]:
+    return {
+        "member_id": member_id,
+        "birthday": profile.birthday if profile is not None else None,
+        "birthday_by": profile.birthday_by if profile is not None else None,
+        "created_at": profile.created_at if profile is not None else clock.now(),
+    }
+
+
+def set_birthday(profile: ProfileItem | None, member_id: str, birthday: str, by: str) -> bool:
+    """Set the birthday, conditional on the profile being as read; False if it changed meanwhile."""
+    version = int(profile.version) if profile is not None else 0
+    item = profile or ProfileItem(profile_pk(member_id), META, member_id=member_id, created_at=clock.now())
+    item.birthday, item.birthday_by, item.version, item.updated_at = birthday, by, version + 1, clock.now()
+    cond = ProfileItem.pk.does_not_exist() if profile is None else ProfileItem.version == version
+    try:
+        item.save(condition=cond)
+        return True
+    except PutError as e:
+        if condition_failed(e):
+            return False
+        raise
+
+
+def members_of_level(level_id: str, limit: int, cursor: str | None) -> Page:
+    return page(ProfileItem.gsi1.query, hash_key=level_members_gsi1pk(level_id), limit=limit, cursor=cursor)
+
+
+def growth_entries(member_id: str, limit: int, cursor: str | None) -> Page:
+    return page(
+        GrowthItem.query,
+        hash_key=profile_pk(member_id),
+        range_key_condition=GrowthItem.sk.startswith("GROWTH#"),
+        scan_index_forward=False,
+        limit=limit,
+        cursor=cursor,
+    )

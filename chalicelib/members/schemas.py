@@ -1,10 +1,73 @@
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Annotated
 
-from chalicelib.core.schemas import Out
+from pydantic import Field, StringConstraints
+
+from chalicelib.core.schemas import Body, Fen, Name, Out, Phone
 
 
 class MemberCodeOut(Out):
     member_code: str = Field(description="18 digits starting with 8; show as QR code or barcode at the till")
     expires_at: str = Field(description="RFC 3339 UTC: the code is refused after this moment (60 seconds)")
+
+
+Bp = Annotated[int, Field(ge=0, le=10000, strict=True)]
+
+
+class LevelIn(Body):
+    name: Name
+    rank: int = Field(ge=0, le=99, strict=True, description="0 = the entry level; higher ranks are better")
+    growth_min: Fen = Field(description="Growth (fen of paid goods and recharged principal) that reaches the level")
+    orders_min: int | None = Field(default=None, ge=1, le=10000, strict=True, description="Or this many orders")
+    discount_bp: Bp = Field(default=0, description="Level discount in basis points (500 = 5 % off)")
+    points_multiplier_bp: int = Field(default=10000, ge=0, le=100000, strict=True, description="10000 = x1")
+    perks: list[Annotated[str, StringConstraints(min_length=1, max_length=100)]] = Field(default=[], max_length=20)
+
+
+class LevelPatch(Body):
+    name: Name | None = None
+    rank: int | None = Field(default=None, ge=0, le=99, strict=True)
+    growth_min: Fen | None = None
+    orders_min: int | None = Field(default=None, ge=1, le=10000, strict=True)
+    discount_bp: Bp | None = None
+    points_multiplier_bp: int | None = Field(default=None, ge=0, le=100000, strict=True)
+    perks: list[Annotated[str, StringConstraints(min_length=1, max_length=100)]] | None = Field(
+        default=None, max_length=20
+    )
+
+
+class LevelOut(Out):
+    level_id: str
+    name: str
+    rank: int
+    growth_min: int
+    orders_min: int | None
+    discount_bp: int
+    points_multiplier_bp: int
+    perks: list[str]
+
+
+class LevelList(Out):
+    items: list[LevelOut]
+
+
+class GrowthOut(Out):
+    member_id: str
+    growth_fen: int
+    paid_orders: int
+    level: LevelOut | None
+
+
+class EnrolIn(Body):
+    phone: Phone = Field(description="The customer's mainland China mobile number")
+    nickname: Name | None = None
+
+
+class EnrolOut(Out):
+    member_id: str
+    nickname: str | None
+    phone_masked: str | None
+    is_new: bool = Field(description="False: the phone was already a till member; this is them")
+    member_code: str = Field(description="Use it as member_code for this sale (60 seconds)")
+    expires_at: str

@@ -1,13 +1,23 @@
-"""Member use cases: the member code shown at the till and its resolution by POS routes."""
+"""Member use cases: the member code shown at the till, levels (head office) and growth (from events)."""
 
 from __future__ import annotations
 
-from chalicelib.core import clock
-from chalicelib.core.auth import Principal
-from chalicelib.core.errors import NotFound
+import time
+from dataclasses import asdict
+from typing import Any
+
+from chalicelib.core import clock, phones
+from chalicelib.core.auth import MEMBER, Principal
+from chalicelib.core.dynamo import TxCancelled, register_cache, transaction
+from chalicelib.core.errors import Conflict, NotFound, TryAgain, ValidationFailed
+from chalicelib.core.events import Event
+from chalicelib.core.ids import new_id
+from chalicelib.identity import repository as identity
+from chalicelib.identity.errors import IdentityCode
 from chalicelib.members import domain, repository
 from chalicelib.members.errors import MemberCode
-from chalicelib.members.schemas import MemberCodeOut
+from chalicelib.members.schemas import EnrolIn, EnrolOut, LevelIn, LevelList, LevelOut, LevelPatch, MemberCodeOut
+from chalicelib.pricing import domain as engine
 
 DRAWS = 3  # a collision among 10^17 codes is already unlikely; three is plenty
 
@@ -38,4 +48,163 @@ def invalid_code() -> NotFound:
         "This member code is unknown or has expired; ask the customer to refresh it",
         code=MemberCode.MEMBER_CODE_INVALID,
         details={"fields": [{"field": "member_code", "message": "unknown or expired"}]},
+    )
+
+
+# --------------------------------------------------------------------------------------- levels
+LEVELS_CACHE_S = 30.0  # read by every priced cart with a member; a change shows within this
+_levels: dict[str, tuple[float, list[domain.Level]]] = register_cache({})
+
+
+def levels() -> list[domain.Level]:
+    """Every level, by rank, from a 30-second per-process cache."""
+    hit = _levels.get("levels")
+    if hit is None or time.monotonic() - hit[0] > LEVELS_CACHE_S:
+        hit = _levels["levels"] = (time.monotonic(), [repository.level_of(i) for i in repository.all_levels()])
+    return hit[1]
+
+
+def level_out(lv: domain.Level) -> LevelOut:
+    return LevelOut(**{**asdict(lv), "perks": list(lv.perks)})
+
+
+def list_levels() -> LevelList:
+    return LevelList(items=[level_out(repository.level_of(i)) for i in repository.all_levels()])
+
+
+def create_level(cmd: LevelIn) -> LevelOut:
+    item = repository.new_level(new_id(), cmd.model_dump())
+    if not repository.put_level(item):
+        raise _rank_taken(cmd.rank)
+    _levels.clear()
+    return level_out(repository.level_of(item))
+
+
+def update_level(level_id: str, cmd: LevelPatch) -> LevelOut:
+    current = repository.get_level(level_id, consistent=True)
+    if current is None:
+        raise NotFound("No such member level", code=MemberCode.LEVEL_NOT_FOUND)
+    old_rank = int(current.rank)
+    for k, v in cmd.model_dump(exclude_unset=True).items():
+        setattr(current, k, v)
+    current.version, current.updated_at = int(current.version) + 1, clock.now()
+    if not repository.put_level(current, old_rank=old_rank):
+        raise _rank_taken(int(current.rank))
+    _levels.clear()
+    return level_out(repository.level_of(current))
+
+
+def _rank_taken(rank: int) -> Conflict:
+    return Conflict(
+        "Another level has this rank (or the level changed meanwhile)",
+        code=MemberCode.LEVEL_RANK_TAKEN,
+        details={"rank": rank},
+    )
+
+
+def level_discount(profile) -> tuple[domain.Level | None, engine.LevelDiscount | None]:
+    """The member's level now (from their growth and the current thresholds) and its discount for the engine."""
+    growth = int(profile.growth_fen) if profile is not None else 0
+    orders = int(profile.paid_orders) if profile is not None else 0
+    lv = domain.level_for(levels(), growth, orders)
+    if lv is None:
+        return None, None
+    return lv, engine.LevelDiscount(level_id=lv.level_id, name=lv.name, discount_bp=lv.discount_bp)
+
+
+# --------------------------------------------------------------------------------------- growth
+GROWTH_ATTEMPTS = 5
+
+
+def apply_growth(member_id: str, change: dict[str, Any]) -> str:
+    """One growth change from an event (``change``: event_id, kind, ref, delta_fen, orders_delta), once: the
+    profile, its growth entry and, when the level changes, ``MemberLevelChanged``, in one transaction.
+    Returns applied | duplicate."""
+    for _ in range(GROWTH_ATTEMPTS):
+        profile = repository.get_profile(member_id, consistent=True)
+        growth = (int(profile.growth_fen) if profile else 0) + int(change["delta_fen"])
+        orders = (int(profile.paid_orders) if profile else 0) + int(change["orders_delta"])
+        lv = domain.level_for(levels(), growth, orders)
+        before = profile.level_id if profile else None
+        reported = []
+        if (lv.level_id if lv else None) != before:
+            reported.append(_level_changed(member_id, profile, lv, change))
+        try:
+            with transaction() as tx:
+                repository.add_growth(tx, profile, member_id, change, lv, reported)
+            return "applied"
+        except TxCancelled as e:
+            if "growth-entry" in e.failed:
+                return "duplicate"
+    raise TryAgain("the member's profile kept changing")
+
+
+def _level_changed(member_id: str, profile, lv: domain.Level | None, change: dict[str, Any]) -> Event:
+    old_rank = int(profile.rank) if profile is not None and profile.rank is not None else None
+    return Event(
+        "MemberLevelChanged",
+        {
+            "member_id": member_id,
+            "level_id": lv.level_id if lv else None,
+            "name": lv.name if lv else None,
+            "rank": lv.rank if lv else None,
+            "previous_level_id": profile.level_id if profile is not None else None,
+            "up": lv is not None and (old_rank is None or lv.rank > old_rank),
+            "phone": identity.member_phones([member_id]).get(member_id),  # customer SMS go to a bound phone only
+            "cause": change["kind"],
+        },
+    )
+
+
+def on_order_completed(event: dict[str, Any]) -> None:
+    order = event["data"]
+    if order.get("member_id"):
+        change = {"event_id": event["id"], "kind": "order", "ref": order["order_id"], "orders_delta": 1}
+        apply_growth(order["member_id"], {**change, "delta_fen": domain.order_growth(order)})
+
+
+def on_refund_completed(event: dict[str, Any]) -> None:
+    order = event["data"]
+    if order.get("member_id") and order.get("completed_at"):  # growth is given at completion
+        delta = domain.refund_growth(order, int(order["refund"]["amount_fen"]))
+        change = {"event_id": event["id"], "kind": "refund", "ref": order["refund"]["refund_id"], "orders_delta": 0}
+        apply_growth(order["member_id"], {**change, "delta_fen": delta})
+
+
+def on_wallet_recharged(event: dict[str, Any]) -> None:
+    data = event["data"]
+    change = {"event_id": event["id"], "kind": "recharge", "ref": data["recharge_id"], "orders_delta": 0}
+    apply_growth(data["member_id"], {**change, "delta_fen": int(data["principal_fen"])})
+
+
+# --------------------------------------------------------------------------------------- enrolment at the till
+def enrol(principal: Principal, cmd: EnrolIn) -> EnrolOut:
+    """开单即会员: the clerk types the customer's phone. A new phone makes a till member (no WeChat account yet;
+    a later WeChat login or phone binding with that phone claims it); the phone of a till member finds them.
+    Either way a member code for this sale comes back. A member who uses the mini-program shows their own code
+    (409 MEMBER_HAS_APP): a phone alone never lets someone else spend their balances."""
+    phone = phones.normalize(cmd.phone)
+    if phone is None:
+        raise ValidationFailed(
+            "Not a mainland China mobile number",
+            code=IdentityCode.PHONE_INVALID,
+            details={"fields": [{"field": "phone", "message": "not a mainland China mobile number"}]},
+        )
+    owner, is_new = identity.phone_owner(phone), False
+    if owner is None:
+        owner = identity.enrol(new_id(), phone, cmd.nickname, principal.store_id)
+        is_new = owner is not None
+        owner = owner or identity.phone_owner(phone)  # enrolled by another till meanwhile
+    if owner.openid is not None or owner.status != "active":
+        raise Conflict(
+            "This customer uses the mini-program: scan the member code it shows", code=MemberCode.MEMBER_HAS_APP
+        )
+    code = my_code(Principal(sub=owner.member_id, role=MEMBER))
+    return EnrolOut(
+        member_id=owner.member_id,
+        nickname=owner.nickname,
+        phone_masked=phones.mask(owner.phone),
+        is_new=is_new,
+        member_code=code.member_code,
+        expires_at=code.expires_at,
     )

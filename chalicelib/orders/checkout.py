@@ -142,9 +142,11 @@ class _Plan:
         priced: Priced | None,
         problems: list[dict],
         suggested: str | None,
+        pricing: checkout_pricing.Pricing | None = None,
     ):
         self.store_id, self.cart, self.products = store_id, cart, products
         self.priced, self.problems, self.suggested = priced, problems, suggested
+        self.member_level = pricing.member_level() if pricing is not None else None
 
     @property
     def stock_out(self) -> dict[str, int]:
@@ -196,6 +198,7 @@ def _shop_plan(principal: Principal, cmd: ShopQuoteIn, checkout: bool = False) -
         priced,
         problems + routed.problems + pricing_problems,
         routed.suggested_store_id,
+        pricing,
     )
 
 
@@ -332,6 +335,7 @@ def create_order(principal: Principal, cmd: ShopQuoteIn) -> OrderOut:
             payable_fen=plan.priced.payable_fen,
             refunded_fen=0,
             applied=plan.priced.applied,
+            member_level=plan.member_level,
             pickup_code=domain.new_pickup_code() if cmd.fulfillment == "pickup" else None,
             pay_deadline=deadline,
             address=cmd.address.model_dump() | cmd.location.model_dump() if cmd.address else None,
@@ -349,10 +353,8 @@ def _pos_plan(principal: Principal, cmd: PosQuoteIn, checkout: bool = False) -> 
     member_id = members.resolve_code(cmd.member_code)
     cart = cart_of(cmd.lines)
     store_id = principal.store_id
-    pricing = checkout_pricing.prepare("pos", cart, member_id, cmd.coupon_ids, identify_member=member_id is not None)
+    pricing = checkout_pricing.prepare("pos", cart, member_id, cmd.coupon_ids)
     products, stock, got = _load(cart, [store_id], extra=pricing.keys([store_id]), checkout=checkout)
-    if member_id is not None and pricing.member(got) is None:
-        raise members.invalid_code()  # the code outlived its member
     problems = _product_problems(cart, products, "pos")
     problems += [
         {"code": InventoryCode.OUT_OF_STOCK, "store_id": store_id, **x}
@@ -360,7 +362,7 @@ def _pos_plan(principal: Principal, cmd: PosQuoteIn, checkout: bool = False) -> 
         if x["sku"] in products
     ]
     priced, pricing_problems = pricing.price(_lines(cart, products), store_id, got, stock.get(store_id, {}), cart)
-    return _Plan(store_id, cart, products, priced, problems + pricing_problems, None), member_id
+    return _Plan(store_id, cart, products, priced, problems + pricing_problems, None, pricing), member_id
 
 
 def pos_quote(principal: Principal, cmd: PosQuoteIn) -> QuoteOut:
@@ -435,6 +437,7 @@ def pos_sale(principal: Principal, cmd: PosSaleIn) -> OrderOut:
             payable_fen=payable,
             refunded_fen=0,
             applied=plan.priced.applied,
+            member_level=plan.member_level,
             payment=payment,
             paid_at=now,
             completed_at=now,

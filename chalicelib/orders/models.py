@@ -56,6 +56,7 @@ class OrderItem(Item, discriminator="Order"):
     ready_at = UnicodeAttribute(null=True)
     delivering_at = UnicodeAttribute(null=True)
     completed_at = UnicodeAttribute(null=True)
+    member_level = JSONAttribute(null=True)  # {level_id, name, rank, discount_bp, points_multiplier_bp} at checkout
     cancelled_at = UnicodeAttribute(null=True)
     cancel_reason = UnicodeAttribute(null=True)
     version = VersionAttribute()

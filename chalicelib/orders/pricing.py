@@ -18,9 +18,10 @@ from typing import Any
 
 from chalicelib.core import clock
 from chalicelib.coupons import services as coupons
-from chalicelib.identity import repository as members
-from chalicelib.identity.domain import MemberCard
 from chalicelib.inventory import repository as stock
+from chalicelib.members import repository as members
+from chalicelib.members import services as member_levels
+from chalicelib.members.domain import Level
 from chalicelib.orders.errors import OrderCode
 from chalicelib.pricing import domain as engine
 from chalicelib.promotions import services as promotions
@@ -34,21 +35,32 @@ class Pricing:
     promotions: list[engine.Promotion]
     read_member: bool
     gift_skus: set[str] = field(default_factory=set)
+    level: Level | None = None  # the member's level, known after ``price``
 
     def member_key(self) -> tuple[str, str] | None:
-        return members.member_key(self.member_id) if self.member_id and self.read_member else None
+        return members.profile_key(self.member_id) if self.member_id and self.read_member else None
 
     def keys(self, store_ids: Iterable[str]) -> list[tuple[str, str]]:
-        """Keys to add to the cart's BatchGetItem (coupons, member, gift stock in each store), each built by
-        the repository of the domain that owns the item."""
+        """Keys to add to the cart's BatchGetItem (coupons, the member's profile, gift stock in each store),
+        each built by the repository of the domain that owns the item."""
         keys = coupons.coupon_keys(self.member_id, self.coupon_ids) if self.member_id else []
         if self.member_key():
             keys.append(self.member_key())
         keys += list(stock.stock_keys(store_ids, sorted(self.gift_skus)))
         return keys
 
-    def member(self, got: Mapping[tuple[str, str], Any]) -> MemberCard | None:
-        return members.member_in(got, self.member_id) if self.member_key() else None
+    def member_level(self) -> dict[str, Any] | None:
+        """What the order keeps of the member's level (points and reports read it from the order's events)."""
+        lv = self.level
+        if lv is None:
+            return None
+        return {
+            "level_id": lv.level_id,
+            "name": lv.name,
+            "rank": lv.rank,
+            "discount_bp": lv.discount_bp,
+            "points_multiplier_bp": lv.points_multiplier_bp,
+        }
 
     def price(
         self,
@@ -67,8 +79,9 @@ class Pricing:
                 problems.append({"code": OrderCode.COUPON_NEEDS_MEMBER, "coupon_ids": self.coupon_ids})
             else:
                 offers, problems = coupons.offers(self.member_id, self.coupon_ids, dict(got))
-        member = self.member(got)
-        level = member.level if member is not None else None
+        discount = None
+        if self.member_key():
+            self.level, discount = member_levels.level_discount(members.profile_in(got, self.member_id))
         gift_stock = None
         if stock is not None and self.gift_skus:
             gift_stock = {s: stock.get(s, 0) - cart.get(s, 0) for s in self.gift_skus}
@@ -77,10 +90,10 @@ class Pricing:
             store_id=store_id,
             at=clock.now(),
             member_id=self.member_id,
-            member_level=level,
+            member_level=(self.level.rank if self.level else 0) if self.member_id else None,
             tz=clock.business_tz(),
         )
-        priced = engine.price_cart(lines, ctx, self.promotions, offers, gift_stock)
+        priced = engine.price_cart(lines, ctx, self.promotions, offers, gift_stock, level=discount)
         return priced, problems + priced.rejected
 
 
@@ -89,7 +102,6 @@ def prepare(
     cart: Mapping[str, int],
     member_id: str | None,
     coupon_ids: Iterable[str],
-    identify_member: bool = False,
 ) -> Pricing:
     """What pricing needs before the cart is read. The live promotions are filtered to this moment and
     channel (the store is known only after routing; the engine checks it)."""
@@ -105,6 +117,8 @@ def prepare(
         member_id=member_id,
         coupon_ids=ids,
         promotions=relevant,
-        read_member=identify_member or (member_id is not None and engine.needs_member_level(relevant)),
+        # the member's profile (growth -> level) is read with the cart when levels exist or a promotion is
+        # for some levels only
+        read_member=member_id is not None and (bool(member_levels.levels()) or engine.needs_member_level(relevant)),
         gift_skus=engine.gift_skus(relevant, cart),
     )

@@ -74,6 +74,8 @@ def snapshot(o: OrderItem) -> dict[str, Any]:
         "payment": o.payment,
         "note": o.note,
         "created_at": clock.iso(o.created_at),
+        "completed_at": o.completed_at,
+        "member_level": o.member_level,
     }
 
 

@@ -663,7 +663,7 @@ class _Eval:
             self.hints.append(
                 {
                     "kind": "points",
-                    "code": "POINTS_LIMITED",
+                    "code": PricingCode.POINTS_LIMITED,
                     "message": f"at most {n} points on this order",
                     "points": n,
                 }

@@ -11,3 +11,5 @@ class PricingCode(ErrorCode):
     COUPON_NOT_APPLICABLE = "COUPON_NOT_APPLICABLE"
     # 422: a promotion or coupon template names consult-only goods as its gift
     GIFT_NOT_ALLOWED = "GIFT_NOT_ALLOWED"
+    # hint in a quote (not an error): fewer points than asked can be redeemed on this order
+    POINTS_LIMITED = "POINTS_LIMITED"

@@ -42,6 +42,7 @@ TEMPLATES: dict[str, Template] = {
         ),
         Template("order_ready", NOTICE, "您在${store}的订单${order}已备好，请凭取货码${code}到店自提。"),
         Template("refund_completed", NOTICE, "您的订单${order}已退款${amount}元，款项将原路退回。"),
+        Template("level_up", NOTICE, "恭喜您升级为${level}，下单即享会员权益。"),
         Template("low_stock", ALERT, "${store}库存预警：${sku}仅剩${qty}，低于预警值${threshold}，请及时补货。"),
         Template("printer_offline", ALERT, "${store}的打印机${printer}已离线（最后在线${time}），请检查电源和网络。"),
         Template(

@@ -115,8 +115,16 @@ def on_coupon_expiring(event: dict) -> None:
     )
 
 
+def on_member_level_changed(event: dict) -> None:
+    """An upgrade is worth a message (to a bound phone); a downgrade after a refund is not."""
+    data = event["data"]
+    if data.get("up") and data.get("phone") and data.get("name"):
+        services.request("level_up", [data["phone"]], {"level": data["name"][:20]}, event["id"])
+
+
 SUBSCRIPTIONS = [
     Subscription("OrderPaid", "sms", on_order_paid),
+    Subscription("MemberLevelChanged", "sms", on_member_level_changed),
     Subscription("OrderReady", "sms", on_order_ready),
     Subscription("RefundCompleted", "sms", on_refund_completed),
     Subscription("LowStock", "sms", on_low_stock),

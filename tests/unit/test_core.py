@@ -175,3 +175,24 @@ def test_the_local_worker_follows_the_app_clock():
     assert worker.tick() == []
     clock.set_clock(lambda: datetime(2026, 12, 3, 19, 30, 5, tzinfo=UTC))
     assert worker.tick() == ["night_job"] and fired == ["2026-12-03T19:30:00Z"]
+
+
+def test_member_growth_rules_and_levels():
+    from chalicelib.members import domain as m
+
+    lv = [m.Level("L0", "普通", 0, 0), m.Level("L1", "银", 1, 200000, orders_min=3), m.Level("L2", "金", 2, 500000)]
+    assert m.level_for(lv, 0, 0).name == "普通" and m.level_for(lv, 199999, 2).name == "普通"
+    assert m.level_for(lv, 199999, 3).name == "银" and m.level_for(lv, 500000, 0).name == "金"
+    assert m.level_for([], 10**9, 10**3) is None
+    assert m.next_level(lv, lv[1], 300000) == (lv[2], 200000) and m.next_level(lv, lv[2], 0) is None
+    order = {"payable_fen": 10000, "delivery_fen": 500, "payment": {"wallet": {"bonus_fen": 1500}}}
+    assert m.order_growth(order) == 8000  # not the delivery fee, not the wallet bonus
+    # three partial refunds that add up to the whole order take back exactly its growth
+    taken, refunded = 0, 0
+    for part in (3333, 3333, 3334):
+        refunded += part
+        taken += m.refund_growth({**order, "refunded_fen": refunded}, part)
+    assert taken == -8000
+    assert m.order_growth({**order, "refunded_fen": 5000}) == 4000  # refunded before completion: left out
+    code = m.new_member_code()
+    assert m.is_member_code(code) and not m.is_member_code(code[:-1]) and not m.is_member_code("9" + code[1:])
