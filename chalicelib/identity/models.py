@@ -40,6 +40,25 @@ def phone_pk(phone: str) -> str:
     return f"MPHONE#{phone}"
 
 
+MEMBERS_GSI1PK = "MEMBERS"
+NICK_GSI2PK = "MEMBERNICK"
+
+
+def phone_tail_gsi1pk(phone: str) -> str:
+    return f"PHONETAIL#{phone[-4:]}"
+
+
+def member_index(member_id: str, nickname: str | None) -> dict[str, str | None]:
+    """gsi1: MEMBERS / <member_id> (every member, newest first); gsi2: MEMBERNICK / <nickname>#<member_id>
+    (nickname prefix search for head office)."""
+    return {
+        "gsi1pk": MEMBERS_GSI1PK,
+        "gsi1sk": member_id,
+        "gsi2pk": NICK_GSI2PK if nickname else None,
+        "gsi2sk": f"{nickname}#{member_id}" if nickname else None,
+    }
+
+
 class MemberItem(Item, discriminator="Member"):
     """pk=MEMBER#<member_id>, sk=META. A member enrolled at the till has no openid until a WeChat user with the
     same phone claims it."""

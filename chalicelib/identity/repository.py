@@ -11,15 +11,19 @@ from chalicelib.core.errors import Conflict
 from chalicelib.identity.domain import MemberCard
 from chalicelib.identity.errors import IdentityCode
 from chalicelib.identity.models import (
+    MEMBERS_GSI1PK,
     META,
+    NICK_GSI2PK,
     STAFF_GSI1PK,
     MemberItem,
     OpenIdItem,
     PhoneItem,
     StaffItem,
+    member_index,
     member_pk,
     openid_pk,
     phone_pk,
+    phone_tail_gsi1pk,
     staff_gsi1sk,
     staff_pk,
 )
@@ -101,8 +105,10 @@ def create_member(
         nickname=nickname,
         level=0,
         status="active",
+        source="wechat",
         created_at=now,
         updated_at=now,
+        **member_index(member_id, nickname),
     )
     link = OpenIdItem(openid_pk(openid), META, member_id=member_id, created_at=now)
     try:
@@ -144,7 +150,14 @@ def bind_phone(member: MemberItem, phone: str) -> bool:
     try:
         with transaction() as tx:
             tx.save(
-                PhoneItem(phone_pk(phone), META, member_id=member.member_id, created_at=now),
+                PhoneItem(
+                    phone_pk(phone),
+                    META,
+                    member_id=member.member_id,
+                    created_at=now,
+                    gsi1pk=phone_tail_gsi1pk(phone),
+                    gsi1sk=member.member_id,
+                ),
                 condition=PhoneItem.pk.does_not_exist() | (PhoneItem.member_id == member.member_id),
                 tag="phone",
             )
@@ -177,12 +190,20 @@ def enrol(member_id: str, phone: str, nickname: str | None, store_id: str | None
         source="till",
         created_at=now,
         updated_at=now,
+        **member_index(member_id, nickname),
     )
     joined = {"member_id": member_id, "openid": None, "phone": phone, "nickname": nickname, "store_id": store_id}
     try:
         with transaction() as tx:
             tx.save(
-                PhoneItem(phone_pk(phone), META, member_id=member_id, created_at=now),
+                PhoneItem(
+                    phone_pk(phone),
+                    META,
+                    member_id=member_id,
+                    created_at=now,
+                    gsi1pk=phone_tail_gsi1pk(phone),
+                    gsi1sk=member_id,
+                ),
                 condition=PhoneItem.pk.does_not_exist(),
                 tag="phone",
             )
@@ -233,3 +254,36 @@ def claim(enrolled: MemberItem, openid: str, unionid: str | None, retired: Membe
     except TxCancelled:
         return False
     return True
+
+
+# --------------------------------------------------------------------------------------- head office lists
+def members_page(limit: int, cursor: str | None) -> Page:
+    """Every member, newest first (gsi1 MEMBERS)."""
+    return page(MemberItem.gsi1.query, hash_key=MEMBERS_GSI1PK, scan_index_forward=False, limit=limit, cursor=cursor)
+
+
+def members_by_nickname(prefix: str, limit: int, cursor: str | None) -> Page:
+    cond = MemberItem.gsi2sk.startswith(prefix)
+    return page(MemberItem.gsi2.query, hash_key=NICK_GSI2PK, range_key_condition=cond, limit=limit, cursor=cursor)
+
+
+def member_ids_by_phone_tail(tail: str, limit: int) -> list[str]:
+    """Members whose bound phone ends with these 4 digits (gsi1 PHONETAIL#)."""
+    return [i.member_id for i in PhoneItem.gsi1.query(phone_tail_gsi1pk(tail), limit=limit)]
+
+
+def members(member_ids: list[str]) -> dict[str, MemberItem]:
+    got = batch_get([(member_pk(m), META) for m in dict.fromkeys(member_ids)])
+    return {i.member_id: i for i in got.values() if isinstance(i, MemberItem)}
+
+
+def set_nickname(member: MemberItem, nickname: str) -> None:
+    index = member_index(member.member_id, nickname)
+    member.update(
+        actions=[
+            MemberItem.nickname.set(nickname),
+            MemberItem.gsi2pk.set(index["gsi2pk"]),
+            MemberItem.gsi2sk.set(index["gsi2sk"]),
+            MemberItem.updated_at.set(clock.now()),
+        ]
+    )

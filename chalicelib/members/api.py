@@ -2,10 +2,22 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from chalicelib.core.auth import HQ, MEMBERS, STAFF_ROLES, STORE_BOUND
+from chalicelib.core.auth import HQ, MANAGERS, MEMBERS, STAFF_ROLES, STORE_BOUND
 from chalicelib.core.http import Req, route
+from chalicelib.core.schemas import PageOut
 from chalicelib.members import services
-from chalicelib.members.schemas import EnrolIn, EnrolOut, LevelIn, LevelList, LevelOut, LevelPatch, MemberCodeOut
+from chalicelib.members.schemas import (
+    AdminMemberOut,
+    AdminMembersQuery,
+    BirthdayIn,
+    EnrolIn,
+    EnrolOut,
+    LevelIn,
+    LevelList,
+    LevelOut,
+    LevelPatch,
+    MemberCodeOut,
+)
 
 members_api = Blueprint(__name__)
 
@@ -79,3 +91,44 @@ def update_level(req: Req, level_id: str):
 )
 def enrol(req: Req):
     return services.enrol(req.principal, req.body)
+
+
+@route(
+    members_api,
+    "/admin/members",
+    "GET",
+    roles=MANAGERS,
+    query=AdminMembersQuery,
+    response=PageOut[AdminMemberOut],
+    tag="members",
+    summary="Members: by phone tail (q=4 digits), nickname prefix (q), level, or all newest first",
+)
+def admin_members(req: Req):
+    return services.admin_members(req.query)
+
+
+@route(
+    members_api,
+    "/admin/members/{member_id}",
+    "GET",
+    roles=MANAGERS,
+    response=AdminMemberOut,
+    tag="members",
+    summary="One member: profile, level, growth, spend, last order",
+)
+def admin_member(req: Req, member_id: str):
+    return services.admin_member(member_id)
+
+
+@route(
+    members_api,
+    "/admin/members/{member_id}/birthday",
+    "PUT",
+    roles=HQ,
+    body=BirthdayIn,
+    response=AdminMemberOut,
+    tag="members",
+    summary="Correct a member's birthday (head office)",
+)
+def correct_birthday(req: Req, member_id: str):
+    return services.correct_birthday(member_id, req.body)

@@ -12,3 +12,5 @@ class MemberCode(ErrorCode):
     LEVEL_RANK_TAKEN = "LEVEL_RANK_TAKEN"
     # 409: the phone's member uses the mini-program: ask them for their member code instead
     MEMBER_HAS_APP = "MEMBER_HAS_APP"
+    # 409: the member set their birthday already (staff can correct it)
+    BIRTHDAY_ALREADY_SET = "BIRTHDAY_ALREADY_SET"

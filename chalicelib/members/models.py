@@ -68,6 +68,10 @@ class ProfileItem(Item, discriminator="MemberProfile"):
     paid_orders = NumberAttribute(default=0)
     level_id = UnicodeAttribute(null=True)
     rank = NumberAttribute(null=True)
+    spend_fen = NumberAttribute(default=0)  # growth from orders less refunds (not recharges)
+    last_order_id = UnicodeAttribute(null=True)
+    last_order_at = UnicodeAttribute(null=True)
+    last_store_id = UnicodeAttribute(null=True)
     birthday = UnicodeAttribute(null=True)  # YYYY-MM-DD
     birthday_by = UnicodeAttribute(null=True)  # member | staff
     version = NumberAttribute(default=0)

@@ -9,7 +9,7 @@ from typing import Any
 from pynamodb.exceptions import PutError
 
 from chalicelib.core import clock, events
-from chalicelib.core.dynamo import Page, Tx, TxCancelled, condition_failed, page, put_new, transaction
+from chalicelib.core.dynamo import Page, Tx, TxCancelled, batch_get, condition_failed, page, put_new, transaction
 from chalicelib.core.events import Event
 from chalicelib.members.domain import Level
 from chalicelib.members.models import (
@@ -152,7 +152,7 @@ def add_growth(
     updated = ProfileItem(
         profile_pk(member_id),
         META,
-        **_profile_fields(profile, member_id),
+        **_profile_fields(profile, member_id, change),
         growth_fen=growth,
         paid_orders=orders,
         level_id=level.level_id if level else None,
@@ -167,13 +167,23 @@ def add_growth(
     events.add(tx, list(reported))
 
 
-def _profile_fields(profile: ProfileItem | None, member_id: str) -> dict[str, Any]:
-    return {
-        "member_id": member_id,
-        "birthday": profile.birthday if profile is not None else None,
-        "birthday_by": profile.birthday_by if profile is not None else None,
-        "created_at": profile.created_at if profile is not None else clock.now(),
-    }
+_KEPT = ("birthday", "birthday_by", "last_order_id", "last_order_at", "last_store_id")
+
+
+def _profile_fields(profile: ProfileItem | None, member_id: str, change: Mapping[str, Any]) -> dict[str, Any]:
+    """The profile's other fields: kept as they were, the last order moved by an order's growth."""
+    out = {k: getattr(profile, k) if profile is not None else None for k in _KEPT}
+    out["member_id"] = member_id
+    out["created_at"] = profile.created_at if profile is not None else clock.now()
+    spend = int(profile.spend_fen or 0) if profile is not None else 0
+    out["spend_fen"] = spend + (int(change["delta_fen"]) if change["kind"] in ("order", "refund") else 0)
+    if change["kind"] == "order":
+        out |= {
+            "last_order_id": change["ref"],
+            "last_order_at": change.get("at"),
+            "last_store_id": change.get("store_id"),
+        }
+    return out
 
 
 def set_birthday(profile: ProfileItem | None, member_id: str, birthday: str, by: str) -> bool:
@@ -204,3 +214,8 @@ def growth_entries(member_id: str, limit: int, cursor: str | None) -> Page:
         limit=limit,
         cursor=cursor,
     )
+
+
+def profiles(member_ids: list[str]) -> dict[str, ProfileItem]:
+    got = batch_get([profile_key(m) for m in dict.fromkeys(member_ids)]) if member_ids else {}
+    return {i.member_id: i for i in got.values() if isinstance(i, ProfileItem)}

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
-from chalicelib.core.schemas import Body, Fen, Name, Out, Phone
+from chalicelib.core.schemas import Body, Fen, Name, Out, PageQuery, Phone, Ulid
 
 
 class MemberCodeOut(Out):
@@ -71,3 +72,42 @@ class EnrolOut(Out):
     is_new: bool = Field(description="False: the phone was already a till member; this is them")
     member_code: str = Field(description="Use it as member_code for this sale (60 seconds)")
     expires_at: str
+
+
+class LevelRef(Out):
+    level_id: str
+    name: str
+    rank: int
+
+
+class AdminMemberOut(Out):
+    member_id: str
+    nickname: str | None
+    phone_masked: str | None
+    source: str | None = Field(description="wechat | till")
+    status: str
+    level: LevelRef | None
+    growth_fen: int
+    paid_orders: int
+    spend_fen: int
+    last_order_id: str | None
+    last_order_at: str | None
+    last_store_id: str | None
+    birthday: str | None
+    created_at: datetime | None
+
+
+class AdminMembersQuery(PageQuery):
+    q: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)] | None = Field(
+        default=None, description="4 digits: the end of the phone; anything else: the start of the nickname"
+    )
+    level_id: Ulid | None = None
+
+
+class BirthdayIn(Body):
+    birthday: date
+
+
+class MeUpdate(Body):
+    nickname: Name | None = None
+    birthday: date | None = Field(default=None, description="Can be set once by the member; staff correct it")

@@ -12,11 +12,24 @@ from chalicelib.core.dynamo import TxCancelled, register_cache, transaction
 from chalicelib.core.errors import Conflict, NotFound, TryAgain, ValidationFailed
 from chalicelib.core.events import Event
 from chalicelib.core.ids import new_id
+from chalicelib.core.schemas import PageOut
 from chalicelib.identity import repository as identity
 from chalicelib.identity.errors import IdentityCode
 from chalicelib.members import domain, repository
 from chalicelib.members.errors import MemberCode
-from chalicelib.members.schemas import EnrolIn, EnrolOut, LevelIn, LevelList, LevelOut, LevelPatch, MemberCodeOut
+from chalicelib.members.schemas import (
+    AdminMemberOut,
+    AdminMembersQuery,
+    BirthdayIn,
+    EnrolIn,
+    EnrolOut,
+    LevelIn,
+    LevelList,
+    LevelOut,
+    LevelPatch,
+    LevelRef,
+    MemberCodeOut,
+)
 from chalicelib.pricing import domain as engine
 
 DRAWS = 3  # a collision among 10^17 codes is already unlikely; three is plenty
@@ -159,7 +172,14 @@ def _level_changed(member_id: str, profile, lv: domain.Level | None, change: dic
 def on_order_completed(event: dict[str, Any]) -> None:
     order = event["data"]
     if order.get("member_id"):
-        change = {"event_id": event["id"], "kind": "order", "ref": order["order_id"], "orders_delta": 1}
+        change = {
+            "event_id": event["id"],
+            "kind": "order",
+            "ref": order["order_id"],
+            "orders_delta": 1,
+            "at": order.get("completed_at"),
+            "store_id": order.get("store_id"),
+        }
         apply_growth(order["member_id"], {**change, "delta_fen": domain.order_growth(order)})
 
 
@@ -208,3 +228,79 @@ def enrol(principal: Principal, cmd: EnrolIn) -> EnrolOut:
         member_code=code.member_code,
         expires_at=code.expires_at,
     )
+
+
+# --------------------------------------------------------------------------------------- head office views
+def _level_ref(profile) -> LevelRef | None:
+    growth = int(profile.growth_fen) if profile is not None else 0
+    orders = int(profile.paid_orders) if profile is not None else 0
+    lv = domain.level_for(levels(), growth, orders)
+    return LevelRef(level_id=lv.level_id, name=lv.name, rank=lv.rank) if lv else None
+
+
+def admin_member_out(member, profile) -> AdminMemberOut:
+    p = profile
+    return AdminMemberOut(
+        member_id=member.member_id,
+        nickname=member.nickname,
+        phone_masked=phones.mask(member.phone),
+        source=member.source,
+        status=member.status,
+        level=_level_ref(p),
+        growth_fen=int(p.growth_fen) if p else 0,
+        paid_orders=int(p.paid_orders) if p else 0,
+        spend_fen=int(p.spend_fen or 0) if p else 0,
+        last_order_id=p.last_order_id if p else None,
+        last_order_at=p.last_order_at if p else None,
+        last_store_id=p.last_store_id if p else None,
+        birthday=p.birthday if p else None,
+        created_at=member.created_at,
+    )
+
+
+def admin_members(q: AdminMembersQuery) -> PageOut[AdminMemberOut]:
+    """Head office's member list: by phone tail (4 digits), nickname prefix, level, or all, newest first. One
+    index query and one BatchGetItem for the page's members and profiles."""
+    nxt = None
+    if q.level_id:
+        pg = repository.members_of_level(q.level_id, q.limit, q.next)
+        ids, nxt = [i.member_id for i in pg.items], pg.next
+    elif q.q and q.q.isdigit() and len(q.q) == 4:
+        ids = identity.member_ids_by_phone_tail(q.q, q.limit)
+    elif q.q:
+        pg = identity.members_by_nickname(q.q, q.limit, q.next)
+        ids, nxt = [i.member_id for i in pg.items], pg.next
+    else:
+        pg = identity.members_page(q.limit, q.next)
+        ids, nxt = [i.member_id for i in pg.items], pg.next
+    found = identity.members(ids)
+    profiles = repository.profiles(ids)
+    items = [admin_member_out(found[m], profiles.get(m)) for m in ids if m in found]
+    return PageOut[AdminMemberOut](items=items, next=nxt)
+
+
+def admin_member(member_id: str) -> AdminMemberOut:
+    member = identity.get_member(member_id)
+    if member is None:
+        raise NotFound("No such member", code=IdentityCode.MEMBER_NOT_FOUND)
+    return admin_member_out(member, repository.get_profile(member_id))
+
+
+BIRTHDAY_ATTEMPTS = 3
+
+
+def set_birthday(member_id: str, birthday: str, by: str) -> None:
+    """A member sets their birthday once; staff may correct it any time."""
+    for _ in range(BIRTHDAY_ATTEMPTS):
+        profile = repository.get_profile(member_id, consistent=True)
+        if by == "member" and profile is not None and profile.birthday and profile.birthday_by:
+            raise Conflict("Your birthday is set; ask a store to correct it", code=MemberCode.BIRTHDAY_ALREADY_SET)
+        if repository.set_birthday(profile, member_id, birthday, by):
+            return
+    raise TryAgain("the member's profile kept changing")
+
+
+def correct_birthday(member_id: str, cmd: BirthdayIn) -> AdminMemberOut:
+    admin_member(member_id)  # 404 for an unknown member
+    set_birthday(member_id, cmd.birthday.isoformat(), "staff")
+    return admin_member(member_id)

@@ -257,3 +257,38 @@ def test_a_till_member_buys_at_once_and_claims_the_account_with_wechat(api, worl
     assert api.post("/pos/members", {"phone": "023-6370123"}, token=world.clerk_a).code == "PHONE_INVALID"
     assert api.post("/pos/members", {"phone": "13700001235"}, token=world.hq).status == 403
     assert api.post("/pos/members", {"phone": "13700001235"}, token=fresh).status == 403
+
+
+def test_head_office_finds_members_by_phone_tail_nickname_and_level(api, world, now, levels):
+    world.receive(world.a, {"WLY-52-500": 5})
+    wang = api.post("/pos/members", {"phone": "13700005678", "nickname": "王先生"}, token=world.clerk_a).json
+    li = api.post("/pos/members", {"phone": "13800009999", "nickname": "李女士"}, token=world.clerk_a).json
+    sale = {
+        "lines": [{"sku": "WLY-52-500", "qty": 2}],
+        "member_code": wang["member_code"],
+        "payment": {"method": "cash"},
+    }
+    assert api.post("/pos/sales", sale, token=world.clerk_a, headers={"Idempotency-Key": "find-1"}).status == 201
+    drain_events()
+
+    def ids(query: str, token=world.hq) -> list[str]:
+        r = api.get(f"/admin/members{query}", token=token)
+        assert r.status == 200, r
+        return [m["member_id"] for m in r.json["items"]]
+
+    assert ids("?q=5678") == [wang["member_id"]]
+    assert ids("?q=%E6%9D%8E") == [li["member_id"]]  # 李
+    assert ids(f"?level_id={levels['银卡']['level_id']}") == [wang["member_id"]]
+    assert set(ids("?limit=200")) >= {wang["member_id"], li["member_id"]}
+    page = api.get(f"/admin/members/{wang['member_id']}", token=world.manager_a).json
+    assert page["level"]["name"] == "银卡" and page["spend_fen"] == 219800 and page["paid_orders"] == 1
+    assert page["last_store_id"] == world.a and page["phone_masked"] == "137****5678" and page["source"] == "till"
+    assert api.get("/admin/members", token=world.clerk_a).status == 403
+    assert api.get("/admin/members?level_id=nope", token=world.hq).status == 422
+    assert api.get("/admin/members/01JZZZZZZZZZZZZZZZZZZZZZZZ", token=world.hq).code == "MEMBER_NOT_FOUND"
+    # staff correct a birthday
+    r = api.put(f"/admin/members/{li['member_id']}/birthday", {"birthday": "1990-05-20"}, token=world.hq)
+    assert r.status == 200 and r.json["birthday"] == "1990-05-20"
+    assert (
+        api.put(f"/admin/members/{li['member_id']}/birthday", {"birthday": "1990-13-01"}, token=world.hq).status == 422
+    )
