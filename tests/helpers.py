@@ -171,11 +171,11 @@ def member_code(member_id: str) -> str:
     """A member code for ``member_id`` as the mini-program would show it (GET /shop/me/code), one per member
     and clock reading, so a test that quotes and then sells at the same moment sends the same code."""
     from chalicelib.core import clock
-    from chalicelib.members import services as members
+    from chalicelib.identity import services as identity
 
     key = (member_id, clock.now())
     if key not in _codes:
-        _codes[key] = members.my_code(Principal(sub=member_id, role="member")).member_code
+        _codes[key] = identity.my_code(Principal(sub=member_id, role="member")).member_code
     return _codes[key]
 
 

@@ -9,6 +9,7 @@ from chalicelib.core.settings import get_settings
 from chalicelib.identity import services
 from chalicelib.identity.schemas import (
     DevLogin,
+    MemberCodeOut,
     MemberLoginOut,
     MemberOut,
     PhoneBind,
@@ -115,3 +116,16 @@ def list_staff(req: Req):
 )
 def bind_phone(req: Req):
     return services.bind_phone(req.principal, req.body)
+
+
+@route(
+    identity_api,
+    "/shop/me/code",
+    "GET",
+    roles=MEMBERS,
+    response=MemberCodeOut,
+    tag="shop",
+    summary="A member code for the till (valid 60 seconds)",
+)
+def my_code(req: Req):
+    return services.my_code(req.principal)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from chalicelib.core.auth import HQ_ADMIN, STORE_BOUND, STORE_MANAGER, Principal
 from chalicelib.core.errors import CoreCode, Forbidden, ValidationFailed
@@ -39,3 +41,22 @@ class MemberCard:
     member_id: str
     level: int
     phone: str | None
+
+
+# =========================================================================================== member codes
+CODE_TTL = timedelta(seconds=60)
+CODE_DIGITS = 18  # like a WeChat payment code: fits a Code 128 barcode and a QR code; 10^17 possibilities
+CODE_PREFIX = "8"  # never a WeChat/Alipay payment code (10-15 / 25-30): a till can tell the two apart
+
+
+def new_member_code() -> str:
+    """A member code: ``8`` and 17 random digits from the OS's CSPRNG (not guessable in its 60 seconds)."""
+    return CODE_PREFIX + "".join(secrets.choice("0123456789") for _ in range(CODE_DIGITS - 1))
+
+
+def is_member_code(value: str) -> bool:
+    return len(value) == CODE_DIGITS and value.isdigit() and value.startswith(CODE_PREFIX)
+
+
+def code_expires(now: datetime) -> datetime:
+    return now + CODE_TTL

@@ -28,3 +28,5 @@ class IdentityCode(ErrorCode):
     PHONE_TAKEN = "PHONE_TAKEN"
     # 422: not a mainland China mobile number (customer SMS could not reach it)
     PHONE_INVALID = "PHONE_INVALID"
+    # 404: the member code is unknown, expired or was never issued (POS routes, `member_code`)
+    MEMBER_CODE_INVALID = "MEMBER_CODE_INVALID"

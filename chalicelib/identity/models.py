@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
 
 from chalicelib.core.dynamo import Item
 
@@ -84,3 +84,16 @@ class OpenIdItem(Item, discriminator="OpenId"):
     """pk=OPENID#<openid>, sk=META -> member_id. Makes an openid map to exactly one member, forever."""
 
     member_id = UnicodeAttribute()
+
+
+def code_pk(code: str) -> str:
+    return f"MCODE#{code}"
+
+
+class MemberCodeItem(Item, discriminator="MemberCode"):
+    """pk=MCODE#<code>, sk=META -> member_id: a member code shown at the till, valid until ``valid_until``
+    (checked on read; TTL removes it later)."""
+
+    member_id = UnicodeAttribute()
+    valid_until = UnicodeAttribute()
+    expires_at = TTLAttribute(null=True)  # housekeeping only

@@ -85,3 +85,8 @@ class MemberLoginOut(Out):
     token: str
     expires_in: int
     member: MemberOut
+
+
+class MemberCodeOut(Out):
+    member_code: str = Field(description="18 digits starting with 8; show as QR code or barcode at the till")
+    expires_at: str = Field(description="RFC 3339 UTC: the code is refused after this moment (60 seconds)")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chalicelib.core import phones
+from chalicelib.core import clock, phones
 from chalicelib.core.auth import MEMBER, Principal, issue_token
 from chalicelib.core.errors import Conflict, CoreCode, NotFound, Unauthorized, ValidationFailed
 from chalicelib.core.ids import new_id
@@ -14,6 +14,7 @@ from chalicelib.identity.errors import IdentityCode
 from chalicelib.identity.models import MemberItem, StaffItem
 from chalicelib.identity.schemas import (
     DevLogin,
+    MemberCodeOut,
     MemberLoginOut,
     MemberOut,
     PhoneBind,
@@ -155,3 +156,36 @@ def me(principal: Principal) -> MemberOut:
     if item is None:
         raise NotFound("No such member", code=IdentityCode.MEMBER_NOT_FOUND)
     return member_out(item)
+
+
+# --------------------------------------------------------------------------------------- member codes
+DRAWS = 3  # a collision among 10^17 codes is already unlikely; three is plenty
+
+
+def my_code(principal: Principal) -> MemberCodeOut:
+    now = clock.now()
+    until = domain.code_expires(now)
+    for _ in range(DRAWS):
+        code = domain.new_member_code()
+        if repository.put_code(code, principal.sub, until):
+            return MemberCodeOut(member_code=code, expires_at=clock.iso(until))
+    raise RuntimeError("could not draw a free member code")
+
+
+def resolve_code(code: str | None) -> str | None:
+    """The member behind a POS ``member_code`` (None when no code was given); 404 MEMBER_CODE_INVALID when it is
+    not a member code, unknown or expired. A member id is not a member code."""
+    if code is None:
+        return None
+    member_id = repository.code_owner(code, clock.now()) if domain.is_member_code(code) else None
+    if member_id is None:
+        raise invalid_code()
+    return member_id
+
+
+def invalid_code() -> NotFound:
+    return NotFound(
+        "This member code is unknown or has expired; ask the customer to refresh it",
+        code=IdentityCode.MEMBER_CODE_INVALID,
+        details={"fields": [{"field": "member_code", "message": "unknown or expired"}]},
+    )

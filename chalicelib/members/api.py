@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from chalicelib.core.auth import HQ, MANAGERS, MEMBERS, STAFF_ROLES, STORE_BOUND
+from chalicelib.core.auth import HQ, MANAGERS, STAFF_ROLES, STORE_BOUND
 from chalicelib.core.http import Req, route
 from chalicelib.core.schemas import PageOut
 from chalicelib.members import services
@@ -16,23 +16,9 @@ from chalicelib.members.schemas import (
     LevelList,
     LevelOut,
     LevelPatch,
-    MemberCodeOut,
 )
 
 members_api = Blueprint(__name__)
-
-
-@route(
-    members_api,
-    "/shop/me/code",
-    "GET",
-    roles=MEMBERS,
-    response=MemberCodeOut,
-    tag="shop",
-    summary="A member code for the till (valid 60 seconds)",
-)
-def my_code(req: Req):
-    return services.my_code(req.principal)
 
 
 @route(

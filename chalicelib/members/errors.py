@@ -4,8 +4,6 @@ from chalicelib.core.errors import ErrorCode
 
 
 class MemberCode(ErrorCode):
-    # 404: the member code is unknown, expired or was never issued (POS routes, `member_code`)
-    MEMBER_CODE_INVALID = "MEMBER_CODE_INVALID"
     # 404: no member level has this id
     LEVEL_NOT_FOUND = "LEVEL_NOT_FOUND"
     # 409: another level already has this rank

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta
 from typing import Any
 
 from pynamodb.exceptions import PutError
 
 from chalicelib.core import clock, events
-from chalicelib.core.dynamo import Page, Tx, TxCancelled, batch_get, condition_failed, page, put_new, transaction
+from chalicelib.core.dynamo import Page, Tx, TxCancelled, batch_get, condition_failed, page, transaction
 from chalicelib.core.events import Event
 from chalicelib.members.domain import Level
 from chalicelib.members.models import (
@@ -18,36 +17,12 @@ from chalicelib.members.models import (
     GrowthItem,
     LevelItem,
     LevelRankItem,
-    MemberCodeItem,
     ProfileItem,
-    code_pk,
     level_members_gsi1pk,
     level_pk,
     level_rank_pk,
     profile_pk,
 )
-
-CODE_KEPT = timedelta(days=1)  # TTL housekeeping after a code's 60 seconds
-
-
-def put_code(code: str, member_id: str, valid_until: datetime) -> bool:
-    """A new code for the member; False if the code exists already (draw another)."""
-    return put_new(
-        MemberCodeItem(
-            code_pk(code),
-            META,
-            member_id=member_id,
-            valid_until=clock.iso(valid_until),
-            expires_at=valid_until + CODE_KEPT,
-        )
-    )
-
-
-def code_owner(code: str, now: datetime) -> str | None:
-    """The member behind a code that is still valid at ``now`` (strongly consistent: a code shown a moment ago
-    is found at once)."""
-    item = MemberCodeItem.get_or_none(code_pk(code), META, consistent_read=True)
-    return item.member_id if item is not None and item.valid_until > clock.iso(now) else None
 
 
 # --------------------------------------------------------------------------------------- levels

@@ -7,12 +7,6 @@ from pydantic import Field, StringConstraints
 
 from chalicelib.core.schemas import Body, Fen, Name, Out, PageQuery, Phone, Ulid
 
-
-class MemberCodeOut(Out):
-    member_code: str = Field(description="18 digits starting with 8; show as QR code or barcode at the till")
-    expires_at: str = Field(description="RFC 3339 UTC: the code is refused after this moment (60 seconds)")
-
-
 Bp = Annotated[int, Field(ge=0, le=10000, strict=True)]
 
 

@@ -1,4 +1,4 @@
-"""Member use cases: the member code shown at the till, levels (head office) and growth (from events)."""
+"""Member use cases: levels (head office), growth (from events), enrolment at the till, head office views."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from chalicelib.core.events import Event
 from chalicelib.core.ids import new_id
 from chalicelib.core.schemas import PageOut
 from chalicelib.identity import repository as identity
+from chalicelib.identity import services as identity_services
 from chalicelib.identity.errors import IdentityCode
 from chalicelib.members import domain, repository
 from chalicelib.members.errors import MemberCode
@@ -28,41 +29,8 @@ from chalicelib.members.schemas import (
     LevelOut,
     LevelPatch,
     LevelRef,
-    MemberCodeOut,
 )
 from chalicelib.pricing import domain as engine
-
-DRAWS = 3  # a collision among 10^17 codes is already unlikely; three is plenty
-
-
-def my_code(principal: Principal) -> MemberCodeOut:
-    now = clock.now()
-    until = domain.code_expires(now)
-    for _ in range(DRAWS):
-        code = domain.new_member_code()
-        if repository.put_code(code, principal.sub, until):
-            return MemberCodeOut(member_code=code, expires_at=clock.iso(until))
-    raise RuntimeError("could not draw a free member code")
-
-
-def resolve_code(code: str | None) -> str | None:
-    """The member behind a POS ``member_code`` (None when no code was given); 404 MEMBER_CODE_INVALID when it is
-    not a member code, unknown or expired. A member id is not a member code."""
-    if code is None:
-        return None
-    member_id = repository.code_owner(code, clock.now()) if domain.is_member_code(code) else None
-    if member_id is None:
-        raise invalid_code()
-    return member_id
-
-
-def invalid_code() -> NotFound:
-    return NotFound(
-        "This member code is unknown or has expired; ask the customer to refresh it",
-        code=MemberCode.MEMBER_CODE_INVALID,
-        details={"fields": [{"field": "member_code", "message": "unknown or expired"}]},
-    )
-
 
 # --------------------------------------------------------------------------------------- levels
 LEVELS_CACHE_S = 30.0  # read by every priced cart with a member; a change shows within this
@@ -219,7 +187,7 @@ def enrol(principal: Principal, cmd: EnrolIn) -> EnrolOut:
         raise Conflict(
             "This customer uses the mini-program: scan the member code it shows", code=MemberCode.MEMBER_HAS_APP
         )
-    code = my_code(Principal(sub=owner.member_id, role=MEMBER))
+    code = identity_services.my_code(Principal(sub=owner.member_id, role=MEMBER))
     return EnrolOut(
         member_id=owner.member_id,
         nickname=owner.nickname,

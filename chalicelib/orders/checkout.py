@@ -23,11 +23,11 @@ from chalicelib.core.ids import new_id
 from chalicelib.core.settings import get_settings
 from chalicelib.coupons import services as coupons
 from chalicelib.coupons.errors import CouponCode
+from chalicelib.identity import services as identity
 from chalicelib.inventory import domain as stock_domain
 from chalicelib.inventory import repository as stock_repo
 from chalicelib.inventory.errors import InventoryCode
 from chalicelib.inventory.services import out_of_stock
-from chalicelib.members import services as members
 from chalicelib.orders import domain, repository
 from chalicelib.orders import pricing as checkout_pricing
 from chalicelib.orders.errors import OrderCode
@@ -350,7 +350,7 @@ def create_order(principal: Principal, cmd: ShopQuoteIn) -> OrderOut:
 
 # --------------------------------------------------------------------------------------- POS
 def _pos_plan(principal: Principal, cmd: PosQuoteIn, checkout: bool = False) -> tuple[_Plan, str | None]:
-    member_id = members.resolve_code(cmd.member_code)
+    member_id = identity.resolve_code(cmd.member_code)
     cart = cart_of(cmd.lines)
     store_id = principal.store_id
     pricing = checkout_pricing.prepare("pos", cart, member_id, cmd.coupon_ids)
