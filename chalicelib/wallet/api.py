@@ -163,7 +163,7 @@ def my_recharge(req: Req, recharge_id: str):
     body=PosRechargeIn,
     response=RechargeOut,
     status=201,
-    idempotent=True,
+    idempotent="tx",
     tag="pos",
     summary="Recharge at the till for the member whose code is shown: cash or WeChat payment code, PAID at once",
     errors=(404, 409, 502),

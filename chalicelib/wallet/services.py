@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from chalicelib.core import clock, events, metrics
+from chalicelib.core import clock, events, idempotency, metrics
 from chalicelib.core.auth import Principal
 from chalicelib.core.dynamo import TxCancelled, transaction
 from chalicelib.core.errors import Conflict, CoreCode, NotFound
@@ -159,16 +159,18 @@ def _recharge(recharge_id: str):
 
 
 # --------------------------------------------------------------------------------------- crediting
-def _credit(item, payment: dict[str, Any], expected_status: str | None) -> None:
-    """One transaction: the recharge PAID (a new till recharge is put PAID; an online one moves from
-    PENDING_PAYMENT, conditioned), the provider payment record (once per transaction id), principal and bonus
-    into the wallet with their ledger entry, and ``WalletRecharged``."""
+def _credit(item, payment: dict[str, Any], expected_status: str | None, claim=None) -> None:
+    """One transaction: the recharge PAID (a new till recharge is put PAID, with the Idempotency-Key marker of
+    ``claim``; an online one moves from PENDING_PAYMENT, conditioned), the provider payment record (once per
+    transaction id), principal and bonus into the wallet with their ledger entry, and ``WalletRecharged``."""
     paid = {"status": domain.PAID, "payment": payment, "paid_at": payment["paid_at"]}
     with transaction() as tx:
         if expected_status is None:
             for k, v in paid.items():
                 setattr(item, k, v)
             repository.put_recharge(item, tx)
+            if claim is not None:
+                claim.add_to(tx, 201, recharge_out(item).model_dump(mode="json"))
         else:
             repository.change_recharge(tx, item, expected_status, paid)
         if payment.get("transaction_id"):
@@ -260,7 +262,12 @@ def apply_recharge_payment(out_trade_no: str, transaction_id: str, amount_fen: i
 # --------------------------------------------------------------------------------------- till recharge
 def till_recharge(principal: Principal, cmd: PosRechargeIn) -> RechargeOut:
     """A recharge at the till, PAID at once: cash, or the customer's WeChat payment code charged first (given
-    back if the credit then fails). The store is the clerk's."""
+    back if the credit then fails). The store is the clerk's. With an Idempotency-Key its marker is written in
+    the crediting transaction, and the trade number WeChat sees is derived from the key (``W`` + 31 hex), so a
+    till retrying after a timeout asks WeChat about the same trade instead of charging twice."""
+    claim = idempotency.current()
+    if claim is not None and idempotency.used(claim):
+        raise idempotency.Replay()  # answered before: do not charge again
     member_id = members.resolve_code(cmd.member_code)
     terms = _terms(cmd.package_id, cmd.amount_fen)
     recharge_id = new_id()
@@ -274,20 +281,29 @@ def till_recharge(principal: Principal, cmd: PosRechargeIn) -> RechargeOut:
     now = clock.iso(clock.now())
     payment: dict[str, Any] = {"method": cmd.payment.method, "amount_fen": int(item.pay_fen), "paid_at": now}
     if cmd.payment.method == "wechat_scan":
-        payment |= _scan_charge(recharge_id, int(item.pay_fen), cmd.payment.auth_code)
+        trade_no = ("W" + claim.pk.removeprefix("IDEM#")[:31]) if claim is not None else domain.trade_no(recharge_id)
+        payment |= _scan_charge(trade_no, int(item.pay_fen), cmd.payment.auth_code)
     try:
-        _credit(item, payment, None)
+        _credit(item, payment, None, claim)
+    except TxCancelled as e:
+        if idempotency.MARKER_TAG in e.failed:
+            raise idempotency.Replay()  # the same key won meanwhile, with this same trade: nothing to give back
+        _undo_scan(payment, int(item.pay_fen))
+        raise
     except Exception:
-        if payment.get("transaction_id"):
-            _give_back(payment["trade_no"], int(item.pay_fen), "充值失败，交易撤销")
+        _undo_scan(payment, int(item.pay_fen))
         raise
     return recharge_out(item)
 
 
-def _scan_charge(recharge_id: str, amount_fen: int, auth_code: str) -> dict[str, Any]:
+def _undo_scan(payment: dict[str, Any], amount_fen: int) -> None:
+    if payment.get("transaction_id"):
+        _give_back(payment["trade_no"], amount_fen, "充值失败，交易撤销")
+
+
+def _scan_charge(trade_no: str, amount_fen: int, auth_code: str) -> dict[str, Any]:
     from chalicelib.payments.client import get_client  # lazy: the payment client loads on first use
 
-    trade_no = domain.trade_no(recharge_id)
     charge = get_client().micropay(
         order_id=trade_no, amount_fen=amount_fen, auth_code=auth_code, description="会员充值"
     )

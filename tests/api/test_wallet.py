@@ -260,21 +260,19 @@ def test_till_recharge_cash_and_payment_code(api, world, wallet, alice):
     }
     s = api.post("/pos/recharges", scan, token=world.manager_b, headers={"Idempotency-Key": "till-2"})
     assert s.status == 201 and s.json["payment"]["transaction_id"] and s.json["store_id"] == world.b
+    s2 = api.post("/pos/recharges", scan, token=world.manager_b, headers={"Idempotency-Key": "till-2"})
+    assert s2.status == 201 and s2.json == s.json  # a till retry: the same answer, charged once
+    trade_no = s.json["payment"]["trade_no"]
+    assert trade_no.startswith("W") and len(trade_no) == 32  # derived from the key: a retry is the same trade
     assert provider.charges == [
-        {
-            "order_id": "R" + s.json["recharge_id"],
-            "amount_fen": 10000,
-            "auth_code": AUTH_CODE,
-            "description": "会员充值",
-        }
+        {"order_id": trade_no, "amount_fen": 10000, "auth_code": AUTH_CODE, "description": "会员充值"}
     ]
-    assert api.get("/shop/wallet", token=alice).json == {
-        "balance_fen": 68000,
-        "principal_fen": 60000,
-        "bonus_fen": 8000,
-    }
+    nokey = api.post("/pos/recharges", scan, token=world.clerk_a)
+    assert nokey.status == 201 and nokey.json["payment"]["trade_no"] == "R" + nokey.json["recharge_id"]
+    wallet_now = api.get("/shop/wallet", token=alice).json
+    assert wallet_now == {"balance_fen": 78000, "principal_fen": 70000, "bonus_fen": 8000}
     stores = [(e.data["store_id"], e.data["channel"]) for e in published if e.type == "WalletRecharged"]
-    assert stores == [(world.a, "pos"), (world.b, "pos")]
+    assert stores == [(world.a, "pos"), (world.b, "pos"), (world.a, "pos")]
 
 
 def test_till_recharge_refuses_bad_input_roles_and_declined_codes(api, world, wallet, alice):
@@ -425,3 +423,26 @@ def test_a_cash_recharge_refund_is_recorded_as_cash_paid_back(api, world, wallet
     assert (r.status, r.code) == (409, "RECHARGE_NOT_PAID")
     r = api.post("/admin/wallet/recharges/01JN0SUCHRECHARGE000000000/refund", token=world.hq)
     assert (r.status, r.code) == (404, "RECHARGE_NOT_FOUND")
+
+
+def test_a_payment_code_charged_for_a_recharge_that_then_fails_is_given_back(api, world, wallet, alice, monkeypatch):
+    from chalicelib.core.errors import TryAgain
+    from chalicelib.wallet import services
+
+    provider, published = wallet
+
+    def busy(*a, **kw):
+        raise TryAgain("The store is busy; please try again in a moment")
+
+    monkeypatch.setattr(services, "_credit", busy)
+    scan = {
+        "member_code": member_code(ALICE),
+        "amount_fen": 10000,
+        "payment": {"method": "wechat_scan", "auth_code": AUTH_CODE},
+    }
+    r = api.post("/pos/recharges", scan, token=world.clerk_a, headers={"Idempotency-Key": "till-9"})
+    assert (r.status, r.code) == (503, "TRY_AGAIN")
+    assert len(provider.charges) == 1 and [x["order_id"] for x in provider.refunds] == [provider.charges[0]["order_id"]]
+    assert provider.refunds[0]["amount_fen"] == provider.refunds[0]["total_fen"] == 10000
+    assert api.get("/shop/wallet", token=alice).json["balance_fen"] == 0
+    assert not [e for e in published if e.type == "WalletRecharged"]
