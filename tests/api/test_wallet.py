@@ -446,3 +446,29 @@ def test_a_payment_code_charged_for_a_recharge_that_then_fails_is_given_back(api
     assert provider.refunds[0]["amount_fen"] == provider.refunds[0]["total_fen"] == 10000
     assert api.get("/shop/wallet", token=alice).json["balance_fen"] == 0
     assert not [e for e in published if e.type == "WalletRecharged"]
+
+
+def test_a_refund_payout_wechat_did_not_answer_is_asked_again_with_the_same_refund_id(api, world, wallet, alice):
+    from chalicelib.payments.base import unavailable
+
+    provider, _ = wallet
+    rc = _recharge_online(api, alice, {"amount_fen": 20000})
+    assert _notify(api, rc["recharge_id"]).status == 204
+    real_refund = provider.refund
+    calls = []
+
+    def flaky(**kw):
+        calls.append(kw)
+        if len(calls) == 1:
+            raise unavailable()
+        return real_refund(**kw)
+
+    provider.refund = flaky
+    path = f"/admin/wallet/recharges/{rc['recharge_id']}/refund"
+    first = api.post(path, token=world.hq)
+    assert (first.status, first.code) == (502, "PAYMENT_UNAVAILABLE")
+    assert api.get("/shop/wallet", token=alice).json["balance_fen"] == 0  # taken out once, in the first call
+    r = api.post(path, token=world.hq)
+    assert r.status == 200 and r.json["refund"]["payout_status"] == "SUCCESS"
+    assert [c["refund_id"] for c in calls] == [r.json["refund"]["refund_id"]] * 2
+    assert [e["kind"] for e in _ledger(api, alice)] == ["recharge_refund", "recharge"]
