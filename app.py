@@ -24,6 +24,7 @@ from chalicelib.sms.api import sms_api
 from chalicelib.sms.jobs import sms_jobs
 from chalicelib.stores.api import stores_api
 from chalicelib.subscriptions import events_consumer
+from chalicelib.wallet.api import wallet_api
 
 app = Chalice(app_name="omnistore")
 app.register_middleware(log_requests, "http")
@@ -38,6 +39,7 @@ app.register_blueprint(printing_api)
 app.register_blueprint(sms_api)
 app.register_blueprint(promotions_api)
 app.register_blueprint(coupons_api)
+app.register_blueprint(wallet_api)
 app.register_blueprint(openapi_api)
 app.register_blueprint(orders_jobs)
 app.register_blueprint(events_jobs)

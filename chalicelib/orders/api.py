@@ -23,6 +23,7 @@ from chalicelib.orders.schemas import (
     ShopQuoteIn,
 )
 from chalicelib.payments import webhook
+from chalicelib.wallet import services as wallet
 
 orders_api = Blueprint(__name__)
 
@@ -272,7 +273,8 @@ def pos_refunds(req: Req, order_id: str):
     errors=(400, 401, 404, 409, 502),
 )
 def wechatpay_notification(req: Req):
-    """Verify signature, serial and timestamp, decrypt, then apply the payment to its order exactly once. 204 on
+    """Verify signature, serial and timestamp, decrypt, then apply the payment to its order (or, for a trade number
+    ``R<recharge id>``, credit the wallet recharge) exactly once. 204 on
     success and on a duplicate; otherwise the error's status with ``{"code": "FAIL", ...}`` so WeChat retries (it
     does, 15 times over about 24 hours). A bad signature, a stale timestamp or a wrong amount changes nothing."""
     try:
@@ -282,7 +284,14 @@ def wechatpay_notification(req: Req):
                 "wechatpay notification ignored", extra={"trade_state": n.trade_state, "order_id": n.out_trade_no}
             )
             return Result(None, status=204)
-        outcome = payment.apply_payment(n.out_trade_no, n.transaction_id, n.amount_total_fen, "wechat", n.success_time)
+        if wallet.is_recharge_trade(n.out_trade_no):  # "R" + recharge id: a wallet recharge, not an order
+            outcome = wallet.apply_recharge_payment(
+                n.out_trade_no, n.transaction_id, n.amount_total_fen, n.success_time
+            )
+        else:
+            outcome = payment.apply_payment(
+                n.out_trade_no, n.transaction_id, n.amount_total_fen, "wechat", n.success_time
+            )
         logger.info("wechatpay notification", extra={"order_id": n.out_trade_no, "outcome": outcome})
         return Result(None, status=204)
     except AppError as e:
