@@ -14,8 +14,10 @@ from chalicelib.core.ids import new_id
 from chalicelib.points import jobs as points_jobs
 from chalicelib.points import repository as points_repo
 from chalicelib.points import services as points
+from chalicelib.points import subscribers as points_subscribers
 from chalicelib.subscriptions import SUBSCRIPTIONS
 from tests.helpers import drain_events, member_code, token_for
+from tools.worker import LocalContext
 
 pytestmark = pytest.mark.clock  # pins the clock: business days, streaks, expiry
 
@@ -35,6 +37,19 @@ SETTINGS = {
 @pytest.fixture(autouse=True)
 def noon():
     clock.set_clock(lambda: NOON)
+
+
+SCHEDULED = {
+    "version": "0",
+    "id": "b5d2c1a0-0000-4000-8000-000000000000",
+    "detail-type": "Scheduled Event",
+    "source": "aws.events",
+    "account": "000000000000",
+    "time": "2027-12-31T16:10:00Z",
+    "region": "ap-southeast-1",
+    "resources": ["arn:aws:events:ap-southeast-1:000000000000:rule/omnistore-test-expire_points"],
+    "detail": {},
+}
 
 
 def at(dt: datetime) -> None:
@@ -74,9 +89,14 @@ def event(type_: str, data: dict) -> dict:
     return {"id": new_id(), "type": type_, "occurred_at": clock.iso(clock.now()), "data": data}
 
 
-def deliver(e: dict) -> None:
+def deliver(e: dict, subscriptions=SUBSCRIPTIONS) -> None:
     """Through the consumer (once per subscriber and event id), as the events Lambda does."""
-    events.handle_record(json.dumps(e), SUBSCRIPTIONS)
+    events.handle_record(json.dumps(e), subscriptions)
+
+
+def deliver_points(e: dict) -> None:
+    """A hand-made order event, to the points' subscribers only (printing and SMS want a whole order)."""
+    deliver(e, points_subscribers.SUBSCRIPTIONS)
 
 
 # =========================================================================================== settings
@@ -255,4 +275,212 @@ def test_adjustments_head_office_only_never_negative(api, world):
     assert (
         api.post("/admin/members/nope/points-adjustments", {"points": 5, "reason": "x"}, token=world.hq).status == 404
     )
+    books_balance(mid)
+
+
+# =========================================================================================== orders
+def sale(api, world, mid: str, qty: int = 1) -> dict:
+    r = api.post(
+        "/pos/sales",
+        {"lines": [{"sku": "WLY-52-500", "qty": qty}], "payment": {"method": "cash"}, "member_code": member_code(mid)},
+        token=world.clerk_a,
+    )
+    assert r.status == 201, r
+    return r.json
+
+
+def test_completed_till_sale_earns_once_and_a_refund_takes_back_in_proportion(api, world):
+    put_settings(api, world.hq)  # 2 points per yuan
+    world.receive(world.a, {"WLY-52-500": 5})
+    mid, tok = member("buyer-1")
+    drain_events()
+    s = sale(api, world, mid, qty=2)  # 2 x 1099.00
+    completed = [e for e in drain_events() if e["type"] == "OrderCompleted"]
+    assert len(completed) == 1 and balance(mid) == 100 + 4396
+    deliver(completed[0])
+    points.on_order_completed(completed[0])  # past the consumer's guard: the order's guard
+    assert balance(mid) == 100 + 4396
+    entry = ledger(api, tok)[0]
+    assert (entry["kind"], entry["amount"], entry["ref"]) == ("earn", 4396, {"type": "order", "id": s["order_id"]})
+    at(NOON + timedelta(minutes=5))
+    r = api.post(
+        f"/pos/orders/{s['order_id']}/refunds",
+        {"lines": [{"sku": "WLY-52-500", "qty": 1}], "reason": "退一瓶"},
+        token=world.clerk_a,
+    )
+    assert r.status == 201, r
+    refunded = [e for e in drain_events() if e["type"] == "RefundCompleted"]
+    assert balance(mid) == 100 + 4396 - 2198
+    deliver(refunded[0])
+    points.on_refund_completed(refunded[0])
+    assert balance(mid) == 100 + 2198
+    assert ledger(api, tok)[0]["kind"] == "refund_takeback"
+    books_balance(mid)
+
+
+def test_level_multiplier_delivery_and_wallet_bonus_from_the_snapshot(api, world):
+    put_settings(api, world.hq, earn_per_yuan=1)
+    mid, _ = member("level-buyer")
+    drain_events()
+    order = {
+        "order_id": new_id(),
+        "member_id": mid,
+        "payable_fen": 20_000,
+        "delivery_fen": 1000,
+        "payment": {"method": "wallet", "wallet": {"principal_fen": 15_000, "bonus_fen": 5000}},
+        "member_level": {"level_id": new_id(), "points_multiplier_bp": 15_000},
+        "applied": [],
+    }
+    deliver_points(event("OrderCompleted", order))
+    assert balance(mid) == 100 + 210  # (200 - 10 - 50) yuan x 1.5
+    deliver_points(event("OrderCompleted", {**order, "member_id": None, "order_id": new_id()}))  # a guest: nothing
+    assert balance(mid) == 310
+
+
+def test_refunds_give_back_used_points_and_take_back_earned_even_below_zero(api, world):
+    put_settings(api, world.hq, earn_per_yuan=1)
+    mid, tok = member("refunded")
+    drain_events()
+    oid = new_id()
+    order = {
+        "order_id": oid,
+        "member_id": mid,
+        "status": "COMPLETED",
+        "payable_fen": 10_000,
+        "refunded_fen": 0,
+        "applied": [{"kind": "points", "id": "points", "points": 300, "discount_fen": 300}],
+    }
+    with transaction() as tx:  # the checkout took 300 points (the lead's seam)
+        points_repo.add_redeem(tx, mid, 100, "order", oid)
+    deliver_points(event("OrderCompleted", order))  # earns 100
+    assert balance(mid) == 100 - 100 + 100
+    # head office takes the rest away, then the customer returns 30 % and then 70 %
+    api.post(f"/admin/members/{mid}/points-adjustments", {"points": -100, "reason": "x"}, token=world.hq)
+    first = event(
+        "RefundCompleted",
+        {
+            **order,
+            "status": "PARTIALLY_REFUNDED",
+            "refunded_fen": 3000,
+            "refund": {"refund_id": new_id(), "amount_fen": 3000},
+        },
+    )
+    deliver_points(first)
+    assert balance(mid) == 0 + 90 - 30  # 30 % of 300 used back, 30 % of 100 earned taken
+    deliver_points(first)
+    points.on_refund_completed(first)
+    assert balance(mid) == 60
+    api.post(f"/admin/members/{mid}/points-adjustments", {"points": -60, "reason": "x"}, token=world.hq)
+    second = event(
+        "RefundCompleted",
+        {**order, "status": "REFUNDED", "refunded_fen": 10_000, "refund": {"refund_id": new_id(), "amount_fen": 7000}},
+    )
+    deliver_points(second)
+    assert balance(mid) == 210 - 70  # the rest: 300 back in all, 100 taken in all
+    kinds = [(e["kind"], e["amount"]) for e in ledger(api, tok)[:2]]
+    assert sorted(kinds) == [("refund_return", 210), ("refund_takeback", -70)]
+    books_balance(mid)
+
+
+def test_claw_back_may_leave_the_balance_negative(api, world):
+    put_settings(api, world.hq, earn_per_yuan=1, signup_points=0)
+    mid, _ = member("spender")
+    drain_events()
+    order = {"order_id": new_id(), "member_id": mid, "status": "COMPLETED", "payable_fen": 50_000, "applied": []}
+    deliver_points(event("OrderCompleted", order))
+    with transaction() as tx:
+        points_repo.add_redeem(tx, mid, 500, "order", new_id())  # spent on another order
+    deliver_points(
+        event(
+            "RefundCompleted",
+            {
+                **order,
+                "status": "REFUNDED",
+                "refunded_fen": 50_000,
+                "refund": {"refund_id": new_id(), "amount_fen": 50_000},
+            },
+        )
+    )
+    assert balance(mid) == -500
+    books_balance(mid)
+
+
+def test_refund_before_the_completion_is_credited_waits(api, world):
+    mid, _ = member("early-refund")
+    drain_events()
+    order = {"order_id": new_id(), "member_id": mid, "status": "PARTIALLY_REFUNDED", "payable_fen": 1000}
+    early = event(
+        "RefundCompleted", {**order, "refunded_fen": 500, "refund": {"refund_id": new_id(), "amount_fen": 500}}
+    )
+    with pytest.raises(points.RetryLater):
+        points.on_refund_completed(early)
+    deliver_points(event("OrderCompleted", {**order, "status": "COMPLETED"}))
+    points.on_refund_completed(early)
+    assert balance(mid) == 100 + 10 - 5
+
+
+# =========================================================================================== checkout seam
+def test_redeem_and_return_in_the_callers_transaction(api, world):
+    mid, tok = member("redeemer")
+    drain_events()
+    got = batch_get([points_repo.account_key(mid)])
+    assert points_repo.balance_in(got, mid) == 100 and points_repo.balance_in({}, mid) == 0
+    oid = new_id()
+    with pytest.raises(TxCancelled) as e:
+        with transaction() as tx:
+            points_repo.add_redeem(tx, mid, 101, "order", oid)
+    assert e.value.failed == [("points", mid)]
+    with pytest.raises(TxCancelled):
+        with transaction() as tx:
+            points_repo.add_redeem(tx, new_id(), 1, "order", oid)  # no account: nothing to redeem
+    with transaction() as tx:
+        points_repo.add_redeem(tx, mid, 60, "order", oid)
+    assert balance(mid) == 40
+    at(NOON + timedelta(minutes=1))
+    with transaction() as tx:  # the order is cancelled: the points come back ...
+        points_repo.add_return(tx, mid, 60, "order", oid)
+    assert balance(mid) == 100 and int(points_repo.get_account(mid).unlotted) == 60
+    assert [(e["kind"], e["amount"], e["balance_after"]) for e in ledger(api, tok)] == [
+        ("return", 60, 100),
+        ("redeem", -60, 40),
+        ("signup", 100, 100),
+    ]
+    drain_events()  # ... and PointsReturned puts them into a lot of their own
+    acct = points_repo.get_account(mid)
+    assert (int(acct.unlotted), int(acct.earned)) == (0, 160)
+    assert [(int(x.start), int(x.amount), x.source) for x in points_repo.lots(mid)] == [
+        (0, 100, "signup"),
+        (100, 60, "return"),
+    ]
+    books_balance(mid)
+
+
+# =========================================================================================== expiry
+def test_lots_expire_fifo_once_after_the_end_of_the_next_year(api, world):
+    put_settings(api, world.hq, signup_points=0)
+    mid, _ = member("expiring")
+    drain_events()
+    url = f"/admin/members/{mid}/points-adjustments"
+    assert api.post(url, {"points": 100, "reason": "2026"}, token=world.hq).status == 201
+    at(datetime(2027, 3, 1, 4, tzinfo=UTC))
+    hq = token_for("hq_admin", sub="01JHQADMIN0000000000000000")
+    assert api.post(url, {"points": 50, "reason": "2027"}, token=hq).status == 201
+    with transaction() as tx:
+        points_repo.add_redeem(tx, mid, 120, "order", new_id())  # FIFO: all of 2026's lot, 20 of 2027's
+    assert [x.expires_on for x in points_repo.lots(mid)] == ["2027-12-31", "2028-12-31"]
+    at(datetime(2027, 12, 31, 15, 59, tzinfo=UTC))  # 23:59 on the last day: nothing due yet
+    assert points.expire_due()["processed"] == 0
+    at(datetime(2027, 12, 31, 16, 10, tzinfo=UTC))  # 00:10 Jan 1 2028 local
+    assert points_jobs.expire_points(SCHEDULED, LocalContext("t")) == {
+        "read": 1,
+        "processed": 1,
+        "points": 0,
+    }  # 2026's lot was used up
+    assert balance(mid) == 30
+    at(datetime(2028, 12, 31, 16, 10, tzinfo=UTC))
+    assert points.expire_due() == {"read": 1, "processed": 1, "points": 30}
+    assert balance(mid) == 0
+    assert points.expire_due()["read"] == 0  # the mark moved on; the lot left the index
+    newest = ledger(api, token_for("member", sub=mid))[0]  # a fresh login two years on
+    assert (newest["kind"], newest["amount"], newest["balance_after"]) == ("expire", -30, 0)
     books_balance(mid)
