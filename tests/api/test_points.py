@@ -225,6 +225,29 @@ def test_streak_gift_becomes_a_coupon_once(api, world):
     assert balance(mid) == 100  # no check-in points configured
 
 
+def test_a_gift_that_cannot_be_given_is_skipped(api, world):
+    from chalicelib.coupons import services as coupons
+
+    body = {
+        "title": "暂停的礼",
+        "purpose": "push",
+        "kind": "amount_off",
+        "threshold_fen": 1000,
+        "off_fen": 300,
+        "validity": {"valid_days": 7},
+        "total_stock": 10,
+    }
+    tid = api.post("/admin/coupon-templates", body, token=world.hq).json["template_id"]
+    center = api.post("/admin/coupon-templates", {**body, "purpose": "center"}, token=world.hq).json["template_id"]
+    assert api.post(f"/admin/coupon-templates/{tid}/pause", token=world.hq).status == 200
+    mid, tok = member("unlucky")
+    drain_events()
+    assert coupons.grant_checkin_gift(mid, tid, new_id()) is None  # paused
+    assert coupons.grant_checkin_gift(mid, center, new_id()) is None  # not a push template
+    assert coupons.grant_checkin_gift(mid, new_id(), new_id()) is None  # unknown
+    assert api.get("/shop/me/coupons", token=tok).json["items"] == []
+
+
 # =========================================================================================== ledger + adjustments
 def test_ledger_newest_first_paginated_with_balance_after(api, world):
     mid, tok = member("ledger")
