@@ -478,6 +478,25 @@ def test_redeem_and_return_in_the_callers_transaction(api, world):
     books_balance(mid)
 
 
+def test_a_change_based_on_a_stale_read_is_tried_again(api, world, monkeypatch):
+    mid, _ = member("raced")
+    drain_events()
+    stale = points_repo.get_account(mid)
+    with transaction() as tx:  # a checkout redeems between the read and the write
+        points_repo.add_redeem(tx, mid, 40, "order", new_id())
+    real, reads = points_repo.get_account, []
+
+    def first_stale(member_id):
+        reads.append(member_id)
+        return stale if len(reads) == 1 else real(member_id)
+
+    monkeypatch.setattr(points_repo, "get_account", first_stale)
+    r = api.post(f"/admin/members/{mid}/points-adjustments", {"points": 10, "reason": "x"}, token=world.hq)
+    assert r.status == 201 and r.json["balance"] == 70 and len(reads) >= 2
+    assert [(int(x.start), int(x.amount)) for x in points_repo.lots(mid)] == [(0, 100), (100, 10)]
+    books_balance(mid)
+
+
 # =========================================================================================== expiry
 def test_lots_expire_fifo_once_after_the_end_of_the_next_year(api, world):
     put_settings(api, world.hq, signup_points=0)
