@@ -17,6 +17,8 @@ from chalicelib.inventory.api import inventory_api
 from chalicelib.members.api import members_api
 from chalicelib.orders.api import orders_api
 from chalicelib.orders.jobs import orders_jobs
+from chalicelib.points.api import points_api
+from chalicelib.points.jobs import points_jobs
 from chalicelib.printing.api import printing_api
 from chalicelib.printing.jobs import printing_jobs
 from chalicelib.promotions.api import promotions_api
@@ -40,6 +42,7 @@ app.register_blueprint(sms_api)
 app.register_blueprint(promotions_api)
 app.register_blueprint(coupons_api)
 app.register_blueprint(wallet_api)
+app.register_blueprint(points_api)
 app.register_blueprint(openapi_api)
 app.register_blueprint(orders_jobs)
 app.register_blueprint(events_jobs)
@@ -47,6 +50,7 @@ app.register_blueprint(events_consumer)
 app.register_blueprint(printing_jobs)
 app.register_blueprint(sms_jobs)
 app.register_blueprint(coupons_jobs)
+app.register_blueprint(points_jobs)
 
 gc.freeze()  # what import created lives as long as the process: keep it out of future collections
 gc.enable()

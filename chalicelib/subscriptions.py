@@ -13,6 +13,7 @@ from chalicelib.core.queues import process_batch
 from chalicelib.coupons import subscribers as coupons
 from chalicelib.inventory import subscribers as inventory
 from chalicelib.members import subscribers as members
+from chalicelib.points import subscribers as points
 from chalicelib.printing import subscribers as printing
 from chalicelib.sms import subscribers as sms
 
@@ -20,8 +21,9 @@ SUBSCRIPTIONS: list[events.Subscription] = [
     *inventory.SUBSCRIPTIONS,  # StockMoved -> low-stock alert (LowStock)
     *printing.SUBSCRIPTIONS,  # OrderPaid, RefundCompleted -> tickets
     *sms.SUBSCRIPTIONS,  # OrderPaid, OrderReady, RefundCompleted, LowStock, PrinterOffline, ... -> SMS
-    *coupons.SUBSCRIPTIONS,  # MemberJoined -> new-member pack; OrderPaid -> coupons used
+    *coupons.SUBSCRIPTIONS,  # MemberJoined -> new-member pack; OrderPaid -> coupons used; CheckinGift -> coupon
     *members.SUBSCRIPTIONS,  # OrderCompleted, RefundCompleted, WalletRecharged -> growth, level (MemberLevelChanged)
+    *points.SUBSCRIPTIONS,  # MemberJoined, OrderCompleted, RefundCompleted, PointsReturned -> points
 ]
 
 events_consumer = Blueprint(__name__)

@@ -516,6 +516,37 @@ def on_member_joined(event: dict[str, Any]) -> None:
     )
 
 
+CHECKIN_GIFT = "checkin"
+
+
+def grant_checkin_gift(member_id: str, template_id: str, checkin_id: str) -> CouponItem | None:
+    """A check-in streak gift (the points domain's ``CheckinGift``): one coupon of a push template, once per
+    check-in, ever (guard CHECKINGIFT#<checkin_id> in the grant's transaction). None - and a warning - when it
+    cannot be given (unknown, paused or ended template, out of stock, the member's limit, already given)."""
+    try:
+        tpl = repository.get_template(template_id)
+        domain.check_issuable(template_fields(tpl), clock.now(), clock.business_tz(), domain.PUSH)
+        return _issue_one(
+            tpl,
+            member_id,
+            CHECKIN_GIFT,
+            checkin_id,
+            check_block=False,
+            guards=[(f"CHECKINGIFT#{checkin_id}", member_id, checkin_id)],
+            announce={"source": CHECKIN_GIFT, "checkin_id": checkin_id},
+        )
+    except (Conflict, NotFound) as e:
+        logger.warning(
+            "check-in gift not granted", extra={"member_id": member_id, "template_id": template_id, "code": e.code}
+        )
+        return None
+
+
+def on_checkin_gift(event: dict[str, Any]) -> None:
+    data = event["data"]
+    grant_checkin_gift(data["member_id"], data["template_id"], data["checkin_id"])
+
+
 def on_order_paid(event: dict[str, Any]) -> None:
     """Coupons an online order locked become USED once it is paid (till sales use them at once)."""
     order = event["data"]
