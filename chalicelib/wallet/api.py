@@ -143,6 +143,20 @@ def start_recharge(req: Req):
 
 @route(
     wallet_api,
+    "/shop/wallet/recharges",
+    "GET",
+    roles=MEMBERS,
+    query=PageQuery,
+    response=PageOut[RechargeOut],
+    tag="shop",
+    summary="My recharges, newest first",
+)
+def my_recharges(req: Req):
+    return services.my_recharges(req.principal, req.query.limit, req.query.next)
+
+
+@route(
+    wallet_api,
     "/shop/wallet/recharges/{recharge_id}",
     "GET",
     roles=MEMBERS,

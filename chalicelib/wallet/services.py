@@ -145,6 +145,11 @@ def my_ledger(principal: Principal, limit: int, cursor: str | None) -> PageOut[L
     return PageOut[LedgerEntryOut](items=items, next=nxt)
 
 
+def my_recharges(principal: Principal, limit: int, cursor: str | None) -> PageOut[RechargeOut]:
+    p = repository.recharges_page(principal.sub, limit, cursor)
+    return PageOut[RechargeOut](items=[recharge_out(i) for i in p.items], next=p.next)
+
+
 def my_recharge(principal: Principal, recharge_id: str) -> RechargeOut:
     item = _recharge(recharge_id)
     principal.require_member(item.member_id)

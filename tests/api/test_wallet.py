@@ -238,6 +238,10 @@ def test_online_recharge_refuses_bad_input(api, world, wallet, alice, bob):
     assert api.post("/shop/wallet/recharges", {"amount_fen": 10000}, token=world.clerk_a).status == 403
     r = api.get(f"/shop/wallet/recharges/{rc['recharge_id']}", token=bob)
     assert (r.status, r.code) == (403, "MEMBER_SCOPE")
+    mine = api.get("/shop/wallet/recharges", token=alice).json
+    assert [x["recharge_id"] for x in mine["items"]] == [rc["recharge_id"]] and mine["next"] is None
+    assert api.get("/shop/wallet/recharges", token=bob).json["items"] == []
+    assert api.get("/shop/wallet/recharges", token=world.hq).status == 403
     r = api.get("/shop/wallet/recharges/01JN0SUCHRECHARGE000000000", token=alice)
     assert (r.status, r.code) == (404, "RECHARGE_NOT_FOUND")
 
