@@ -213,6 +213,8 @@ class SeedResult:
     staff_created: int = 0
     products_created: int = 0
     stock_lines: int = 0
+    levels_created: int = 0
+    packages_created: int = 0
     store_ids: dict[str, str] = field(default_factory=dict)  # store name -> store_id
 
 
@@ -269,6 +271,7 @@ def run(log: Callable[[str], None] = lambda _msg: None) -> SeedResult:
                 log(f"product {p['sku']} skipped: {e.code} {e.message}")
 
     result.stock_lines = _opening_stock(result.store_ids, log)
+    result.levels_created, result.packages_created = _member_programme()
 
     for a in staff_accounts():  # hq last: its presence means "seeded"
         store_id = result.store_ids[a["store"]] if a["store"] else None
@@ -282,9 +285,55 @@ def run(log: Callable[[str], None] = lambda _msg: None) -> SeedResult:
             pass
     log(
         f"seeded {result.stores_created} stores, {result.products_created} products, "
-        f"{result.staff_created} staff accounts"
+        f"{result.staff_created} staff accounts, {result.levels_created} member levels, "
+        f"{result.packages_created} recharge packages"
     )
     return result
+
+
+# The member programme of the demo chain: three levels (growth in fen of paid goods and recharged principal) and
+# the recharge packages ("充就送") the stores advertise.
+LEVELS = [
+    {"name": "普通会员", "rank": 0, "growth_min": 0, "perks": ["生日礼券"]},
+    {
+        "name": "银卡会员",
+        "rank": 1,
+        "growth_min": 50000,
+        "orders_min": 3,
+        "discount_bp": 300,
+        "points_multiplier_bp": 12000,
+        "perks": ["会员价", "积分1.2倍"],
+    },
+    {
+        "name": "金卡会员",
+        "rank": 2,
+        "growth_min": 300000,
+        "discount_bp": 500,
+        "points_multiplier_bp": 15000,
+        "perks": ["会员价", "积分1.5倍", "免费送货"],
+    },
+]
+PACKAGES = [
+    {"title": "充200送20", "pay_fen": 20000, "bonus_fen": 2000},
+    {"title": "充500送80", "pay_fen": 50000, "bonus_fen": 8000},
+    {"title": "充1000送200", "pay_fen": 100000, "bonus_fen": 20000},
+]
+
+
+def _member_programme() -> tuple[int, int]:
+    """Levels and recharge packages, through the same use cases head office uses."""
+    from chalicelib.core.auth import HQ_ADMIN, Principal
+    from chalicelib.members import services as members
+    from chalicelib.members.schemas import LevelIn
+    from chalicelib.wallet import services as wallet
+    from chalicelib.wallet.schemas import PackageCreate
+
+    hq = Principal(sub="seed", role=HQ_ADMIN)
+    existing = {lv.name for lv in members.levels()}
+    levels = [members.create_level(LevelIn(**lv)) for lv in LEVELS if lv["name"] not in existing]
+    titles = {p.title for p in wallet.list_packages(200, None).items}
+    packages = [wallet.create_package(hq, PackageCreate(**p)) for p in PACKAGES if p["title"] not in titles]
+    return len(levels), len(packages)
 
 
 def opening_qty(store_code: str, sku: str, category: str) -> int:

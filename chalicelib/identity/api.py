@@ -11,7 +11,6 @@ from chalicelib.identity.schemas import (
     DevLogin,
     MemberCodeOut,
     MemberLoginOut,
-    MemberOut,
     PhoneBind,
     PhoneBound,
     StaffCreate,
@@ -67,11 +66,6 @@ def wechat_login(req: Req):
 )
 def dev_login(req: Req):
     return services.dev_login(req.body)
-
-
-@route(identity_api, "/shop/me", "GET", roles=MEMBERS, response=MemberOut, tag="shop", summary="The logged-in member")
-def me(req: Req):
-    return services.me(req.principal)
 
 
 @route(

@@ -35,12 +35,12 @@ def check_may_create_staff(actor: Principal, role: str, store_id: str | None) ->
 
 @dataclass(frozen=True)
 class MemberCard:
-    """What pricing and the till need of a member (read in the cart's BatchGetItem, see
-    ``repository.member_in``)."""
+    """Who a member is, for a view another domain assembles from one BatchGetItem (``repository.member_in``)."""
 
     member_id: str
-    level: int
+    nickname: str | None
     phone: str | None
+    status: str
 
 
 # =========================================================================================== member codes

@@ -78,7 +78,7 @@ def member_in(got: Mapping[tuple[str, str], Any], member_id: str) -> MemberCard 
     item = got.get(member_key(member_id))
     if not isinstance(item, MemberItem):
         return None
-    return MemberCard(member_id=item.member_id, level=int(item.level or 0), phone=item.phone)
+    return MemberCard(member_id=item.member_id, nickname=item.nickname, phone=item.phone, status=item.status)
 
 
 def member_phones(member_ids: list[str]) -> dict[str, str | None]:

@@ -151,13 +151,6 @@ def dev_login(cmd: DevLogin) -> MemberLoginOut:
     return _member_login(cmd.openid, None, cmd.phone, cmd.nickname)
 
 
-def me(principal: Principal) -> MemberOut:
-    item = repository.get_member(principal.sub)
-    if item is None:
-        raise NotFound("No such member", code=IdentityCode.MEMBER_NOT_FOUND)
-    return member_out(item)
-
-
 # --------------------------------------------------------------------------------------- member codes
 DRAWS = 3  # a collision among 10^17 codes is already unlikely; three is plenty
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from chalicelib.core.auth import HQ, MANAGERS, STAFF_ROLES, STORE_BOUND
+from chalicelib.core.auth import HQ, MANAGERS, MEMBERS, STAFF_ROLES, STORE_BOUND
 from chalicelib.core.http import Req, route
 from chalicelib.core.schemas import PageOut
 from chalicelib.members import services
@@ -16,6 +16,8 @@ from chalicelib.members.schemas import (
     LevelList,
     LevelOut,
     LevelPatch,
+    MeOut,
+    MeUpdate,
 )
 
 members_api = Blueprint(__name__)
@@ -118,3 +120,22 @@ def admin_member(req: Req, member_id: str):
 )
 def correct_birthday(req: Req, member_id: str):
     return services.correct_birthday(member_id, req.body)
+
+
+@route(members_api, "/shop/me", "GET", roles=MEMBERS, response=MeOut, tag="shop", summary="The member's page")
+def me(req: Req):
+    return services.me(req.principal)
+
+
+@route(
+    members_api,
+    "/shop/me",
+    "PATCH",
+    roles=MEMBERS,
+    body=MeUpdate,
+    response=MeOut,
+    tag="shop",
+    summary="Change the nickname; set the birthday (once: staff correct it)",
+)
+def update_me(req: Req):
+    return services.update_me(req.principal, req.body)

@@ -105,3 +105,33 @@ class BirthdayIn(Body):
 class MeUpdate(Body):
     nickname: Name | None = None
     birthday: date | None = Field(default=None, description="Can be set once by the member; staff correct it")
+
+
+class NextLevel(Out):
+    name: str
+    growth_needed: int = Field(description="Growth (fen) still needed for it")
+
+
+class WalletView(Out):
+    balance_fen: int
+    principal_fen: int
+    bonus_fen: int
+
+
+class ReferrerView(Out):
+    member_id: str
+    nickname: str | None
+
+
+class MeOut(Out):
+    member_id: str
+    nickname: str | None
+    phone_masked: str | None
+    birthday: str | None
+    level: LevelRef | None
+    growth: int = Field(description="Growth in fen: paid goods and recharged principal, less refunds")
+    next_level: NextLevel | None
+    points: int
+    wallet: WalletView
+    referrer: ReferrerView | None = Field(default=None, description="Set by referral binding (distribution)")
+    distributor: bool = False

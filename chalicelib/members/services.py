@@ -8,7 +8,7 @@ from typing import Any
 
 from chalicelib.core import clock, phones
 from chalicelib.core.auth import MEMBER, Principal
-from chalicelib.core.dynamo import TxCancelled, register_cache, transaction
+from chalicelib.core.dynamo import TxCancelled, batch_get, register_cache, transaction
 from chalicelib.core.errors import Conflict, NotFound, TryAgain, ValidationFailed
 from chalicelib.core.events import Event
 from chalicelib.core.ids import new_id
@@ -29,8 +29,14 @@ from chalicelib.members.schemas import (
     LevelOut,
     LevelPatch,
     LevelRef,
+    MeOut,
+    MeUpdate,
+    NextLevel,
+    WalletView,
 )
+from chalicelib.points import repository as points
 from chalicelib.pricing import domain as engine
+from chalicelib.wallet import repository as wallet
 
 # --------------------------------------------------------------------------------------- levels
 LEVELS_CACHE_S = 30.0  # read by every priced cart with a member; a change shows within this
@@ -272,3 +278,47 @@ def correct_birthday(member_id: str, cmd: BirthdayIn) -> AdminMemberOut:
     admin_member(member_id)  # 404 for an unknown member
     set_birthday(member_id, cmd.birthday.isoformat(), "staff")
     return admin_member(member_id)
+
+
+# --------------------------------------------------------------------------------------- the member's own view
+def me(principal: Principal) -> MeOut:
+    """The member's page: who, level and the growth to the next one, points, wallet: one BatchGetItem."""
+    mid = principal.sub
+    got = batch_get(
+        [identity.member_key(mid), repository.profile_key(mid), points.account_key(mid), wallet.account_key(mid)]
+    )
+    card = identity.member_in(got, mid)
+    if card is None or card.status != "active":
+        raise NotFound("No such member", code=IdentityCode.MEMBER_NOT_FOUND)
+    profile = repository.profile_in(got, mid)
+    growth = int(profile.growth_fen) if profile else 0
+    current = domain.level_for(levels(), growth, int(profile.paid_orders) if profile else 0)
+    nxt = domain.next_level(levels(), current, growth)
+    balance = wallet.balance_in(got, mid)
+    return MeOut(
+        member_id=mid,
+        nickname=card.nickname,
+        phone_masked=phones.mask(card.phone),
+        birthday=profile.birthday if profile else None,
+        level=LevelRef(level_id=current.level_id, name=current.name, rank=current.rank) if current else None,
+        growth=growth,
+        next_level=NextLevel(name=nxt[0].name, growth_needed=nxt[1]) if nxt else None,
+        points=points.balance_in(got, mid),
+        wallet=WalletView(
+            balance_fen=balance.principal_fen + balance.bonus_fen,
+            principal_fen=balance.principal_fen,
+            bonus_fen=balance.bonus_fen,
+        ),
+    )
+
+
+def update_me(principal: Principal, cmd: MeUpdate) -> MeOut:
+    """Nickname any time; the birthday once (staff correct it)."""
+    if cmd.birthday is not None:
+        set_birthday(principal.sub, cmd.birthday.isoformat(), "member")
+    if cmd.nickname is not None:
+        member = identity.get_member(principal.sub)
+        if member is None:
+            raise NotFound("No such member", code=IdentityCode.MEMBER_NOT_FOUND)
+        identity.set_nickname(member, cmd.nickname)
+    return me(principal)

@@ -34,11 +34,14 @@ from chalicelib.orders.errors import OrderCode
 from chalicelib.orders.models import OrderItem
 from chalicelib.orders.schemas import OrderOut, PosQuoteIn, PosSaleIn, QuoteOut, ShopQuoteIn
 from chalicelib.orders.views import cart_of, order_out, snapshot
-from chalicelib.payments.errors import PaymentCode
+from chalicelib.points import repository as points_repo
+from chalicelib.points.errors import PointsCode
 from chalicelib.pricing.domain import CartLine, Priced
 from chalicelib.pricing.errors import PricingCode
 from chalicelib.stores import domain as store_domain
 from chalicelib.stores import services as stores
+from chalicelib.wallet import domain as wallet_domain
+from chalicelib.wallet import repository as wallet_repo
 
 BATCH_KEYS = 100  # one BatchGetItem
 
@@ -147,6 +150,11 @@ class _Plan:
         self.store_id, self.cart, self.products = store_id, cart, products
         self.priced, self.problems, self.suggested = priced, problems, suggested
         self.member_level = pricing.member_level() if pricing is not None else None
+        self.wallet = pricing.wallet if pricing is not None else None
+
+    @property
+    def points_redeemed(self) -> int:
+        return self.priced.points_redeemed if self.priced else 0
 
     @property
     def stock_out(self) -> dict[str, int]:
@@ -178,7 +186,7 @@ def _shop_plan(principal: Principal, cmd: ShopQuoteIn, checkout: bool = False) -
         candidates = [cmd.store_id] + [s.store_id for s in domain.alternatives(infos, cmd.fulfillment, cmd.store_id)]
     else:
         candidates = [s.store_id for s in infos if s.active and s.open_now and domain.in_range(s, cmd.fulfillment)]
-    pricing = checkout_pricing.prepare("shop", cart, principal.sub, cmd.coupon_ids)
+    pricing = checkout_pricing.prepare("shop", cart, principal.sub, cmd.coupon_ids, cmd.points)
     # With a chosen store the batch holds its stock only, unless it falls short (then the others are read
     # to suggest one): the common checkout stays at one BatchGetItem.
     read = candidates[:1] if cmd.store_id else candidates
@@ -229,10 +237,12 @@ def _refuse(problems: list[dict]) -> None:
     for code, title, field_msg in (
         (CouponCode.UNKNOWN_COUPON, "Unknown coupon", "not one of your coupons"),
         (OrderCode.COUPON_NEEDS_MEMBER, "Coupons need a member", "coupons need member_code"),
+        (OrderCode.POINTS_NEED_MEMBER, "Points need a member", "points need member_code"),
     ):
         if code in codes:
+            field = "points" if code == OrderCode.POINTS_NEED_MEMBER else "coupon_ids"
             fields = [
-                {"field": "coupon_ids", "message": f"{p.get('coupon_id', '')} {field_msg}".strip()}
+                {"field": field, "message": f"{p.get('coupon_id', '')} {field_msg}".strip()}
                 for p in problems
                 if p["code"] == code
             ]
@@ -266,52 +276,61 @@ def _order_lines(priced: Priced) -> list[dict]:
     return [{**ln.as_dict(), "refunded_qty": 0, "refunded_fen": 0} for ln in priced.lines]
 
 
-def _commit_new_order(
-    item: OrderItem,
-    store_id: str,
-    cart: Mapping[str, int],
-    kind: str,
-    actor: str,
-    viewer: Principal,
-    coupon_ids: list[str],
-    reported: list[str],
-) -> OrderOut:
+def _commit_new_order(item: OrderItem, plan: _Plan, kind: str, viewer: Principal, reported: list[str]) -> OrderOut:
     """One transaction: stock out of the store (+ ledger, StockMoved), the chosen coupons locked (a till sale:
-    used), the order, its events (``reported``: event types carrying the order's snapshot), the Idempotency-Key
-    marker."""
+    used), the points redeemed, a till sale's wallet payment, the order, its events (``reported``: event types
+    carrying the order's snapshot), the Idempotency-Key marker."""
     out = order_out(item, viewer)
     claim = idempotency.current()
     try:
         with transaction() as tx:
             stock_repo.add_movement(
                 tx,
-                store_id,
-                stock_domain.movement_deltas(kind, cart),
+                plan.store_id,
+                stock_domain.movement_deltas(kind, plan.stock_out),
                 kind,
                 ref_type="order",
                 ref_id=item.order_id,
-                actor=actor,
+                actor=viewer.sub,
             )
-            coupons.add_locks(tx, item.member_id, coupon_ids, item.order_id, final=item.channel == "pos")
+            coupons.add_locks(tx, item.member_id, plan.coupon_ids, item.order_id, final=item.channel == "pos")
+            _add_member_effects(tx, item, plan)
             repository.add_order(tx, item)
             events.add(tx, [Event(t, snapshot(item)) for t in reported])
             if claim is not None:
                 claim.add_to(tx, 201, out.model_dump(mode="json"))
     except TxCancelled as e:
-        if idempotency.MARKER_TAG in e.failed:
-            raise idempotency.Replay()
-        if any(t and t[0] == "stock" for t in e.failed):
-            raise out_of_stock(store_id, cart, e.failed)
-        taken = [t[1] for t in e.failed if t and t[0] == "coupon"]
-        if taken:
-            raise Conflict(
-                "The coupon was just used by another order (or has expired)",
-                code=CouponCode.COUPON_UNAVAILABLE,
-                details={"coupon_ids": taken},
-            )
-        raise
-    metrics.count("OrdersCreated", channel=item.channel, store_id=store_id)
+        raise _refusal(e, item, plan)
+    metrics.count("OrdersCreated", channel=item.channel, store_id=plan.store_id)
     return out
+
+
+def _add_member_effects(tx, item: OrderItem, plan: _Plan) -> None:
+    """The member's points redeemed by the order and, for a till sale paid from the wallet, the wallet debit."""
+    if plan.points_redeemed:
+        points_repo.add_redeem(tx, item.member_id, plan.points_redeemed, "order", item.order_id)
+    paid = (item.payment or {}).get("wallet")
+    if paid:
+        wallet_repo.add_payment(tx, item.member_id, paid["principal_fen"], paid["bonus_fen"], "order", item.order_id)
+
+
+def _refusal(e: TxCancelled, item: OrderItem, plan: _Plan) -> Exception:
+    if idempotency.MARKER_TAG in e.failed:
+        return idempotency.Replay()
+    if any(t and t[0] == "stock" for t in e.failed):
+        return out_of_stock(plan.store_id, plan.stock_out, e.failed)
+    taken = [t[1] for t in e.failed if t and t[0] == "coupon"]
+    if taken:
+        return Conflict(
+            "The coupon was just used by another order (or has expired)",
+            code=CouponCode.COUPON_UNAVAILABLE,
+            details={"coupon_ids": taken},
+        )
+    if item.member_id and points_repo.balance_tag(item.member_id) in e.failed:
+        return Conflict("Not enough points (they were just used)", code=PointsCode.INSUFFICIENT_POINTS)
+    if item.member_id and wallet_repo.balance_tag(item.member_id) in e.failed:
+        return wallet_domain.insufficient(int(item.payable_fen), plan.wallet or wallet_domain.Balance(0, 0))
+    return e
 
 
 def create_order(principal: Principal, cmd: ShopQuoteIn) -> OrderOut:
@@ -343,9 +362,7 @@ def create_order(principal: Principal, cmd: ShopQuoteIn) -> OrderOut:
             created_by=principal.sub,
         ),
     )
-    return _commit_new_order(
-        item, plan.store_id, plan.stock_out, "order_hold", principal.sub, principal, plan.coupon_ids, ["OrderCreated"]
-    )
+    return _commit_new_order(item, plan, "order_hold", principal, ["OrderCreated"])
 
 
 # --------------------------------------------------------------------------------------- POS
@@ -353,7 +370,8 @@ def _pos_plan(principal: Principal, cmd: PosQuoteIn, checkout: bool = False) -> 
     member_id = identity.resolve_code(cmd.member_code)
     cart = cart_of(cmd.lines)
     store_id = principal.store_id
-    pricing = checkout_pricing.prepare("pos", cart, member_id, cmd.coupon_ids)
+    paying_by_wallet = getattr(getattr(cmd, "payment", None), "method", None) == "wallet"
+    pricing = checkout_pricing.prepare("pos", cart, member_id, cmd.coupon_ids, cmd.points, paying_by_wallet)
     products, stock, got = _load(cart, [store_id], extra=pricing.keys([store_id]), checkout=checkout)
     problems = _product_problems(cart, products, "pos")
     problems += [
@@ -396,6 +414,19 @@ def _scan_charge(pay, payable: int, order_id: str):
     return charge, {"transaction_id": charge.transaction_id, "trade_no": trade_no}
 
 
+def _wallet_split(member_id: str | None, payable: int, plan: _Plan) -> dict[str, Any]:
+    """A till sale paid from the member's wallet: principal and bonus in proportion to the balances read with
+    the cart (409 INSUFFICIENT_BALANCE when short; the debit's condition decides if they changed meanwhile)."""
+    if member_id is None:
+        raise ValidationFailed(
+            "Paying from the wallet needs the member's code",
+            code=OrderCode.WALLET_NEEDS_MEMBER,
+            details={"fields": [{"field": "member_code", "message": "required for payment.method wallet"}]},
+        )
+    principal, bonus = wallet_domain.split(payable, plan.wallet or wallet_domain.Balance(0, 0))
+    return {"wallet": {"principal_fen": principal, "bonus_fen": bonus}}
+
+
 def _undo_charge(trade_no: str, payable: int) -> None:
     from chalicelib.payments.client import get_client  # lazy: the payment client loads on first use
 
@@ -415,10 +446,10 @@ def pos_sale(principal: Principal, cmd: PosSaleIn) -> OrderOut:
     order_id = new_id()
     now = clock.iso(clock.now())
     payment: dict[str, Any] = {"method": pay.method, "amount_fen": payable, "paid_at": now}
-    if pay.method == "wallet":
-        raise Conflict("Wallet payment is not available yet", code=PaymentCode.PAYMENT_METHOD_UNAVAILABLE)
     charge = None
-    if pay.method == "cash":
+    if pay.method == "wallet":
+        payment |= _wallet_split(member_id, payable, plan)
+    elif pay.method == "cash":
         payment |= _cash(pay, payable)
     elif pay.method == "wechat_scan":
         charge, charged = _scan_charge(pay, payable, order_id)
@@ -445,16 +476,7 @@ def pos_sale(principal: Principal, cmd: PosSaleIn) -> OrderOut:
         ),
     )
     try:
-        return _commit_new_order(
-            item,
-            principal.store_id,
-            plan.stock_out,
-            "sale",
-            principal.sub,
-            principal,
-            plan.coupon_ids,
-            ["OrderPaid", "OrderCompleted"],
-        )
+        return _commit_new_order(item, plan, "sale", principal, ["OrderPaid", "OrderCompleted"])
     except Exception:
         if charge is not None:
             _undo_charge(payment["trade_no"], payable)

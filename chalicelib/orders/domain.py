@@ -236,3 +236,20 @@ def after_refund(lines: list[dict], amounts: Mapping[str, tuple[int, int]], stat
     if all(int(ln.get("refunded_qty", 0)) >= int(ln["qty"]) for ln in out if not ln.get("gift")):
         return out, REFUNDED
     return out, PARTIALLY_REFUNDED if status in (COMPLETED, PARTIALLY_REFUNDED) else status
+
+
+def points_used(applied: list[dict] | None) -> int:
+    """Points an order redeemed (its ``applied`` entry of kind points)."""
+    return sum(int(a.get("points", 0)) for a in applied or [] if a.get("kind") == "points")
+
+
+def wallet_refund_split(paid: dict, payable_fen: int, refunded_before: int, amount_fen: int) -> tuple[int, int]:
+    """(principal, bonus) a refund of ``amount_fen`` puts back into the wallet an order was paid from: the same
+    split as the payment, computed on the running refunded total so refunds that add up to the whole order put
+    back exactly what it took."""
+    bonus = int(paid.get("bonus_fen", 0))
+    if payable_fen <= 0:
+        return amount_fen, 0
+    after = min(refunded_before + amount_fen, payable_fen)
+    bonus_back = bonus * after // payable_fen - bonus * min(refunded_before, payable_fen) // payable_fen
+    return amount_fen - bonus_back, bonus_back

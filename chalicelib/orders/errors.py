@@ -14,6 +14,10 @@ class OrderCode(ErrorCode):
     CASH_SHORT = "CASH_SHORT"
     # quote problem (422 when ordering): coupons were chosen without a member
     COUPON_NEEDS_MEMBER = "COUPON_NEEDS_MEMBER"
+    # quote problem (422 when ordering): points were asked for without a member
+    POINTS_NEED_MEMBER = "POINTS_NEED_MEMBER"
+    # 422: a till sale paid from the wallet names no member (member_code)
+    WALLET_NEEDS_MEMBER = "WALLET_NEEDS_MEMBER"
     # quote problem (409 when ordering): the chosen store is closed now
     STORE_CLOSED = "STORE_CLOSED"
     # quote problem (409 when ordering): the chosen store does not take orders (unknown or inactive)

@@ -19,6 +19,7 @@ from chalicelib.orders.errors import OrderCode
 from chalicelib.orders.models import OrderItem
 from chalicelib.orders.schemas import OrderOut
 from chalicelib.orders.views import load_member_order, load_order, load_store_order, order_out, snapshot
+from chalicelib.points import repository as points_repo
 
 
 # --------------------------------------------------------------------------------------- cancel
@@ -52,6 +53,9 @@ def cancel_unpaid(item: OrderItem, reason: str, actor: str) -> OrderItem:
                     actor=actor,
                 )
                 coupons.add_releases(tx, item.member_id, release, item.order_id)
+                used = domain.points_used(item.applied)
+                if used and item.member_id:
+                    points_repo.add_return(tx, item.member_id, used, "order", item.order_id)
                 events.add(
                     tx,
                     [

@@ -72,6 +72,7 @@ class RefundItem(Item, discriminator="Refund"):
     amount_fen = NumberAttribute()
     reason = UnicodeAttribute()
     method = UnicodeAttribute(null=True)
+    wallet = JSONAttribute(null=True)  # {principal_fen, bonus_fen} put back into the wallet
     requested_by = UnicodeAttribute(null=True)
     provider_refund_id = UnicodeAttribute(null=True)
     settled_by = UnicodeAttribute(null=True)

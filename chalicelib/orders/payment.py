@@ -6,7 +6,7 @@ from __future__ import annotations
 from chalicelib.core import clock, events, metrics, phones
 from chalicelib.core.auth import Principal
 from chalicelib.core.dynamo import TxCancelled, transaction
-from chalicelib.core.errors import Conflict, NotFound
+from chalicelib.core.errors import Conflict, CoreCode, NotFound
 from chalicelib.core.events import Event
 from chalicelib.core.ids import new_id
 from chalicelib.core.logging import logger
@@ -17,6 +17,8 @@ from chalicelib.orders.models import OrderItem
 from chalicelib.orders.schemas import PrepayOut
 from chalicelib.orders.views import load_member_order, snapshot
 from chalicelib.payments.errors import PaymentCode
+from chalicelib.wallet import domain as wallet_domain
+from chalicelib.wallet import repository as wallet_repo
 
 
 def pay(principal: Principal, order_id: str, method: str) -> PrepayOut:
@@ -25,7 +27,7 @@ def pay(principal: Principal, order_id: str, method: str) -> PrepayOut:
     if item.pay_deadline and item.pay_deadline <= clock.iso(clock.now()):
         raise Conflict("The time to pay this order has passed", code=OrderCode.PAY_DEADLINE_PASSED)
     if method == "wallet":
-        raise Conflict("Wallet payment is not available yet", code=PaymentCode.PAYMENT_METHOD_UNAVAILABLE)
+        return _pay_by_wallet(item)
     from chalicelib.payments.client import get_client  # lazy: the payment client loads on first use
 
     member = members.get_member(principal.sub)
@@ -36,7 +38,7 @@ def pay(principal: Principal, order_id: str, method: str) -> PrepayOut:
         openid=member.openid,
         expires_at=clock.parse(item.pay_deadline),
     )
-    return PrepayOut(order_id=item.order_id, method="wechat", prepay=prepay.as_dict())
+    return PrepayOut(order_id=item.order_id, method="wechat", status=domain.PENDING_PAYMENT, prepay=prepay.as_dict())
 
 
 def _description(item: OrderItem) -> str:
@@ -74,25 +76,57 @@ def apply_payment(order_id: str, transaction_id: str, amount_fen: int, method: s
     customer = _customer(item.member_id)
     try:
         with transaction() as tx:
-            repository.change(
-                tx,
-                item,
-                domain.PENDING_PAYMENT,
-                [
-                    OrderItem.status.set(domain.PAID),
-                    OrderItem.payment.set(payment),
-                    OrderItem.paid_at.set(paid_at),
-                    OrderItem.customer.set(customer),
-                ]
-                + repository.leave_due_index(),
-            )
-            repository.add_payment_record(tx, transaction_id, order_id, method, amount_fen, "applied")
-            item.status, item.payment, item.paid_at, item.customer = domain.PAID, payment, paid_at, customer
-            events.add(tx, [Event("OrderPaid", snapshot(item))])
+            _mark_paid(tx, item, payment, customer)
     except TxCancelled:
         return apply_payment(order_id, transaction_id, amount_fen, method, paid_at)  # lost a race: re-read
     metrics.count("PaymentsApplied", method=method)
     return "applied"
+
+
+def _mark_paid(tx, item: OrderItem, payment: dict, customer: dict | None) -> None:
+    """The order PAID (only from PENDING_PAYMENT), its payment record and ``OrderPaid``, added to ``tx``."""
+    repository.change(
+        tx,
+        item,
+        domain.PENDING_PAYMENT,
+        [
+            OrderItem.status.set(domain.PAID),
+            OrderItem.payment.set(payment),
+            OrderItem.paid_at.set(payment["paid_at"]),
+            OrderItem.customer.set(customer),
+        ]
+        + repository.leave_due_index(),
+    )
+    repository.add_payment_record(
+        tx, payment["transaction_id"], item.order_id, payment["method"], payment["amount_fen"], "applied"
+    )
+    item.status, item.payment, item.paid_at, item.customer = domain.PAID, payment, payment["paid_at"], customer
+    events.add(tx, [Event("OrderPaid", snapshot(item))])
+
+
+def _pay_by_wallet(item: OrderItem) -> PrepayOut:
+    """Pay an online order from the member's wallet at once: principal and bonus in proportion to the balances,
+    one transaction with the order PAID and the wallet's conditional debit (never below zero)."""
+    payable = int(item.payable_fen)
+    balance = wallet_repo.get_balance(item.member_id, consistent=True)
+    principal, bonus = wallet_domain.split(payable, balance)  # 409 INSUFFICIENT_BALANCE when short
+    payment = {
+        "method": "wallet",
+        "transaction_id": f"W{item.order_id}",
+        "amount_fen": payable,
+        "paid_at": clock.iso(clock.now()),
+        "wallet": {"principal_fen": principal, "bonus_fen": bonus},
+    }
+    try:
+        with transaction() as tx:
+            _mark_paid(tx, item, payment, _customer(item.member_id))
+            wallet_repo.add_payment(tx, item.member_id, principal, bonus, "order", item.order_id)
+    except TxCancelled as e:
+        if wallet_repo.balance_tag(item.member_id) in e.failed:
+            raise wallet_domain.insufficient(payable, wallet_repo.get_balance(item.member_id, consistent=True))
+        raise Conflict("The order changed meanwhile (paid already?); reload it", code=CoreCode.ILLEGAL_STATE)
+    metrics.count("PaymentsApplied", method="wallet")
+    return PrepayOut(order_id=item.order_id, method="wallet", status=domain.PAID, prepay=None)
 
 
 def _customer(member_id: str | None) -> dict | None:

@@ -23,8 +23,12 @@ from chalicelib.members import repository as members
 from chalicelib.members import services as member_levels
 from chalicelib.members.domain import Level
 from chalicelib.orders.errors import OrderCode
+from chalicelib.points import repository as points
+from chalicelib.points import services as points_services
 from chalicelib.pricing import domain as engine
 from chalicelib.promotions import services as promotions
+from chalicelib.wallet import repository as wallet
+from chalicelib.wallet.domain import Balance
 
 
 @dataclass
@@ -35,7 +39,10 @@ class Pricing:
     promotions: list[engine.Promotion]
     read_member: bool
     gift_skus: set[str] = field(default_factory=set)
+    points_wanted: int = 0
+    read_wallet: bool = False  # a till sale paid from the wallet: its balance is read with the cart
     level: Level | None = None  # the member's level, known after ``price``
+    wallet: Balance | None = None  # the member's wallet as read, after ``price`` (when ``read_wallet``)
 
     def member_key(self) -> tuple[str, str] | None:
         return members.profile_key(self.member_id) if self.member_id and self.read_member else None
@@ -46,6 +53,10 @@ class Pricing:
         keys = coupons.coupon_keys(self.member_id, self.coupon_ids) if self.member_id else []
         if self.member_key():
             keys.append(self.member_key())
+        if self.member_id and self.points_wanted:
+            keys.append(points.account_key(self.member_id))
+        if self.member_id and self.read_wallet:
+            keys.append(wallet.account_key(self.member_id))
         keys += list(stock.stock_keys(store_ids, sorted(self.gift_skus)))
         return keys
 
@@ -82,6 +93,9 @@ class Pricing:
         discount = None
         if self.member_key():
             self.level, discount = member_levels.level_discount(members.profile_in(got, self.member_id))
+        if self.member_id and self.read_wallet:
+            self.wallet = wallet.balance_in(got, self.member_id)
+        offer = self._points_offer(got, problems)
         gift_stock = None
         if stock is not None and self.gift_skus:
             gift_stock = {s: stock.get(s, 0) - cart.get(s, 0) for s in self.gift_skus}
@@ -93,8 +107,23 @@ class Pricing:
             member_level=(self.level.rank if self.level else 0) if self.member_id else None,
             tz=clock.business_tz(),
         )
-        priced = engine.price_cart(lines, ctx, self.promotions, offers, gift_stock, level=discount)
+        priced = engine.price_cart(lines, ctx, self.promotions, offers, gift_stock, level=discount, points=offer)
         return priced, problems + priced.rejected
+
+    def _points_offer(self, got: Mapping[tuple[str, str], Any], problems: list[dict]) -> engine.PointsOffer | None:
+        if not self.points_wanted:
+            return None
+        if self.member_id is None:
+            problems.append({"code": OrderCode.POINTS_NEED_MEMBER, "points": self.points_wanted})
+            return None
+        rules = points_services.rules()
+        return engine.PointsOffer(
+            wanted=self.points_wanted,
+            balance=points.balance_in(got, self.member_id),
+            fen_per_point=rules.fen_per_point,
+            max_redeem_bp=rules.max_redeem_bp,
+            max_redeem_points=rules.max_redeem_points,
+        )
 
 
 def prepare(
@@ -102,6 +131,8 @@ def prepare(
     cart: Mapping[str, int],
     member_id: str | None,
     coupon_ids: Iterable[str],
+    points_wanted: int = 0,
+    read_wallet: bool = False,
 ) -> Pricing:
     """What pricing needs before the cart is read. The live promotions are filtered to this moment and
     channel (the store is known only after routing; the engine checks it)."""
@@ -121,4 +152,6 @@ def prepare(
         # for some levels only
         read_member=member_id is not None and (bool(member_levels.levels()) or engine.needs_member_level(relevant)),
         gift_skus=engine.gift_skus(relevant, cart),
+        points_wanted=points_wanted,
+        read_wallet=read_wallet,
     )

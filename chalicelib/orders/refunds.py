@@ -19,6 +19,7 @@ from chalicelib.orders import domain, repository
 from chalicelib.orders.models import OrderItem, RefundItem
 from chalicelib.orders.schemas import RefundIn, RefundOut
 from chalicelib.orders.views import cart_of, load_member_order, load_store_order, snapshot
+from chalicelib.wallet import repository as wallet_repo
 
 
 def refund_out(r: RefundItem) -> RefundOut:
@@ -127,6 +128,7 @@ def _execute_refund(
                 ref_id=refund_id,
                 actor=actor,
             )
+            _back_to_wallet(tx, item, r)
             repository.add_refund(tx, r)
             if settles is not None:
                 repository.settle_request(tx, settles, refund_id)
@@ -138,6 +140,17 @@ def _execute_refund(
     if r.status == "PROCESSING":
         _ask_provider(item, r, reason)
     return refund_out(r)
+
+
+def _back_to_wallet(tx, item: OrderItem, r: RefundItem) -> None:
+    """A refund of an order paid from the wallet goes back into it at once, in the payment's split."""
+    paid = (item.payment or {}).get("wallet")
+    if not paid:
+        return
+    before = int(item.refunded_fen or 0)  # the order as read, before this refund
+    principal, bonus = domain.wallet_refund_split(paid, int(item.payable_fen), before, int(r.amount_fen))
+    r.wallet = {"principal_fen": principal, "bonus_fen": bonus}
+    wallet_repo.add_refund(tx, item.member_id, principal, bonus, "refund", r.refund_id)
 
 
 def _ask_provider(item: OrderItem, r: RefundItem, reason: str) -> None:
@@ -161,7 +174,13 @@ def _refund_completed(item: OrderItem, r: RefundItem) -> Event:
         "RefundCompleted",
         {
             **snapshot(item),
-            "refund": {"refund_id": r.refund_id, "amount_fen": int(r.amount_fen), "lines": r.lines, "reason": r.reason},
+            "refund": {
+                "refund_id": r.refund_id,
+                "amount_fen": int(r.amount_fen),
+                "lines": r.lines,
+                "reason": r.reason,
+                "wallet": r.wallet,
+            },
         },
     )
 

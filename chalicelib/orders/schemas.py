@@ -57,6 +57,13 @@ class CartIn(Body):
         max_length=5,
         description=("The member's coupons to use: one per order unless every one is stackable"),
     )
+    points: int = Field(
+        default=0,
+        ge=0,
+        le=10_000_000,
+        strict=True,
+        description="Points to redeem (a member's); the quote's applied shows how many were taken (kind points)",
+    )
 
     _d = field_validator("lines")(_distinct_skus)
     _c = field_validator("coupon_ids")(_distinct_coupons)
@@ -192,8 +199,11 @@ class OrderOut(Out):
 
 class PrepayOut(Out):
     order_id: str
-    method: Literal["wechat"]
-    prepay: dict
+    method: Literal["wechat", "wallet"]
+    status: Literal["PENDING_PAYMENT", "PAID"] = Field(
+        description="wallet: PAID at once; wechat: PENDING_PAYMENT until WeChat's notification arrives"
+    )
+    prepay: dict | None = Field(description="wechat: the signed parameters for wx.requestPayment; wallet: null")
 
 
 class RefundOut(Out):

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Protocol
 
+from chalicelib.pricing import domain as engine
+
 END_OF_NEXT_YEAR = "end_of_next_year"
 NEVER = "never"
 EXPIRY_POLICIES = (END_OF_NEXT_YEAR, NEVER)
@@ -89,15 +91,16 @@ class RedeemRules(Protocol):
 # --------------------------------------------------------------------------------------- redeeming
 def redeemable(points_wanted: int, balance: int, payable_fen: int, settings: RedeemRules) -> tuple[int, int]:
     """How many of ``points_wanted`` an order of ``payable_fen`` (before points) may use, and their value in fen:
-    never more than the balance, ``max_redeem_points``, ``max_redeem_bp`` of the payable, nor so much that the
-    order would cost 0 fen (at least 1 fen is left to pay). Whole points only."""
-    fen_per_point = int(settings.fen_per_point)
-    if points_wanted <= 0 or balance <= 0 or payable_fen <= 1 or fen_per_point <= 0:
-        return 0, 0
-    cap_fen = min(payable_fen * int(settings.max_redeem_bp) // FULL_BP, payable_fen - 1)
-    points = min(points_wanted, balance, int(settings.max_redeem_points), cap_fen // fen_per_point)
-    points = max(points, 0)
-    return points, points * fen_per_point
+    the pricing engine's rule (:func:`chalicelib.pricing.domain.points_redeemable`), which the checkout applies."""
+    offer = engine.PointsOffer(
+        wanted=points_wanted,
+        balance=balance,
+        fen_per_point=int(settings.fen_per_point),
+        max_redeem_bp=int(settings.max_redeem_bp),
+        max_redeem_points=int(settings.max_redeem_points),
+    )
+    points = engine.points_redeemable(offer, payable_fen)
+    return points, points * int(settings.fen_per_point)
 
 
 # --------------------------------------------------------------------------------------- earning

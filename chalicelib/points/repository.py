@@ -105,6 +105,12 @@ def _blind(tx: Tx, member_id: str, kind: str, delta: int, ref_type: str, ref_id:
     tx.save(_entry(member_id, new_id(), kind, delta, ref_type, ref_id), tag=("points-entry", member_id))
 
 
+def balance_tag(member_id: str) -> tuple[str, str]:
+    """The tag of a member's points balance update in a transaction (``TxCancelled.failed`` names it when the
+    balance did not cover a redemption)."""
+    return ("points", member_id)
+
+
 def add_redeem(tx: Tx, member_id: str, points: int, ref_type: str, ref_id: str) -> None:
     """An order uses ``points`` (checkout, in its transaction): balance -points if ``balance >= points`` (a
     failure is tagged ("points", member_id)), with its "redeem" entry. Reads nothing: FIFO follows from the

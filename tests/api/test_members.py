@@ -292,3 +292,21 @@ def test_head_office_finds_members_by_phone_tail_nickname_and_level(api, world, 
     assert (
         api.put(f"/admin/members/{li['member_id']}/birthday", {"birthday": "1990-13-01"}, token=world.hq).status == 422
     )
+
+
+def test_the_members_page_and_what_they_may_change(api, world, now, levels):
+    mid, tok = _member("page", phone="13500001234")
+    me = api.get("/shop/me", token=tok)
+    assert me.status == 200, me
+    assert me.json["level"]["name"] == "普通会员" and me.json["growth"] == 0
+    assert me.json["next_level"] == {"name": "银卡", "growth_needed": 200000}
+    assert me.json["points"] == 0 and me.json["wallet"] == {"balance_fen": 0, "principal_fen": 0, "bonus_fen": 0}
+    assert me.json["phone_masked"] == "135****1234" and me.json["referrer"] is None
+    r = api.patch("/shop/me", {"nickname": "小明", "birthday": "1995-02-28"}, token=tok)
+    assert r.status == 200 and r.json["nickname"] == "小明" and r.json["birthday"] == "1995-02-28"
+    again = api.patch("/shop/me", {"birthday": "1995-03-01"}, token=tok)
+    assert (again.status, again.code) == (409, "BIRTHDAY_ALREADY_SET")
+    assert api.patch("/shop/me", {"nickname": "x" * 101}, token=tok).status == 422
+    assert api.patch("/shop/me", {"level": 9}, token=tok).status == 422  # not a member's to change
+    assert api.get("/shop/me", token=world.clerk_a).status == 403
+    assert api.get("/admin/members?q=%E5%B0%8F", token=world.hq).json["items"][0]["member_id"] == mid  # 小

@@ -235,7 +235,7 @@ def test_pay_route_rules(api, world, buyer):
     oid = api.post(
         "/shop/orders", order_body(store_id=world.a, lines=[{"sku": "CQ-BEER-500", "qty": 1}]), token=buyer
     ).json["order_id"]
-    assert api.post(f"/shop/orders/{oid}/pay", {"method": "wallet"}, token=buyer).code == "PAYMENT_METHOD_UNAVAILABLE"
+    assert api.post(f"/shop/orders/{oid}/pay", {"method": "wallet"}, token=buyer).code == "INSUFFICIENT_BALANCE"
     assert api.post(f"/shop/orders/{oid}/pay", {"method": "cash"}, token=buyer).status == 422
     clock.set_clock(lambda: NOON + timedelta(minutes=20))
     assert api.post(f"/shop/orders/{oid}/pay", {"method": "wechat"}, token=buyer).code == "PAY_DEADLINE_PASSED"

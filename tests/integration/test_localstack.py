@@ -8,6 +8,7 @@ The stack runs at this process's time (CLOCK_AT = now): the real time, or the mo
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -261,6 +262,22 @@ def test_the_readme_walk_through_works_at_night_and_the_ticket_prints(night_stac
         assert sent and sent[0]["phone"] == "13800138000"
         listed = call(stack.base, "GET", "/admin/printers", token=hq)[1]["items"]
         assert len(listed) == 6 and all(p["online"] for p in listed)
+
+        # the member's journey, as written: a till recharge makes Bob 银卡会员, an order is paid from the wallet
+        journey = readme_block("Demo: a member's journey").replace("API=http://127.0.0.1:8000", f"API={stack.base}")
+        done = subprocess.run(
+            ["bash", "-c", "set -eu -o pipefail\n" + journey],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=stack.state_dir,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        paid, level, order_paid, wallet = done.stdout.strip().splitlines()[-4:]
+        assert (paid, level, order_paid) == ("PAID", "银卡会员", "PAID"), done.stdout
+        wallet = ast.literal_eval(wallet)
+        assert wallet["principal_fen"] + wallet["bonus_fen"] == wallet["balance_fen"] < 58000
+        assert 0 < wallet["bonus_fen"] < 8000 and 0 < wallet["principal_fen"] < 50000
 
         # a day-hours store at this hour: closed (at 03:00) refuses, open (a pinned noon) takes the order
         token = call(stack.base, "POST", "/auth/dev/login", {"openid": "demo-night-owl"})[1]["token"]

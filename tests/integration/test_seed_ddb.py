@@ -19,6 +19,7 @@ def test_seed_twice_gives_six_stores_and_no_duplicates(ddb):
     first = seed.run()
     assert not first.already_seeded
     assert (first.stores_created, first.staff_created, first.products_created) == (6, 13, len(seed.products()))
+    assert (first.levels_created, first.packages_created) == (len(seed.LEVELS), len(seed.PACKAGES))
 
     second = seed.run()
     assert second.already_seeded and second.store_ids == first.store_ids
@@ -27,6 +28,7 @@ def test_seed_twice_gives_six_stores_and_no_duplicates(ddb):
     assert len(items_of_kind(ddb, "Store")) == 6
     assert len(items_of_kind(ddb, "Staff")) == 13
     assert len(items_of_kind(ddb, "Product")) == len(seed.products()) >= 40
+    assert len(items_of_kind(ddb, "MemberLevel")) == 3 and len(items_of_kind(ddb, "RechargePackage")) == 3
     listed = stores.list_stores(HQ, 50, None).items
     assert sorted(s.name for s in listed) == sorted(s.name for s in seed.STORES)
 
