@@ -27,6 +27,7 @@ def dynamodb_local(stage: str = "test"):
             "AWS_SECRET_ACCESS_KEY": "bench",
             "JWT_SECRET": secrets.token_urlsafe(48),
             "POWERTOOLS_LOG_LEVEL": "ERROR",
+            "POWERTOOLS_METRICS_DISABLED": "true",
         }
     )
     import boto3

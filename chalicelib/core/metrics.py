@@ -17,13 +17,14 @@ from __future__ import annotations
 import os
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 DEFAULT_NAMESPACE = "omnistore"
 
 
 def count(name: str, value: int = 1, **dimensions: str) -> None:
     """Add ``value`` to the metric ``name`` with these dimensions (keep them few: store, channel, outcome)."""
-    if value <= 0:
+    if value <= 0 or is_metrics_disabled():  # single_metric prints even when metrics are disabled
         return
     namespace = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or DEFAULT_NAMESPACE
     with single_metric(name=name, unit=MetricUnit.Count, value=value, namespace=namespace) as metric:
