@@ -165,6 +165,13 @@ def on_refund_completed(event: dict[str, Any]) -> None:
         apply_growth(order["member_id"], {**change, "delta_fen": delta})
 
 
+def on_wallet_recharge_refunded(event: dict[str, Any]) -> None:
+    """Principal paid back to the member is growth no longer earned."""
+    data = event["data"]
+    change = {"event_id": event["id"], "kind": "recharge_refund", "ref": data["recharge_id"], "orders_delta": 0}
+    apply_growth(data["member_id"], {**change, "delta_fen": -int(data["principal_fen"])})
+
+
 def on_wallet_recharged(event: dict[str, Any]) -> None:
     data = event["data"]
     change = {"event_id": event["id"], "kind": "recharge", "ref": data["recharge_id"], "orders_delta": 0}

@@ -310,3 +310,29 @@ def test_the_members_page_and_what_they_may_change(api, world, now, levels):
     assert api.patch("/shop/me", {"level": 9}, token=tok).status == 422  # not a member's to change
     assert api.get("/shop/me", token=world.clerk_a).status == 403
     assert api.get("/admin/members?q=%E5%B0%8F", token=world.hq).json["items"][0]["member_id"] == mid  # 小
+
+
+def test_recharged_principal_grows_and_a_recharge_refund_takes_it_back(api, world, now, levels):
+    from chalicelib.members import repository as members_repo
+
+    mid, tok = _member("recharger")
+    rc = api.post(
+        "/pos/recharges",
+        {"member_code": member_code(mid), "amount_fen": 250000, "payment": {"method": "cash"}},
+        token=world.clerk_a,
+        headers={"Idempotency-Key": "grow-rc"},
+    )
+    assert rc.status == 201, rc
+    drain_events()
+    assert int(members_repo.get_profile(mid, consistent=True).growth_fen) == 250000  # silver: 2,000 yuan
+    assert api.get("/shop/me", token=tok).json["level"]["name"] == "银卡"
+    r = api.post(
+        f"/admin/wallet/recharges/{rc.json['recharge_id']}/refund",
+        {},
+        token=world.hq,
+        headers={"Idempotency-Key": "grow-rc-back"},
+    )
+    assert r.status in (200, 201), r
+    drain_events()
+    assert int(members_repo.get_profile(mid, consistent=True).growth_fen) == 0
+    assert api.get("/shop/me", token=tok).json["level"]["name"] == "普通会员"
