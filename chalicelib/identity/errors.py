@@ -24,3 +24,7 @@ class IdentityCode(ErrorCode):
     WECHAT_UNAVAILABLE = "WECHAT_UNAVAILABLE"
     # 502: WeChat login is not configured (app id or secret missing)
     WECHAT_NOT_CONFIGURED = "WECHAT_NOT_CONFIGURED"
+    # 404: no such staff account (or, for a store manager, not one of their store's)
+    STAFF_NOT_FOUND = "STAFF_NOT_FOUND"
+    # 409: an account cannot disable itself or take its own head-office role away
+    SELF_ACTION = "SELF_ACTION"
