@@ -70,7 +70,16 @@ def dev_login(req: Req):
     return services.dev_login(req.body, req.source_ip)
 
 
-@route(identity_api, "/shop/me", "GET", roles=MEMBERS, response=MemberOut, tag="shop", summary="The logged-in member")
+@route(
+    identity_api,
+    "/shop/me",
+    "GET",
+    roles=MEMBERS,
+    response=MemberOut,
+    tag="shop",
+    summary="The logged-in member",
+    errors=(404,),
+)
 def me(req: Req):
     return services.me(req.principal)
 

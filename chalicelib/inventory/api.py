@@ -206,6 +206,7 @@ def cancel(req: Req, transfer_id: str):
     response=PageOut[ShopProductOut],
     tag="shop",
     summary="On-sale products with stock_qty at a store; consult-only goods carry contact_hint",
+    errors=(404,),
 )
 def shop_products(req: Req):
     q = req.query

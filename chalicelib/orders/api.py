@@ -306,7 +306,7 @@ def wechatpay_notification(req: Req):
     status=201,
     idempotent=True,
     tag="coupons",
-    errors=(409,),
+    errors=(404, 409),
     summary="A refund-compensation coupon for an order's member (once per order and template)",
 )
 def compensate(req: Req):

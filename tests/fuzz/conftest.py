@@ -3,6 +3,7 @@ WSGI adapter over chalice's local gateway), on moto, against data of its own (``
 
 from __future__ import annotations
 
+import os
 from urllib.parse import quote
 
 import boto3
@@ -38,8 +39,32 @@ class ChaliceWsgi:
 
 
 @pytest.fixture(scope="module")
-def fuzz_world():
-    """A table of the fuzz tier's own: two stores, the demo products, stock, one order; tokens of each role."""
+def fake_wechat():
+    """WeChat login answered by tools.fake_wechat (any code is an openid; each code once)."""
+    from chalicelib.core.settings import get_settings
+    from chalicelib.identity import wechat
+    from tools.fake_wechat import FakeWechat
+
+    fake = FakeWechat().start()
+    env = {"WECHAT_APPID": fake.appid, "WECHAT_SECRET": fake.secret, "WECHAT_API_BASE": fake.url}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    get_settings.cache_clear()
+    wechat._pool = None
+    yield fake
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+    get_settings.cache_clear()
+    wechat._pool = None
+    fake.stop()
+
+
+@pytest.fixture(scope="module")
+def fuzz_world(fake_wechat):
+    """A table of the fuzz tier's own: two stores, the demo products, stock; tokens of each role."""
     from chalicelib.core import events, queues
 
     with mock_aws():

@@ -19,7 +19,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance, statu
 from app import app
 from tests.fuzz.conftest import ChaliceWsgi
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "12"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "40"))
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
 
 # Wrong methods are refused by API Gateway before the app (infra/ gateway responses); the operations are what the

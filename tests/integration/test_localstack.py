@@ -154,6 +154,11 @@ def test_local_stack_end_to_end(stack):
             stack.base, "POST", "/auth/staff/login", {"username": "hq.admin", "password": DEMO_PASSWORDS["hq_admin"]}
         )
         assert status == 200 and hq["staff"]["role"] == "hq_admin"
+        # what the local server answers itself has the contract's error shape too
+        status, body = call(stack.base, "GET", "/no/such/route")
+        assert (status, body["code"]) == (404, "NOT_FOUND"), body
+        status, body = call(stack.base, "TRACE", "/shop/stores")
+        assert (status, body["code"]) == (405, "METHOD_NOT_ALLOWED"), body
         assert len(java_processes(stack.ddb)) == 1
     finally:
         rc = stack.stop(signal.SIGINT)
