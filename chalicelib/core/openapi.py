@@ -192,8 +192,11 @@ def _responses(path: str, method: str, entry, spec: RouteSpec, schemas: dict) ->
 
 
 def _error_statuses(entry, spec: RouteSpec) -> set[int]:
-    """The route's declared errors and those its parsing, auth, scope and Idempotency-Key can give."""
+    """The route's declared errors and those its parsing, auth, scope and Idempotency-Key can give; 503 on every
+    route that reaches the database (core.http answers TRY_AGAIN when it stays busy through the retries)."""
     statuses = set(spec.errors)
+    if spec.path != "/openapi.json":
+        statuses.add(503)
     if spec.body is not None:
         statuses |= {400, 413, 415, 422}
     if spec.query is not None:

@@ -239,3 +239,24 @@ def test_staff_get_404_for_another_stores_order(api, world):
 def test_a_403_names_no_allowed_roles(api, member):
     r = api.get("/admin/stores", token=member)
     assert r.status == 403 and r.code == "ROLE_FORBIDDEN" and r.json["details"] == {}
+
+
+def test_wechat_logins_are_throttled_per_address_before_wechat_is_asked(now, api, monkeypatch):
+    from chalicelib.core.settings import get_settings
+    from chalicelib.identity import wechat as client
+    from tools.fake_wechat import FakeWechat
+
+    fake = FakeWechat().start()
+    try:
+        for k, v in {"WECHAT_APPID": fake.appid, "WECHAT_SECRET": fake.secret, "WECHAT_API_BASE": fake.url}.items():
+            monkeypatch.setenv(k, v)
+        monkeypatch.setenv("MEMBER_LOGINS_PER_ADDRESS", "3")
+        get_settings.cache_clear()
+        client._pool = None
+        for i in range(3):
+            assert api.post("/auth/wechat/login", {"code": f"code-{i}"}).status == 200
+        r = api.post("/auth/wechat/login", {"code": "code-4"})
+        assert r.status == 429 and r.headers["Retry-After"] == "1", r
+    finally:
+        fake.stop()
+        client._pool = None

@@ -34,10 +34,14 @@ ROOT = Path(__file__).resolve().parents[2]
 NIGHT = PINNED or "2026-12-04T03:00:00+08:00"
 
 
-def call(base: str, method: str, path: str, body=None, token: str | None = None) -> tuple[int, dict]:
+def call(
+    base: str, method: str, path: str, body=None, token: str | None = None, key: str | None = None
+) -> tuple[int, dict]:
     headers = {"Content-Type": "application/json"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
+    if key:
+        headers["Idempotency-Key"] = key
     data = json.dumps(body, ensure_ascii=False).encode() if body is not None else None
     req = urllib.request.Request(base + path, data=data, method=method, headers=headers)
     try:
@@ -284,6 +288,7 @@ def test_the_readme_walk_through_works_at_night_and_the_ticket_prints(night_stac
             "/shop/orders",
             {"store_id": nanping["store_id"], "fulfillment": "pickup", "lines": [{"sku": "BR-CQ-GB-500", "qty": 1}]},
             token=token,
+            key="night-owl-1",
         )
         assert (status, body.get("code")) == ((201, None) if expected_open else (409, "STORE_CLOSED")), body
     finally:
