@@ -1,5 +1,5 @@
 """Fuzz tier: schemathesis drives every operation of ``/openapi.json`` through the Chalice app in-process (a small
-WSGI adapter over chalice's local gateway), on moto, against data of its own (``FuzzWorld``)."""
+WSGI adapter over chalice's local gateway), on moto, against data of its own (the ``fuzz_world`` fixture)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,24 @@ from moto import mock_aws
 from chalicelib.core.dynamo import reset_connections
 from tests.helpers import Api, token_for
 from tools import infra
+
+_requests = {"sent": 0}
+
+
+def pytest_sessionfinish(session):
+    if hasattr(session.config, "workeroutput"):  # an xdist worker: hand the count to the controller
+        session.config.workeroutput["fuzz_requests"] = _requests["sent"]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    node.config.fuzz_requests = getattr(node.config, "fuzz_requests", 0) + node.workeroutput.get("fuzz_requests", 0)
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    sent = getattr(config, "fuzz_requests", 0) + _requests["sent"]
+    if sent:
+        terminalreporter.write_line(f"fuzz tier: {sent} requests")
 
 
 class ChaliceWsgi:
@@ -34,6 +52,7 @@ class ChaliceWsgi:
         if environ.get("QUERY_STRING"):
             path += "?" + environ["QUERY_STRING"]
         resp = self.client.http.request(environ["REQUEST_METHOD"], path, headers=headers, body=body)
+        _requests["sent"] += 1
         start_response(f"{resp.status_code} -", [(k, str(v)) for k, v in resp.headers.items()])
         return [resp.body or b""]
 
