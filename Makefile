@@ -1,6 +1,6 @@
 # `make run`  - local stack with demo data, API on http://127.0.0.1:8000
-# `make test` - every test tier (unit, api on moto, integration on DynamoDB Local), the time-sensitive tests again
-#               at pinned moments (test-clock), and the packaging check
+# `make test` - every test tier (unit, api on moto, the schemathesis fuzz tier, integration on DynamoDB Local), the
+#               time-sensitive tests again at pinned moments (test-clock), and the packaging check
 SHELL := /bin/bash
 PY ?= python3.11
 VENV := .venv
@@ -19,7 +19,7 @@ PYTEST := $(BIN)/python -m pytest -q -p no:cacheprovider
 
 LINTED := app.py chalicelib tests tools bench
 
-.PHONY: deps run test lint test-unit test-api test-integration test-clock package bench race-soak clean
+.PHONY: deps run test lint test-unit test-api test-fuzz test-integration test-clock package bench race-soak clean
 
 $(BIN)/python:
 	@command -v $(PY) >/dev/null || { echo "Python 3.11 is required ($(PY) not found)"; exit 1; }
@@ -46,6 +46,7 @@ run: deps
 # unit and api tiers on two processes (pytest-xdist); the integration tier (DynamoDB Local, races) in one.
 test: deps lint
 	$(PYTEST) -n 2 tests/unit tests/api
+	$(MAKE) --no-print-directory test-fuzz
 	$(PYTEST) tests/integration
 	$(MAKE) --no-print-directory test-clock
 	$(MAKE) --no-print-directory package STAGE=dev
@@ -62,6 +63,10 @@ test-unit: deps
 	$(PYTEST) tests/unit
 test-api: deps
 	$(PYTEST) -n 2 tests/api
+# schemathesis over every operation of /openapi.json as hq_admin, store_manager and member, on moto with data of its
+# own: 0 server errors, 0 undocumented statuses, 0 schema violations. FUZZ_EXAMPLES=200 digs deeper.
+test-fuzz: deps
+	$(PYTEST) -n 2 tests/fuzz
 test-integration: deps
 	$(PYTEST) tests/integration
 test-clock: deps

@@ -3,13 +3,38 @@
 from __future__ import annotations
 
 import json
+import re
+import uuid
+from functools import cache
 from typing import Any
 
 from chalicelib.core.auth import Principal, issue_token
 
+AUTO = "auto"
+
+
+@cache
+def _key_required_routes() -> list[re.Pattern]:
+    from app import app
+
+    found = []
+    for path, methods in app.routes.items():
+        for method, entry in methods.items():
+            spec = getattr(entry.view_function, "__route_spec__", None)
+            if spec is not None and spec.key_required:
+                found.append(re.compile(f"^{method} " + re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(path)) + "$"))
+    return found
+
+
+def needs_key(method: str, path: str) -> bool:
+    return any(p.match(f"{method} {path.split('?', 1)[0]}") for p in _key_required_routes())
+
 
 class Api:
-    """Wraps ``chalice.test.Client`` so tests read like the contract: ``api.post(path, body, token=)``."""
+    """Wraps ``chalice.test.Client`` so tests read like the contract: ``api.post(path, body, token=)``.
+
+    Like a well-behaved client, it sends a fresh ``Idempotency-Key`` with every request to a route that requires
+    one, unless the test gives its own (``headers={"Idempotency-Key": ...}``) or none (``key=None``)."""
 
     def __init__(self, client):
         self.client = client
@@ -22,10 +47,15 @@ class Api:
         token: str | None = None,
         headers: dict[str, str] | None = None,
         raw: str | bytes | None = None,
+        key: str | None = AUTO,
     ):
         h = {"Content-Type": "application/json"}
         if token:
             h["Authorization"] = f"Bearer {token}"
+        if key == AUTO:
+            key = str(uuid.uuid4()) if needs_key(method, path) else None
+        if key is not None:
+            h["Idempotency-Key"] = key
         h.update(headers or {})
         payload = raw if raw is not None else (json.dumps(body, ensure_ascii=False) if body is not None else None)
         resp = self.client.http.request(method, path, headers=h, body=payload)

@@ -236,18 +236,39 @@ class LocalStack:
         self._start_printers()
 
     def _quiet_printer_polls(self) -> None:
-        """No access-log line for every successful printer poll (six printers every 5 s would bury the tickets)."""
+        """No access-log line for every successful printer poll (six printers every 5 s would bury the tickets),
+        and the contract's error body for what the server answers itself: a path no route matches (chalice's
+        local gateway says 403 "Missing Authentication Token", like API Gateway before infra/'s gateway
+        responses) is 404 NOT_FOUND; a method the server does not know (TRACE, CONNECT: a 501 HTML page) is 405."""
         import functools
+
+        from chalicelib.core.http import JSON_TYPE, contract_error, dumps, unknown_route_body
 
         wrapped = self.http.server.RequestHandlerClass  # functools.partial(handler class, app, config)
 
-        class QuietPolls(wrapped.func):
+        class LocalHandler(wrapped.func):
             def log_request(self, code="-", size="-"):
                 if str(code).startswith("2") and self.path.split("?", 1)[0] == "/cloudprnt":
                     return
                 super().log_request(code, size)
 
-        self.http.server.RequestHandlerClass = functools.partial(QuietPolls, *wrapped.args, **wrapped.keywords)
+            def _send_error_response(self, error):  # the app has no authorizers: only unknown routes get here
+                self._send_http_response(404, {"Content-Type": f"{JSON_TYPE}; charset=utf-8"}, unknown_route_body())
+
+            def send_error(self, code, message=None, explain=None):
+                status = 405 if code == 501 else int(code)
+                body = dumps(contract_error(status, None)).encode()
+                self.log_error("code %d, message %s", status, message)
+                self.send_response(status)
+                self.send_header("Content-Type", f"{JSON_TYPE}; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.close_connection = True
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+        self.http.server.RequestHandlerClass = functools.partial(LocalHandler, *wrapped.args, **wrapped.keywords)
 
     def _start_printers(self) -> None:
         """One simulated CloudPRNT printer per demo store, polling this stack's API like a real one."""

@@ -1,6 +1,7 @@
 """JWT (PyJWT, HS256), roles and store scope.
 
 Roles: ``member``; ``clerk`` and ``store_manager`` (both bound to one store); ``hq_admin`` (all stores).
+A staff token carries its account's session version (``sv``), checked on every request (``core.sessions``).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from datetime import timedelta
 
 import jwt
 
-from chalicelib.core import clock
+from chalicelib.core import clock, sessions
 from chalicelib.core.errors import CoreCode, Forbidden, Unauthorized
 from chalicelib.core.settings import get_settings
 
@@ -34,6 +35,7 @@ class Principal:
     sub: str  # staff_id or member_id
     role: str
     store_id: str | None = None
+    sv: int = 0  # staff: the session version the token was issued for
 
     @property
     def is_hq(self) -> bool:
@@ -50,6 +52,12 @@ class Principal:
         if self.role in STORE_BOUND and self.store_id == store_id:
             return
         raise Forbidden("You can only act on your own store", code=CoreCode.STORE_SCOPE, details={"store_id": store_id})
+
+    def owns_store(self, store_id: str | None) -> bool:
+        """Head office, or staff of this store: for reads where another store's object must look unknown (404)."""
+        return self.role == HQ_ADMIN or (
+            self.role in STORE_BOUND and store_id is not None and self.store_id == store_id
+        )
 
     def require_member(self, member_id: str) -> None:
         if self.role != MEMBER or self.sub != member_id:
@@ -77,6 +85,8 @@ def issue_token(principal: Principal) -> tuple[str, int]:
     }
     if principal.store_id:
         claims["store_id"] = principal.store_id
+    if principal.role in STAFF_ROLES:
+        claims["sv"] = principal.sv
     return jwt.encode(claims, _secret(), algorithm=_ALG), ttl
 
 
@@ -101,9 +111,10 @@ def decode_token(token: str) -> Principal:
     if role not in ALL_ROLES or not isinstance(claims.get("sub"), str):
         raise Unauthorized("The token is not valid", code=CoreCode.TOKEN_INVALID)
     store_id = claims.get("store_id")
-    if role in STORE_BOUND and not store_id:
+    sv = claims.get("sv", 0)
+    if (role in STORE_BOUND and not store_id) or not isinstance(sv, int) or isinstance(sv, bool):
         raise Unauthorized("The token is not valid", code=CoreCode.TOKEN_INVALID)
-    return Principal(sub=claims["sub"], role=role, store_id=store_id)
+    return Principal(sub=claims["sub"], role=role, store_id=store_id, sv=sv)
 
 
 def authenticate(authorization: str | None, roles: frozenset[str]) -> Principal:
@@ -113,10 +124,9 @@ def authenticate(authorization: str | None, roles: frozenset[str]) -> Principal:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("A bearer token is required", code=CoreCode.TOKEN_MISSING)
     principal = decode_token(token.strip())
+    if principal.role in STAFF_ROLES:
+        sessions.check(principal.sub, principal.sv)
     if principal.role not in roles:
-        raise Forbidden(
-            "Your role may not do this",
-            code=CoreCode.ROLE_FORBIDDEN,
-            details={"role": principal.role, "allowed": sorted(roles)},
-        )
+        # Names no role that would be allowed: a stolen low-privilege token learns nothing from it.
+        raise Forbidden("Your role may not do this", code=CoreCode.ROLE_FORBIDDEN)
     return principal

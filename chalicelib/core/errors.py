@@ -31,6 +31,9 @@ class CoreCode(ErrorCode):
     TOKEN_INVALID = "TOKEN_INVALID"
     # 401: the bearer token has expired; log in again
     TOKEN_EXPIRED = "TOKEN_EXPIRED"
+    # 401: the staff session behind this token was ended (account disabled, role or store changed, password
+    # reset); log in again
+    TOKEN_REVOKED = "TOKEN_REVOKED"
     # 403: the caller may not do this (the default of Forbidden)
     FORBIDDEN = "FORBIDDEN"
     # 403: the caller's role may not call this route or create this account
@@ -47,6 +50,10 @@ class CoreCode(ErrorCode):
     CONCURRENT_UPDATE = "CONCURRENT_UPDATE"
     # 409: the action is not allowed in the resource's current state (or the state changed meanwhile)
     ILLEGAL_STATE = "ILLEGAL_STATE"
+    # 405: the route exists but not with this HTTP method (the Allow header lists the methods it has)
+    METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+    # 428: this POST creates money or stock movements and needs an Idempotency-Key header
+    IDEMPOTENCY_KEY_REQUIRED = "IDEMPOTENCY_KEY_REQUIRED"
     # 409: this Idempotency-Key was already used with a different body
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
     # 409: a request with this Idempotency-Key is still being processed; retry shortly
@@ -118,6 +125,11 @@ class Conflict(AppError):
     code = CoreCode.CONFLICT
 
 
+class MethodNotAllowed(AppError):
+    status = 405
+    code = CoreCode.METHOD_NOT_ALLOWED
+
+
 class PayloadTooLarge(AppError):
     status = 413
     code = CoreCode.PAYLOAD_TOO_LARGE
@@ -133,9 +145,28 @@ class ValidationFailed(AppError):
     code = CoreCode.VALIDATION_ERROR
 
 
+class PreconditionRequired(AppError):
+    status = 428
+    code = CoreCode.IDEMPOTENCY_KEY_REQUIRED
+
+
 class RateLimited(AppError):
+    """Too many attempts: ``Retry-After`` says when to try again."""
+
     status = 429
     code = CoreCode.RATE_LIMITED
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: ErrorCode | None = None,
+        retry_after_s: int | None = None,
+        details: dict[str, Any] | None = None,
+    ):
+        super().__init__(message, code=code, details=details)
+        if retry_after_s is not None:
+            self.headers = {"Retry-After": str(max(1, int(retry_after_s)))}
 
 
 class UpstreamUnavailable(AppError):
@@ -164,9 +195,11 @@ ERROR_STATUSES = {
     403: "Wrong role, or another store's / member's resource",
     404: "Unknown resource",
     409: "Conflict (illegal state change, duplicate, IDEMPOTENCY_KEY_REUSED)",
+    405: "Method not allowed",
     413: "Body too large",
     415: "Unsupported content type",
     422: "A field failed validation (details name the field)",
-    429: "Rate limited",
+    428: "Idempotency-Key header required (IDEMPOTENCY_KEY_REQUIRED)",
+    429: "Rate limited; retry after Retry-After seconds",
     503: "Busy: nothing was written; retry after Retry-After seconds (TRY_AGAIN)",
 }

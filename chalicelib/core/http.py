@@ -3,7 +3,9 @@
 ``route`` registers a Chalice route and records its contract (roles, body/query/response models, status,
 idempotency) on the view, where ``core.openapi`` reads it back from the app's route table. Each request:
 authenticate -> parse query and body with pydantic -> (Idempotency-Key) -> handler -> JSON. Every
-:class:`AppError` and every validation failure is turned into the contract's error body here, and only here.
+:class:`AppError` and every validation failure is turned into the contract's error body here, and only here;
+:func:`contract_error` does the same for the errors Chalice itself answers (405, 415, its 500), and for the
+local server's (unknown route, unsupported method), so every error has one shape.
 """
 
 from __future__ import annotations
@@ -18,10 +20,22 @@ from pydantic import BaseModel, ValidationError
 
 from chalicelib.core.auth import Principal, authenticate
 from chalicelib.core.dynamo import transient
-from chalicelib.core.errors import AppError, BadRequest, CoreCode, NotFound, PayloadTooLarge, TryAgain, ValidationFailed
+from chalicelib.core.errors import (
+    AppError,
+    BadRequest,
+    CoreCode,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    PreconditionRequired,
+    TryAgain,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
 from chalicelib.core.logging import logger
 
 MAX_BODY_BYTES = 256 * 1024
+MAX_PATH_PARAM = 128  # no id, sku, username or scope is longer: a longer one is unknown (404)
 JSON_TYPE = "application/json"
 
 
@@ -35,6 +49,7 @@ class RouteSpec:
     response: Any = None  # pydantic model (or list[...] of one) for the docs
     status: int = 200
     idempotent: bool | str = False  # True: generic claim; "tx": the use case puts the marker itself
+    key_required: bool = False  # the Idempotency-Key header must be sent (428 IDEMPOTENCY_KEY_REQUIRED)
     summary: str = ""
     tag: str = ""
     auth: str = "bearer"  # bearer | none | basic | wechatpay
@@ -57,6 +72,12 @@ class Req:
 
     def header(self, name: str) -> str | None:
         return (self.raw.headers or {}).get(name.lower()) if self.raw is not None else None
+
+    @property
+    def source_ip(self) -> str:
+        """The caller's address as API Gateway saw it (never a client-supplied X-Forwarded-For)."""
+        ctx = (getattr(self.raw, "context", None) or {}) if self.raw is not None else {}
+        return str((ctx.get("identity") or {}).get("sourceIp") or "unknown")
 
 
 @dataclass
@@ -154,6 +175,7 @@ def route(
     response=None,
     status: int = 200,
     idempotent: bool | str = False,
+    key_required: bool = False,
     summary: str = "",
     tag: str = "",
     auth: str | None = None,
@@ -165,6 +187,8 @@ def route(
     """Register ``fn(req: Req, **path_params)`` on blueprint ``bp``; see the module docstring."""
     if authenticator is not None and roles is not None:
         raise ValueError("a route has either roles (bearer JWT) or its own authenticator")
+    if key_required and not idempotent:
+        raise ValueError("key_required needs an idempotent route")
     spec = RouteSpec(
         path=path,
         method=method,
@@ -174,6 +198,7 @@ def route(
         response=response,
         status=status,
         idempotent=idempotent,
+        key_required=key_required,
         summary=summary,
         tag=tag,
         auth=auth or ("bearer" if roles is not None else "none"),
@@ -200,7 +225,9 @@ def route(
 def _dispatch(bp, spec: RouteSpec, fn: Callable, params: dict[str, str]):
     request = bp.current_request
     try:
-        if spec.available is not None and not spec.available():
+        if (spec.available is not None and not spec.available()) or any(
+            len(v) > MAX_PATH_PARAM for v in params.values()
+        ):
             raise NotFound("Not found", code=CoreCode.NOT_FOUND)
         headers = request.headers or {}
         principal = authenticate(headers.get("authorization"), spec.roles) if spec.roles is not None else None
@@ -212,29 +239,16 @@ def _dispatch(bp, spec: RouteSpec, fn: Callable, params: dict[str, str]):
                 "This route takes no query parameters",
                 details={"in": "query", "fields": [{"field": k, "message": "unknown"} for k in request.query_params]},
             )
+        key = headers.get("idempotency-key")
+        if spec.key_required and key is None:
+            raise PreconditionRequired(
+                "This request needs an Idempotency-Key header (any unique string, reused when retrying)",
+                details={"in": "header", "fields": [{"field": "Idempotency-Key", "message": "required"}]},
+            )
         body = parse_body(spec.body, request.raw_body) if spec.body else None
         req = Req(principal=principal, body=body, query=query, raw=request, params=params)
-        key = headers.get("idempotency-key")
         if spec.idempotent and key is not None:
-            from chalicelib.core import idempotency
-
-            scope = f"{principal.sub if principal else '-'}#{spec.method} {spec.path}#" + "&".join(
-                f"{k}={v}" for k, v in sorted(params.items())
-            )
-            if spec.idempotent == "tx":
-                claim = idempotency.begin(scope, key, _canonical_body(request.raw_body))
-                try:
-                    status, payload, extra = _invoke(fn, req, params, spec, with_headers=True)
-                    return json_response(payload, status, extra)
-                except idempotency.Replay:
-                    status, payload = idempotency.replay(claim)
-                    return json_response(payload, status, {"Idempotent-Replayed": "true"})
-                finally:
-                    idempotency.end()
-            status, payload, replayed = idempotency.run(
-                scope, key, _canonical_body(request.raw_body), lambda: _invoke(fn, req, params, spec)
-            )
-            return json_response(payload, status, {"Idempotent-Replayed": "true"} if replayed else None)
+            return _idempotent(spec, fn, req, key)
         status, payload, extra = _invoke(fn, req, params, spec, with_headers=True)
         if isinstance(payload, _Raw):
             return raw_response(payload, status, extra)
@@ -253,6 +267,30 @@ def _dispatch(bp, spec: RouteSpec, fn: Callable, params: dict[str, str]):
         )
 
 
+def _idempotent(spec: RouteSpec, fn: Callable, req: Req, key: str):
+    """Run the handler under an Idempotency-Key: the first response is stored and replayed."""
+    from chalicelib.core import idempotency
+
+    principal, params, request = req.principal, req.params, req.raw
+    scope = f"{principal.sub if principal else '-'}#{spec.method} {spec.path}#" + "&".join(
+        f"{k}={v}" for k, v in sorted(params.items())
+    )
+    if spec.idempotent == "tx":
+        claim = idempotency.begin(scope, key, _canonical_body(request.raw_body))
+        try:
+            status, payload, extra = _invoke(fn, req, params, spec, with_headers=True)
+            return json_response(payload, status, extra)
+        except idempotency.Replay:
+            status, payload = idempotency.replay(claim)
+            return json_response(payload, status, {"Idempotent-Replayed": "true"})
+        finally:
+            idempotency.end()
+    status, payload, replayed = idempotency.run(
+        scope, key, _canonical_body(request.raw_body), lambda: _invoke(fn, req, params, spec)
+    )
+    return json_response(payload, status, {"Idempotent-Replayed": "true"} if replayed else None)
+
+
 def _invoke(fn: Callable, req: Req, params: dict[str, str], spec: RouteSpec, with_headers: bool = False):
     result = fn(req, **params)
     status, headers = spec.status, {}
@@ -263,3 +301,45 @@ def _invoke(fn: Callable, req: Req, params: dict[str, str], spec: RouteSpec, wit
         status, headers, result = result.status, result.headers, result.body
     payload = to_jsonable(result)
     return (status, payload, headers) if with_headers else (status, payload)
+
+
+# --------------------------------------------------------------------------------------- errors from outside
+# What Chalice answers itself (before or around our views) and what the local server answers for a request no
+# route matches. Each becomes the contract's body (``contract_error``).
+_CHALICE_CODES: dict[str, type[AppError]] = {
+    "MethodNotAllowedError": MethodNotAllowed,
+    "UnsupportedMediaType": UnsupportedMediaType,
+    "BadRequestError": BadRequest,
+    "BadRequest": BadRequest,
+    "NotFoundError": NotFound,
+}
+
+
+def contract_error(status: int, body: Any) -> dict[str, Any] | None:
+    """The contract's error body for an error response in another shape (Chalice's ``{"Code", "Message"}``,
+    API Gateway's ``{"message"}``, an HTML page); None when ``body`` already has the contract's shape."""
+    if isinstance(body, dict) and isinstance(body.get("code"), str) and "message" in body:
+        return None
+    if status >= 500:
+        return {"code": CoreCode.INTERNAL, "message": "Something went wrong on our side", "details": {}}
+    chalice_code = body.get("Code") if isinstance(body, dict) else None
+    cls = _CHALICE_CODES.get(chalice_code or "")
+    if cls is None:
+        cls = {404: NotFound, 405: MethodNotAllowed, 413: PayloadTooLarge, 415: UnsupportedMediaType}.get(status)
+    if cls is None:
+        cls = BadRequest
+    message = body.get("Message") if isinstance(body, dict) else None
+    return cls(str(message or _STATUS_MESSAGES.get(cls.status, "Bad request"))).body()
+
+
+_STATUS_MESSAGES = {
+    404: "No such route",
+    405: "This route does not take this method",
+    413: "The body is too large",
+    415: "Unsupported content type",
+}
+
+
+def unknown_route_body() -> bytes:
+    """Body of the 404 for a path no route matches (the local server; API Gateway's is in infra/)."""
+    return dumps(NotFound("No such route", code=CoreCode.NOT_FOUND).body()).encode()

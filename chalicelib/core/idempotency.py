@@ -46,10 +46,10 @@ def _keys(scope: str, key: str) -> tuple[str, str]:
 
 
 def validate_key(key: str) -> None:
-    if not key or len(key) > MAX_KEY_LEN or not key.isprintable():
+    if not key or len(key) > MAX_KEY_LEN or not all(" " <= c <= "~" for c in key):
         raise ValidationFailed(
-            "Idempotency-Key must be 1-255 printable characters",
-            details={"in": "header", "fields": [{"field": "Idempotency-Key", "message": "1-255 printable characters"}]},
+            "Idempotency-Key must be 1-255 printable ASCII characters",
+            details={"in": "header", "fields": [{"field": "Idempotency-Key", "message": "1-255 printable ASCII"}]},
         )
 
 

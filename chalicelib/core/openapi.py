@@ -11,7 +11,7 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib.core.errors import ERROR_STATUSES
-from chalicelib.core.http import RouteSpec, route
+from chalicelib.core.http import MAX_PATH_PARAM, RouteSpec, route
 
 openapi_api = Blueprint(__name__)
 
@@ -123,7 +123,8 @@ def _operation_id(entry, method: str, path: str, taken: set[str]) -> str:
 
 
 def _path_params(entry) -> list[dict[str, Any]]:
-    return [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in entry.view_args]
+    schema = {"type": "string", "minLength": 1, "maxLength": MAX_PATH_PARAM}
+    return [{"name": p, "in": "path", "required": True, "schema": schema} for p in entry.view_args]
 
 
 def _undocumented(op_id: str, entry) -> dict[str, Any]:
@@ -162,9 +163,10 @@ def _operation(
             {
                 "name": "Idempotency-Key",
                 "in": "header",
-                "required": False,
-                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
-                "description": "Same key + same body returns the first response again",
+                "required": spec.key_required,
+                "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x20-\\x7e]+$"},
+                "description": "Same key + same body returns the first response again"
+                + ("; required (428 IDEMPOTENCY_KEY_REQUIRED without it)" if spec.key_required else ""),
             }
         )
     if params:
@@ -190,10 +192,13 @@ def _responses(path: str, method: str, entry, spec: RouteSpec, schemas: dict) ->
 
 
 def _error_statuses(entry, spec: RouteSpec) -> set[int]:
-    """The route's declared errors and those its parsing, auth, scope and Idempotency-Key can give."""
+    """The route's declared errors and those its parsing, auth, scope and Idempotency-Key can give; 503 on every
+    route that reaches the database (core.http answers TRY_AGAIN when it stays busy through the retries)."""
     statuses = set(spec.errors)
+    if spec.path != "/openapi.json":
+        statuses.add(503)
     if spec.body is not None:
-        statuses |= {400, 413, 422}
+        statuses |= {400, 413, 415, 422}
     if spec.query is not None:
         statuses.add(422)
     if spec.auth != "none":
@@ -203,7 +208,9 @@ def _error_statuses(entry, spec: RouteSpec) -> set[int]:
     if entry.view_args or spec.available is not None:
         statuses.add(404)
     if spec.idempotent:
-        statuses.add(409)
+        statuses |= {409, 422}  # a reused key; a malformed key
+    if spec.key_required:
+        statuses.add(428)
     return statuses
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from chalicelib.core.dynamo import DEFAULT_LIMIT, MAX_LIMIT
 
@@ -44,3 +44,12 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 Text = Annotated[str, StringConstraints(max_length=500)]
 Ulid = Annotated[str, StringConstraints(pattern=r"^[0-9A-HJKMNP-TV-Z]{26}$")]
 Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9][0-9-]{4,19}$")]
+
+
+def _coordinate(v: float) -> float:
+    # 6 decimals (~0.1 m): also keeps numbers DynamoDB cannot store (magnitude below 1e-130) out of the table.
+    return round(v, 6) + 0.0
+
+
+Lat = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False), AfterValidator(_coordinate)]
+Lng = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False), AfterValidator(_coordinate)]

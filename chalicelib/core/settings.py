@@ -36,6 +36,21 @@ class Settings(BaseSettings):
     jwt_issuer: str = "omnistore"
     staff_token_ttl_s: int = 12 * 3600
     member_token_ttl_s: int = 7 * 24 * 3600
+    # A staff token is refused once its account's session version moved on (core.sessions); each process
+    # caches the version this many seconds (the process that made the change drops its entry at once).
+    staff_session_cache_s: int = 10
+
+    # Login throttling (identity.domain.LoginPolicy), kept in DynamoDB so it holds across Lambda instances.
+    # Staff: per username and per source address, failures counted until LOGIN_WINDOW_S passes without one.
+    login_delay_after: int = 5  # from the 5th failure on: wait 1, 2, 4 .. s before the next attempt
+    login_lock_after: int = 10  # the 10th failure locks for LOGIN_LOCK_S
+    login_lock_s: int = 15 * 60
+    login_window_s: int = 15 * 60
+    # A source address is shared by a whole shop (NAT): its thresholds are these multiples of the above.
+    login_address_factor: int = 3
+    # Member logins (WeChat, dev): attempts per openid and per source address within LOGIN_WINDOW_S.
+    member_logins_per_openid: int = 20
+    member_logins_per_address: int = 120
 
     wechat_appid: str = ""
     wechat_secret: SecretStr = SecretStr("")

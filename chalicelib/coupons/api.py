@@ -202,7 +202,7 @@ def template_coupons(req: Req, template_id: str):
     status=201,
     idempotent=True,
     tag="coupons",
-    errors=(409,),
+    errors=(404, 409),
     summary="Give one coupon of a push template to each listed member (up to 100)",
 )
 def push(req: Req):

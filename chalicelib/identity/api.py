@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from chalicelib.core.auth import MANAGERS, MEMBERS
+from chalicelib.core.auth import HQ, MANAGERS, MEMBERS
 from chalicelib.core.http import Req, route
 from chalicelib.core.schemas import PageOut
 from chalicelib.core.settings import get_settings
@@ -11,6 +11,7 @@ from chalicelib.identity.schemas import (
     DevLogin,
     MemberCodeOut,
     MemberLoginOut,
+    PasswordReset,
     PhoneBind,
     PhoneBound,
     StaffCreate,
@@ -18,6 +19,7 @@ from chalicelib.identity.schemas import (
     StaffLogin,
     StaffLoginOut,
     StaffOut,
+    StaffUpdate,
     WechatLogin,
 )
 
@@ -32,10 +34,11 @@ identity_api = Blueprint(__name__)
     body=StaffLogin,
     response=StaffLoginOut,
     tag="auth",
-    summary="Staff login (username + password)",
+    summary="Staff login (username + password); throttled per username and address (429 with Retry-After)",
+    errors=(401, 429),
 )
 def staff_login(req: Req):
-    return services.staff_login(req.body)
+    return services.staff_login(req.body, req.source_ip)
 
 
 @route(
@@ -47,10 +50,10 @@ def staff_login(req: Req):
     response=MemberLoginOut,
     tag="auth",
     summary="Member login with a wx.login code (exchanged at WeChat code2session)",
-    errors=(429, 502),
+    errors=(401, 403, 429, 502),
 )
 def wechat_login(req: Req):
-    return services.wechat_login(req.body.code)
+    return services.wechat_login(req.body.code, req.source_ip)
 
 
 @route(
@@ -63,9 +66,10 @@ def wechat_login(req: Req):
     tag="auth",
     summary="Member login by openid - local stage only, 404 elsewhere",
     available=lambda: get_settings().is_local,
+    errors=(401, 429),
 )
 def dev_login(req: Req):
-    return services.dev_login(req.body)
+    return services.dev_login(req.body, req.source_ip)
 
 
 @route(
@@ -112,6 +116,38 @@ def bind_phone(req: Req):
     return services.bind_phone(req.principal, req.body)
 
 
+STAFF = "/admin/staff/{username}"
+
+
+@route(
+    identity_api,
+    STAFF,
+    "PATCH",
+    roles=HQ,
+    body=StaffUpdate,
+    response=StaffOut,
+    tag="staff",
+    summary="Change a staff account's name, role or store (a new role or store ends its tokens)",
+    errors=(409,),
+)
+def update_staff(req: Req, username: str):
+    return services.update_staff(req.principal, username, req.body)
+
+
+@route(
+    identity_api,
+    STAFF + "/disable",
+    "POST",
+    roles=MANAGERS,
+    response=StaffOut,
+    tag="staff",
+    summary="Disable a staff account: its tokens are refused from the next request (managers: their clerks)",
+    errors=(409,),
+)
+def disable_staff(req: Req, username: str):
+    return services.set_staff_status(req.principal, username, "disabled")
+
+
 @route(
     identity_api,
     "/shop/me/code",
@@ -123,3 +159,46 @@ def bind_phone(req: Req):
 )
 def my_code(req: Req):
     return services.my_code(req.principal)
+
+
+@route(
+    identity_api,
+    STAFF + "/enable",
+    "POST",
+    roles=MANAGERS,
+    response=StaffOut,
+    tag="staff",
+    summary="Enable a disabled staff account (managers: their clerks)",
+    errors=(409,),
+)
+def enable_staff(req: Req, username: str):
+    return services.set_staff_status(req.principal, username, "active")
+
+
+@route(
+    identity_api,
+    STAFF + "/password",
+    "POST",
+    roles=MANAGERS,
+    body=PasswordReset,
+    response=StaffOut,
+    tag="staff",
+    summary="Set a new password; every token of the account ends (managers: their clerks)",
+    errors=(409,),
+)
+def reset_password(req: Req, username: str):
+    return services.reset_password(req.principal, username, req.body.password)
+
+
+@route(
+    identity_api,
+    STAFF + "/unlock",
+    "POST",
+    roles=HQ,
+    status=204,
+    tag="staff",
+    summary="Lift the login throttle of a username (its failed attempts are forgotten)",
+)
+def unlock_login(req: Req, username: str):
+    services.unlock_login(username)
+    return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -60,3 +61,43 @@ def is_member_code(value: str) -> bool:
 
 def code_expires(now: datetime) -> datetime:
     return now + CODE_TTL
+
+
+@dataclass(frozen=True)
+class LoginPolicy:
+    """How failed logins (staff) or login attempts (members) are throttled for one key (a username, an address,
+    an openid). Counted in a window of ``window_s`` from the first one. From the ``delay_after``-th on, the next
+    attempt must wait 1, 2, 4, 8 .. seconds; the ``lock_after``-th locks the key for ``lock_s``."""
+
+    delay_after: int
+    lock_after: int
+    lock_s: int
+    window_s: int
+
+    def counting(self, count: int, window_start: datetime | None, now: datetime) -> int:
+        """The count that still holds at ``now`` (0 once the window has passed)."""
+        if window_start is None or now - window_start >= timedelta(seconds=max(self.window_s, self.lock_s)):
+            return 0
+        return count
+
+    def blocked_until(self, count: int, now: datetime) -> datetime | None:
+        """After the ``count``-th failure at ``now``: no attempt before the returned moment (None: no wait)."""
+        if count >= self.lock_after:
+            return now + timedelta(seconds=self.lock_s)
+        if count >= self.delay_after:
+            return now + timedelta(seconds=2 ** (count - self.delay_after))
+        return None
+
+
+def retry_after_s(blocked_until: datetime | None, now: datetime) -> int:
+    """Whole seconds until ``blocked_until`` (0: not blocked)."""
+    if blocked_until is None or blocked_until <= now:
+        return 0
+    return max(1, math.ceil((blocked_until - now).total_seconds()))
+
+
+def check_may_manage_staff(actor: Principal, role: str, store_id: str | None) -> None:
+    """Head office manages anyone; a store manager only the clerks of their own store."""
+    if actor.is_hq or (actor.role == STORE_MANAGER and role == "clerk" and store_id == actor.store_id):
+        return
+    raise Forbidden("You may not manage this account", code=CoreCode.ROLE_FORBIDDEN)

@@ -30,3 +30,7 @@ class IdentityCode(ErrorCode):
     PHONE_INVALID = "PHONE_INVALID"
     # 404: the member code is unknown, expired or was never issued (POS routes, `member_code`)
     MEMBER_CODE_INVALID = "MEMBER_CODE_INVALID"
+    # 404: no such staff account (or, for a store manager, not one of their store's)
+    STAFF_NOT_FOUND = "STAFF_NOT_FOUND"
+    # 409: an account cannot disable itself or take its own head-office role away
+    SELF_ACTION = "SELF_ACTION"

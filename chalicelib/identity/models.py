@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
+from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute, UTCDateTimeAttribute
 
 from chalicelib.core.dynamo import Item
 
@@ -14,6 +14,12 @@ def staff_pk(username: str) -> str:
 
 def staff_gsi1sk(store_id: str | None, username: str) -> str:
     return f"{store_id or 'HQ'}#{username}"
+
+
+def throttle_pk(kind: str, value: str) -> str:
+    """kind: ``user`` (staff username), ``addr`` (source address of staff logins), ``openid``, ``maddr`` (source
+    address of member logins)."""
+    return f"LOGIN#{kind}#{value}"
 
 
 def member_pk(member_id: str) -> str:
@@ -97,3 +103,12 @@ class MemberCodeItem(Item, discriminator="MemberCode"):
     member_id = UnicodeAttribute()
     valid_until = UnicodeAttribute()
     expires_at = TTLAttribute(null=True)  # housekeeping only
+
+
+class LoginThrottle(Item, discriminator="LoginThrottle"):
+    """pk=LOGIN#<kind>#<value>, sk=META: failed staff logins (or member login attempts) counted in a window that
+    starts at the first one; ``blocked_until`` refuses every attempt before it (identity.domain.LoginPolicy)."""
+
+    count = NumberAttribute(default=0)
+    window_start = UTCDateTimeAttribute()
+    blocked_until = UTCDateTimeAttribute(null=True)

@@ -6,16 +6,17 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib.core import clock, events
-from chalicelib.core.dynamo import Page, TxCancelled, batch_get, page, put_new, transaction
-from chalicelib.core.errors import Conflict
-from chalicelib.identity.domain import MemberCard
+from chalicelib.core import clock, events, sessions
+from chalicelib.core.dynamo import Page, TxCancelled, batch_get, page, put_new, transaction, update_if
+from chalicelib.core.errors import Conflict, CoreCode
+from chalicelib.identity.domain import LoginPolicy, MemberCard
 from chalicelib.identity.errors import IdentityCode
 from chalicelib.identity.models import (
     MEMBERS_GSI1PK,
     META,
     NICK_GSI2PK,
     STAFF_GSI1PK,
+    LoginThrottle,
     MemberCodeItem,
     MemberItem,
     OpenIdItem,
@@ -29,6 +30,7 @@ from chalicelib.identity.models import (
     phone_tail_gsi1pk,
     staff_gsi1sk,
     staff_pk,
+    throttle_pk,
 )
 
 
@@ -58,6 +60,26 @@ def create_staff(
     if not put_new(item):
         raise Conflict("This username is taken", code=IdentityCode.USERNAME_TAKEN)
     return item
+
+
+def change_staff(item: StaffItem, actions: list, end_sessions: bool) -> None:
+    """Apply ``actions`` to a staff account if nobody changed it meanwhile; ``end_sessions`` also ends every token
+    of the account (core.sessions), in the same transaction."""
+    actions = [*actions, StaffItem.updated_at.set(clock.now())]
+    try:
+        with transaction() as tx:
+            tx.update(item, actions=actions, condition=StaffItem.updated_at == item.updated_at, tag="staff")
+            if end_sessions:
+                sessions.bump(tx, item.staff_id)
+    except TxCancelled:
+        raise Conflict("The account was changed meanwhile; reload and retry", code=CoreCode.CONCURRENT_UPDATE)
+
+
+def staff_store_actions(store_id: str | None, username: str) -> list:
+    return [
+        StaffItem.store_id.set(store_id) if store_id else StaffItem.store_id.remove(),
+        StaffItem.gsi1sk.set(staff_gsi1sk(store_id, username)),
+    ]
 
 
 def list_staff(store_id: str | None, limit: int, cursor: str | None) -> Page:
@@ -314,3 +336,46 @@ def code_owner(code: str, now: datetime) -> str | None:
     is found at once)."""
     item = MemberCodeItem.get_or_none(code_pk(code), META, consistent_read=True)
     return item.member_id if item is not None and item.valid_until > clock.iso(now) else None
+
+
+# --------------------------------------------------------------------------------------- login throttling
+def throttles(keys: list[tuple[str, str]]) -> dict[tuple[str, str], LoginThrottle]:
+    """The throttle items of these (kind, value) keys that exist, read consistently in one BatchGetItem."""
+    got = batch_get([(throttle_pk(k, v), META) for k, v in keys], consistent=True)
+    return {
+        kv: got[(throttle_pk(*kv), META)] for kv in keys if isinstance(got.get((throttle_pk(*kv), META)), LoginThrottle)
+    }
+
+
+def count_attempt(kind: str, value: str, policy: LoginPolicy, seen: LoginThrottle | None) -> LoginThrottle:
+    """One more failure (or attempt) on this key: a new window when the last one has passed, else +1 (atomic);
+    sets ``blocked_until`` when the count reaches the policy's delay or lock."""
+    now = clock.now()
+    item = LoginThrottle(throttle_pk(kind, value), META)
+    fresh = seen is None or policy.counting(int(seen.count), seen.window_start, now) == 0
+    started = fresh and update_if(
+        item,
+        [
+            LoginThrottle.kind.set(LoginThrottle),
+            LoginThrottle.count.set(1),
+            LoginThrottle.window_start.set(now),
+            LoginThrottle.blocked_until.remove(),
+        ],
+        LoginThrottle.pk.does_not_exist() if seen is None else (LoginThrottle.window_start == seen.window_start),
+    )
+    if not started:
+        item.update(
+            actions=[
+                LoginThrottle.count.add(1),
+                LoginThrottle.kind.set(LoginThrottle),
+                LoginThrottle.window_start.set(LoginThrottle.window_start | now),
+            ]
+        )
+    until = policy.blocked_until(int(item.count), now)
+    if until is not None:
+        item.update(actions=[LoginThrottle.blocked_until.set(until)])
+    return item
+
+
+def clear_throttle(kind: str, value: str) -> None:
+    LoginThrottle(throttle_pk(kind, value), META).delete()

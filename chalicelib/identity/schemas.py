@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, model_validator
 
 from chalicelib.core.schemas import Body, Name, Out, PageQuery, Phone, Ulid
 
@@ -41,6 +41,24 @@ class StaffCreate(Body):
     name: Name
     role: StaffRole
     store_id: Ulid | None = Field(default=None, description="Required for clerk and store_manager")
+
+
+class StaffUpdate(Body):
+    """Only the fields present change. A new role or store ends the account's tokens."""
+
+    name: Name = None
+    role: StaffRole = None
+    store_id: Ulid | None = Field(default=None, description="null for head office")
+
+    @model_validator(mode="after")
+    def _something(self):
+        if not self.model_fields_set:
+            raise ValueError("nothing to change")
+        return self
+
+
+class PasswordReset(Body):
+    password: NewPassword
 
 
 class StaffListQuery(PageQuery):

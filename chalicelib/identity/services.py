@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from chalicelib.core import clock, phones
+from chalicelib.core import clock, phones, sessions
 from chalicelib.core.auth import MEMBER, Principal, issue_token
-from chalicelib.core.errors import Conflict, CoreCode, NotFound, Unauthorized, ValidationFailed
+from chalicelib.core.errors import Conflict, CoreCode, NotFound, RateLimited, Unauthorized, ValidationFailed
 from chalicelib.core.ids import new_id
+from chalicelib.core.logging import logger
 from chalicelib.core.passwords import hash_password, verify_password
 from chalicelib.core.schemas import PageOut
 from chalicelib.core.settings import get_settings
 from chalicelib.identity import domain, repository, wechat
+from chalicelib.identity.domain import LoginPolicy
 from chalicelib.identity.errors import IdentityCode
 from chalicelib.identity.models import MemberItem, StaffItem
 from chalicelib.identity.schemas import (
@@ -23,6 +25,7 @@ from chalicelib.identity.schemas import (
     StaffLogin,
     StaffLoginOut,
     StaffOut,
+    StaffUpdate,
 )
 from chalicelib.stores import repository as stores
 
@@ -39,12 +42,58 @@ def staff_out(item: StaffItem) -> StaffOut:
     )
 
 
-def staff_login(cmd: StaffLogin) -> StaffLoginOut:
-    item = repository.get_staff(cmd.username.strip().lower())
+# --------------------------------------------------------------------------------------- throttling
+def _policies() -> dict[str, LoginPolicy]:
+    """The policy of each throttle kind, from settings (docs/security.md gives the numbers)."""
+    st = get_settings()
+    user = LoginPolicy(st.login_delay_after, st.login_lock_after, st.login_lock_s, st.login_window_s)
+    f = st.login_address_factor
+    addr = LoginPolicy(user.delay_after * f, user.lock_after * f, user.lock_s, user.window_s)
+    per_openid, per_addr = st.member_logins_per_openid, st.member_logins_per_address
+    return {
+        "user": user,
+        "addr": addr,
+        "openid": LoginPolicy(per_openid, per_openid * 2, st.login_lock_s, st.login_window_s),
+        "maddr": LoginPolicy(per_addr, per_addr * 2, st.login_lock_s, st.login_window_s),
+    }
+
+
+def _refuse_if_blocked(keys: list[tuple[str, str]]) -> dict:
+    """429 RATE_LIMITED (with Retry-After) while any key is delayed or locked; else the keys' items."""
+    seen = repository.throttles(keys)
+    now = clock.now()
+    wait = max((domain.retry_after_s(t.blocked_until, now) for t in seen.values()), default=0)
+    if wait:
+        logger.warning("login throttled", extra={"keys": [k for k, _ in seen], "retry_after_s": wait})
+        raise RateLimited("Too many attempts; try again later", retry_after_s=wait, details={"retry_after_s": wait})
+    return seen
+
+
+def _count(keys: list[tuple[str, str]], seen: dict) -> None:
+    policies = _policies()
+    for kind, value in keys:
+        repository.count_attempt(kind, value, policies[kind], seen.get((kind, value)))
+
+
+def staff_login(cmd: StaffLogin, source_ip: str) -> StaffLoginOut:
+    """The username's and the address's throttles are checked before the password: during a delay or a lock
+    even the right password is refused. A wrong one counts on both; the right one clears the username's."""
+    username = cmd.username.strip().lower()
+    keys = [("user", username), ("addr", source_ip)]
+    seen = _refuse_if_blocked(keys)
+    item = repository.get_staff(username)
     ok = verify_password(cmd.password, item.password_hash if item else None)
     if not ok or item is None or item.status != "active":
+        _count(keys, seen)
+        logger.info("staff login failed", extra={"username": username, "source_ip": source_ip})
         raise Unauthorized("Wrong username or password", code=IdentityCode.INVALID_CREDENTIALS)
-    token, ttl = issue_token(Principal(sub=item.staff_id, role=item.role, store_id=item.store_id))
+    if ("user", username) in seen:
+        repository.clear_throttle("user", username)
+    principal = Principal(
+        sub=item.staff_id, role=item.role, store_id=item.store_id, sv=sessions.version(item.staff_id, fresh=True)
+    )
+    token, ttl = issue_token(principal)
+    logger.info("staff login", extra={"staff_id": item.staff_id, "source_ip": source_ip})
     return StaffLoginOut(token=token, expires_in=ttl, staff=staff_out(item))
 
 
@@ -52,16 +101,18 @@ def create_staff(actor: Principal, cmd: StaffCreate) -> StaffOut:
     domain.check_staff_binding(cmd.role, cmd.store_id)
     domain.check_may_create_staff(actor, cmd.role, cmd.store_id)
     if cmd.store_id:
-        try:
-            stores.get(cmd.store_id)
-        except NotFound:
-            raise ValidationFailed(
-                "Unknown store", details={"fields": [{"field": "store_id", "message": "no such store"}]}
-            )
+        _require_store(cmd.store_id)
     item = repository.create_staff(
         new_id(), cmd.username, cmd.name, cmd.role, cmd.store_id, hash_password(cmd.password)
     )
     return staff_out(item)
+
+
+def _require_store(store_id: str) -> None:
+    try:
+        stores.get(store_id)
+    except NotFound:
+        raise ValidationFailed("Unknown store", details={"fields": [{"field": "store_id", "message": "no such store"}]})
 
 
 def list_staff(actor: Principal, store_id: str | None, limit: int, cursor: str | None) -> PageOut[StaffOut]:
@@ -140,14 +191,21 @@ def _active_member(member_id: str) -> MemberItem:
     return item
 
 
-def wechat_login(code: str) -> MemberLoginOut:
+def wechat_login(code: str, source_ip: str) -> MemberLoginOut:
+    """Throttled per source address before WeChat is asked, then per openid."""
+    addr = [("maddr", source_ip)]
+    _count(addr, _refuse_if_blocked(addr))
     session = wechat.code2session(code)
+    who = [("openid", session.openid)]
+    _count(who, _refuse_if_blocked(who))
     return _member_login(session.openid, session.unionid)
 
 
-def dev_login(cmd: DevLogin) -> MemberLoginOut:
+def dev_login(cmd: DevLogin, source_ip: str) -> MemberLoginOut:
     if not get_settings().is_local:
         raise NotFound("Not found", code=CoreCode.NOT_FOUND)
+    keys = [("openid", cmd.openid), ("maddr", source_ip)]
+    _count(keys, _refuse_if_blocked(keys))
     return _member_login(cmd.openid, None, cmd.phone, cmd.nickname)
 
 
@@ -182,3 +240,59 @@ def invalid_code() -> NotFound:
         code=IdentityCode.MEMBER_CODE_INVALID,
         details={"fields": [{"field": "member_code", "message": "unknown or expired"}]},
     )
+
+
+# --------------------------------------------------------------------------------------- staff accounts
+def _managed_staff(actor: Principal, username: str) -> StaffItem:
+    """The account ``actor`` may manage. Unknown, or (for a store manager) another store's: 404 alike."""
+    item = repository.get_staff(username.strip().lower())
+    if item is None or not actor.owns_store(item.store_id):
+        raise NotFound("No such staff account", code=IdentityCode.STAFF_NOT_FOUND)
+    domain.check_may_manage_staff(actor, item.role, item.store_id)
+    return item
+
+
+def _not_self(actor: Principal, item: StaffItem, what: str) -> None:
+    if item.staff_id == actor.sub:
+        raise Conflict(f"You cannot {what} your own account", code=IdentityCode.SELF_ACTION)
+
+
+def set_staff_status(actor: Principal, username: str, status: str) -> StaffOut:
+    """Disable (ends every token of the account at once) or enable a staff account."""
+    item = _managed_staff(actor, username)
+    if item.status != status:
+        _not_self(actor, item, "disable")
+        repository.change_staff(item, [StaffItem.status.set(status)], end_sessions=status == "disabled")
+        logger.info("staff status", extra={"staff_id": item.staff_id, "status": status, "by": actor.sub})
+    return staff_out(repository.get_staff(item.username))
+
+
+def reset_password(actor: Principal, username: str, password: str) -> StaffOut:
+    """A new password; every token of the account ends."""
+    item = _managed_staff(actor, username)
+    repository.change_staff(item, [StaffItem.password_hash.set(hash_password(password))], end_sessions=True)
+    logger.info("staff password reset", extra={"staff_id": item.staff_id, "by": actor.sub})
+    return staff_out(repository.get_staff(item.username))
+
+
+def update_staff(actor: Principal, username: str, cmd: StaffUpdate) -> StaffOut:
+    """Head office: name, role, store. A new role or store ends every token of the account."""
+    item = _managed_staff(actor, username)
+    role = cmd.role if "role" in cmd.model_fields_set else item.role
+    store_id = cmd.store_id if "store_id" in cmd.model_fields_set else item.store_id
+    domain.check_staff_binding(role, store_id)
+    if store_id and store_id != item.store_id:
+        _require_store(store_id)
+    moved = role != item.role or store_id != item.store_id
+    if moved:
+        _not_self(actor, item, "change the role or store of")
+    actions = [StaffItem.role.set(role), *repository.staff_store_actions(store_id, item.username)]
+    if cmd.name is not None:
+        actions.append(StaffItem.name.set(cmd.name))
+    repository.change_staff(item, actions, end_sessions=moved)
+    return staff_out(repository.get_staff(item.username))
+
+
+def unlock_login(username: str) -> None:
+    """Head office lifts the throttle of a username (its failures are forgotten); addresses expire on their own."""
+    repository.clear_throttle("user", username.strip().lower())

@@ -50,6 +50,7 @@ def list_stock(req: Req, store_id: str):
     response=MovementOut,
     status=201,
     idempotent=True,
+    key_required=True,
     tag="stock",
     summary="Goods in: add received quantities (one ledger movement)",
 )
@@ -66,6 +67,7 @@ def receipts(req: Req, store_id: str):
     response=CountOut,
     status=201,
     idempotent=True,
+    key_required=True,
     tag="stock",
     summary="Stock-take: counted quantities become the balance via adjustments",
     errors=(409,),
@@ -125,6 +127,7 @@ def low_stock(req: Req):
     response=TransferOut,
     status=201,
     idempotent=True,
+    key_required=True,
     tag="transfers",
     summary="Create a transfer between two stores",
 )
@@ -154,6 +157,7 @@ def list_transfers(req: Req):
     roles=MANAGERS,
     response=TransferOut,
     idempotent=True,
+    key_required=True,
     tag="transfers",
     summary="Ship: takes the stock from the source store",
     errors=(409,),
@@ -169,6 +173,7 @@ def ship(req: Req, transfer_id: str):
     roles=MANAGERS,
     response=TransferOut,
     idempotent=True,
+    key_required=True,
     tag="transfers",
     summary="Receive: adds the stock to the target store",
     errors=(409,),
@@ -201,6 +206,7 @@ def cancel(req: Req, transfer_id: str):
     response=PageOut[ShopProductOut],
     tag="shop",
     summary="On-sale products with stock_qty at a store; consult-only goods carry contact_hint",
+    errors=(404,),
 )
 def shop_products(req: Req):
     q = req.query

@@ -278,8 +278,9 @@ def _require_either(principal: Principal, *store_ids: str) -> None:
 
 
 def create_transfer(principal: Principal, cmd: TransferCreate) -> TransferOut:
+    """Head office moves stock between any stores; a store manager only ships from their own store."""
     domain.check_transfer(cmd.from_store_id, cmd.to_store_id)
-    _require_either(principal, cmd.from_store_id, cmd.to_store_id)
+    principal.require_store(cmd.from_store_id)
     for field, sid in (("from_store_id", cmd.from_store_id), ("to_store_id", cmd.to_store_id)):
         try:
             stores.get(sid)
@@ -292,9 +293,12 @@ def create_transfer(principal: Principal, cmd: TransferCreate) -> TransferOut:
     )
 
 
-def _get_transfer(transfer_id: str) -> TransferItem:
+def _get_transfer(transfer_id: str, principal: Principal | None = None) -> TransferItem:
+    """A transfer; for store staff only one involving their store (another store's looks unknown: 404)."""
     item = repository.get_transfer(transfer_id, consistent=True)
-    if item is None:
+    if item is None or not (
+        principal is None or principal.owns_store(item.from_store_id) or principal.owns_store(item.to_store_id)
+    ):
         raise NotFound("No such transfer", code=InventoryCode.TRANSFER_NOT_FOUND)
     return item
 
@@ -305,7 +309,7 @@ _TRANSFER_LEGS = {"ship": ("transfer_out", "from_store_id", False), "receive": (
 
 
 def _transition(principal: Principal, transfer_id: str, action: str) -> TransferOut:
-    t = _get_transfer(transfer_id)
+    t = _get_transfer(transfer_id, principal)
     acting_store = {"ship": [t.from_store_id], "receive": [t.to_store_id], "cancel": [t.from_store_id, t.to_store_id]}[
         action
     ]

@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
-from chalicelib.core.schemas import Body, Out, PageQuery, Phone, Ulid
+from chalicelib.core.schemas import Body, Lat, Lng, Out, PageQuery, Phone, Ulid
 
 Sku = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 OrderStatus = Literal[
@@ -20,16 +20,17 @@ OrderStatus = Literal[
     "PARTIALLY_REFUNDED",
 ]
 MAX_LINES = 50
+MAX_QTY = 999  # of one sku in one order or refund, after adding up the lines that repeat it
 
 
 class LineIn(Body):
     sku: Sku
-    qty: int = Field(ge=1, le=999)
+    qty: int = Field(ge=1, le=MAX_QTY)
 
 
 class Location(Body):
-    lat: float = Field(ge=-90, le=90)
-    lng: float = Field(ge=-180, le=180)
+    lat: Lat
+    lng: Lng
 
 
 class Address(Body):
@@ -38,9 +39,16 @@ class Address(Body):
     detail: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
 
-def _distinct_skus(lines: list[LineIn]) -> list[LineIn]:
-    if len({ln.sku for ln in lines}) > MAX_LINES:
+def _distinct_skus(lines: list[LineIn] | None) -> list[LineIn] | None:
+    """Limits that hold for the merged cart: lines repeating a sku count together."""
+    totals: dict[str, int] = {}
+    for ln in lines or ():
+        totals[ln.sku] = totals.get(ln.sku, 0) + ln.qty
+    if len(totals) > MAX_LINES:
         raise ValueError(f"at most {MAX_LINES} different skus per order")
+    over = sorted(sku for sku, qty in totals.items() if qty > MAX_QTY)
+    if over:
+        raise ValueError(f"at most {MAX_QTY} of one sku (its lines added up): {', '.join(over)}")
     return lines
 
 
@@ -120,6 +128,8 @@ class RefundIn(Body):
     )
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     request_id: Ulid | None = Field(default=None, description="POS: settle this customer refund request")
+
+    _d = field_validator("lines")(_distinct_skus)
 
 
 class CompleteIn(Body):

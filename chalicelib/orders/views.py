@@ -97,7 +97,9 @@ def load_member_order(principal: Principal, order_id: str) -> OrderItem:
 
 def load_store_order(principal: Principal, order_id: str) -> OrderItem:
     item = load_order(order_id)
-    principal.require_store(item.store_id)
+    if not principal.owns_store(item.store_id):
+        # Another store's order: the same answer as an unknown one, so staff cannot probe order ids.
+        raise NotFound("No such order", code=OrderCode.ORDER_NOT_FOUND)
     return item
 
 

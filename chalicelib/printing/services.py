@@ -386,9 +386,8 @@ def handle_print_request(body: str) -> dict[str, int]:
 
 def _ticket_in_scope(principal: Principal, order_id: str):
     doc = repository.get_doc(order_id, "order") if is_ulid(order_id) else None
-    if doc is None:
+    if doc is None or not principal.owns_store(doc.store_id):  # another store's order looks unknown
         raise NotFound("This order has no ticket (not paid yet, or unknown)", code=PrintingCode.NO_TICKET)
-    principal.require_store(doc.store_id)
     return doc
 
 

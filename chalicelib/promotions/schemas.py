@@ -201,7 +201,7 @@ class PromotionUpdate(Body):
         return self
 
     def changes(self) -> dict[str, Any]:
-        return {k: v for k, v in self.model_dump(mode="json").items() if k in self.model_fields_set}
+        return self.model_dump(mode="json", include=set(self.model_fields_set))
 
 
 class PromotionListQuery(PageQuery):

@@ -37,7 +37,7 @@ class ContactsOut(Out):
 
 
 class OutboxQuery(PageQuery):
-    phone: Annotated[str, StringConstraints(max_length=20)] | None = None
+    phone: Mobile | None = Field(default=None, description="A mainland China mobile number (422 if it is not one)")
 
 
 class OutboxOut(Out):

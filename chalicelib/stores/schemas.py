@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 
-from chalicelib.core.schemas import Body, Name, Out, PageQuery, Phone, Text
+from chalicelib.core.schemas import Body, Lat, Lng, Name, Out, PageQuery, Phone, Text
 
 HHMM = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$")]
 StoreStatus = Literal["active", "suspended"]
@@ -29,8 +29,8 @@ class OpeningPeriod(Body):
 class StoreCreate(Body):
     name: Name
     address: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-    lat: float = Field(ge=-90, le=90)
-    lng: float = Field(ge=-180, le=180)
+    lat: Lat
+    lng: Lng
     phone: Phone
     opening_hours: list[OpeningPeriod] = Field(default_factory=list, max_length=50)
     delivery_radius_m: int = Field(default=5000, ge=0, le=100_000)
@@ -47,8 +47,8 @@ class StoreUpdate(Body):
 
     name: Name = None
     address: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] = None
-    lat: float = Field(default=None, ge=-90, le=90)
-    lng: float = Field(default=None, ge=-180, le=180)
+    lat: Lat = None
+    lng: Lng = None
     phone: Phone = None
     opening_hours: list[OpeningPeriod] = Field(default=None, max_length=50)
     delivery_radius_m: int = Field(default=None, ge=0, le=100_000)
@@ -89,8 +89,8 @@ class StoreListQuery(PageQuery):
 
 
 class ShopStoresQuery(PageQuery):
-    lat: float = Field(ge=-90, le=90)
-    lng: float = Field(ge=-180, le=180)
+    lat: Lat
+    lng: Lng
 
 
 class ShopStoreOut(StorePublic):

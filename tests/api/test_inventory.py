@@ -140,16 +140,15 @@ def test_threshold_bad_input(api, world):
 
 def test_transfer_ship_receive_moves_stock_and_shows_in_transit(api, world):
     world.receive(world.b, {"CQ-BEER-500": 50})
-    r = api.post(
-        "/admin/transfers",
-        {
-            "from_store_id": world.b,
-            "to_store_id": world.a,
-            "lines": [{"sku": "CQ-BEER-500", "qty": 20}],
-            "note": "补货",
-        },
-        token=world.manager_a,
-    )
+    body = {
+        "from_store_id": world.b,
+        "to_store_id": world.a,
+        "lines": [{"sku": "CQ-BEER-500", "qty": 20}],
+        "note": "补货",
+    }
+    # a store manager's transfer ships from their own store: A cannot take B's stock
+    assert api.post("/admin/transfers", body, token=world.manager_a).code == "STORE_SCOPE"
+    r = api.post("/admin/transfers", body, token=world.manager_b)
     assert r.status == 201 and r.json["status"] == "CREATED", r
     tid = r.json["transfer_id"]
     # only the source store (or head office) ships

@@ -12,8 +12,8 @@ from app import app
 ROLES = {"member", "clerk", "store_manager", "hq_admin"}
 METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 
-# API.md: "Every POST that creates an order, a sale, a payment, a refund, a transfer or a stock movement accepts
-# an Idempotency-Key header." Routes matching these must be declared idempotent when they exist.
+# API.md: "Every POST that creates an order, a sale, a payment, a refund, a recharge, a transfer, a stock movement
+# or a withdrawal requires an Idempotency-Key header." Routes matching these must require it when they exist.
 MUST_BE_IDEMPOTENT = [
     re.compile(p)
     for p in (
@@ -24,6 +24,8 @@ MUST_BE_IDEMPOTENT = [
         r"^/admin/transfers$",
         r"^/admin/transfers/\{[^}]+\}/(ship|receive)$",
         r"^/admin/stores/\{[^}]+\}/stock/(receipts|counts)$",
+        r"/recharges$",
+        r"/withdrawals$",
     )
 ]
 
@@ -152,16 +154,18 @@ def test_idempotent_posts_take_an_idempotency_key(doc):
         if spec is None or method != "post":
             continue
         if any(p.search(path) for p in MUST_BE_IDEMPOTENT):
-            assert spec.idempotent, f"API.md: POST {path} must accept Idempotency-Key"
+            assert spec.idempotent and spec.key_required, f"API.md: POST {path} must require an Idempotency-Key"
         headers = [
             p
             for p in doc["paths"][path]["post"].get("parameters", [])
             if p["in"] == "header" and p["name"] == "Idempotency-Key"
         ]
         if spec.idempotent:
-            assert len(headers) == 1 and headers[0]["required"] is False, path
+            assert len(headers) == 1 and headers[0]["required"] is spec.key_required, path
             assert headers[0]["schema"]["type"] == "string"
-            assert "409" in doc["paths"][path]["post"]["responses"], path
+            responses = doc["paths"][path]["post"]["responses"]
+            assert "409" in responses and "422" in responses, path
+            assert ("428" in responses) is spec.key_required, path
         else:
             assert headers == [], path
     assert any(spec and spec.idempotent for *_, spec in app_routes())

@@ -28,10 +28,26 @@ def test_staff_create_login_and_duplicate_username():
     assert e.value.code == "USERNAME_TAKEN"
     assert repository.get_staff("jfb.clerk").name == "店员小王"  # the first account is untouched
 
-    login = services.staff_login(StaffLogin(username="jfb.clerk", password="s3cret-pass"))
+    login = services.staff_login(StaffLogin(username="jfb.clerk", password="s3cret-pass"), "10.0.0.1")
     assert decode_token(login.token) == Principal(sub=out.staff_id, role="clerk", store_id=store_id)
     with pytest.raises(Unauthorized):
-        services.staff_login(StaffLogin(username="jfb.clerk", password="wrong-pass"))
+        services.staff_login(StaffLogin(username="jfb.clerk", password="wrong-pass"), "10.0.0.1")
+
+
+def test_concurrent_wrong_passwords_are_all_counted_and_lock(ddb):
+    """Parallel guesses cannot slip past the counter: each failure is an atomic ADD on the throttle item."""
+    repository.create_staff("01JSTAFF000000000000000001", "race.guess", "人", "hq_admin", None, "scrypt$x")
+
+    def guess(i):
+        return services.staff_login(StaffLogin(username="race.guess", password=f"guess-{i}"), f"10.1.0.{i}")
+
+    warm_up()
+    race = run_together(12, guess)
+    assert all(isinstance(r, AppError) and r.status in (401, 429) for r in race.results), race.results
+    throttles = {t["pk"]["S"]: t for t in items_of_kind(ddb, "LoginThrottle")}
+    counted = int(throttles["LOGIN#user#race.guess"]["count"]["N"])
+    refused = sum(1 for r in race.results if r.status == 429)
+    assert counted + refused == 12 and counted >= 10 and "blocked_until" in throttles["LOGIN#user#race.guess"]
 
 
 def test_concurrent_creation_of_one_username_makes_one_account(ddb):

@@ -35,10 +35,14 @@ ROOT = Path(__file__).resolve().parents[2]
 NIGHT = PINNED or "2026-12-04T03:00:00+08:00"
 
 
-def call(base: str, method: str, path: str, body=None, token: str | None = None) -> tuple[int, dict]:
+def call(
+    base: str, method: str, path: str, body=None, token: str | None = None, key: str | None = None
+) -> tuple[int, dict]:
     headers = {"Content-Type": "application/json"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
+    if key:
+        headers["Idempotency-Key"] = key
     data = json.dumps(body, ensure_ascii=False).encode() if body is not None else None
     req = urllib.request.Request(base + path, data=data, method=method, headers=headers)
     try:
@@ -155,6 +159,11 @@ def test_local_stack_end_to_end(stack):
             stack.base, "POST", "/auth/staff/login", {"username": "hq.admin", "password": DEMO_PASSWORDS["hq_admin"]}
         )
         assert status == 200 and hq["staff"]["role"] == "hq_admin"
+        # what the local server answers itself has the contract's error shape too
+        status, body = call(stack.base, "GET", "/no/such/route")
+        assert (status, body["code"]) == (404, "NOT_FOUND"), body
+        status, body = call(stack.base, "TRACE", "/shop/stores")
+        assert (status, body["code"]) == (405, "METHOD_NOT_ALLOWED"), body
         assert len(java_processes(stack.ddb)) == 1
     finally:
         rc = stack.stop(signal.SIGINT)
@@ -296,6 +305,7 @@ def test_the_readme_walk_through_works_at_night_and_the_ticket_prints(night_stac
             "/shop/orders",
             {"store_id": nanping["store_id"], "fulfillment": "pickup", "lines": [{"sku": "BR-CQ-GB-500", "qty": 1}]},
             token=token,
+            key="night-owl-1",
         )
         assert (status, body.get("code")) == ((201, None) if expected_open else (409, "STORE_CLOSED")), body
     finally:
