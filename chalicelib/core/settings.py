@@ -68,6 +68,7 @@ class Settings(BaseSettings):
     sandbox_platform_private_key: SecretStr = SecretStr("")  # PEM
     sandbox_platform_serial: str = ""
     sandbox_pay_delay_s: float = 2.0
+    sandbox_refund_delay_s: float = 5.0  # a sandbox refund is PROCESSING this long, then notified
     sandbox_webhook_url: str = "http://127.0.0.1:8000/webhooks/wechatpay"
 
     # Work queues (names per stage in .chalice/config.json; each has a "<name>-dlq" dead-letter queue).

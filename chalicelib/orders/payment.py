@@ -3,6 +3,8 @@ arrives for an order no longer payable given back."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from chalicelib.core import clock, events, metrics, phones
 from chalicelib.core.auth import Principal
 from chalicelib.core.dynamo import TxCancelled, transaction
@@ -65,7 +67,7 @@ def apply_payment(order_id: str, transaction_id: str, amount_fen: int, method: s
             },
         )
         raise Conflict("The paid amount does not match the order", code=PaymentCode.AMOUNT_MISMATCH)
-    paid_at = paid_at or clock.iso(clock.now())
+    paid_at = clock.iso(clock.parse(paid_at)) if paid_at else clock.iso(clock.now())  # WeChat's +08:00 -> UTC Z
     payment = {"method": method, "transaction_id": transaction_id, "amount_fen": amount_fen, "paid_at": paid_at}
     if item.status != domain.PENDING_PAYMENT:
         if item.payment and item.payment.get("transaction_id") == transaction_id:
@@ -84,7 +86,7 @@ def apply_payment(order_id: str, transaction_id: str, amount_fen: int, method: s
                     OrderItem.paid_at.set(paid_at),
                     OrderItem.customer.set(customer),
                 ]
-                + repository.leave_due_index(),
+                + _accept_watch(item),
             )
             repository.add_payment_record(tx, transaction_id, order_id, method, amount_fen, "applied")
             item.status, item.payment, item.paid_at, item.customer = domain.PAID, payment, paid_at, customer
@@ -93,6 +95,18 @@ def apply_payment(order_id: str, transaction_id: str, amount_fen: int, method: s
         return apply_payment(order_id, transaction_id, amount_fen, method, paid_at)  # lost a race: re-read
     metrics.count("PaymentsApplied", method=method)
     return "applied"
+
+
+def _accept_watch(item: OrderItem) -> list:
+    """A paid online order enters the accept-deadline sweep (its first look a minute from now; the sweep then
+    counts the store's own deadlines in opening hours). Till orders are done already."""
+    if item.channel != "shop":
+        return repository.leave_due_index()
+    first = clock.iso(clock.now() + timedelta(seconds=ACCEPT_FIRST_LOOK_S))
+    return [OrderItem.accept_step.set(0)] + repository.accept_due_index(first, item.order_id)
+
+
+ACCEPT_FIRST_LOOK_S = 60
 
 
 def _customer(member_id: str | None) -> dict | None:

@@ -199,9 +199,23 @@ class PrepayOut(Out):
 class RefundOut(Out):
     refund_id: str
     order_id: str
-    status: Literal["REQUESTED", "SETTLED", "PROCESSING", "COMPLETED"]
+    status: Literal["REQUESTED", "SETTLED", "PROCESSING", "COMPLETED", "ABNORMAL", "CLOSED"] = Field(
+        description="PROCESSING until WeChat Pay's notification (or the scheduled query) says COMPLETED; "
+        "ABNORMAL / CLOSED: it did not reach the customer, head office is told"
+    )
     lines: list[dict]
-    amount_fen: int
+    amount_fen: int = Field(description="Lines plus delivery_fee_fen")
     reason: str
     method: str | None = None
+    delivery_fee_fen: int = Field(default=0, description="The delivery fee, given back with the last line")
+    created_at: datetime
+    completed_at: str | None = None
+
+
+class AnomalyOut(Out):
+    anomaly_id: str
+    reason: Literal["amount_mismatch", "unknown_order", "unknown_refund", "merchant_mismatch"]
+    notification_id: str
+    event_type: str | None = None
+    facts: dict = Field(description="What the notification said: out_trade_no, transaction_id, amount_fen ...")
     created_at: datetime

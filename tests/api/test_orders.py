@@ -158,8 +158,8 @@ def test_sweep_cancels_only_due_orders_and_reads_only_due_items(api, world, buye
     read_buckets = []
     real_due = repository.due
 
-    def spy(bucket, until):
-        items = real_due(bucket, until)
+    def spy(bucket, until, prefix="DUE"):
+        items = real_due(bucket, until, prefix)
         read_buckets.append((bucket, [i.order_id for i in items]))
         return items
 
@@ -326,7 +326,7 @@ def test_refunds_whole_and_partial_never_over(api, world, buyer):
         f"/shop/orders/{oid}/refunds", {"lines": [{"sku": "CQ-BEER-500", "qty": 2}], "reason": "买多了"}, token=buyer
     )
     assert r.status == 201, r
-    assert r.json["amount_fen"] == 1200 and r.json["status"] == "COMPLETED"
+    assert r.json["amount_fen"] == 1200 and r.json["status"] == "PROCESSING"  # WeChat pays it back later
     assert world.stock(world.a)["CQ-BEER-500"] == 12 - 6 + 2
     over = api.post(
         f"/shop/orders/{oid}/refunds", {"lines": [{"sku": "CQ-BEER-500", "qty": 5}], "reason": "x"}, token=buyer
@@ -350,6 +350,12 @@ def test_refunds_whole_and_partial_never_over(api, world, buyer):
     assert world.stock(world.a) == {"MT-53-500": 2, "CQ-BEER-500": 12}
     for sku, qty in world.stock(world.a).items():
         assert world.ledger_sum(world.a, sku) == qty
+    kinds = [x["status"] for x in api.get(f"/shop/orders/{oid}/refunds", token=buyer).json]
+    assert sorted(kinds) == ["PROCESSING", "PROCESSING", "SETTLED"]
+    assert [e["type"] for e in drain_events()].count("RefundCompleted") == 0
+    # WeChat Pay finishes them: the scheduled query settles both, once
+    assert order_sweeps.sweep_refunds(clock.now() + timedelta(minutes=2))["completed"] == 2
+    assert order_sweeps.sweep_refunds(clock.now() + timedelta(minutes=10))["completed"] == 0
     kinds = [x["status"] for x in api.get(f"/shop/orders/{oid}/refunds", token=buyer).json]
     assert sorted(kinds) == ["COMPLETED", "COMPLETED", "SETTLED"]
     assert [e["type"] for e in drain_events()].count("RefundCompleted") == 2
