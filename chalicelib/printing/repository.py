@@ -88,7 +88,7 @@ def set_secret(printer: PrinterItem, secret_hash: str, old_until_iso: str) -> Pr
         )
     except UpdateError as e:
         if condition_failed(e):
-            raise Conflict("The printer changed meanwhile; try again", code=PrintingCode.PRINTER_NOT_FOUND)
+            raise NotFound("No such printer (or it changed meanwhile)", code=PrintingCode.PRINTER_NOT_FOUND)
         raise
     return get_printer(printer.printer_id)
 
