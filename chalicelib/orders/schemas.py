@@ -142,7 +142,10 @@ class QuoteOut(Out):
     lines: list[QuoteLineOut]
     subtotal_fen: int
     discount_fen: int
-    payable_fen: int
+    delivery_fee_fen: int = Field(
+        default=0, description="The store's delivery fee (none from its free_delivery_over_fen); never discounted"
+    )
+    payable_fen: int = Field(description="The lines' payable_fen plus delivery_fee_fen")
     applied: list[dict] = Field(
         description=(
             "Rules that priced this cart: {kind: promotion|coupon, rule, id, title, discount_fen, allocation: "
@@ -175,6 +178,7 @@ class OrderOut(Out):
     lines: list[OrderLineOut]
     subtotal_fen: int
     discount_fen: int
+    delivery_fee_fen: int = 0
     payable_fen: int
     refunded_fen: int = 0
     applied: list[dict] = Field(default_factory=list)

@@ -289,6 +289,8 @@ def _sale_lines(sheet: _Sheet, order: dict[str, Any]) -> None:
         pair("优惠合计", money.yuan(-int(order["discount_fen"])))
         for a in order.get("applied") or []:
             pair(clean(a.get("title") or a.get("kind") or "优惠"), money.yuan(-int(a.get("discount_fen", 0))), indent=2)
+    if int(order.get("delivery_fee_fen", 0) or 0):
+        pair("配送费", money.yuan(int(order["delivery_fee_fen"])))
     pair("实付", money.yuan(int(order.get("payable_fen", 0))))
     if int(order.get("refunded_fen", 0) or 0):
         pair("已退款", money.yuan(-int(order["refunded_fen"])))

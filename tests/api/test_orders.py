@@ -354,8 +354,10 @@ def test_refunds_whole_and_partial_never_over(api, world, buyer):
     assert sorted(kinds) == ["PROCESSING", "PROCESSING", "SETTLED"]
     assert [e["type"] for e in drain_events()].count("RefundCompleted") == 0
     # WeChat Pay finishes them: the scheduled query settles both, once
-    assert order_sweeps.sweep_refunds(clock.now() + timedelta(minutes=2))["completed"] == 2
-    assert order_sweeps.sweep_refunds(clock.now() + timedelta(minutes=10))["completed"] == 0
+    clock.set_clock(lambda: NOON + timedelta(minutes=2))
+    assert order_sweeps.sweep_refunds()["completed"] == 2
+    clock.set_clock(lambda: NOON + timedelta(minutes=10))
+    assert order_sweeps.sweep_refunds()["completed"] == 0
     kinds = [x["status"] for x in api.get(f"/shop/orders/{oid}/refunds", token=buyer).json]
     assert sorted(kinds) == ["COMPLETED", "COMPLETED", "SETTLED"]
     assert [e["type"] for e in drain_events()].count("RefundCompleted") == 2
@@ -376,3 +378,50 @@ def test_partial_refunds_add_up_exactly_to_the_line(api, world, buyer):
     ]
     assert sum(amounts) == 1800
     assert api.get(f"/pos/orders/{s['order_id']}", token=world.clerk_a).json["status"] == "REFUNDED"
+
+
+def test_delivery_fee_minimum_order_and_free_threshold_and_the_fee_refunded_with_the_last_line(api, world, buyer):
+    from chalicelib.stores import services as stores
+
+    world.receive(world.a, {"CQ-BEER-500": 40})
+    r = api.patch(
+        f"/admin/stores/{world.a}",
+        {"delivery_fee_fen": 500, "delivery_min_order_fen": 2000, "free_delivery_over_fen": 10000},
+        token=world.hq,
+    )
+    assert r.status == 200 and r.json["delivery_fee_fen"] == 500, r
+    assert api.patch(f"/admin/stores/{world.a}", {"delivery_fee_fen": 0}, token=world.manager_a).status == 403
+    stores._chain.clear()
+    address = {"name": "张先生", "phone": "13812345678", "detail": "渝中区民族路100号"}
+
+    def body(qty):
+        lines = [{"sku": "CQ-BEER-500", "qty": qty}]
+        return order_body(store_id=world.a, fulfillment="delivery", address=address, lines=lines)
+
+    small = api.post("/shop/quote", body(2), token=buyer).json
+    assert [p["code"] for p in small["problems"]] == ["BELOW_MINIMUM_ORDER"]
+    assert small["problems"][0]["missing_fen"] == 800
+    refused = api.post("/shop/orders", body(2), token=buyer)
+    assert (refused.status, refused.code) == (409, "BELOW_MINIMUM_ORDER")
+    q = api.post("/shop/quote", body(4), token=buyer).json
+    assert (q["problems"], q["delivery_fee_fen"], q["discount_fen"], q["payable_fen"]) == ([], 500, 0, 2900)
+    free = api.post("/shop/quote", body(17), token=buyer).json
+    assert (free["delivery_fee_fen"], free["payable_fen"]) == (0, 10200)
+    pickup = api.post(
+        "/shop/quote", order_body(store_id=world.a, lines=[{"sku": "CQ-BEER-500", "qty": 1}]), token=buyer
+    )
+    assert (pickup.json["problems"], pickup.json["delivery_fee_fen"]) == ([], 0)
+    # the order carries the fee; refunds give it back with the last line
+    o = api.post("/shop/orders", body(4), token=buyer).json
+    assert (o["delivery_fee_fen"], o["payable_fen"]) == (500, 2900)
+    assert order_payment.apply_payment(o["order_id"], "4200DELIVERY01", 2900, "wechat", None) == "applied"
+    first = api.post(
+        f"/shop/orders/{o['order_id']}/refunds",
+        {"lines": [{"sku": "CQ-BEER-500", "qty": 3}], "reason": "x"},
+        token=buyer,
+    ).json
+    assert (first["amount_fen"], first["delivery_fee_fen"]) == (1800, 0)
+    last = api.post(f"/shop/orders/{o['order_id']}/refunds", {"reason": "x"}, token=buyer).json
+    assert (last["amount_fen"], last["delivery_fee_fen"]) == (600 + 500, 500)
+    got = api.get(f"/shop/orders/{o['order_id']}", token=buyer).json
+    assert got["status"] == "REFUNDED" and got["refunded_fen"] == got["payable_fen"] == 2900
