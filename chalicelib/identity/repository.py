@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from chalicelib.core import clock, events
-from chalicelib.core.dynamo import Page, TxCancelled, batch_get, page, put_new, transaction
+from chalicelib.core.dynamo import Page, Tx, TxCancelled, batch_get, page, put_new, transaction
 from chalicelib.core.errors import Conflict
 from chalicelib.identity.domain import MemberCard
 from chalicelib.identity.errors import IdentityCode
@@ -127,3 +127,29 @@ def create_member(
             return None
         raise
     return member
+
+
+def add_erasure(tx: Tx, member: MemberItem, reported: list[events.Event]) -> None:
+    """In ``tx``: the member's personal data erased (nickname, phone, openid, unionid), status ``deleted``; its
+    openid link removed, so the same WeChat user starts afresh as a new member. The member id stays (orders keep
+    it for the books)."""
+    now = clock.now()
+    tx.update(
+        member,
+        [
+            MemberItem.status.set("deleted"),
+            MemberItem.openid.set(f"deleted:{member.member_id}"),
+            MemberItem.nickname.remove(),
+            MemberItem.phone.remove(),
+            MemberItem.unionid.remove(),
+            MemberItem.updated_at.set(now),
+        ],
+        condition=MemberItem.status == "active",
+        tag="member",
+    )
+    tx.delete(
+        OpenIdItem(openid_pk(member.openid), META),
+        condition=OpenIdItem.member_id == member.member_id,
+        tag="openid",
+    )
+    events.add(tx, reported)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chalicelib.core import phones
+from chalicelib.core import clock, phones
 from chalicelib.core.auth import MEMBER, Principal, issue_token
 from chalicelib.core.errors import CoreCode, NotFound, Unauthorized, ValidationFailed
 from chalicelib.core.ids import new_id
@@ -107,7 +107,23 @@ def dev_login(cmd: DevLogin) -> MemberLoginOut:
 
 
 def me(principal: Principal) -> MemberOut:
+    return member_out(active_member(principal))
+
+
+def active_member(principal: Principal) -> MemberItem:
     item = repository.get_member(principal.sub)
-    if item is None:
+    if item is None or item.status == "deleted":
         raise NotFound("No such member", code=IdentityCode.MEMBER_NOT_FOUND)
-    return member_out(item)
+    return item
+
+
+def profile_export(item: MemberItem) -> dict:
+    """Everything we hold about the member themselves (their data export)."""
+    return {
+        "member_id": item.member_id,
+        "nickname": item.nickname,
+        "phone": item.phone,
+        "level": int(item.level or 0),
+        "status": item.status,
+        "created_at": clock.iso(item.created_at) if item.created_at else None,
+    }

@@ -8,8 +8,9 @@ from chalicelib.core.http import Req, Result, route
 from chalicelib.core.logging import logger
 from chalicelib.core.schemas import PageOut, PageQuery
 from chalicelib.coupons.schemas import CompensationIn, CouponOut
-from chalicelib.orders import checkout, fulfilment, notifications, payment, refunds, views
+from chalicelib.orders import account, checkout, fulfilment, notifications, payment, refunds, views
 from chalicelib.orders.schemas import (
+    AccountDeletedOut,
     AnomalyOut,
     CompleteIn,
     OrderListQuery,
@@ -145,6 +146,33 @@ def shop_refund(req: Req, order_id: str):
 )
 def shop_refunds(req: Req, order_id: str):
     return refunds.list_refunds(req.principal, order_id)
+
+
+@route(
+    orders_api,
+    "/shop/me",
+    "DELETE",
+    roles=MEMBERS,
+    response=AccountDeletedOut,
+    tag="shop",
+    errors=(404, 409),
+    summary="Delete my account once nothing is open: personal data erased, orders kept for the books anonymised",
+)
+def delete_me(req: Req):
+    return account.delete(req.principal)
+
+
+@route(
+    orders_api,
+    "/shop/me/export",
+    "GET",
+    roles=MEMBERS,
+    tag="shop",
+    errors=(404,),
+    summary="Everything we hold about me: profile, orders with their refunds, coupons (JSON)",
+)
+def export_me(req: Req):
+    return account.export(req.principal)
 
 
 # --------------------------------------------------------------------------------------- POS

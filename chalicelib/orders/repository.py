@@ -230,3 +230,10 @@ def anomalies_page(limit: int, cursor: str | None) -> Page:
         limit=limit,
         cursor=cursor,
     )
+
+
+def anonymise(item: OrderItem) -> None:
+    """An order of a deleted member, kept for the books: no customer snapshot, no delivery address."""
+    item.update(
+        actions=[OrderItem.customer.remove(), OrderItem.address.remove(), OrderItem.updated_at.set(clock.now())]
+    )

@@ -223,3 +223,9 @@ class AnomalyOut(Out):
     event_type: str | None = None
     facts: dict = Field(description="What the notification said: out_trade_no, transaction_id, amount_fen ...")
     created_at: datetime
+
+
+class AccountDeletedOut(Out):
+    member_id: str
+    deleted_at: str
+    orders_kept: int = Field(description="Orders kept for the books, without name, phone or address")

@@ -425,3 +425,37 @@ def test_delivery_fee_minimum_order_and_free_threshold_and_the_fee_refunded_with
     assert (last["amount_fen"], last["delivery_fee_fen"]) == (600 + 500, 500)
     got = api.get(f"/shop/orders/{o['order_id']}", token=buyer).json
     assert got["status"] == "REFUNDED" and got["refunded_fen"] == got["payable_fen"] == 2900
+
+
+def test_a_member_exports_their_data_and_deletes_the_account_once_nothing_is_open(api, world):
+    from chalicelib.identity import repository as members
+
+    members.create_member("01JLEAVER00000000000000000", "wx-leaver", None, "13811112222", "要走的人")
+    me = token_for("member", sub="01JLEAVER00000000000000000")
+    world.receive(world.a, {"CQ-BEER-500": 10})
+    address = {"name": "张先生", "phone": "13811112222", "detail": "渝中区民族路100号"}
+    o = api.post(
+        "/shop/orders",
+        order_body(store_id=world.a, lines=[{"sku": "CQ-BEER-500", "qty": 4}], fulfillment="delivery", address=address),
+        token=me,
+    ).json
+    assert order_payment.apply_payment(o["order_id"], "4200LEAVER01", o["payable_fen"], "wechat", None) == "applied"
+    blocked = api.delete("/shop/me", token=me)
+    assert (blocked.status, blocked.code) == (409, "ACCOUNT_HAS_OPEN_ORDERS")
+    assert blocked.json["details"]["order_ids"] == [o["order_id"]]
+    for step in ("accept", "deliver", "complete"):
+        assert api.post(f"/pos/orders/{o['order_id']}/{step}", {}, token=world.clerk_a).status == 200
+    data = api.get("/shop/me/export", token=me)
+    assert data.status == 200
+    assert data.json["member"]["phone"] == "13811112222" and data.json["member"]["nickname"] == "要走的人"
+    assert [x["order_id"] for x in data.json["orders"]] == [o["order_id"]]
+    assert data.json["orders"][0]["address"]["detail"] == "渝中区民族路100号"
+    gone = api.delete("/shop/me", token=me)
+    assert gone.status == 200 and gone.json["orders_kept"] == 1, gone
+    assert api.get("/shop/me", token=me).status == 404
+    assert api.delete("/shop/me", token=me).status == 404
+    kept = api.get(f"/pos/orders/{o['order_id']}", token=world.clerk_a).json
+    assert kept["status"] == "COMPLETED" and kept["payable_fen"] == o["payable_fen"] and kept["address"] is None
+    erased = members.get_member("01JLEAVER00000000000000000")
+    assert (erased.status, erased.phone, erased.nickname) == ("deleted", None, None)
+    assert members.member_for_openid("wx-leaver") is None  # the same WeChat user would start afresh
