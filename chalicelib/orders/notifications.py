@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from chalicelib.core import clock
 from chalicelib.core.errors import AppError
 from chalicelib.core.events import Event
 from chalicelib.core.ids import new_id
@@ -50,7 +51,7 @@ def _payment(n: Notification) -> str:
             "out_trade_no": n.out_trade_no,
             "transaction_id": n.transaction_id,
             "amount_fen": n.amount_total_fen,
-            "success_time": n.success_time,
+            "success_time": clock.iso(clock.parse(n.success_time)) if n.success_time else None,  # UTC, Z
             "mchid": n.mchid,
         }
         return _anomaly(n.event_id, reason, n.event_type, facts)

@@ -161,6 +161,7 @@ def test_unmatched_notifications_are_recorded_once_acknowledged_and_head_office_
     assert listed.status == 200
     assert [a["reason"] for a in listed.json["items"]] == ["unknown_order", "amount_mismatch"]
     assert listed.json["items"][1]["facts"]["amount_fen"] == 1
+    assert listed.json["items"][1]["facts"]["success_time"].endswith("Z")
     assert api.get("/admin/payments/anomalies", token=world.manager_a).status == 403
     _, sent = _pump()
     # head office is told (the second alert waits a minute: one message per template per phone per minute)
