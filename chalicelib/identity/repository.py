@@ -72,6 +72,12 @@ def member_in(got: Mapping[tuple[str, str], Any], member_id: str) -> MemberCard 
     return MemberCard(member_id=item.member_id, level=int(item.level or 0), phone=item.phone)
 
 
+def deleted_in(got: Mapping[tuple[str, str], Any], member_id: str) -> bool:
+    """Whether the member read into ``got`` has deleted the account (a token may outlive the account)."""
+    item = got.get(member_key(member_id))
+    return isinstance(item, MemberItem) and item.status == "deleted"
+
+
 def member_phones(member_ids: list[str]) -> dict[str, str | None]:
     """Each existing member's phone (None when not bound), in one BatchGetItem; unknown ids are left out."""
     got = batch_get([(member_pk(m), META) for m in dict.fromkeys(member_ids)])

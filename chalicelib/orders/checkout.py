@@ -17,12 +17,14 @@ from chalicelib.catalog.errors import CatalogCode
 from chalicelib.core import clock, events, idempotency, metrics
 from chalicelib.core.auth import Principal
 from chalicelib.core.dynamo import TxCancelled, batch_get, transaction
-from chalicelib.core.errors import Conflict, ValidationFailed
+from chalicelib.core.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.core.events import Event
 from chalicelib.core.ids import is_ulid, new_id
 from chalicelib.core.settings import get_settings
 from chalicelib.coupons import services as coupons
 from chalicelib.coupons.errors import CouponCode
+from chalicelib.identity import repository as members
+from chalicelib.identity.errors import IdentityCode
 from chalicelib.inventory import domain as stock_domain
 from chalicelib.inventory import repository as stock_repo
 from chalicelib.inventory.errors import InventoryCode
@@ -186,9 +188,13 @@ def _shop_plan(principal: Principal, cmd: ShopQuoteIn, checkout: bool = False) -
         candidates = [s.store_id for s in infos if s.active and s.open_now and domain.in_range(s, cmd.fulfillment)]
     pricing = checkout_pricing.prepare("shop", cart, principal.sub, cmd.coupon_ids)
     # With a chosen store the batch holds its stock only, unless it falls short (then the others are read
-    # to suggest one): the common checkout stays at one BatchGetItem.
+    # to suggest one): the common checkout stays at one BatchGetItem. An order also reads its member: a deleted
+    # account's token (valid for days) places nothing.
     read = candidates[:1] if cmd.store_id else candidates
-    products, stock, got = _load(cart, read, extra=pricing.keys(read), checkout=checkout)
+    extra = pricing.keys(read) + ([members.member_key(principal.sub)] if checkout else [])
+    products, stock, got = _load(cart, read, extra=extra, checkout=checkout)
+    if checkout and members.deleted_in(got, principal.sub):
+        raise NotFound("No such member", code=IdentityCode.MEMBER_NOT_FOUND)
     problems = _product_problems(cart, products, "shop")
     routed = domain.route(cart, cmd.fulfillment, infos, stock, chosen=cmd.store_id)
     if cmd.store_id and any(p["code"] == InventoryCode.OUT_OF_STOCK for p in routed.problems) and len(candidates) > 1:

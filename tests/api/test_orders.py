@@ -459,3 +459,6 @@ def test_a_member_exports_their_data_and_deletes_the_account_once_nothing_is_ope
     erased = members.get_member("01JLEAVER00000000000000000")
     assert (erased.status, erased.phone, erased.nickname) == ("deleted", None, None)
     assert members.member_for_openid("wx-leaver") is None  # the same WeChat user would start afresh
+    # the old token (valid for days) places no new order
+    again = api.post("/shop/orders", order_body(store_id=world.a, lines=[{"sku": "CQ-BEER-500", "qty": 1}]), token=me)
+    assert (again.status, again.code) == (404, "MEMBER_NOT_FOUND")
