@@ -360,6 +360,12 @@ def verify_and_decrypt(
     plain = aead_decrypt(apiv3_key, res.nonce, res.associated_data, res.ciphertext)
     if refund:
         return _refund_notification(env.id, env.event_type, plain, mchid)
+    return _transaction_notification(env.id, env.event_type, plain, mchid, appid)
+
+
+def _transaction_notification(
+    event_id: str, event_type: str, plain: bytes, mchid: str | None, appid: str | None
+) -> Notification:
     try:
         tx = TransactionResource.model_validate_json(plain)
     except ValidationError:
@@ -372,12 +378,12 @@ def verify_and_decrypt(
             "out_trade_no": tx.out_trade_no,
             "transaction_id": tx.transaction_id,
             "amount_fen": tx.amount.total,
-            "event_id": env.id,
+            "event_id": event_id,
         }
         raise MerchantMismatch("The notification is for another merchant or app", facts=facts)
     return Notification(
-        event_id=env.id,
-        event_type=env.event_type,
+        event_id=event_id,
+        event_type=event_type,
         out_trade_no=tx.out_trade_no,
         transaction_id=tx.transaction_id,
         trade_state=tx.trade_state,

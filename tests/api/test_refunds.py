@@ -171,3 +171,24 @@ def test_unmatched_notifications_are_recorded_once_acknowledged_and_head_office_
     assert got["paid_at"].endswith("Z") and got["payment"]["paid_at"].endswith("Z")
     times = re.findall(r'"(\d{4}-\d\d-\d\dT[^"]+)"', json.dumps(got))
     assert times and all(t.endswith("Z") for t in times), times
+
+
+def test_money_for_another_merchant_is_an_anomaly_too(api, world, store, now):
+    from chalicelib.payments import domain as paydomain
+
+    tx = paydomain.transaction_resource(
+        appid="wxd678efh567hg6787",  # ours (the sandbox's), but another merchant
+        mchid="1900000999",
+        out_trade_no="01JOTHERSHOP00000000000000",
+        transaction_id="4200000000999",
+        amount_fen=880,
+        openid="o-other",
+        success_time="2026-11-23T12:00:00+08:00",
+    )
+    h, b = sandbox._sign("other-merchant-event-1", "2026-11-23T12:00:00+08:00", tx)
+    assert api.call("POST", "/webhooks/wechatpay", raw=b, headers=h).status == 204
+    assert api.call("POST", "/webhooks/wechatpay", raw=b, headers=h).status == 204
+    items = api.get("/admin/payments/anomalies", token=world.hq).json["items"]
+    assert [(a["reason"], a["notification_id"], a["facts"]["mchid"]) for a in items] == [
+        ("merchant_mismatch", "other-merchant-event-1", "1900000999")
+    ]
