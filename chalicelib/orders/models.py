@@ -90,6 +90,9 @@ class RefundItem(Item, discriminator="Refund"):
     provider_refund_id = UnicodeAttribute(null=True)
     settled_by = UnicodeAttribute(null=True)
     delivery_fee_fen = NumberAttribute(default=0)  # part of amount_fen: the delivery fee, with the last line
+    refund_kind = UnicodeAttribute(
+        null=True
+    )  # None: lines of the order; late_payment: money that came after cancelling
     queries = NumberAttribute(default=0)  # provider queries made while PROCESSING
     completed_at = UnicodeAttribute(null=True)
 

@@ -117,13 +117,28 @@ def _customer(member_id: str | None) -> dict | None:
 
 
 def _late_payment(item: OrderItem, payment: dict) -> str:
-    """Money arrived for an order that was cancelled (or paid twice): record it once and give it back."""
+    """Money arrived for an order that was cancelled (or paid twice): record it once and give it back. The
+    refund is recorded PROCESSING like any WeChat refund (``refund_kind`` late_payment: the order's goods are not part
+    of it), so its notification or the scheduled query completes it and the customer is told."""
     refund_id = new_id()
+    r = repository.new_refund(
+        item.order_id,
+        refund_id,
+        status="PROCESSING",
+        refund_kind="late_payment",
+        reason="订单已取消，自动退款",
+        method=payment["method"],
+        requested_by="system",
+        lines=[],
+        amount_fen=payment["amount_fen"],
+    )
+    repository.refund_due_index(r, clock.iso(clock.now() + timedelta(seconds=domain.refund_query_delay_s(0))))
     try:
         with transaction() as tx:
             repository.add_payment_record(
                 tx, payment["transaction_id"], item.order_id, payment["method"], payment["amount_fen"], "late"
             )
+            repository.add_refund(tx, r)
             events.add(
                 tx,
                 [

@@ -275,6 +275,7 @@ def _refund_completed(item: OrderItem, r: RefundItem) -> Event:
                 "lines": r.lines,
                 "reason": r.reason,
                 "delivery_fee_fen": int(r.delivery_fee_fen or 0),
+                "kind": r.refund_kind or "lines",
             },
         },
     )

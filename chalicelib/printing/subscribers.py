@@ -13,6 +13,8 @@ def on_order_paid(event: dict) -> None:
 
 def on_refund_completed(event: dict) -> None:
     data = event["data"]
+    if data["refund"].get("kind") == "late_payment":
+        return  # money back for an order that was cancelled before it was paid: nothing for the store
     services.request_print(domain.REFUND, f"refund-{data['refund']['refund_id']}", data)
 
 

@@ -10,7 +10,7 @@ import pytest
 from chalicelib.core import clock
 from chalicelib.orders import payment as order_payment
 from chalicelib.orders import sweeps as order_sweeps
-from tests.helpers import drain_events, token_for
+from tests.helpers import drain_events, take_messages, token_for
 
 pytestmark = pytest.mark.clock  # depends on the time of day / weekday: make test-clock pins it
 
@@ -228,6 +228,16 @@ def test_payment_applies_once_and_checks_amount(api, world, buyer):
     assert order_payment.apply_payment(o2["order_id"], "T2", o2["payable_fen"], "wechat", None) == "late"
     assert order_payment.apply_payment(o2["order_id"], "T2", o2["payable_fen"], "wechat", None) == "duplicate"
     assert api.get(f"/shop/orders/{o2['order_id']}", token=buyer).json["status"] == "CANCELLED"
+    # that refund is tracked like any other: PROCESSING until WeChat has paid it back, no ticket for the store
+    got = api.get(f"/shop/orders/{o2['order_id']}/refunds", token=buyer).json
+    assert [(r["status"], r["amount_fen"]) for r in got] == [("PROCESSING", 600)]
+    drain_events()
+    clock.set_clock(lambda: NOON + timedelta(minutes=2))
+    assert order_sweeps.sweep_refunds()["completed"] == 1
+    assert api.get(f"/shop/orders/{o2['order_id']}/refunds", token=buyer).json[0]["status"] == "COMPLETED"
+    completed = [e for e in drain_events() if e["type"] == "RefundCompleted"]
+    assert [e["data"]["refund"]["kind"] for e in completed] == ["late_payment"]
+    assert not [m for m in take_messages("omnistore-test-print") if '"kind":"refund"' in m]
 
 
 def test_pay_route_rules(api, world, buyer):
