@@ -149,6 +149,18 @@ def by_barcode(code: str) -> ProductItem | None:
     return item if item is not None and item.barcode == code else None
 
 
+def search_page(text: str, limit: int, cursor: str | None) -> Page:
+    """Products whose name contains ``text`` (the catalog partition of gsi1, filtered; a page may hold fewer
+    than ``limit`` items and still have a next one)."""
+    return page(
+        ProductItem.gsi1.query,
+        hash_key=PRODUCTS_GSI1PK,
+        filter_condition=ProductItem.name.contains(text),
+        limit=limit,
+        cursor=cursor,
+    )
+
+
 def list_page(category: str | None, status: str | None, limit: int, cursor: str | None) -> Page:
     """Products in sku order: the whole catalog (gsi1) or one category (gsi2), optionally one status."""
     filt = (ProductItem.status == status) if status else None

@@ -111,3 +111,31 @@ class ShopProductOut(Out):
     stock_qty: int
     consult_only: bool
     contact_hint: str | None = Field(default=None, description="Only for consult-only goods: how to reach the shop")
+
+
+class PosProductsQuery(PageQuery):
+    barcode: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)] | None = None
+    q: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)] | None = Field(
+        default=None, description="Part of the product name"
+    )
+
+    @model_validator(mode="after")
+    def _one(self):
+        if (self.barcode is None) == (self.q is None):
+            raise ValueError("give barcode or q (one of them)")
+        return self
+
+
+class PosProductOut(Out):
+    """What the till shows: the chain's price and this store's stock."""
+
+    sku: str
+    name: str
+    barcode: str | None = None
+    category: str
+    price_fen: int
+    unit: str
+    spec: str | None = None
+    status: str
+    consult_only: bool
+    stock_qty: int = Field(description="On hand in the clerk's store")

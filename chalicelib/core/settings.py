@@ -83,6 +83,7 @@ class Settings(BaseSettings):
     sandbox_platform_private_key: SecretStr = SecretStr("")  # PEM
     sandbox_platform_serial: str = ""
     sandbox_pay_delay_s: float = 2.0
+    sandbox_refund_delay_s: float = 5.0  # a sandbox refund is PROCESSING this long, then notified
     sandbox_webhook_url: str = "http://127.0.0.1:8000/webhooks/wechatpay"
 
     # Work queues (names per stage in .chalice/config.json; each has a "<name>-dlq" dead-letter queue).
@@ -93,7 +94,9 @@ class Settings(BaseSettings):
     # offered again; after PRINT_MAX_ATTEMPTS offers that failed or timed out it is FAILED and the store is told.
     # A printer is offline after 2 x its poll interval + PRINTER_OFFLINE_GRACE_S without a poll.
     print_offer_timeout_s: int = 60
-    print_max_attempts: int = 3
+    print_max_attempts: int = 4
+    print_retry_backoff_s: str = "10,60,300"  # waits after the 1st, 2nd, 3rd failed attempt (then FAILED)
+    printer_secret_grace_s: int = 24 * 3600  # a rotated secret keeps working this long
     printer_offline_grace_s: int = 5
 
     # SMS. SMS_PROVIDER: "outbox" | "aliyun"; unset -> outbox on the local and test stages, aliyun elsewhere

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.core import clock, events, sessions
-from chalicelib.core.dynamo import Page, TxCancelled, batch_get, page, put_new, transaction, update_if
+from chalicelib.core.dynamo import Page, Tx, TxCancelled, batch_get, page, put_new, transaction, update_if
 from chalicelib.core.errors import Conflict, CoreCode
 from chalicelib.identity.domain import LoginPolicy, MemberCard
 from chalicelib.identity.errors import IdentityCode
@@ -101,6 +101,12 @@ def member_in(got: Mapping[tuple[str, str], Any], member_id: str) -> MemberCard 
     if not isinstance(item, MemberItem):
         return None
     return MemberCard(member_id=item.member_id, nickname=item.nickname, phone=item.phone, status=item.status)
+
+
+def deleted_in(got: Mapping[tuple[str, str], Any], member_id: str) -> bool:
+    """Whether the member read into ``got`` has deleted the account (a token may outlive the account)."""
+    item = got.get(member_key(member_id))
+    return isinstance(item, MemberItem) and item.status == "deleted"
 
 
 def member_phones(member_ids: list[str]) -> dict[str, str | None]:
@@ -379,3 +385,29 @@ def count_attempt(kind: str, value: str, policy: LoginPolicy, seen: LoginThrottl
 
 def clear_throttle(kind: str, value: str) -> None:
     LoginThrottle(throttle_pk(kind, value), META).delete()
+
+
+def add_erasure(tx: Tx, member: MemberItem, reported: list[events.Event]) -> None:
+    """In ``tx``: the member's personal data erased (nickname, phone, openid, unionid), status ``deleted``; its
+    openid link removed, so the same WeChat user starts afresh as a new member. The member id stays (orders keep
+    it for the books)."""
+    now = clock.now()
+    tx.update(
+        member,
+        [
+            MemberItem.status.set("deleted"),
+            MemberItem.openid.set(f"deleted:{member.member_id}"),
+            MemberItem.nickname.remove(),
+            MemberItem.phone.remove(),
+            MemberItem.unionid.remove(),
+            MemberItem.updated_at.set(now),
+        ],
+        condition=MemberItem.status == "active",
+        tag="member",
+    )
+    tx.delete(
+        OpenIdItem(openid_pk(member.openid), META),
+        condition=OpenIdItem.member_id == member.member_id,
+        tag="openid",
+    )
+    events.add(tx, reported)

@@ -296,3 +296,22 @@ def update_staff(actor: Principal, username: str, cmd: StaffUpdate) -> StaffOut:
 def unlock_login(username: str) -> None:
     """Head office lifts the throttle of a username (its failures are forgotten); addresses expire on their own."""
     repository.clear_throttle("user", username.strip().lower())
+
+
+def active_member(principal: Principal) -> MemberItem:
+    item = repository.get_member(principal.sub)
+    if item is None or item.status == "deleted":
+        raise NotFound("No such member", code=IdentityCode.MEMBER_NOT_FOUND)
+    return item
+
+
+def profile_export(item: MemberItem) -> dict:
+    """Everything we hold about the member themselves (their data export)."""
+    return {
+        "member_id": item.member_id,
+        "nickname": item.nickname,
+        "phone": item.phone,
+        "level": int(item.level or 0),
+        "status": item.status,
+        "created_at": clock.iso(item.created_at) if item.created_at else None,
+    }

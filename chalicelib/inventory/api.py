@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from chalicelib.catalog.schemas import ShopProductOut, ShopProductsQuery
-from chalicelib.core.auth import MANAGERS, MEMBERS, STAFF_ROLES
+from chalicelib.catalog.schemas import PosProductOut, PosProductsQuery, ShopProductOut, ShopProductsQuery
+from chalicelib.core.auth import MANAGERS, MEMBERS, STAFF_ROLES, STORE_BOUND
 from chalicelib.core.http import Req, route
 from chalicelib.core.schemas import PageOut, PageQuery
 from chalicelib.inventory import services
@@ -211,3 +211,19 @@ def cancel(req: Req, transfer_id: str):
 def shop_products(req: Req):
     q = req.query
     return services.shop_products(q.store_id, q.category, q.limit, q.next)
+
+
+@route(
+    inventory_api,
+    "/pos/products",
+    "GET",
+    roles=STORE_BOUND,
+    query=PosProductsQuery,
+    response=PageOut[PosProductOut],
+    tag="pos",
+    errors=(404,),
+    summary="Look a product up at the till by barcode (a scan) or by name, with price and this store's stock",
+)
+def pos_products(req: Req):
+    q = req.query
+    return services.pos_products(req.principal, q.barcode, q.q, q.limit, q.next)

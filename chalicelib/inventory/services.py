@@ -7,7 +7,8 @@ from collections.abc import Iterable, Mapping
 from chalicelib.catalog import domain as catalog_domain
 from chalicelib.catalog import repository as catalog
 from chalicelib.catalog import services as catalog_services
-from chalicelib.catalog.schemas import ShopProductOut
+from chalicelib.catalog.errors import CatalogCode
+from chalicelib.catalog.schemas import PosProductOut, ShopProductOut
 from chalicelib.core import clock, events
 from chalicelib.core.auth import Principal
 from chalicelib.core.dynamo import TxCancelled, transaction
@@ -401,3 +402,36 @@ def shop_products(store_id: str, category: str | None, limit: int, cursor: str |
         if catalog_domain.visible_in_shop(p.status)
     ]
     return PageOut[ShopProductOut](items=items, next=pg.next)
+
+
+def pos_products(
+    principal: Principal, barcode: str | None, text: str | None, limit: int, cursor: str | None
+) -> PageOut[PosProductOut]:
+    """The till's lookup: a scanned barcode (two GetItems and the stock's) or part of a name, with the price and
+    the clerk's store's stock."""
+    store_id = principal.store_id
+    principal.require_store(store_id)
+    if barcode is not None:
+        p = catalog.by_barcode(barcode)
+        if p is None:
+            raise NotFound("No product has this barcode", code=CatalogCode.PRODUCT_NOT_FOUND)
+        s = repository.get_stock(store_id, p.sku)
+        return PageOut[PosProductOut](items=[_pos_out(p, int(s.qty) if s else 0)], next=None)
+    pg = catalog.search_page(text, limit, cursor)
+    stock = repository.stock_levels(store_id) if pg.items else {}
+    return PageOut[PosProductOut](items=[_pos_out(p, stock.get(p.sku, 0)) for p in pg.items], next=pg.next)
+
+
+def _pos_out(p, qty: int) -> PosProductOut:
+    return PosProductOut(
+        sku=p.sku,
+        name=p.name,
+        barcode=p.barcode,
+        category=p.category,
+        price_fen=int(p.price_fen),
+        unit=p.unit,
+        spec=p.spec,
+        status=p.status,
+        consult_only=bool(p.consult_only),
+        stock_qty=qty,
+    )

@@ -6,10 +6,12 @@ from chalicelib.core.auth import HQ, MEMBERS, STORE_BOUND
 from chalicelib.core.errors import AppError
 from chalicelib.core.http import Req, Result, route
 from chalicelib.core.logging import logger
-from chalicelib.core.schemas import PageOut
+from chalicelib.core.schemas import PageOut, PageQuery
 from chalicelib.coupons.schemas import CompensationIn, CouponOut
-from chalicelib.orders import checkout, fulfilment, payment, refunds, views
+from chalicelib.orders import account, checkout, fulfilment, notifications, payment, refunds, views
 from chalicelib.orders.schemas import (
+    AccountDeletedOut,
+    AnomalyOut,
     CompleteIn,
     OrderListQuery,
     OrderOut,
@@ -23,7 +25,6 @@ from chalicelib.orders.schemas import (
     ShopQuoteIn,
 )
 from chalicelib.payments import webhook
-from chalicelib.wallet import services as wallet
 
 orders_api = Blueprint(__name__)
 
@@ -150,6 +151,33 @@ def shop_refunds(req: Req, order_id: str):
     return refunds.list_refunds(req.principal, order_id)
 
 
+@route(
+    orders_api,
+    "/shop/me",
+    "DELETE",
+    roles=MEMBERS,
+    response=AccountDeletedOut,
+    tag="shop",
+    errors=(404, 409),
+    summary="Delete my account once nothing is open: personal data erased, orders kept for the books anonymised",
+)
+def delete_me(req: Req):
+    return account.delete(req.principal)
+
+
+@route(
+    orders_api,
+    "/shop/me/export",
+    "GET",
+    roles=MEMBERS,
+    tag="shop",
+    errors=(404,),
+    summary="Everything we hold about me: profile, orders with their refunds, coupons (JSON)",
+)
+def export_me(req: Req):
+    return account.export(req.principal)
+
+
 # --------------------------------------------------------------------------------------- POS
 @route(
     orders_api,
@@ -274,34 +302,36 @@ def pos_refunds(req: Req, order_id: str):
     auth="wechatpay",
     status=204,
     tag="payments",
-    summary="WeChat Pay APIv3 payment notification",
-    errors=(400, 401, 404, 409, 502),
+    summary="WeChat Pay APIv3 notification: payments (TRANSACTION.*) and refunds (REFUND.*)",
+    errors=(400, 401, 502),
 )
 def wechatpay_notification(req: Req):
-    """Verify signature, serial and timestamp, decrypt, then apply the payment to its order (or, for a trade number
-    ``R<recharge id>``, credit the wallet recharge) exactly once. 204 on
-    success and on a duplicate; otherwise the error's status with ``{"code": "FAIL", ...}`` so WeChat retries (it
-    does, 15 times over about 24 hours). A bad signature, a stale timestamp or a wrong amount changes nothing."""
+    """Verify signature, serial and timestamp, decrypt, then apply the payment or the refund's outcome exactly
+    once. 204 on success, on a duplicate and on a genuine notification we cannot match (recorded as a payment
+    anomaly for reconciliation: a retry would not match either); otherwise the error's status with
+    ``{"code": "FAIL", ...}`` so WeChat retries (it does, 15 times over about 24 hours)."""
     try:
-        n = webhook.parse_notification(req.raw.headers or {}, req.raw.raw_body)
-        if n.trade_state != "SUCCESS":
-            logger.info(
-                "wechatpay notification ignored", extra={"trade_state": n.trade_state, "order_id": n.out_trade_no}
-            )
-            return Result(None, status=204)
-        if wallet.is_recharge_trade(n.out_trade_no):  # "R" + recharge id: a wallet recharge, not an order
-            outcome = wallet.apply_recharge_payment(
-                n.out_trade_no, n.transaction_id, n.amount_total_fen, n.success_time
-            )
-        else:
-            outcome = payment.apply_payment(
-                n.out_trade_no, n.transaction_id, n.amount_total_fen, "wechat", n.success_time
-            )
-        logger.info("wechatpay notification", extra={"order_id": n.out_trade_no, "outcome": outcome})
+        outcome = notifications.receive(req.raw.headers or {}, req.raw.raw_body)
+        logger.info("wechatpay notification", extra={"outcome": outcome})
         return Result(None, status=204)
     except AppError as e:
         logger.warning("wechatpay notification refused", extra={"code": e.code, "status": e.status})
         return Result(webhook.fail_body(e), status=e.status)
+
+
+@route(
+    orders_api,
+    "/admin/payments/anomalies",
+    "GET",
+    roles=HQ,
+    query=PageQuery,
+    response=PageOut[AnomalyOut],
+    tag="payments",
+    summary="Payment notifications that matched nothing (wrong amount, unknown order or refund, another "
+    "merchant), newest first, for reconciliation",
+)
+def payment_anomalies(req: Req):
+    return notifications.list_anomalies(req.query.limit, req.query.next)
 
 
 # --------------------------------------------------------------------------------------- refund compensation

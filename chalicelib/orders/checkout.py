@@ -17,13 +17,15 @@ from chalicelib.catalog.errors import CatalogCode
 from chalicelib.core import clock, events, idempotency, metrics
 from chalicelib.core.auth import Principal
 from chalicelib.core.dynamo import TxCancelled, batch_get, transaction
-from chalicelib.core.errors import Conflict, ValidationFailed
+from chalicelib.core.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.core.events import Event
 from chalicelib.core.ids import new_id
 from chalicelib.core.settings import get_settings
 from chalicelib.coupons import services as coupons
 from chalicelib.coupons.errors import CouponCode
+from chalicelib.identity import repository as members
 from chalicelib.identity import services as identity
+from chalicelib.identity.errors import IdentityCode
 from chalicelib.inventory import domain as stock_domain
 from chalicelib.inventory import repository as stock_repo
 from chalicelib.inventory.errors import InventoryCode
@@ -146,15 +148,23 @@ class _Plan:
         problems: list[dict],
         suggested: str | None,
         pricing: checkout_pricing.Pricing | None = None,
+        delivery_fee_fen: int = 0,
     ):
         self.store_id, self.cart, self.products = store_id, cart, products
         self.priced, self.problems, self.suggested = priced, problems, suggested
         self.member_level = pricing.member_level() if pricing is not None else None
         self.wallet = pricing.wallet if pricing is not None else None
+        self.delivery_fee_fen = delivery_fee_fen
 
     @property
     def points_redeemed(self) -> int:
         return self.priced.points_redeemed if self.priced else 0
+
+    @property
+    def payable_fen(self) -> int:
+        """What the customer pays: the priced goods plus the delivery fee (added after pricing: never
+        discounted)."""
+        return (self.priced.payable_fen if self.priced else 0) + self.delivery_fee_fen
 
     @property
     def stock_out(self) -> dict[str, int]:
@@ -171,7 +181,8 @@ class _Plan:
             lines=[ln.as_dict() for ln in priced.lines] if priced else [],
             subtotal_fen=priced.subtotal_fen if priced else 0,
             discount_fen=priced.discount_fen if priced else 0,
-            payable_fen=priced.payable_fen if priced else 0,
+            delivery_fee_fen=self.delivery_fee_fen,
+            payable_fen=self.payable_fen,
             applied=priced.applied if priced else [],
             hints=priced.hints if priced else [],
             problems=self.problems,
@@ -188,9 +199,13 @@ def _shop_plan(principal: Principal, cmd: ShopQuoteIn, checkout: bool = False) -
         candidates = [s.store_id for s in infos if s.active and s.open_now and domain.in_range(s, cmd.fulfillment)]
     pricing = checkout_pricing.prepare("shop", cart, principal.sub, cmd.coupon_ids, cmd.points)
     # With a chosen store the batch holds its stock only, unless it falls short (then the others are read
-    # to suggest one): the common checkout stays at one BatchGetItem.
+    # to suggest one): the common checkout stays at one BatchGetItem. An order also reads its member: a deleted
+    # account's token (valid for days) places nothing.
     read = candidates[:1] if cmd.store_id else candidates
-    products, stock, got = _load(cart, read, extra=pricing.keys(read), checkout=checkout)
+    extra = pricing.keys(read) + ([members.member_key(principal.sub)] if checkout else [])
+    products, stock, got = _load(cart, read, extra=extra, checkout=checkout)
+    if checkout and members.deleted_in(got, principal.sub):
+        raise NotFound("No such member", code=IdentityCode.MEMBER_NOT_FOUND)
     problems = _product_problems(cart, products, "shop")
     routed = domain.route(cart, cmd.fulfillment, infos, stock, chosen=cmd.store_id)
     if cmd.store_id and any(p["code"] == InventoryCode.OUT_OF_STOCK for p in routed.problems) and len(candidates) > 1:
@@ -199,15 +214,33 @@ def _shop_plan(principal: Principal, cmd: ShopQuoteIn, checkout: bool = False) -
     priced, pricing_problems = pricing.price(
         _lines(cart, products), routed.store_id, got, stock.get(routed.store_id) if routed.store_id else None, cart
     )
+    fee, delivery_problems = _delivery(cmd.fulfillment, routed.store_id, priced)
     return _Plan(
         routed.store_id,
         cart,
         products,
         priced,
-        problems + routed.problems + pricing_problems,
+        problems + routed.problems + pricing_problems + delivery_problems,
         routed.suggested_store_id,
         pricing,
+        fee,
     )
+
+
+def _delivery(fulfillment: str, store_id: str | None, priced: Priced | None) -> tuple[int, list[dict]]:
+    """A delivery order's fee at the routed store, and the problem of a cart below its minimum order (both on
+    the goods' payable, after promotions and coupons)."""
+    store = next((s for s in stores.chain() if s.store_id == store_id), None)
+    if fulfillment != "delivery" or store is None or priced is None:
+        return 0, []
+    goods = priced.payable_fen
+    minimum = int(store.delivery_min_order_fen or 0)
+    free_over = None if store.free_delivery_over_fen is None else int(store.free_delivery_over_fen)
+    fee = domain.delivery_fee(goods, int(store.delivery_fee_fen or 0), free_over)
+    if goods < minimum:
+        problem = {"code": OrderCode.BELOW_MINIMUM_ORDER, "store_id": store_id, "min_order_fen": minimum}
+        return fee, [{**problem, "missing_fen": minimum - goods}]
+    return fee, []
 
 
 def shop_quote(principal: Principal, cmd: ShopQuoteIn) -> QuoteOut:
@@ -256,6 +289,7 @@ def _refuse(problems: list[dict]) -> None:
         OrderCode.STORE_UNAVAILABLE: "The store does not take orders",
         OrderCode.NO_STORE_IN_RANGE: "No store serves you",
         OrderCode.OUT_OF_DELIVERY_RANGE: "The address is outside the store's delivery range",
+        OrderCode.BELOW_MINIMUM_ORDER: "Below the store's minimum order for delivery",
         CouponCode.COUPON_UNAVAILABLE: "The coupon is already used or held by another order",
         CouponCode.COUPON_EXPIRED: "The coupon has expired",
         CouponCode.COUPON_NOT_YET_VALID: "The coupon is not valid yet",
@@ -351,7 +385,8 @@ def create_order(principal: Principal, cmd: ShopQuoteIn) -> OrderOut:
             lines=_order_lines(plan.priced),
             subtotal_fen=plan.priced.subtotal_fen,
             discount_fen=plan.priced.discount_fen,
-            payable_fen=plan.priced.payable_fen,
+            delivery_fee_fen=plan.delivery_fee_fen,
+            payable_fen=plan.payable_fen,
             refunded_fen=0,
             applied=plan.priced.applied,
             member_level=plan.member_level,

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from chalicelib.core.errors import Conflict, CoreCode, ValidationFailed
 from chalicelib.inventory.errors import InventoryCode
 from chalicelib.orders.errors import OrderCode
+from chalicelib.stores.domain import DEFAULT_ACCEPT_DEADLINES
 
 PENDING_PAYMENT = "PENDING_PAYMENT"
 PAID = "PAID"
@@ -253,3 +254,38 @@ def wallet_refund_split(paid: dict, payable_fen: int, refunded_before: int, amou
     after = min(refunded_before + amount_fen, payable_fen)
     bonus_back = bonus * after // payable_fen - bonus * min(refunded_before, payable_fen) // payable_fen
     return amount_fen - bonus_back, bonus_back
+
+
+# --------------------------------------------------------------------------------------- refunds in progress
+# A PROCESSING refund is queried again after these delays (then every 6 hours): most WeChat refunds complete
+# within minutes, bank-card ones within days. Its notification usually arrives first.
+REFUND_QUERY_DELAYS_S = (60, 300, 1800, 7200, 21600)
+REFUND_FINAL = {"SUCCESS": "COMPLETED", "ABNORMAL": "ABNORMAL", "CLOSED": "CLOSED"}
+
+
+def refund_query_delay_s(queries: int) -> int:
+    return REFUND_QUERY_DELAYS_S[min(queries, len(REFUND_QUERY_DELAYS_S) - 1)]
+
+
+# --------------------------------------------------------------------------------------- accept deadline
+ACCEPT_STEPS = ("remind", "escalate", "refund")  # step numbers 1, 2, 3 (OrderItem.accept_step)
+
+
+def next_accept_step(policy: Mapping[str, int | None] | None, done: int) -> tuple[int, str, int] | None:
+    """The next step of a paid order nobody accepts: ``(number, name, open minutes after payment)`` after the
+    ``done`` steps, skipping steps the store switched off (null), or None when nothing is left."""
+    policy = {**DEFAULT_ACCEPT_DEADLINES, **(policy or {})}
+    for n, name in enumerate(ACCEPT_STEPS, start=1):
+        minutes = policy.get(f"{name}_after_min")
+        if n > done and minutes is not None:
+            return n, name, int(minutes)
+    return None
+
+
+# --------------------------------------------------------------------------------------- delivery
+def delivery_fee(goods_payable_fen: int, fee_fen: int, free_over_fen: int | None) -> int:
+    """The delivery fee of an order: the store's fee, nothing from ``free_over_fen`` of goods payable on. It is
+    added after pricing, so no promotion or coupon discounts it."""
+    if free_over_fen is not None and goods_payable_fen >= free_over_fen:
+        return 0
+    return int(fee_fen)

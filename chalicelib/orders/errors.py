@@ -26,6 +26,10 @@ class OrderCode(ErrorCode):
     NO_STORE_IN_RANGE = "NO_STORE_IN_RANGE"
     # quote problem (409 when ordering): the delivery address is outside the chosen store's range
     OUT_OF_DELIVERY_RANGE = "OUT_OF_DELIVERY_RANGE"
+    # quote problem (409 when ordering): a delivery order's goods are below the store's minimum order
+    BELOW_MINIMUM_ORDER = "BELOW_MINIMUM_ORDER"
+    # 409: the member still has open orders or refunds in progress (account deletion)
+    ACCOUNT_HAS_OPEN_ORDERS = "ACCOUNT_HAS_OPEN_ORDERS"
     # 422: a refund names a sku that is not in the order
     NOT_IN_ORDER = "NOT_IN_ORDER"
     # 409: refunding more than was bought, or already refunded

@@ -122,7 +122,10 @@ def fulfil(principal: Principal, order_id: str, action: str, pickup_code: str | 
     }[action]
     try:
         with transaction() as tx:
-            repository.change(tx, item, item.status, [OrderItem.status.set(to), getattr(OrderItem, stamp).set(now)])
+            actions = [OrderItem.status.set(to), getattr(OrderItem, stamp).set(now)]
+            if action == "accept":
+                actions += repository.leave_due_index()  # accepted: out of the accept-deadline sweep
+            repository.change(tx, item, item.status, actions)
             item.status = to
             setattr(item, stamp, now)
             events.add(tx, [Event(reported, snapshot(item))])

@@ -19,3 +19,25 @@ def sweep_unpaid_orders(event):
     result = sweeps.sweep_unpaid()
     logger.info("unpaid sweep", extra=result)
     return result
+
+
+@orders_jobs.schedule(
+    "rate(1 minute)",
+    name="query_processing_refunds",
+    description="Ask WeChat Pay about PROCESSING refunds whose next query is due; settle the finished ones once",
+)
+def query_processing_refunds(event):
+    result = sweeps.sweep_refunds()
+    logger.info("refund query", extra=result)
+    return result
+
+
+@orders_jobs.schedule(
+    "rate(1 minute)",
+    name="sweep_unaccepted_orders",
+    description="Paid online orders nobody accepted: remind, escalate, refund (store deadlines, opening hours)",
+)
+def sweep_unaccepted_orders(event):
+    result = sweeps.sweep_accept()
+    logger.info("accept deadline sweep", extra=result)
+    return result

@@ -3,6 +3,8 @@ arrives for an order no longer payable given back."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from chalicelib.core import clock, events, metrics, phones
 from chalicelib.core.auth import Principal
 from chalicelib.core.dynamo import TxCancelled, transaction
@@ -67,7 +69,7 @@ def apply_payment(order_id: str, transaction_id: str, amount_fen: int, method: s
             },
         )
         raise Conflict("The paid amount does not match the order", code=PaymentCode.AMOUNT_MISMATCH)
-    paid_at = paid_at or clock.iso(clock.now())
+    paid_at = clock.iso(clock.parse(paid_at)) if paid_at else clock.iso(clock.now())  # WeChat's +08:00 -> UTC Z
     payment = {"method": method, "transaction_id": transaction_id, "amount_fen": amount_fen, "paid_at": paid_at}
     if item.status != domain.PENDING_PAYMENT:
         if item.payment and item.payment.get("transaction_id") == transaction_id:
@@ -95,7 +97,7 @@ def _mark_paid(tx, item: OrderItem, payment: dict, customer: dict | None) -> Non
             OrderItem.paid_at.set(payment["paid_at"]),
             OrderItem.customer.set(customer),
         ]
-        + repository.leave_due_index(),
+        + _accept_watch(item),
     )
     repository.add_payment_record(
         tx, payment["transaction_id"], item.order_id, payment["method"], payment["amount_fen"], "applied"
@@ -129,6 +131,18 @@ def _pay_by_wallet(item: OrderItem) -> PrepayOut:
     return PrepayOut(order_id=item.order_id, method="wallet", status=domain.PAID, prepay=None)
 
 
+def _accept_watch(item: OrderItem) -> list:
+    """A paid online order enters the accept-deadline sweep (its first look a minute from now; the sweep then
+    counts the store's own deadlines in opening hours). Till orders are done already."""
+    if item.channel != "shop":
+        return repository.leave_due_index()
+    first = clock.iso(clock.now() + timedelta(seconds=ACCEPT_FIRST_LOOK_S))
+    return [OrderItem.accept_step.set(0)] + repository.accept_due_index(first, item.order_id)
+
+
+ACCEPT_FIRST_LOOK_S = 60
+
+
 def _customer(member_id: str | None) -> dict | None:
     if not member_id:
         return None
@@ -137,13 +151,28 @@ def _customer(member_id: str | None) -> dict | None:
 
 
 def _late_payment(item: OrderItem, payment: dict) -> str:
-    """Money arrived for an order that was cancelled (or paid twice): record it once and give it back."""
+    """Money arrived for an order that was cancelled (or paid twice): record it once and give it back. The
+    refund is recorded PROCESSING like any WeChat refund (``refund_kind`` late_payment: the order's goods are not part
+    of it), so its notification or the scheduled query completes it and the customer is told."""
     refund_id = new_id()
+    r = repository.new_refund(
+        item.order_id,
+        refund_id,
+        status="PROCESSING",
+        refund_kind="late_payment",
+        reason="订单已取消，自动退款",
+        method=payment["method"],
+        requested_by="system",
+        lines=[],
+        amount_fen=payment["amount_fen"],
+    )
+    repository.refund_due_index(r, clock.iso(clock.now() + timedelta(seconds=domain.refund_query_delay_s(0))))
     try:
         with transaction() as tx:
             repository.add_payment_record(
                 tx, payment["transaction_id"], item.order_id, payment["method"], payment["amount_fen"], "late"
             )
+            repository.add_refund(tx, r)
             events.add(
                 tx,
                 [

@@ -9,10 +9,16 @@ from chalicelib.core import clock, events
 from chalicelib.core.dynamo import Page, Tx, TxCancelled, page, transaction
 from chalicelib.core.events import Event
 from chalicelib.orders.models import (
+    ACCEPT_DUE,
+    ANOMALIES_GSI1PK,
     META,
+    PAY_DUE,
+    REFUND_DUE,
     OrderItem,
+    PaymentAnomalyItem,
     PaymentItem,
     RefundItem,
+    RefundRefItem,
     due_bucket,
     member_orders,
     order_pk,
@@ -71,10 +77,17 @@ def store_page(store_id: str, status: str | None, limit: int, cursor: str | None
     )
 
 
-def due(hour: datetime, until_iso: str) -> list[OrderItem]:
-    """Unpaid orders whose deadline falls in ``hour`` and is at or before ``until_iso`` (one bucket of the
-    sparse gsi3)."""
-    return list(OrderItem.gsi3.query(due_bucket(clock.iso(hour)), OrderItem.gsi3sk <= f"{until_iso}#~"))
+def due(hour: datetime, until_iso: str, prefix: str = PAY_DUE) -> list:
+    """Items of one hour bucket of the sparse gsi3 due at or before ``until_iso``: unpaid orders past their
+    deadline (``DUE``), paid orders whose next accept-deadline step is due (``ACCEPTDUE``), PROCESSING refunds
+    to query (``REFUNDDUE``)."""
+    model = RefundItem if prefix == REFUND_DUE else OrderItem
+    return list(model.gsi3.query(due_bucket(clock.iso(hour), prefix), model.gsi3sk <= f"{until_iso}#~"))
+
+
+def accept_due_index(at_iso: str, order_id: str) -> list:
+    """Actions that put a paid order in the accept-deadline sweep's bucket of ``at_iso``."""
+    return [OrderItem.gsi3pk.set(due_bucket(at_iso, ACCEPT_DUE)), OrderItem.gsi3sk.set(f"{at_iso}#{order_id}")]
 
 
 def add_payment_record(tx: Tx, transaction_id: str, order_id: str, method: str, amount_fen: int, outcome: str) -> None:
@@ -99,6 +112,15 @@ def get_payment_record(transaction_id: str) -> PaymentItem | None:
 
 def add_refund(tx: Tx, item: RefundItem) -> None:
     tx.save(item, condition=RefundItem.pk.does_not_exist(), tag=("refund", item.refund_id))
+    if item.status == "PROCESSING":
+        ref = RefundRefItem(f"REFUNDREF#{item.refund_id}", META, order_id=item.order_id, created_at=clock.now())
+        tx.save(ref, tag=("refundref", item.refund_id))
+
+
+def refund_by_id(refund_id: str) -> RefundItem | None:
+    """A provider refund's record by our refund id (``out_refund_no``)."""
+    ref = RefundRefItem.get_or_none(f"REFUNDREF#{refund_id}", META, consistent_read=True)
+    return get_refund(ref.order_id, refund_id) if ref else None
 
 
 def new_refund(order_id: str, refund_id: str, **fields: Any) -> RefundItem:
@@ -129,18 +151,89 @@ def settle_request(tx: Tx, request: RefundItem, refund_id: str) -> None:
     )
 
 
-def complete_refund(refund: RefundItem, provider_refund_id: str | None, reported: list[Event]) -> bool:
-    """A PROCESSING refund the provider has paid out: COMPLETED, with its events, once. False if it was not
-    PROCESSING any more (completed meanwhile)."""
+def refund_due_index(refund: RefundItem, at_iso: str) -> None:
+    """Put a new PROCESSING refund (not saved yet) in the refund query's bucket of ``at_iso``."""
+    refund.gsi3pk = due_bucket(at_iso, REFUND_DUE)
+    refund.gsi3sk = f"{at_iso}#{refund.order_id}#{refund.refund_id}"
+
+
+def requery_refund(refund: RefundItem, at_iso: str) -> bool:
+    """A PROCESSING refund the provider has not finished: queried again at ``at_iso``."""
     try:
         with transaction() as tx:
             tx.update(
                 refund,
-                [RefundItem.status.set("COMPLETED"), RefundItem.provider_refund_id.set(provider_refund_id)],
+                [
+                    RefundItem.queries.set(int(refund.queries or 0) + 1),
+                    RefundItem.gsi3pk.set(due_bucket(at_iso, REFUND_DUE)),
+                    RefundItem.gsi3sk.set(f"{at_iso}#{refund.order_id}#{refund.refund_id}"),
+                ],
                 condition=RefundItem.status == "PROCESSING",
                 tag=("refund", refund.refund_id),
             )
+        return True
+    except TxCancelled:
+        return False
+
+
+def finish_refund(refund: RefundItem, status: str, provider_refund_id: str | None, reported: list[Event]) -> bool:
+    """A PROCESSING refund the provider has finished (COMPLETED, ABNORMAL or CLOSED), with its events, once:
+    False if it was not PROCESSING any more (a notification and a query raced; the first one wins)."""
+    actions = [
+        RefundItem.status.set(status),
+        RefundItem.completed_at.set(clock.iso(clock.now())),
+        RefundItem.gsi3pk.remove(),
+        RefundItem.gsi3sk.remove(),
+    ]
+    if provider_refund_id:
+        actions.append(RefundItem.provider_refund_id.set(provider_refund_id))
+    try:
+        with transaction() as tx:
+            tx.update(refund, actions, condition=RefundItem.status == "PROCESSING", tag=("refund", refund.refund_id))
             events.add(tx, reported)
         return True
     except TxCancelled:
         return False
+
+
+# --------------------------------------------------------------------------------------- payment anomalies
+def add_anomaly(
+    anomaly_id: str, notification_id: str, reason: str, event_type: str | None, facts: dict, reported: list[Event]
+) -> bool:
+    """Record an unmatched notification once (a WeChat retry of it records nothing new) with its events."""
+    item = PaymentAnomalyItem(
+        f"PAYANOMALY#{notification_id}",
+        META,
+        anomaly_id=anomaly_id,
+        notification_id=notification_id,
+        reason=reason,
+        event_type=event_type,
+        facts=facts,
+        gsi1pk=ANOMALIES_GSI1PK,
+        gsi1sk=anomaly_id,
+        created_at=clock.now(),
+    )
+    try:
+        with transaction() as tx:
+            tx.save(item, condition=PaymentAnomalyItem.pk.does_not_exist(), tag="anomaly")
+            events.add(tx, reported)
+        return True
+    except TxCancelled:
+        return False
+
+
+def anomalies_page(limit: int, cursor: str | None) -> Page:
+    return page(
+        PaymentAnomalyItem.gsi1.query,
+        hash_key=ANOMALIES_GSI1PK,
+        scan_index_forward=False,
+        limit=limit,
+        cursor=cursor,
+    )
+
+
+def anonymise(item: OrderItem) -> None:
+    """An order of a deleted member, kept for the books: no customer snapshot, no delivery address."""
+    item.update(
+        actions=[OrderItem.customer.remove(), OrderItem.address.remove(), OrderItem.updated_at.set(clock.now())]
+    )

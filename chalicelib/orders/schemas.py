@@ -159,7 +159,10 @@ class QuoteOut(Out):
     lines: list[QuoteLineOut]
     subtotal_fen: int
     discount_fen: int
-    payable_fen: int
+    delivery_fee_fen: int = Field(
+        default=0, description="The store's delivery fee (none from its free_delivery_over_fen); never discounted"
+    )
+    payable_fen: int = Field(description="The lines' payable_fen plus delivery_fee_fen")
     applied: list[dict] = Field(
         description=(
             "Rules that priced this cart: {kind: promotion|coupon, rule, id, title, discount_fen, allocation: "
@@ -192,6 +195,7 @@ class OrderOut(Out):
     lines: list[OrderLineOut]
     subtotal_fen: int
     discount_fen: int
+    delivery_fee_fen: int = 0
     payable_fen: int
     refunded_fen: int = 0
     applied: list[dict] = Field(default_factory=list)
@@ -219,9 +223,29 @@ class PrepayOut(Out):
 class RefundOut(Out):
     refund_id: str
     order_id: str
-    status: Literal["REQUESTED", "SETTLED", "PROCESSING", "COMPLETED"]
+    status: Literal["REQUESTED", "SETTLED", "PROCESSING", "COMPLETED", "ABNORMAL", "CLOSED"] = Field(
+        description="PROCESSING until WeChat Pay's notification (or the scheduled query) says COMPLETED; "
+        "ABNORMAL / CLOSED: it did not reach the customer, head office is told"
+    )
     lines: list[dict]
-    amount_fen: int
+    amount_fen: int = Field(description="Lines plus delivery_fee_fen")
     reason: str
     method: str | None = None
+    delivery_fee_fen: int = Field(default=0, description="The delivery fee, given back with the last line")
     created_at: datetime
+    completed_at: str | None = None
+
+
+class AnomalyOut(Out):
+    anomaly_id: str
+    reason: Literal["amount_mismatch", "unknown_order", "unknown_refund", "merchant_mismatch"]
+    notification_id: str
+    event_type: str | None = None
+    facts: dict = Field(description="What the notification said: out_trade_no, transaction_id, amount_fen ...")
+    created_at: datetime
+
+
+class AccountDeletedOut(Out):
+    member_id: str
+    deleted_at: str
+    orders_kept: int = Field(description="Orders kept for the books, without name, phone or address")

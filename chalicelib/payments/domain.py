@@ -27,7 +27,7 @@ from pydantic import ValidationError
 
 from chalicelib.core.errors import BadRequest, Conflict, Unauthorized
 from chalicelib.payments.errors import PaymentCode
-from chalicelib.payments.schemas import NotificationEnvelope, TransactionResource
+from chalicelib.payments.schemas import NotificationEnvelope, RefundResource, TransactionResource
 
 AUTH_SCHEMA = "WECHATPAY2-SHA256-RSA2048"
 AEAD = "AEAD_AES_256_GCM"
@@ -66,9 +66,14 @@ class MalformedNotification(BadRequest):
 
 
 class MerchantMismatch(BadRequest):
-    """The notification is genuine but for another merchant / app than ours."""
+    """The notification is genuine but for another merchant / app than ours. ``facts`` says what it names
+    (merchant, app, trade, transaction, amount), so it can be recorded for reconciliation."""
 
     code = PaymentCode.MERCHANT_MISMATCH
+
+    def __init__(self, message: str, facts: dict[str, Any] | None = None, **kw: Any):
+        super().__init__(message, **kw)
+        self.facts = facts or {}
 
 
 # --- small helpers -------------------------------------------------------------------------------------------
@@ -305,6 +310,22 @@ class Notification:
         return self.event_type == "TRANSACTION.SUCCESS" and self.trade_state == "SUCCESS"
 
 
+@dataclass(frozen=True)
+class RefundNotification:
+    """A REFUND.* notification: where one of our refunds (``out_refund_no``) has got to."""
+
+    event_id: str
+    event_type: str  # REFUND.SUCCESS | REFUND.ABNORMAL | REFUND.CLOSED
+    out_trade_no: str
+    out_refund_no: str
+    refund_id: str
+    refund_status: str  # SUCCESS | ABNORMAL | CLOSED (PROCESSING is never notified)
+    refund_fen: int
+    total_fen: int
+    success_time: str | None = None
+    mchid: str | None = None
+
+
 def verify_and_decrypt(
     headers: Mapping[str, str],
     body: bytes,
@@ -315,11 +336,12 @@ def verify_and_decrypt(
     max_skew_s: int = MAX_SKEW_S,
     mchid: str | None = None,
     appid: str | None = None,
-) -> Notification:
-    """Verify a payment notification and decrypt its transaction.
+) -> Notification | RefundNotification:
+    """Verify a payment (TRANSACTION.*) or refund (REFUND.*) notification and decrypt its resource.
 
     Codes: SIGNATURE_INVALID / TIMESTAMP_STALE / UNKNOWN_SERIAL (401), DECRYPT_FAILED / MALFORMED_NOTIFICATION
-    (400); MERCHANT_MISMATCH (400) when ``mchid`` / ``appid`` are given and the transaction names others."""
+    (400); MERCHANT_MISMATCH (400, with ``facts``) when ``mchid`` / ``appid`` are given and the resource names
+    others."""
     body = _b(body or b"")
     verify_signed(headers, body, platform_keys=platform_keys, now=now, max_skew_s=max_skew_s)
     try:
@@ -332,20 +354,36 @@ def verify_and_decrypt(
             "Unsupported notification resource",
             details={"resource_type": env.resource_type, "algorithm": res.algorithm},
         )
-    if res.original_type not in (None, "transaction"):
-        raise MalformedNotification("Not a transaction notification", details={"original_type": res.original_type})
+    refund = env.event_type.startswith("REFUND.")
+    if res.original_type not in (None, "refund" if refund else "transaction"):
+        raise MalformedNotification("Unexpected resource type", details={"original_type": res.original_type})
     plain = aead_decrypt(apiv3_key, res.nonce, res.associated_data, res.ciphertext)
+    if refund:
+        return _refund_notification(env.id, env.event_type, plain, mchid)
+    return _transaction_notification(env.id, env.event_type, plain, mchid, appid)
+
+
+def _transaction_notification(
+    event_id: str, event_type: str, plain: bytes, mchid: str | None, appid: str | None
+) -> Notification:
     try:
         tx = TransactionResource.model_validate_json(plain)
     except ValidationError:
         raise MalformedNotification("The decrypted resource is not a transaction")
-    if mchid and tx.mchid and tx.mchid != mchid:
-        raise MerchantMismatch("The notification is for another merchant")
-    if appid and tx.appid and tx.appid != appid:
-        raise MerchantMismatch("The notification is for another app")
+    other = (mchid and tx.mchid and tx.mchid != mchid) or (appid and tx.appid and tx.appid != appid)
+    if other:
+        facts = {
+            "mchid": tx.mchid,
+            "appid": tx.appid,
+            "out_trade_no": tx.out_trade_no,
+            "transaction_id": tx.transaction_id,
+            "amount_fen": tx.amount.total,
+            "event_id": event_id,
+        }
+        raise MerchantMismatch("The notification is for another merchant or app", facts=facts)
     return Notification(
-        event_id=env.id,
-        event_type=env.event_type,
+        event_id=event_id,
+        event_type=event_type,
         out_trade_no=tx.out_trade_no,
         transaction_id=tx.transaction_id,
         trade_state=tx.trade_state,
@@ -356,6 +394,34 @@ def verify_and_decrypt(
         currency=tx.amount.currency,
         mchid=tx.mchid,
         appid=tx.appid,
+    )
+
+
+def _refund_notification(event_id: str, event_type: str, plain: bytes, mchid: str | None) -> RefundNotification:
+    try:
+        r = RefundResource.model_validate_json(plain)
+    except ValidationError:
+        raise MalformedNotification("The decrypted resource is not a refund")
+    if mchid and r.mchid and r.mchid != mchid:
+        facts = {
+            "mchid": r.mchid,
+            "out_trade_no": r.out_trade_no,
+            "out_refund_no": r.out_refund_no,
+            "amount_fen": r.amount.refund,
+            "event_id": event_id,
+        }
+        raise MerchantMismatch("The refund notification is for another merchant", facts=facts)
+    return RefundNotification(
+        event_id=event_id,
+        event_type=event_type,
+        out_trade_no=r.out_trade_no,
+        out_refund_no=r.out_refund_no,
+        refund_id=r.refund_id,
+        refund_status=r.refund_status,
+        refund_fen=r.amount.refund,
+        total_fen=r.amount.total,
+        success_time=r.success_time,
+        mchid=r.mchid,
     )
 
 
@@ -412,6 +478,38 @@ def transaction_resource(
     return tx
 
 
+def refund_resource(
+    *,
+    mchid: str,
+    out_trade_no: str,
+    out_refund_no: str,
+    refund_id: str,
+    refund_fen: int,
+    total_fen: int,
+    refund_status: str,
+    success_time: str | None,
+) -> dict[str, Any]:
+    """A decrypted refund resource as WeChat sends it in REFUND.* notifications."""
+    res: dict[str, Any] = {
+        "mchid": mchid,
+        "out_trade_no": out_trade_no,
+        "transaction_id": "",
+        "out_refund_no": out_refund_no,
+        "refund_id": refund_id,
+        "refund_status": refund_status,
+        "user_received_account": "支付用户零钱",
+        "amount": {
+            "total": int(total_fen),
+            "refund": int(refund_fen),
+            "payer_total": int(total_fen),
+            "payer_refund": int(refund_fen),
+        },
+    }
+    if success_time and refund_status == "SUCCESS":
+        res["success_time"] = success_time
+    return res
+
+
 def sign_notification(
     transaction: Mapping[str, Any],
     *,
@@ -423,11 +521,13 @@ def sign_notification(
     event_type: str = "TRANSACTION.SUCCESS",
     create_time: str | None = None,
     nonce: str | None = None,
+    original_type: str = "transaction",
 ) -> tuple[dict[str, str], bytes]:
     """The inverse of :func:`verify_and_decrypt`: the headers and body WeChat would POST for ``transaction``
-    (encrypted with ``apiv3_key``, signed with the platform key, timestamped ``now``)."""
+    (a refund resource with ``original_type="refund"``), encrypted with ``apiv3_key``, signed with the
+    platform key, timestamped ``now``."""
     res_nonce = nonce_str(12)
-    aad = "transaction"
+    aad = original_type
     envelope = {
         "id": event_id
         or f"{secrets.token_hex(4)}-{secrets.token_hex(2)}-{secrets.token_hex(2)}-"
@@ -437,7 +537,7 @@ def sign_notification(
         "event_type": event_type,
         "summary": "支付成功" if event_type == "TRANSACTION.SUCCESS" else event_type,
         "resource": {
-            "original_type": "transaction",
+            "original_type": original_type,
             "algorithm": AEAD,
             "associated_data": aad,
             "nonce": res_nonce,

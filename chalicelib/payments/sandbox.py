@@ -11,7 +11,10 @@ key and signed with the sandbox platform key - so the webhook's real verificatio
 
 Keys: ``SANDBOX_PLATFORM_PRIVATE_KEY`` / ``SANDBOX_PLATFORM_SERIAL``, ``WECHATPAY_MERCHANT_PRIVATE_KEY`` and
 ``WECHATPAY_APIV3_KEY`` when set; otherwise generated once per process. Nothing is ever written to disk.
-Refunds succeed at once; 付款码 ``^1[0-5]\\d{16}$`` (WeChat's 18 digits) are paid, anything else is declined.
+Refunds answer PROCESSING, like WeChat usually does: the refund succeeds ``SANDBOX_REFUND_DELAY_S`` later (by
+the app's clock; ``refund_status`` answers SUCCESS from then on) and its REFUND.SUCCESS notification is queued
+(tests: ``pending_refund_notification(refund_id)``; local: delivered after that delay). ``settle_refund`` makes
+one ABNORMAL or CLOSED instead. 付款码 ``^1[0-5]\\d{16}$`` (WeChat's 18 digits) are paid, anything else is declined.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.core import clock
@@ -42,7 +45,7 @@ Deliver = Callable[[dict, bytes], None]
 _lock = threading.Lock()
 _generated: dict[str, Any] = {}
 _outbox: OrderedDict[str, dict[str, Any]] = OrderedDict()
-_refunds: dict[str, str] = {}
+_refunds: dict[str, dict[str, Any]] = {}
 _UNSET: Any = object()
 _deliver: Any = _UNSET
 
@@ -118,11 +121,11 @@ def _deliverer() -> Deliver | None:
     return http_deliver if get_settings().is_local else None
 
 
-def http_deliver(headers: dict, body: bytes) -> None:
-    """POST the notification to ``SANDBOX_WEBHOOK_URL`` after ``SANDBOX_PAY_DELAY_S`` on a daemon thread,
-    retrying a few times like WeChat does (faster), until the webhook answers 2xx."""
+def http_deliver(headers: dict, body: bytes, delay_s: float | None = None) -> None:
+    """POST the notification to ``SANDBOX_WEBHOOK_URL`` after ``delay_s`` (default ``SANDBOX_PAY_DELAY_S``) on a
+    daemon thread, retrying a few times like WeChat does (faster), until the webhook answers 2xx."""
     s = get_settings()
-    url, delay = s.sandbox_webhook_url, s.sandbox_pay_delay_s
+    url, delay = s.sandbox_webhook_url, s.sandbox_pay_delay_s if delay_s is None else delay_s
 
     def run() -> None:
         import urllib3
@@ -157,7 +160,39 @@ def pending_notification(
     return _sign(pending["event_id"], pending["create_time"], tx)
 
 
-def _sign(event_id: str, create_time: str, tx: dict[str, Any]) -> tuple[dict[str, str], bytes]:
+def pending_refund_notification(refund_id: str, *, status: str | None = None) -> tuple[dict[str, str], bytes]:
+    """The REFUND.<status> notification of a refund asked for earlier (default: its outcome, SUCCESS unless
+    ``settle_refund`` said otherwise), signed now; the same event id on every call. KeyError if unknown."""
+    with _lock:
+        r = dict(_refunds[refund_id])
+    status = status or r["outcome"]
+    mchid, _ = merchant_ids()
+    res = domain.refund_resource(
+        mchid=mchid,
+        out_trade_no=r["order_id"],
+        out_refund_no=refund_id,
+        refund_id=r["provider_id"],
+        refund_fen=r["amount_fen"],
+        total_fen=r["total_fen"],
+        refund_status=status,
+        success_time=domain.rfc3339_cst(r["settles_at"]),
+    )
+    return _sign(f"{r['event_id']}-{status}", r["create_time"], res, f"REFUND.{status}", "refund")
+
+
+def settle_refund(refund_id: str, outcome: str) -> None:
+    """Make a sandbox refund end as ``outcome`` (SUCCESS, ABNORMAL or CLOSED)."""
+    with _lock:
+        _refunds[refund_id]["outcome"] = outcome
+
+
+def _sign(
+    event_id: str,
+    create_time: str,
+    tx: dict[str, Any],
+    event_type: str = "TRANSACTION.SUCCESS",
+    original_type: str = "transaction",
+) -> tuple[dict[str, str], bytes]:
     return domain.sign_notification(
         tx,
         platform_private_key=platform_private_key(),
@@ -165,7 +200,9 @@ def _sign(event_id: str, create_time: str, tx: dict[str, Any]) -> tuple[dict[str
         apiv3_key=apiv3_key(),
         now=clock.now(),
         event_id=event_id,
+        event_type=event_type,
         create_time=create_time,
+        original_type=original_type,
     )
 
 
@@ -223,16 +260,38 @@ class SandboxPaymentClient:
                 code=PaymentCode.REFUND_REJECTED,
                 details={"provider_code": "INVALID_REQUEST"},
             )
+        now = clock.now()
+        fresh = {
+            "provider_id": f"50{_digits(28)}",
+            "order_id": order_id,
+            "amount_fen": int(amount_fen),
+            "total_fen": int(total_fen),
+            "settles_at": now + timedelta(seconds=get_settings().sandbox_refund_delay_s),
+            "outcome": "SUCCESS",
+            "event_id": secrets.token_hex(8),
+            "create_time": domain.rfc3339_cst(now),
+        }
         with _lock:
-            provider_id = _refunds.setdefault(refund_id, f"50{_digits(28)}")  # same refund_id, same refund
-        return RefundResult(refund_id=refund_id, provider_refund_id=provider_id, status="SUCCESS")
+            r = _refunds.setdefault(refund_id, fresh)  # same refund_id, same refund
+        deliver = _deliverer()
+        if r is fresh and deliver is not None:
+            headers, body = pending_refund_notification(refund_id)
+            if deliver is http_deliver:
+                http_deliver(headers, body, get_settings().sandbox_refund_delay_s)
+            else:
+                deliver(headers, body)
+        return RefundResult(refund_id=refund_id, provider_refund_id=r["provider_id"], status=self._status(r))
+
+    @staticmethod
+    def _status(r: dict[str, Any]) -> str:
+        return r["outcome"] if clock.now() >= r["settles_at"] else "PROCESSING"
 
     def refund_status(self, *, refund_id: str) -> RefundResult:
         with _lock:
-            provider_id = _refunds.get(refund_id)
-        if provider_id is None:
+            r = _refunds.get(refund_id)
+        if r is None:
             raise NotFound("WeChat Pay does not know this refund", code=PaymentCode.REFUND_NOT_FOUND)
-        return RefundResult(refund_id=refund_id, provider_refund_id=provider_id, status="SUCCESS")
+        return RefundResult(refund_id=refund_id, provider_refund_id=r["provider_id"], status=self._status(r))
 
     def close(self, *, order_id: str) -> None:
         """No payment can follow: the queued notification is dropped."""

@@ -56,6 +56,27 @@ class TransactionResource(_Lenient):
     appid: str | None = None
 
 
+class RefundAmount(_Lenient):
+    total: int = Field(ge=0)
+    refund: int = Field(ge=0)
+    payer_total: int | None = None
+    payer_refund: int | None = None
+
+
+class RefundResource(_Lenient):
+    """The decrypted ``resource`` of a REFUND.* notification (REFUND.SUCCESS / ABNORMAL / CLOSED)."""
+
+    out_trade_no: str = Field(min_length=1)
+    out_refund_no: str = Field(min_length=1)
+    refund_id: str = ""
+    transaction_id: str = ""
+    refund_status: str = Field(min_length=1)
+    success_time: str | None = None
+    user_received_account: str | None = None
+    amount: RefundAmount
+    mchid: str | None = None
+
+
 class WechatPayParams(BaseModel):
     """Exactly the arguments of ``wx.requestPayment`` (mini-program)."""
 

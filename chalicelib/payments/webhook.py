@@ -11,12 +11,13 @@ from collections.abc import Mapping
 from chalicelib.core import clock
 from chalicelib.core.errors import AppError
 from chalicelib.payments.base import merchant_ids
-from chalicelib.payments.domain import Notification, verify_and_decrypt
+from chalicelib.payments.domain import Notification, RefundNotification, verify_and_decrypt
 from chalicelib.payments.errors import PaymentCode
 
 
-def parse_notification(headers: Mapping[str, str], body: bytes | str | None) -> Notification:
-    """Verify (signature, serial, timestamp), decrypt and check mchid/appid; raises the AppError codes of
+def parse_notification(headers: Mapping[str, str], body: bytes | str | None) -> Notification | RefundNotification:
+    """Verify (signature, serial, timestamp), decrypt (a payment or a refund notification) and check
+    mchid/appid; raises the AppError codes of
     :func:`chalicelib.payments.domain.verify_and_decrypt` (401/400), or 502 PAYMENT_NOT_CONFIGURED."""
     from chalicelib.payments.client import apiv3_key, platform_keys
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from chalice import Blueprint
 
 from chalicelib.core.auth import MANAGERS, STORE_BOUND
-from chalicelib.core.http import Req, route
+from chalicelib.core.http import Req, Result, route
 from chalicelib.core.schemas import PageOut
 from chalicelib.printing import services
 from chalicelib.printing.schemas import (
@@ -18,6 +18,7 @@ from chalicelib.printing.schemas import (
     PrinterCreated,
     PrinterListQuery,
     PrinterOut,
+    PrinterUpdate,
     PrintJobOut,
     ReprintOut,
 )
@@ -60,12 +61,43 @@ def list_printers(req: Req):
 
 @route(
     printing_api,
+    "/admin/printers/{printer_id}",
+    "PATCH",
+    roles=MANAGERS,
+    body=PrinterUpdate,
+    response=PrinterOut,
+    tag="printers",
+    errors=(404, 409),
+    summary="Rename, disable / enable (no tickets, no alerts while disabled) or retire a printer (for good)",
+)
+def update_printer(req: Req, printer_id: str):
+    return services.update_printer(req.principal, printer_id, req.body)
+
+
+@route(
+    printing_api,
+    "/admin/printers/{printer_id}",
+    "DELETE",
+    roles=MANAGERS,
+    status=204,
+    tag="printers",
+    errors=(404,),
+    summary="Delete a printer: locked out, no more tickets, its MAC free again",
+)
+def delete_printer(req: Req, printer_id: str):
+    services.delete_printer(req.principal, printer_id)
+    return Result(None, status=204)
+
+
+@route(
+    printing_api,
     "/admin/printers/{printer_id}/secret",
     "POST",
     roles=MANAGERS,
     response=PrinterCreated,
     tag="printers",
-    summary="Give a printer a new secret (the old one stops working); answers it once",
+    errors=(404, 409),
+    summary="Give a printer a new secret (the old one works for PRINTER_SECRET_GRACE_S more); answers it once",
 )
 def rotate_printer_secret(req: Req, printer_id: str):
     return services.rotate_secret(req.principal, printer_id)

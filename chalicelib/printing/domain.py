@@ -289,6 +289,8 @@ def _sale_lines(sheet: _Sheet, order: dict[str, Any]) -> None:
         pair("优惠合计", money.yuan(-int(order["discount_fen"])))
         for a in order.get("applied") or []:
             pair(clean(a.get("title") or a.get("kind") or "优惠"), money.yuan(-int(a.get("discount_fen", 0))), indent=2)
+    if int(order.get("delivery_fee_fen", 0) or 0):
+        pair("配送费", money.yuan(int(order["delivery_fee_fen"])))
     pair("实付", money.yuan(int(order.get("payable_fen", 0))))
     if int(order.get("refunded_fen", 0) or 0):
         pair("已退款", money.yuan(-int(order["refunded_fen"])))
@@ -431,6 +433,31 @@ def can_print(status: str) -> bool:
     return status in ("ok", "paper_low")
 
 
+# A poll with one of these statuses starts a problem episode (one alert); a poll that can print ends it.
+ALERTED_PROBLEMS = ("paper_empty", "paper_jam", "paper_error", "cover_open")
+
+
+def problem_change(previous: str | None, status: str) -> tuple[str | None, bool]:
+    """(the printer's problem after this poll, whether it starts a new episode to alert about). Statuses that
+    are neither a problem nor printable (error, unknown) leave the episode as it is."""
+    if status in ALERTED_PROBLEMS:
+        return status, status != previous
+    if can_print(status):
+        return None, False
+    return previous, False
+
+
+def retry_delay_s(attempts: int, backoff_s: tuple[int, ...]) -> int:
+    """How long a job waits after its ``attempts``-th failed attempt before it is offered again."""
+    if not backoff_s:
+        return 0
+    return backoff_s[min(max(attempts, 1), len(backoff_s)) - 1]
+
+
+def parse_backoff(value: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in value.split(",") if x.strip())
+
+
 def confirmed_ok(code: str | None) -> bool:
     """DELETE ``code``: ``200 OK`` (or ``OK``, or any 2xx) is a printed job; anything else a failure."""
     c = unquote(str(code or "")).strip().upper()
@@ -471,6 +498,7 @@ class JobView:
     status: str
     attempts: int
     offered_at: datetime | None
+    available_at: datetime | None = None  # a READY job waiting out its backoff is not offered before
 
 
 def offer_expired(job: JobView, now: datetime, timeout_s: int) -> bool:
@@ -481,6 +509,8 @@ def on_poll(job: JobView, now: datetime, timeout_s: int, max_attempts: int) -> s
     """What a poll does with a job of its printer: ``offer`` (hand it out, a new attempt), ``same`` (the current
     offer again: not confirmed yet, not timed out), ``fail`` (its last allowed attempt timed out), ``skip``."""
     if job.status == READY:
+        if job.available_at is not None and job.available_at > now:
+            return "skip"
         return "fail" if job.attempts >= max_attempts else "offer"
     if job.status == OFFERED:
         if not offer_expired(job, now, timeout_s):

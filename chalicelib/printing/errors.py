@@ -20,5 +20,7 @@ class PrintingCode(ErrorCode):
     NO_JOB = "NO_JOB"
     # 404: reprinting an order that has no ticket (not paid yet, or unknown)
     NO_TICKET = "NO_TICKET"
+    # 409: the printer is retired (it can only be deleted)
+    PRINTER_RETIRED = "PRINTER_RETIRED"
     # 415: the printer asked for a media type we do not offer; details list the offered ones
     MEDIA_TYPE_UNSUPPORTED = "MEDIA_TYPE_UNSUPPORTED"

@@ -50,6 +50,11 @@ class PrinterItem(Item, discriminator="Printer"):
     online = BooleanAttribute(null=True)  # None: never polled; False: offline alert raised for this outage
     offline_since = UnicodeAttribute(null=True)
     current_token = UnicodeAttribute(null=True)  # the job offered by the last poll (token-less GET/DELETE)
+    state = UnicodeAttribute(default="active")  # active | disabled (no tickets, no alerts) | retired (locked out)
+    problem = UnicodeAttribute(null=True)  # paper_empty, cover_open ...: alerted once until a poll says ok
+    problem_since = UnicodeAttribute(null=True)
+    old_secret_hash = UnicodeAttribute(null=True)  # the secret before the last rotation ...
+    old_secret_until = UnicodeAttribute(null=True)  # ... valid until then (RFC 3339 UTC)
 
 
 class PrinterMacItem(Item, discriminator="PrinterMac"):
@@ -89,3 +94,4 @@ class PrintJobItem(Item, discriminator="PrintJob"):
     last_code = UnicodeAttribute(null=True)  # last DELETE code
     done_at = UnicodeAttribute(null=True)
     failed_at = UnicodeAttribute(null=True)
+    available_at = UnicodeAttribute(null=True)  # after a failed attempt: not offered again before (backoff)

@@ -73,18 +73,62 @@ def printer_by_mac(mac: str) -> PrinterItem | None:
     return get_printer(link.printer_id) if link else None
 
 
-def set_secret(printer_id: str, secret_hash: str) -> PrinterItem:
-    item = PrinterItem(printer_pk(printer_id), META)
+def set_secret(printer: PrinterItem, secret_hash: str, old_until_iso: str) -> PrinterItem:
+    """A new secret; the current one stays valid until ``old_until_iso`` (the printer is re-configured by hand)."""
+    item = PrinterItem(printer_pk(printer.printer_id), META)
     try:
         item.update(
-            actions=[PrinterItem.secret_hash.set(secret_hash), PrinterItem.updated_at.set(clock.now())],
-            condition=PrinterItem.pk.exists(),
+            actions=[
+                PrinterItem.secret_hash.set(secret_hash),
+                PrinterItem.old_secret_hash.set(printer.secret_hash),
+                PrinterItem.old_secret_until.set(old_until_iso),
+                PrinterItem.updated_at.set(clock.now()),
+            ],
+            condition=PrinterItem.pk.exists() & (PrinterItem.secret_hash == printer.secret_hash),
         )
     except UpdateError as e:
         if condition_failed(e):
-            raise NotFound("No such printer", code=PrintingCode.PRINTER_NOT_FOUND)
+            raise NotFound("No such printer (or it changed meanwhile)", code=PrintingCode.PRINTER_NOT_FOUND)
         raise
-    return get_printer(printer_id)
+    return get_printer(printer.printer_id)
+
+
+def set_state(printer: PrinterItem, state: str, name: str | None) -> PrinterItem:
+    """active <-> disabled, or -> retired (for good: its MAC is free again). Never from retired."""
+    actions = [PrinterItem.state.set(state), PrinterItem.updated_at.set(clock.now())]
+    if name:
+        actions.append(PrinterItem.name.set(name))
+    if state != "active":
+        actions += [PrinterItem.online.remove(), PrinterItem.offline_since.remove(), PrinterItem.problem.remove()]
+    try:
+        with transaction() as tx:
+            tx.update(
+                PrinterItem(printer_pk(printer.printer_id), META),
+                actions,
+                condition=PrinterItem.pk.exists() & (PrinterItem.state != "retired"),
+                tag="printer",
+            )
+            if state == "retired":
+                _release_mac(tx, printer)
+    except TxCancelled:
+        raise Conflict("A retired printer cannot be changed", code=PrintingCode.PRINTER_RETIRED)
+    return get_printer(printer.printer_id)
+
+
+def _release_mac(tx, printer: PrinterItem) -> None:
+    tx.delete(
+        PrinterMacItem(printer_mac_pk(printer.mac), META),
+        condition=PrinterMacItem.printer_id == printer.printer_id,
+        tag="mac",
+    )
+
+
+def delete_printer(printer: PrinterItem) -> None:
+    """The printer and (unless retired, which freed it) its MAC claim; its open jobs are never offered again."""
+    with transaction() as tx:
+        tx.delete(PrinterItem(printer_pk(printer.printer_id), META), tag="printer")
+        if printer.state != "retired":
+            _release_mac(tx, printer)
 
 
 def printers_page(store_id: str | None, limit: int, cursor: str | None) -> Page:
@@ -93,8 +137,10 @@ def printers_page(store_id: str | None, limit: int, cursor: str | None) -> Page:
 
 
 def store_printers(store_id: str) -> list[PrinterItem]:
-    """Every printer of a store (GSI: a printer registered a moment ago may be missed by the next ticket)."""
-    return list(PrinterItem.gsi1.query(PRINTERS_GSI1PK, PrinterItem.gsi1sk.startswith(f"{store_id}#")))
+    """The active printers of a store (GSI: a printer registered a moment ago may be missed by the next
+    ticket); disabled and retired ones get no tickets."""
+    items = PrinterItem.gsi1.query(PRINTERS_GSI1PK, PrinterItem.gsi1sk.startswith(f"{store_id}#"))
+    return [p for p in items if (p.state or "active") == "active"]
 
 
 def all_printers() -> Iterator[PrinterItem]:
@@ -103,24 +149,29 @@ def all_printers() -> Iterator[PrinterItem]:
 
 
 def record_poll(
-    printer_id: str, now_iso: str, status: str, status_code: str | None, back_online: events.Event | None = None
+    printer: PrinterItem, now_iso: str, status: str, status_code: str | None, reported: list[events.Event]
 ) -> None:
-    """A poll: last seen, status, online again (``back_online`` is reported once, by the poll that ends an
-    outage)."""
+    """A poll: last seen, status, online again, its problem episode. ``reported`` (back online, a new problem)
+    is written once: only if the printer is still as this poll read it; else another poll got there first."""
+    problem, _ = domain.problem_change(printer.problem, status)
     actions = [
         PrinterItem.last_poll_at.set(now_iso),
         PrinterItem.status.set(status),
         PrinterItem.online.set(True),
         PrinterItem.offline_since.remove(),
+        PrinterItem.status_code.set(status_code) if status_code else PrinterItem.status_code.remove(),
     ]
-    actions.append(PrinterItem.status_code.set(status_code) if status_code else PrinterItem.status_code.remove())
-    item = PrinterItem(printer_pk(printer_id), META)
-    if back_online is None or not events.update_if(
-        item,
-        actions,
-        PrinterItem.online == False,
-        [back_online],
-    ):
+    if problem != printer.problem:
+        actions += (
+            [PrinterItem.problem.set(problem), PrinterItem.problem_since.set(now_iso)]
+            if problem
+            else [PrinterItem.problem.remove(), PrinterItem.problem_since.remove()]
+        )
+    item = PrinterItem(printer_pk(printer.printer_id), META)
+    as_read = (PrinterItem.problem == printer.problem) if printer.problem else PrinterItem.problem.does_not_exist()
+    if printer.online is False:
+        as_read &= PrinterItem.online == False
+    if not reported or not events.update_if(item, actions, as_read, reported):
         item.update(actions=actions)
 
 
@@ -232,12 +283,13 @@ def offer(job: PrintJobItem, token: str, now_iso: str, deadline_iso: str) -> boo
     )
 
 
-def retry(job: PrintJobItem, now_iso: str, code: str | None) -> bool:
-    """A failed attempt: back in the queue now, same attempt count."""
+def retry(job: PrintJobItem, available_iso: str, code: str | None) -> bool:
+    """A failed attempt: back in the queue from ``available_iso`` (the backoff), same attempt count."""
     actions = [
         PrintJobItem.status.set(domain.READY),
         PrintJobItem.token.remove(),
-        PrintJobItem.gsi2sk.set(domain.queue_sort_key(now_iso, job.order_id, job.doc)),
+        PrintJobItem.available_at.set(available_iso),
+        PrintJobItem.gsi2sk.set(domain.queue_sort_key(available_iso, job.order_id, job.doc)),
     ]
     if code:
         actions.append(PrintJobItem.last_code.set(code[:100]))

@@ -47,8 +47,21 @@ class PrinterOut(Out):
     )
     status_code: str | None = None
     last_poll_at: str | None = None
-    offline_since: str | None = None
+    offline_since: str | None = Field(
+        default=None, description="Set exactly when online is false: since the poll deadline was missed"
+    )
+    state: Literal["active", "disabled", "retired"] = "active"
+    problem: str | None = Field(default=None, description="paper_empty, cover_open ...: alerted once per episode")
+    problem_since: str | None = None
+    old_secret_until: str | None = Field(default=None, description="The previous secret works until then")
     created_at: datetime
+
+
+class PrinterUpdate(Body):
+    name: Name = None
+    state: Literal["active", "disabled", "retired"] = Field(
+        default=None, description="disabled: no tickets, no alerts; retired: for good (locked out, MAC freed)"
+    )
 
 
 class PrinterCreated(PrinterOut):

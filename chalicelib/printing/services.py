@@ -30,6 +30,7 @@ from chalicelib.core import clock, metrics, queues
 from chalicelib.core.auth import Principal
 from chalicelib.core.dynamo import register_cache
 from chalicelib.core.errors import (
+    Conflict,
     CoreCode,
     Forbidden,
     NotFound,
@@ -56,6 +57,7 @@ from chalicelib.printing.schemas import (
     PrinterCreate,
     PrinterCreated,
     PrinterOut,
+    PrinterUpdate,
     PrintJobOut,
     ReprintOut,
 )
@@ -67,12 +69,22 @@ def _parse_time(value: str | None) -> datetime | None:
 
 
 # --------------------------------------------------------------------------------------- admin
+def _offline_since(p: PrinterItem, now: datetime) -> str | None:
+    """When the printer went offline (None: online). Derived from the last poll, so ``online`` and
+    ``offline_since`` agree at every moment, whether or not check_printers has run since; a printer that never
+    polled is offline since it was registered."""
+    last = _parse_time(p.last_poll_at)
+    if last is None:
+        return clock.iso(p.created_at) if p.created_at else None
+    after = domain.offline_after_s(int(p.poll_interval_s), get_settings().printer_offline_grace_s)
+    if not domain.is_offline(last, int(p.poll_interval_s), get_settings().printer_offline_grace_s, now):
+        return None
+    return clock.iso(last + timedelta(seconds=after))
+
+
 def to_out(p: PrinterItem, now: datetime | None = None) -> PrinterOut:
     now = now or clock.now()
-    last = _parse_time(p.last_poll_at)
-    online = last is not None and not domain.is_offline(
-        last, int(p.poll_interval_s), get_settings().printer_offline_grace_s, now
-    )
+    offline_since = _offline_since(p, now)
     return PrinterOut(
         printer_id=p.printer_id,
         store_id=p.store_id,
@@ -80,11 +92,15 @@ def to_out(p: PrinterItem, now: datetime | None = None) -> PrinterOut:
         mac=p.mac,
         paper_width_mm=int(p.paper_width_mm),
         poll_interval_s=int(p.poll_interval_s),
-        online=online,
+        online=offline_since is None,
         status=p.status or "unknown",
         status_code=p.status_code,
         last_poll_at=p.last_poll_at,
-        offline_since=p.offline_since,
+        offline_since=offline_since,
+        state=p.state or "active",
+        problem=p.problem,
+        problem_since=p.problem_since,
+        old_secret_until=p.old_secret_until,
         created_at=p.created_at,
     )
 
@@ -113,11 +129,27 @@ def _printer_in_scope(principal: Principal, printer_id: str) -> PrinterItem:
 
 
 def rotate_secret(principal: Principal, printer_id: str) -> PrinterCreated:
-    """A new secret (the old one stops working at once): for a printer whose secret was lost."""
-    _printer_in_scope(principal, printer_id)
+    """A new secret. The old one keeps working for PRINTER_SECRET_GRACE_S, so the printer keeps printing until
+    someone enters the new one in its web UI (a lost secret: retire the printer and register it again)."""
+    printer = _printer_in_scope(principal, printer_id)
+    if printer.state == "retired":
+        raise Conflict("A retired printer cannot be changed", code=PrintingCode.PRINTER_RETIRED)
     secret, secret_hash = _new_secret()
-    item = repository.set_secret(printer_id, secret_hash)
+    until = clock.iso(clock.now() + timedelta(seconds=get_settings().printer_secret_grace_s))
+    item = repository.set_secret(printer, secret_hash, until)
     return PrinterCreated(**to_out(item).model_dump(), secret=secret)
+
+
+def update_printer(principal: Principal, printer_id: str, cmd: PrinterUpdate) -> PrinterOut:
+    """Rename, disable (no tickets, no alerts; it may still poll), enable, or retire (for good: locked out,
+    its MAC free again)."""
+    printer = _printer_in_scope(principal, printer_id)
+    return to_out(repository.set_state(printer, cmd.state or printer.state or "active", cmd.name))
+
+
+def delete_printer(principal: Principal, printer_id: str) -> None:
+    """Gone: locked out, no more tickets, its MAC free again. Its print jobs stay for the order's history."""
+    repository.delete_printer(_printer_in_scope(principal, printer_id))
 
 
 def list_printers(principal: Principal, store_id: str | None, limit: int, cursor: str | None) -> PageOut[PrinterOut]:
@@ -156,16 +188,30 @@ def authenticate(authorization: str | None) -> PrinterItem:
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise PrinterUnauthorized("Printer credentials are not valid", code=PrintingCode.PRINTER_AUTH_INVALID)
     printer = repository.get_printer(printer_id) if is_ulid(printer_id) else None
+    if printer is not None and printer.state == "retired":
+        printer = None
+    valid = _valid_hashes(printer)
     digest = hashlib.sha256(secret.encode()).hexdigest()
-    if printer is not None and _verified.get((printer_id, digest)) == printer.secret_hash:
+    if printer is not None and _verified.get((printer_id, digest)) in valid:
         return printer
-    ok = verify_password(secret, printer.secret_hash if printer is not None else None)
-    if not ok:
+    ok = next((h for h in valid if verify_password(secret, h)), None)
+    if ok is None:
+        verify_password(secret, None)  # the same work for an unknown printer: no timing oracle
         raise PrinterUnauthorized("Printer credentials are not valid", code=PrintingCode.PRINTER_AUTH_INVALID)
     if len(_verified) >= _MAX_VERIFIED:
         _verified.clear()
-    _verified[(printer_id, digest)] = printer.secret_hash
+    _verified[(printer_id, digest)] = ok
     return printer
+
+
+def _valid_hashes(printer: PrinterItem | None) -> list[str]:
+    """The printer's secret hash, and the one before it while its grace period lasts."""
+    if printer is None:
+        return []
+    hashes = [printer.secret_hash]
+    if printer.old_secret_hash and printer.old_secret_until and printer.old_secret_until > clock.iso(clock.now()):
+        hashes.append(printer.old_secret_hash)
+    return hashes
 
 
 def _check_mac(printer: PrinterItem, mac: str | None) -> None:
@@ -175,7 +221,9 @@ def _check_mac(printer: PrinterItem, mac: str | None) -> None:
 
 # --------------------------------------------------------------------------------------- protocol
 def _view(job: PrintJobItem) -> domain.JobView:
-    return domain.JobView(job.status, int(job.attempts or 0), _parse_time(job.offered_at))
+    return domain.JobView(
+        job.status, int(job.attempts or 0), _parse_time(job.offered_at), _parse_time(job.available_at)
+    )
 
 
 def _failed_event(job: PrintJobItem, printer: PrinterItem, code: str | None) -> Event:
@@ -250,23 +298,26 @@ def poll(printer: PrinterItem, body: PollIn) -> PollOut:
     status_code = unquote(body.statusCode).strip()[:100]
     status = domain.printer_status(status_code)
     token = None
-    if domain.can_print(status) and not body.printingInProgress:
+    active = (printer.state or "active") == "active"
+    if active and domain.can_print(status) and not body.printingInProgress:
         token = _next_offer(printer, now)
         if token != printer.current_token:
             repository.swap_current(printer.printer_id, printer.current_token, token)
-    back_online = Event(
-        "PrinterOnline",
-        {
-            "printer_id": printer.printer_id,
-            "store_id": printer.store_id,
-            "name": printer.name,
-            "offline_since": printer.offline_since,
-        },
-    )
-    repository.record_poll(
-        printer.printer_id, clock.iso(now), status, status_code, back_online if printer.online is False else None
-    )
+    repository.record_poll(printer, clock.iso(now), status, status_code, _poll_events(printer, status, active))
     return PollOut(jobReady=token is not None, mediaTypes=list(domain.MEDIA_TYPES), jobToken=token)
+
+
+def _poll_events(printer: PrinterItem, status: str, active: bool) -> list[Event]:
+    """What a poll reports: the end of an outage (PrinterOnline), the start of a paper-out / cover-open episode
+    (PrinterProblem; a disabled printer alerts nobody)."""
+    base = {"printer_id": printer.printer_id, "store_id": printer.store_id, "name": printer.name}
+    out = []
+    if printer.online is False:
+        out.append(Event("PrinterOnline", {**base, "offline_since": printer.offline_since}))
+    _, starts = domain.problem_change(printer.problem, status)
+    if starts and active:
+        out.append(Event("PrinterProblem", {**base, "status": status}))
+    return out
 
 
 def _job_for(printer: PrinterItem, token: str | None) -> tuple[str, PrintJobItem]:
@@ -328,7 +379,9 @@ def confirm(printer: PrinterItem, q: ConfirmQuery) -> ConfirmOut:
         repository.fail(job, now_iso, code, _failed_event(job, printer, code))
         metrics.count("PrintJobsFailed", store_id=printer.store_id)
         return ConfirmOut(result="failed")
-    repository.retry(job, now_iso, code)
+    backoff = domain.parse_backoff(s.print_retry_backoff_s)
+    wait = domain.retry_delay_s(int(job.attempts or 0), backoff)
+    repository.retry(job, clock.iso(clock.now() + timedelta(seconds=wait)), code)
     return ConfirmOut(result="retry")
 
 
@@ -442,9 +495,11 @@ def check_printers(now: datetime | None = None) -> dict[str, int]:
         last = _parse_time(p.last_poll_at)
         if p.online is not True or not domain.is_offline(last, int(p.poll_interval_s), s.printer_offline_grace_s, now):
             continue
+        if (p.state or "active") != "active":
+            continue  # disabled or retired: nobody is told
         offline += repository.mark_offline(
             p,
-            now_iso,
+            _offline_since(p, now) or now_iso,
             Event(
                 "PrinterOffline",
                 {
@@ -453,7 +508,7 @@ def check_printers(now: datetime | None = None) -> dict[str, int]:
                     "name": p.name,
                     "mac": p.mac,
                     "last_poll_at": p.last_poll_at,
-                    "offline_since": now_iso,
+                    "offline_since": _offline_since(p, now) or now_iso,
                     "offline_after_s": domain.offline_after_s(int(p.poll_interval_s), s.printer_offline_grace_s),
                 },
             ),

@@ -48,6 +48,18 @@ TEMPLATES: dict[str, Template] = {
         Template(
             "print_failed", ALERT, "${store}订单${order}的小票在打印机${printer}上${attempts}次未打印成功，请处理。"
         ),
+        Template(
+            "refund_abnormal", ALERT, "【退款异常】订单${order}的退款${amount}元未能退回（${status}），请人工处理。"
+        ),
+        Template(
+            "payment_anomaly", ALERT, "【支付对账】收到无法匹配的微信支付通知（${reason}）：${trade}，金额${amount}元。"
+        ),
+        Template("accept_reminder", ALERT, "${store}有已支付订单${order}已${minutes}分钟未接单，请尽快处理。"),
+        Template("accept_escalation", ALERT, "【升级】${store}订单${order}已${minutes}分钟未接单，请店长立即处理。"),
+        Template(
+            "order_auto_refunded", NOTICE, "很抱歉，${store}未能及时接单，您的订单${order}已全额退款${amount}元。"
+        ),
+        Template("printer_problem", ALERT, "${store}的打印机${printer}${problem}，小票暂停打印，请及时处理。"),
         Template("dead_letters", ALERT, "【运维】队列${queue}的死信队列有${count}条消息，请尽快处理。"),
         Template("marketing_notice", MARKETING, "${store}：${content} 拒收请回复R"),
         Template(

@@ -102,6 +102,68 @@ def on_print_job_failed(event: dict) -> None:
     )
 
 
+def on_refund_abnormal(event: dict) -> None:
+    """A refund WeChat could not pay back (ABNORMAL, CLOSED): head office settles it by hand."""
+    data = event["data"]
+    services.request(
+        "refund_abnormal",
+        services.contacts_for(None),
+        {
+            "order": domain.short_order(data["order_id"]),
+            "amount": money.yuan(data["amount_fen"]),
+            "status": data["provider_status"],
+        },
+        event["id"],
+    )
+
+
+def on_payment_anomaly(event: dict) -> None:
+    data = event["data"]
+    services.request(
+        "payment_anomaly",
+        services.contacts_for(None),
+        {
+            "reason": data["reason"],
+            "trade": data.get("out_trade_no") or "-",
+            "amount": money.yuan(int(data.get("amount_fen") or 0)),
+        },
+        event["id"],
+    )
+
+
+def on_accept_overdue(event: dict) -> None:
+    """Remind the store, escalate to its contacts and head office, or tell the customer of the refund."""
+    data = event["data"]
+    store, order = services.store_name(data["store_id"]), domain.short_order(data["order_id"])
+    if data["step"] == "refund":
+        phone = _customer_phone(data)
+        if phone:
+            params = {"store": store, "order": order, "amount": money.yuan(data["payable_fen"])}
+            services.request("order_auto_refunded", [phone], params, event["id"])
+        return
+    escalate = data["step"] == "escalate"
+    to = services.contacts_for(data["store_id"]) + (services.contacts_for(None) if escalate else [])
+    params = {"store": store, "order": order, "minutes": data["after_min"]}
+    services.request("accept_escalation" if escalate else "accept_reminder", to, params, event["id"])
+
+
+PROBLEMS = {"paper_empty": "缺纸", "cover_open": "纸仓盖未关", "paper_jam": "卡纸", "paper_error": "纸张异常"}
+
+
+def on_printer_problem(event: dict) -> None:
+    data = event["data"]
+    services.request(
+        "printer_problem",
+        services.contacts_for(data["store_id"]),
+        {
+            "store": services.store_name(data["store_id"]),
+            "printer": data.get("name") or "打印机",
+            "problem": PROBLEMS.get(data["status"], data["status"]),
+        },
+        event["id"],
+    )
+
+
 def on_coupon_expiring(event: dict) -> None:
     """A reminder is marketing: held outside 09:00-21:00 and never sent to numbers that opted out."""
     data = event["data"]
@@ -131,4 +193,8 @@ SUBSCRIPTIONS = [
     Subscription("PrinterOffline", "sms", on_printer_offline),
     Subscription("PrintJobFailed", "sms", on_print_job_failed),
     Subscription("CouponExpiring", "sms", on_coupon_expiring),
+    Subscription("RefundAbnormal", "sms", on_refund_abnormal),
+    Subscription("PaymentAnomaly", "sms", on_payment_anomaly),
+    Subscription("OrderAcceptOverdue", "sms", on_accept_overdue),
+    Subscription("PrinterProblem", "sms", on_printer_problem),
 ]

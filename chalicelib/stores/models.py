@@ -25,3 +25,8 @@ class StoreItem(Item, discriminator="Store"):
     pickup_radius_m = NumberAttribute()
     status = UnicodeAttribute()
     notes = UnicodeAttribute(null=True)
+    # {remind_after_min, escalate_after_min, refund_after_min}: minutes of opening time after payment; null: off
+    accept_deadlines = JSONAttribute(null=True)
+    delivery_fee_fen = NumberAttribute(default=0)
+    delivery_min_order_fen = NumberAttribute(default=0)
+    free_delivery_over_fen = NumberAttribute(null=True)  # null: never free

@@ -26,6 +26,22 @@ class OpeningPeriod(Body):
         return self
 
 
+class AcceptDeadlines(Body):
+    """What happens to a paid online order the store has not accepted, in minutes of opening time after
+    payment (null: that step is off)."""
+
+    remind_after_min: int | None = Field(default=5, ge=1, le=1440, description="SMS to the store and a reprint")
+    escalate_after_min: int | None = Field(
+        default=10, ge=1, le=1440, description="SMS to the store's contacts and head office"
+    )
+    refund_after_min: int | None = Field(
+        default=30, ge=1, le=10080, description="Refund everything and tell the customer"
+    )
+
+
+Fen = Annotated[int, Field(ge=0, le=10**8, strict=True)]
+
+
 class StoreCreate(Body):
     name: Name
     address: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -39,6 +55,10 @@ class StoreCreate(Body):
     )
     status: StoreStatus = "active"
     notes: Text | None = None
+    accept_deadlines: AcceptDeadlines = Field(default_factory=AcceptDeadlines)
+    delivery_fee_fen: Fen = 0
+    delivery_min_order_fen: Fen = Field(default=0, description="Goods payable a delivery order needs at least")
+    free_delivery_over_fen: Fen | None = Field(default=None, description="No delivery fee from this goods payable on")
 
 
 class StoreUpdate(Body):
@@ -55,6 +75,10 @@ class StoreUpdate(Body):
     pickup_radius_m: int = Field(default=None, ge=0, le=100_000)
     status: StoreStatus = None
     notes: Text | None = None
+    accept_deadlines: AcceptDeadlines = None
+    delivery_fee_fen: Fen = None
+    delivery_min_order_fen: Fen = None
+    free_delivery_over_fen: Fen | None = None
 
     @model_validator(mode="after")
     def _something(self):
@@ -75,11 +99,15 @@ class StorePublic(Out):
     opening_hours: list[dict]
     delivery_radius_m: int
     pickup_radius_m: int
+    delivery_fee_fen: int = 0
+    delivery_min_order_fen: int = 0
+    free_delivery_over_fen: int | None = None
 
 
 class StoreOut(StorePublic):
     status: StoreStatus
     notes: str | None = None
+    accept_deadlines: dict
     created_at: datetime
     updated_at: datetime
 

@@ -28,12 +28,20 @@ def _public(item: StoreItem) -> dict:
         opening_hours=item.opening_hours,
         delivery_radius_m=int(item.delivery_radius_m),
         pickup_radius_m=int(item.pickup_radius_m),
+        delivery_fee_fen=int(item.delivery_fee_fen or 0),
+        delivery_min_order_fen=int(item.delivery_min_order_fen or 0),
+        free_delivery_over_fen=None if item.free_delivery_over_fen is None else int(item.free_delivery_over_fen),
     )
 
 
 def to_out(item: StoreItem) -> StoreOut:
     return StoreOut(
-        **_public(item), status=item.status, notes=item.notes, created_at=item.created_at, updated_at=item.updated_at
+        **_public(item),
+        status=item.status,
+        notes=item.notes,
+        accept_deadlines={**domain.DEFAULT_ACCEPT_DEADLINES, **(item.accept_deadlines or {})},
+        created_at=item.created_at,
+        updated_at=item.updated_at,
     )
 
 
@@ -51,7 +59,7 @@ def get_store(principal: Principal, store_id: str) -> StoreOut:
 
 
 # Fields a store manager may change on their own store; location, radius and status are head office's.
-MANAGER_FIELDS = frozenset({"name", "phone", "opening_hours", "notes"})
+MANAGER_FIELDS = frozenset({"name", "phone", "opening_hours", "notes", "accept_deadlines"})
 
 
 def update_store(principal: Principal, store_id: str, cmd: StoreUpdate) -> StoreOut:

@@ -402,3 +402,20 @@ def _pay_out(item):
     repository.set_refund_payout(item, refund)
     item.refund = refund
     return item
+
+
+def on_payout_notification(out_trade_no: str, refund_id: str, status: str, provider_refund_id: str | None) -> str:
+    """WeChat's word on a recharge refund's payout (REFUND.SUCCESS / ABNORMAL / CLOSED): recorded once on the
+    recharge; ``unknown`` if no recharge refund has this id (the caller records an anomaly)."""
+    recharge_id = domain.recharge_of(out_trade_no)
+    item = repository.get_recharge(recharge_id) if recharge_id else None
+    refund = dict((item.refund or {}) if item is not None else {})
+    if item is None or refund.get("refund_id") != refund_id:
+        return "unknown"
+    if refund.get("payout_status") not in ("PENDING", "PROCESSING"):
+        return "duplicate"
+    refund |= {"payout_status": status, "provider_refund_id": provider_refund_id or refund.get("provider_refund_id")}
+    repository.set_refund_payout(item, refund)
+    if status != "SUCCESS":
+        logger.error("recharge refund payout not paid", extra={"recharge_id": recharge_id, "status": status})
+    return "completed"

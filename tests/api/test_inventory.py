@@ -218,3 +218,21 @@ def test_transfer_same_store_and_unknown_store(api, world):
     third = token_for("store_manager", store_id="01JZZZZZZZZZZZZZZZZZZZZZZZ")
     assert api.post("/admin/transfers", other, token=third).status == 403
     assert api.post("/admin/transfers/01JZZZZZZZZZZZZZZZZZZZZZZZ/ship", token=world.hq).status == 404
+
+
+def test_the_till_looks_products_up_by_barcode_and_name_with_its_stores_stock(api, world):
+    world.receive(world.a, {"CQ-BEER-500": 24})
+    world.receive(world.b, {"CQ-BEER-500": 5})
+    r = api.get("/pos/products?barcode=6901234500028", token=world.clerk_a)
+    assert r.status == 200, r
+    [p] = r.json["items"]
+    assert (p["sku"], p["price_fen"], p["stock_qty"], p["barcode"]) == ("CQ-BEER-500", 600, 24, "6901234500028")
+    assert "cost_fen" not in p
+    assert api.get("/pos/products?barcode=6901234500028", token=world.clerk_b).json["items"][0]["stock_qty"] == 5
+    unknown = api.get("/pos/products?barcode=0000000000000", token=world.clerk_a)
+    assert (unknown.status, unknown.code) == (404, "PRODUCT_NOT_FOUND")
+    by_name = api.get("/pos/products?q=茅台", token=world.clerk_a).json["items"]
+    assert [(x["sku"], x["stock_qty"]) for x in by_name] == [("MT-53-500", 0)]
+    assert api.get("/pos/products", token=world.clerk_a).status == 422  # barcode or q
+    assert api.get("/pos/products?q=茅台", token=world.hq).status == 403  # a till is one store's
+    assert api.get("/pos/products?q=茅台", token=token_for("member")).status == 403

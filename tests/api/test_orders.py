@@ -10,7 +10,7 @@ import pytest
 from chalicelib.core import clock
 from chalicelib.orders import payment as order_payment
 from chalicelib.orders import sweeps as order_sweeps
-from tests.helpers import drain_events, token_for
+from tests.helpers import drain_events, take_messages, token_for
 
 pytestmark = pytest.mark.clock  # depends on the time of day / weekday: make test-clock pins it
 
@@ -159,8 +159,8 @@ def test_sweep_cancels_only_due_orders_and_reads_only_due_items(api, world, buye
     read_buckets = []
     real_due = repository.due
 
-    def spy(bucket, until):
-        items = real_due(bucket, until)
+    def spy(bucket, until, prefix="DUE"):
+        items = real_due(bucket, until, prefix)
         read_buckets.append((bucket, [i.order_id for i in items]))
         return items
 
@@ -229,6 +229,16 @@ def test_payment_applies_once_and_checks_amount(api, world, buyer):
     assert order_payment.apply_payment(o2["order_id"], "T2", o2["payable_fen"], "wechat", None) == "late"
     assert order_payment.apply_payment(o2["order_id"], "T2", o2["payable_fen"], "wechat", None) == "duplicate"
     assert api.get(f"/shop/orders/{o2['order_id']}", token=buyer).json["status"] == "CANCELLED"
+    # that refund is tracked like any other: PROCESSING until WeChat has paid it back, no ticket for the store
+    got = api.get(f"/shop/orders/{o2['order_id']}/refunds", token=buyer).json
+    assert [(r["status"], r["amount_fen"]) for r in got] == [("PROCESSING", 600)]
+    drain_events()
+    clock.set_clock(lambda: NOON + timedelta(minutes=2))
+    assert order_sweeps.sweep_refunds()["completed"] == 1
+    assert api.get(f"/shop/orders/{o2['order_id']}/refunds", token=buyer).json[0]["status"] == "COMPLETED"
+    completed = [e for e in drain_events() if e["type"] == "RefundCompleted"]
+    assert [e["data"]["refund"]["kind"] for e in completed] == ["late_payment"]
+    assert not [m for m in take_messages("omnistore-test-print") if '"kind":"refund"' in m]
 
 
 def test_pay_route_rules(api, world, buyer):
@@ -327,7 +337,7 @@ def test_refunds_whole_and_partial_never_over(api, world, buyer):
         f"/shop/orders/{oid}/refunds", {"lines": [{"sku": "CQ-BEER-500", "qty": 2}], "reason": "买多了"}, token=buyer
     )
     assert r.status == 201, r
-    assert r.json["amount_fen"] == 1200 and r.json["status"] == "COMPLETED"
+    assert r.json["amount_fen"] == 1200 and r.json["status"] == "PROCESSING"  # WeChat pays it back later
     assert world.stock(world.a)["CQ-BEER-500"] == 12 - 6 + 2
     over = api.post(
         f"/shop/orders/{oid}/refunds", {"lines": [{"sku": "CQ-BEER-500", "qty": 5}], "reason": "x"}, token=buyer
@@ -352,6 +362,14 @@ def test_refunds_whole_and_partial_never_over(api, world, buyer):
     for sku, qty in world.stock(world.a).items():
         assert world.ledger_sum(world.a, sku) == qty
     kinds = [x["status"] for x in api.get(f"/shop/orders/{oid}/refunds", token=buyer).json]
+    assert sorted(kinds) == ["PROCESSING", "PROCESSING", "SETTLED"]
+    assert [e["type"] for e in drain_events()].count("RefundCompleted") == 0
+    # WeChat Pay finishes them: the scheduled query settles both, once
+    clock.set_clock(lambda: NOON + timedelta(minutes=2))
+    assert order_sweeps.sweep_refunds()["completed"] == 2
+    clock.set_clock(lambda: NOON + timedelta(minutes=10))
+    assert order_sweeps.sweep_refunds()["completed"] == 0
+    kinds = [x["status"] for x in api.get(f"/shop/orders/{oid}/refunds", token=buyer).json]
     assert sorted(kinds) == ["COMPLETED", "COMPLETED", "SETTLED"]
     assert [e["type"] for e in drain_events()].count("RefundCompleted") == 2
 
@@ -371,3 +389,87 @@ def test_partial_refunds_add_up_exactly_to_the_line(api, world, buyer):
     ]
     assert sum(amounts) == 1800
     assert api.get(f"/pos/orders/{s['order_id']}", token=world.clerk_a).json["status"] == "REFUNDED"
+
+
+def test_delivery_fee_minimum_order_and_free_threshold_and_the_fee_refunded_with_the_last_line(api, world, buyer):
+    from chalicelib.stores import services as stores
+
+    world.receive(world.a, {"CQ-BEER-500": 40})
+    r = api.patch(
+        f"/admin/stores/{world.a}",
+        {"delivery_fee_fen": 500, "delivery_min_order_fen": 2000, "free_delivery_over_fen": 10000},
+        token=world.hq,
+    )
+    assert r.status == 200 and r.json["delivery_fee_fen"] == 500, r
+    assert api.patch(f"/admin/stores/{world.a}", {"delivery_fee_fen": 0}, token=world.manager_a).status == 403
+    stores._chain.clear()
+    address = {"name": "张先生", "phone": "13812345678", "detail": "渝中区民族路100号"}
+
+    def body(qty):
+        lines = [{"sku": "CQ-BEER-500", "qty": qty}]
+        return order_body(store_id=world.a, fulfillment="delivery", address=address, lines=lines)
+
+    small = api.post("/shop/quote", body(2), token=buyer).json
+    assert [p["code"] for p in small["problems"]] == ["BELOW_MINIMUM_ORDER"]
+    assert small["problems"][0]["missing_fen"] == 800
+    refused = api.post("/shop/orders", body(2), token=buyer)
+    assert (refused.status, refused.code) == (409, "BELOW_MINIMUM_ORDER")
+    q = api.post("/shop/quote", body(4), token=buyer).json
+    assert (q["problems"], q["delivery_fee_fen"], q["discount_fen"], q["payable_fen"]) == ([], 500, 0, 2900)
+    free = api.post("/shop/quote", body(17), token=buyer).json
+    assert (free["delivery_fee_fen"], free["payable_fen"]) == (0, 10200)
+    pickup = api.post(
+        "/shop/quote", order_body(store_id=world.a, lines=[{"sku": "CQ-BEER-500", "qty": 1}]), token=buyer
+    )
+    assert (pickup.json["problems"], pickup.json["delivery_fee_fen"]) == ([], 0)
+    # the order carries the fee; refunds give it back with the last line
+    o = api.post("/shop/orders", body(4), token=buyer).json
+    assert (o["delivery_fee_fen"], o["payable_fen"]) == (500, 2900)
+    assert order_payment.apply_payment(o["order_id"], "4200DELIVERY01", 2900, "wechat", None) == "applied"
+    first = api.post(
+        f"/shop/orders/{o['order_id']}/refunds",
+        {"lines": [{"sku": "CQ-BEER-500", "qty": 3}], "reason": "x"},
+        token=buyer,
+    ).json
+    assert (first["amount_fen"], first["delivery_fee_fen"]) == (1800, 0)
+    last = api.post(f"/shop/orders/{o['order_id']}/refunds", {"reason": "x"}, token=buyer).json
+    assert (last["amount_fen"], last["delivery_fee_fen"]) == (600 + 500, 500)
+    got = api.get(f"/shop/orders/{o['order_id']}", token=buyer).json
+    assert got["status"] == "REFUNDED" and got["refunded_fen"] == got["payable_fen"] == 2900
+
+
+def test_a_member_exports_their_data_and_deletes_the_account_once_nothing_is_open(api, world):
+    from chalicelib.identity import repository as members
+
+    members.create_member("01JLEAVER00000000000000000", "wx-leaver", None, "13811112222", "要走的人")
+    me = token_for("member", sub="01JLEAVER00000000000000000")
+    world.receive(world.a, {"CQ-BEER-500": 10})
+    address = {"name": "张先生", "phone": "13811112222", "detail": "渝中区民族路100号"}
+    o = api.post(
+        "/shop/orders",
+        order_body(store_id=world.a, lines=[{"sku": "CQ-BEER-500", "qty": 4}], fulfillment="delivery", address=address),
+        token=me,
+    ).json
+    assert order_payment.apply_payment(o["order_id"], "4200LEAVER01", o["payable_fen"], "wechat", None) == "applied"
+    blocked = api.delete("/shop/me", token=me)
+    assert (blocked.status, blocked.code) == (409, "ACCOUNT_HAS_OPEN_ORDERS")
+    assert blocked.json["details"]["order_ids"] == [o["order_id"]]
+    for step in ("accept", "deliver", "complete"):
+        assert api.post(f"/pos/orders/{o['order_id']}/{step}", {}, token=world.clerk_a).status == 200
+    data = api.get("/shop/me/export", token=me)
+    assert data.status == 200
+    assert data.json["member"]["phone"] == "13811112222" and data.json["member"]["nickname"] == "要走的人"
+    assert [x["order_id"] for x in data.json["orders"]] == [o["order_id"]]
+    assert data.json["orders"][0]["address"]["detail"] == "渝中区民族路100号"
+    gone = api.delete("/shop/me", token=me)
+    assert gone.status == 200 and gone.json["orders_kept"] == 1, gone
+    assert api.get("/shop/me", token=me).status == 404
+    assert api.delete("/shop/me", token=me).status == 404
+    kept = api.get(f"/pos/orders/{o['order_id']}", token=world.clerk_a).json
+    assert kept["status"] == "COMPLETED" and kept["payable_fen"] == o["payable_fen"] and kept["address"] is None
+    erased = members.get_member("01JLEAVER00000000000000000")
+    assert (erased.status, erased.phone, erased.nickname) == ("deleted", None, None)
+    assert members.member_for_openid("wx-leaver") is None  # the same WeChat user would start afresh
+    # the old token (valid for days) places no new order
+    again = api.post("/shop/orders", order_body(store_id=world.a, lines=[{"sku": "CQ-BEER-500", "qty": 1}]), token=me)
+    assert (again.status, again.code) == (404, "MEMBER_NOT_FOUND")

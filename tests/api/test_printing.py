@@ -11,6 +11,7 @@ import pytest
 from chalicelib.core import clock, events
 from chalicelib.identity import repository as members
 from chalicelib.orders import payment as order_payment
+from chalicelib.printing import services as printing
 from chalicelib.printing.jobs import handle_print_requests
 from chalicelib.sms import repository as sms_repo
 from chalicelib.sms.jobs import handle_sms
@@ -211,20 +212,24 @@ def test_a_printer_that_never_confirms_gets_the_job_again_after_the_timeout(api,
     assert a1.delete(t2).json == {"result": "done"}
 
 
-def test_after_three_failed_attempts_the_job_fails_and_the_store_manager_is_told(api, world, shop):
+def test_failed_attempts_back_off_then_the_job_fails_and_the_store_manager_is_told(api, world, shop, now):
     a1, _, _ = shop
     order = sale(api, world)
     pump_prints()
     results = []
-    for _ in range(3):
+    for wait in (10, 60, 300, None):  # a brief glitch does not burn the attempts: 10 s, 60 s, 5 min between
         p = a1.poll()
         assert p.json["jobReady"], p
         assert a1.get(p.json["jobToken"]).status == 200
         results.append(a1.delete(p.json["jobToken"], code="511 Media decoding error").json["result"])
-    assert results == ["retry", "retry", "failed"]
+        if wait:
+            now["now"] += timedelta(seconds=wait - 1)
+            assert a1.poll().json["jobReady"] is False  # still waiting
+            now["now"] += timedelta(seconds=1)
+    assert results == ["retry", "retry", "retry", "failed"]
     assert a1.poll().json["jobReady"] is False
     job = next(j for j in jobs(api, world, order["order_id"]) if j["printer_id"] == a1.id)
-    assert (job["status"], job["attempts"], job["last_code"]) == ("FAILED", 3, "511 Media decoding error")
+    assert (job["status"], job["attempts"], job["last_code"]) == ("FAILED", 4, "511 Media decoding error")
     published = drain_events()
     failed = [e for e in published if e["type"] == "PrintJobFailed"]
     assert len(failed) == 1 and failed[0]["data"]["printer_id"] == a1.id
@@ -236,16 +241,16 @@ def test_after_three_failed_attempts_the_job_fails_and_the_store_manager_is_told
     assert texts.count(("13800000001", "print_failed")) == 1
 
 
-def test_offers_that_time_out_three_times_fail_the_job(api, world, shop, now):
+def test_offers_that_time_out_four_times_fail_the_job(api, world, shop, now):
     a1, _, _ = shop
     order = sale(api, world)
     pump_prints()
     tokens = []
-    for _ in range(3):
+    for _ in range(4):
         tokens.append(a1.poll().json["jobToken"])
         now["now"] += timedelta(seconds=61)
-    assert len(set(tokens)) == 3 and all(tokens)
-    assert a1.poll().json["jobReady"] is False  # the third offer timed out: FAILED, not offered again
+    assert len(set(tokens)) == 4 and all(tokens)
+    assert a1.poll().json["jobReady"] is False  # the fourth offer timed out: FAILED, not offered again
     job = next(j for j in jobs(api, world, order["order_id"]) if j["printer_id"] == a1.id)
     assert job["status"] == "FAILED"
     assert [e["type"] for e in drain_events()].count("PrintJobFailed") == 1
@@ -348,7 +353,6 @@ def test_cloudprnt_bad_inputs(api, world, shop):
 
 # --------------------------------------------------------------------------------------- health
 def test_an_offline_printer_alerts_once_per_outage(api, world, shop, now):
-    from chalicelib.printing import services as printing
 
     a1, a2, _ = shop
     assert a1.poll().status == 200  # a2 never polls: never alerted
@@ -377,7 +381,7 @@ def test_an_offline_printer_alerts_once_per_outage(api, world, shop, now):
 
 
 # --------------------------------------------------------------------------------------- admin
-def test_printer_registration_and_listing(api, world, shop):
+def test_printer_registration_and_listing(api, world, shop, now):
     a1, a2, b1 = shop
     r = api.get("/admin/printers", token=world.hq)
     assert r.status == 200 and len(r.json["items"]) == 3
@@ -390,11 +394,16 @@ def test_printer_registration_and_listing(api, world, shop):
         b1.id
     ]
     assert api.get("/admin/printers", token=world.clerk_a).status == 403
-    # a new secret: the old one stops working at once
+    # a new secret: the old one keeps working for the grace period (24 h), then stops
     rotated = api.post(f"/admin/printers/{a1.id}/secret", token=world.manager_a)
     assert rotated.status == 200 and rotated.json["secret"] != a1.secret
+    assert rotated.json["old_secret_until"] == "2026-11-24T04:00:00.000Z"
+    assert a1.poll().status == 200
+    new = basic(a1.id, rotated.json["secret"])
+    assert api.post("/cloudprnt", {"printerMAC": a1.mac, "statusCode": "200 OK"}, headers=new).status == 200
+    now["now"] = NOON + timedelta(hours=24, seconds=1)
     assert a1.poll().status == 401
-    a1.auth = basic(a1.id, rotated.json["secret"])
+    a1.auth = new
     assert a1.poll().status == 200
     assert api.post(f"/admin/printers/{b1.id}/secret", token=world.manager_a).status == 403
     assert api.post("/admin/printers/nope/secret", token=world.hq).status == 404
@@ -573,3 +582,71 @@ def test_a_paid_order_prints_once_even_when_the_process_dies_right_after_the_com
     got = jobs(api, world, order["order_id"])
     assert sorted(j["printer_id"] for j in got) == sorted([a1.id, a2.id])
     assert drain_events() == [] and take_messages(PRINT_Q) == []
+
+
+# --------------------------------------------------------------------------------------- lifecycle and health
+def test_disabled_printers_get_no_tickets_nor_alerts_retired_ones_are_locked_out_deleted_ones_gone(
+    api, world, shop, now
+):
+    a1, a2, _ = shop
+    assert a2.poll().status == 200
+    r = api.patch(f"/admin/printers/{a2.id}", {"state": "disabled"}, token=world.manager_a)
+    assert r.status == 200 and r.json["state"] == "disabled"
+    order = sale(api, world)
+    pump_prints()
+    assert [j["printer_id"] for j in jobs(api, world, order["order_id"])] == [a1.id]  # none for the disabled one
+    assert a2.poll().json["jobReady"] is False
+    now["now"] += timedelta(minutes=5)  # it stops polling: nobody is told
+    assert printing.check_printers()["offline"] == 0
+    assert api.patch(f"/admin/printers/{a2.id}", {"state": "active"}, token=world.manager_a).json["state"] == "active"
+    # retired: locked out for good, its MAC free for a new printer, no way back
+    assert api.patch(f"/admin/printers/{a2.id}", {"state": "retired"}, token=world.clerk_a).status == 403
+    assert api.patch(f"/admin/printers/{a2.id}", {"state": "retired"}, token=world.manager_a).status == 200
+    assert (a2.poll().status, a2.poll().code) == (401, "PRINTER_AUTH_INVALID")
+    back = api.patch(f"/admin/printers/{a2.id}", {"state": "active"}, token=world.manager_a)
+    assert (back.status, back.code) == (409, "PRINTER_RETIRED")
+    again = register(api, world.manager_a, world.a, "00:11:62:00:00:A2", "后仓新")
+    # deleted: gone from the list, locked out, MAC free
+    assert api.delete(f"/admin/printers/{a1.id}", token=world.manager_b).status == 403
+    assert api.delete(f"/admin/printers/{a1.id}", token=world.manager_a).status == 204
+    assert a1.poll().status == 401
+    listed = {p["printer_id"]: p["state"] for p in api.get("/admin/printers", token=world.manager_a).json["items"]}
+    assert listed == {a2.id: "retired", again.id: "active"}
+    assert api.delete(f"/admin/printers/{a1.id}", token=world.manager_a).status == 404
+    register(api, world.manager_a, world.a, "00:11:62:00:00:A1", "前台新")
+
+
+def test_paper_out_and_cover_open_alert_once_per_episode(api, world, shop, now):
+    a1, _, _ = shop
+    for status in ("410 Out of paper", "410 Out of paper", "410 Out of paper"):
+        a1.poll(status=status)
+    r = next(p for p in api.get("/admin/printers", token=world.hq).json["items"] if p["printer_id"] == a1.id)
+    assert r["problem"] == "paper_empty" and r["problem_since"].endswith("Z")
+    a1.poll(status="200 OK")  # paper back: the episode ends
+    now["now"] += timedelta(minutes=2)
+    a1.poll(status="420 Cover open")
+    a1.poll(status="420 Cover open")
+    published = [e for e in drain_events() if e["type"] == "PrinterProblem"]
+    assert [e["data"]["status"] for e in published] == ["paper_empty", "cover_open"]
+    now["now"] += timedelta(minutes=2)
+    texts = [o["params"]["problem"] for o in pump_sms() if o["template"] == "printer_problem"]
+    assert texts == ["缺纸"]  # the cover-open text waits a minute (one message per template per phone a minute)
+
+
+def test_online_and_offline_since_always_agree(api, world, shop, now):
+    a1, a2, _ = shop
+
+    def view(p):
+        return next(x for x in api.get("/admin/printers", token=world.hq).json["items"] if x["printer_id"] == p.id)
+
+    never = view(a2)
+    assert never["online"] is False and clock.parse(never["offline_since"]) == clock.parse(never["created_at"])
+    a1.poll()
+    assert (view(a1)["online"], view(a1)["offline_since"]) == (True, None)
+    now["now"] += timedelta(seconds=16)  # 2 x 5 s + 5 s passed: offline, before check_printers has run
+    v = view(a1)
+    assert v["online"] is False and v["offline_since"] == "2026-11-23T04:00:15.000Z"
+    printing.check_printers()
+    assert view(a1)["offline_since"] == "2026-11-23T04:00:15.000Z"
+    a1.poll()
+    assert (view(a1)["online"], view(a1)["offline_since"]) == (True, None)

@@ -531,12 +531,18 @@ def test_sandbox_delivers_through_the_hook_and_over_http_on_local(monkeypatch):
 def test_sandbox_refund_and_micropay():
     c = get_client()
     r = c.refund(order_id=ORDER, refund_id="R1", amount_fen=100, total_fen=2590, reason="x")
-    assert r.status == "SUCCESS" and r.refund_id == "R1" and r.provider_refund_id
+    assert r.status == "PROCESSING" and r.refund_id == "R1" and r.provider_refund_id  # like WeChat, usually
     assert (
         c.refund_status(refund_id="R1")
         == r
         == c.refund(order_id=ORDER, refund_id="R1", amount_fen=100, total_fen=2590, reason="x")
     )
+    later = clock.now() + timedelta(seconds=get_settings().sandbox_refund_delay_s)
+    clock.set_clock(lambda: later)
+    assert c.refund_status(refund_id="R1").status == "SUCCESS"
+    # its notification verifies like a payment notification and names the refund
+    n = _verify(*sandbox.pending_refund_notification("R1"))
+    assert (n.event_type, n.out_refund_no, n.refund_status, n.refund_fen) == ("REFUND.SUCCESS", "R1", "SUCCESS", 100)
     with pytest.raises(AppError) as e:
         c.refund(order_id=ORDER, refund_id="R2", amount_fen=3000, total_fen=2590, reason="x")
     assert e.value.code == "REFUND_REJECTED"

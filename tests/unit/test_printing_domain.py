@@ -269,3 +269,27 @@ def test_wrap_never_overflows_and_keeps_the_text(s, width):
     lines = d.wrap(s, width)
     assert all(d.text_width(ln) <= width for ln in lines)
     assert "".join("".join(lines).split()) == "".join(d.clean(s).split())
+
+
+def test_a_problem_is_alerted_once_per_episode():
+    from chalicelib.printing.domain import problem_change
+
+    assert problem_change(None, "paper_empty") == ("paper_empty", True)
+    assert problem_change("paper_empty", "paper_empty") == ("paper_empty", False)
+    assert problem_change("paper_empty", "error") == ("paper_empty", False)  # not printable, not over
+    assert problem_change("paper_empty", "cover_open") == ("cover_open", True)
+    assert problem_change("cover_open", "ok") == (None, False)
+    assert problem_change(None, "paper_low") == (None, False)
+
+
+def test_failed_attempts_back_off_and_a_waiting_job_is_not_offered():
+    from datetime import UTC, datetime, timedelta
+
+    from chalicelib.printing.domain import READY, JobView, on_poll, parse_backoff, retry_delay_s
+
+    backoff = parse_backoff("10,60,300")
+    assert [retry_delay_s(n, backoff) for n in (1, 2, 3, 4)] == [10, 60, 300, 300]
+    now = datetime(2026, 11, 23, 4, 0, tzinfo=UTC)
+    waiting = JobView(READY, 1, now - timedelta(seconds=5), now + timedelta(seconds=5))
+    assert on_poll(waiting, now, 60, 4) == "skip"
+    assert on_poll(waiting, now + timedelta(seconds=5), 60, 4) == "offer"
