@@ -46,9 +46,13 @@ def test_seeded_shop_view_and_logins(ddb):
         staff = identity.get_staff(account["username"])
         assert staff.role == account["role"]
         assert staff.store_id == (res.store_ids[account["store"]] if account["store"] else None)
-    login = identity_services.staff_login(StaffLogin(username="hq.admin", password=seed.DEMO_PASSWORDS["hq_admin"]))
+    login = identity_services.staff_login(
+        StaffLogin(username="hq.admin", password=seed.DEMO_PASSWORDS["hq_admin"]), "127.0.0.1"
+    )
     assert login.staff.role == "hq_admin"
-    login = identity_services.staff_login(StaffLogin(username="jfb.clerk", password=seed.DEMO_PASSWORDS["clerk"]))
+    login = identity_services.staff_login(
+        StaffLogin(username="jfb.clerk", password=seed.DEMO_PASSWORDS["clerk"]), "127.0.0.1"
+    )
     assert login.staff.store_id == res.store_ids["烟酒行·解放碑店"]
 
 
