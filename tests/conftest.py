@@ -57,7 +57,10 @@ def pytest_report_header(config):
 
 @pytest.fixture(autouse=True)
 def _fresh_settings_and_clock():
+    from tests import helpers
+
     get_settings.cache_clear()
+    helpers.forget_member_codes()  # a code belongs to the test (and table) that drew it
     yield
     clock.set_clock(None)
     get_settings.cache_clear()

@@ -197,6 +197,10 @@ _relay_workers: dict[str, Any] = {}
 _codes: dict[tuple[str, Any], str] = {}
 
 
+def forget_member_codes() -> None:
+    _codes.clear()
+
+
 def member_code(member_id: str) -> str:
     """A member code for ``member_id`` as the mini-program would show it (GET /shop/me/code), one per member
     and clock reading, so a test that quotes and then sells at the same moment sends the same code."""

@@ -111,6 +111,7 @@ def list_staff(req: Req):
     response=PhoneBound,
     tag="shop",
     summary="Bind the phone from WeChat's getPhoneNumber code (customer SMS go only to a bound phone)",
+    errors=(401, 409, 429, 502),
 )
 def bind_phone(req: Req):
     return services.bind_phone(req.principal, req.body)

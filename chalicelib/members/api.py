@@ -34,6 +34,7 @@ members_api = Blueprint(__name__)
     idempotent=True,
     tag="members",
     summary="Create a member level (growth and/or paid-order threshold, discount, points multiplier, perks)",
+    errors=(409,),
 )
 def create_level(req: Req):
     return services.create_level(req.body)
@@ -61,6 +62,7 @@ def list_levels(req: Req):
     response=LevelOut,
     tag="members",
     summary="Change a level; members' levels follow from their growth and the thresholds now in force",
+    errors=(404, 409),
 )
 def update_level(req: Req, level_id: str):
     return services.update_level(level_id, req.body)
@@ -76,6 +78,7 @@ def update_level(req: Req, level_id: str):
     status=201,
     tag="pos",
     summary="Enrol a customer at the till by phone (开单即会员), or find the till member with that phone",
+    errors=(409,),
 )
 def enrol(req: Req):
     return services.enrol(req.principal, req.body)
@@ -103,6 +106,7 @@ def admin_members(req: Req):
     response=AdminMemberOut,
     tag="members",
     summary="One member: profile, level, growth, spend, last order",
+    errors=(404,),
 )
 def admin_member(req: Req, member_id: str):
     return services.admin_member(member_id)
@@ -117,12 +121,22 @@ def admin_member(req: Req, member_id: str):
     response=AdminMemberOut,
     tag="members",
     summary="Correct a member's birthday (head office)",
+    errors=(404,),
 )
 def correct_birthday(req: Req, member_id: str):
     return services.correct_birthday(member_id, req.body)
 
 
-@route(members_api, "/shop/me", "GET", roles=MEMBERS, response=MeOut, tag="shop", summary="The member's page")
+@route(
+    members_api,
+    "/shop/me",
+    "GET",
+    roles=MEMBERS,
+    response=MeOut,
+    tag="shop",
+    summary="The member's page",
+    errors=(404,),
+)
 def me(req: Req):
     return services.me(req.principal)
 
@@ -136,6 +150,7 @@ def me(req: Req):
     response=MeOut,
     tag="shop",
     summary="Change the nickname; set the birthday (once: staff correct it)",
+    errors=(404, 409),
 )
 def update_me(req: Req):
     return services.update_me(req.principal, req.body)

@@ -188,6 +188,7 @@ def export_me(req: Req):
     response=QuoteOut,
     tag="pos",
     summary="Price a till cart: the same engine and answer as the shop",
+    errors=(404,),
 )
 def pos_quote(req: Req):
     return checkout.pos_quote(req.principal, req.body)
@@ -205,7 +206,7 @@ def pos_quote(req: Req):
     key_required=True,
     tag="pos",
     summary="A completed sale at the till (cash or WeChat payment code)",
-    errors=(409, 502),
+    errors=(404, 409, 502),
 )
 def pos_sale(req: Req):
     return checkout.pos_sale(req.principal, req.body)
