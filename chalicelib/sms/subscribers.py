@@ -122,6 +122,17 @@ def on_member_level_changed(event: dict) -> None:
         services.request("level_up", [data["phone"]], {"level": data["name"][:20]}, event["id"])
 
 
+def on_ledger_drift(event: dict) -> None:
+    """The daily ledger audit found balances that are not the sum of their ledger: head office is told."""
+    data = event["data"]
+    services.request(
+        "ledger_drift",
+        services.contacts_for(None),
+        {"day": data["day"], "count": data["count"], "first": data.get("headline") or "-"},
+        event["id"],
+    )
+
+
 SUBSCRIPTIONS = [
     Subscription("OrderPaid", "sms", on_order_paid),
     Subscription("MemberLevelChanged", "sms", on_member_level_changed),
@@ -131,4 +142,5 @@ SUBSCRIPTIONS = [
     Subscription("PrinterOffline", "sms", on_printer_offline),
     Subscription("PrintJobFailed", "sms", on_print_job_failed),
     Subscription("CouponExpiring", "sms", on_coupon_expiring),
+    Subscription("LedgerDrift", "sms", on_ledger_drift),
 ]
