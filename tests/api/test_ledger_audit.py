@@ -153,4 +153,5 @@ def test_the_job_reads_only_the_days_touched_accounts(api, world, day1, monkeypa
         monkeypatch.setattr(repo, "changed_on", spy)
     assert audit.audit_day(DAY2) == {"day": DAY2, "accounts": 1, "drifts": 0, "reported": False}
     assert read == [("wallet", DAY2, []), ("points", DAY2, [ALICE]), ("stock", DAY2, []), ("coupons", DAY2, [])]
-    assert audit.books_of(DAY2) == [Book("points", ALICE, 130, 130)]  # 100 on sign-up  # the corrupted wallet was not touched on DAY2
+    # 100 on sign-up + 50 - 20; the corrupted wallet was not touched on DAY2, so it is not read
+    assert audit.books_of(DAY2) == [Book("points", ALICE, 130, 130)]
