@@ -6,6 +6,7 @@ gc.disable()  # cold start: imports below create many classes; full GC passes du
 
 from chalice import Chalice
 
+from chalicelib.audit.jobs import audit_jobs
 from chalicelib.catalog.api import catalog_api
 from chalicelib.core.events import events_jobs
 from chalicelib.core.middleware import log_requests
@@ -51,6 +52,7 @@ app.register_blueprint(printing_jobs)
 app.register_blueprint(sms_jobs)
 app.register_blueprint(coupons_jobs)
 app.register_blueprint(points_jobs)
+app.register_blueprint(audit_jobs)
 
 gc.freeze()  # what import created lives as long as the process: keep it out of future collections
 gc.enable()

@@ -9,7 +9,8 @@ What is counted (docs/operations.md, "Metrics"):
 - ``PaymentsApplied`` (method) and ``LatePayments``: money matched to an order, or refunded as late;
 - ``PrintJobsFailed`` (store_id): a ticket that failed its last attempt;
 - ``SmsMessages`` (outcome: sent, failed, limited, opted_out, held, deferred, unknown, duplicate);
-- ``EventsRelayed``: outbox events sent to the events queue.
+- ``EventsRelayed``: outbox events sent to the events queue;
+- ``LedgerDrift`` (book): balances found by the daily ledger audit not to be the sum of their ledger.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ META = "META"
 TEMPLATES_GSI1PK = "CTPLS"
 BLOCKS_GSI1PK = "COUPONBLOCKS"
 BLOCK_SK = "COUPONBLOCK"
+AUDIT_DAY_PREFIX = "CPNDAY"  # gsi3: stock entries (coupons issued, adjustments) by business day (ledger audit)
 
 
 def template_pk(template_id: str) -> str:
@@ -70,7 +71,9 @@ class CouponTemplateItem(Item, discriminator="CouponTemplate"):
 
 
 class StockAdjustmentItem(Item, discriminator="CouponStockAdjustment"):
-    """pk=CTPL#<template_id>, sk=ADJ#<ulid>: the template's stock set up or changed by head office."""
+    """pk=CTPL#<template_id>, sk=ADJ#<ulid>: the template's stock set up or changed by head office.
+
+    gsi3: CPNDAY#<business day> / <template_id>#ADJ#<ulid>  - the templates whose stock changed on a day"""
 
     template_id = UnicodeAttribute()
     delta = NumberAttribute()
@@ -83,6 +86,7 @@ class CouponItem(Item, discriminator="Coupon"):
 
     gsi1: CPNEXP#<expires_on> / <expires_at>#<coupon_id>   - sparse: while AVAILABLE or LOCKED (sweeps)
     gsi2: CTPLCOUPONS#<template_id> / <coupon_id>          - the coupons issued from a template (admin)
+    gsi3: CPNDAY#<day issued> / <template_id>#<coupon_id>  - the templates whose stock changed on a day (audit)
     """
 
     coupon_id = UnicodeAttribute()

@@ -15,12 +15,24 @@ from typing import Any
 from pynamodb.exceptions import UpdateError
 
 from chalicelib.core import clock, events
-from chalicelib.core.dynamo import Page, Tx, TxCancelled, batch_get, condition_failed, page, transaction, update_if
+from chalicelib.core.dynamo import (
+    Item,
+    Page,
+    Tx,
+    TxCancelled,
+    batch_get,
+    condition_failed,
+    page,
+    transaction,
+    update_if,
+)
 from chalicelib.core.errors import NotFound
 from chalicelib.core.ids import is_ulid, new_id
+from chalicelib.core.ledger import Book, business_day, day_bucket, settle
 from chalicelib.coupons import domain
 from chalicelib.coupons.errors import CouponCode
 from chalicelib.coupons.models import (
+    AUDIT_DAY_PREFIX,
     BLOCK_SK,
     BLOCKS_GSI1PK,
     META,
@@ -81,6 +93,8 @@ def _add_adjustment(tx: Tx, template_id: str, delta: int, actor: str | None, not
             actor=actor,
             note=note,
             created_at=clock.now(),
+            gsi3pk=day_bucket(AUDIT_DAY_PREFIX, business_day()),
+            gsi3sk=f"{template_id}#ADJ#{adj_id}",
         ),
         condition=StockAdjustmentItem.pk.does_not_exist(),
         tag=("adjustment", adj_id),
@@ -150,6 +164,34 @@ def adjustments(template_id: str) -> list[StockAdjustmentItem]:
     return list(StockAdjustmentItem.query(template_pk(template_id), StockAdjustmentItem.sk.startswith("ADJ#")))
 
 
+def changed_on(day: str) -> set[str]:
+    """Templates whose stock changed on business day ``day`` (coupons issued, adjustments): one Query of that
+    day's gsi3 bucket (keys only are needed: the template id leads the sort key)."""
+    return {i.gsi3sk.split("#", 1)[0] for i in Item.gsi3.query(day_bucket(AUDIT_DAY_PREFIX, day))}
+
+
+def audit_changed(day: str) -> list[Book]:
+    """``remaining`` against its ledger (sum of the adjustments - coupons issued) of every template whose stock
+    changed on ``day``. The coupons are counted on gsi2 (eventually consistent: ``settle`` reads again)."""
+    books = []
+    for tid in sorted(changed_on(day)):
+
+        def balance(t=tid) -> dict:
+            item = CouponTemplateItem.get_or_none(template_pk(t), META, consistent_read=True)
+            return {t: int(item.remaining or 0) if item else 0}
+
+        def ledger(t=tid) -> dict:
+            adjustments = StockAdjustmentItem.query(
+                template_pk(t), StockAdjustmentItem.sk.startswith("ADJ#"), consistent_read=True
+            )
+            added = sum(int(a.delta) for a in adjustments)
+            return {t: added - CouponItem.gsi2.count(template_coupons_gsi2pk(t))}
+
+        got, sums = settle(balance, ledger)
+        books.append(Book("coupon_stock", tid, got[tid], sums[tid]))
+    return books
+
+
 def templates_page(purpose: str | None, limit: int, cursor: str | None) -> Page:
     filt = (CouponTemplateItem.purpose == purpose) if purpose else None
     return page(
@@ -208,6 +250,8 @@ def new_coupon(
         gsi1sk=f"{expires_at}#{coupon_id}",
         gsi2pk=template_coupons_gsi2pk(tpl.template_id),
         gsi2sk=coupon_id,
+        gsi3pk=day_bucket(AUDIT_DAY_PREFIX, business_day()),
+        gsi3sk=f"{tpl.template_id}#{coupon_id}",
     )
 
 

@@ -5,6 +5,7 @@ from pynamodb.attributes import BooleanAttribute, JSONAttribute, NumberAttribute
 from chalicelib.core.dynamo import Item
 
 LOW_STOCK_GSI2PK = "LOWSTOCK"
+AUDIT_DAY_PREFIX = "STOCKDAY"  # gsi3: movements by business day (the ledger audit reads one day)
 
 
 def stock_sk(sku: str) -> str:
@@ -42,7 +43,9 @@ class StockItem(Item, discriminator="Stock"):
 
 class MovementItem(Item, discriminator="Movement"):
     """pk=LEDGER#<store_id>, sk=<movement_id> (ULID, time-ordered): one ledger entry per stock-moving step
-    in one store, with the signed quantity per sku. For each (store, sku) the deltas sum to ``qty``."""
+    in one store, with the signed quantity per sku. For each (store, sku) the deltas sum to ``qty``.
+
+    gsi3: STOCKDAY#<business day> / <store_id>#<movement_id>  - the stock changed on a day (ledger audit)"""
 
     movement_id = UnicodeAttribute()
     store_id = UnicodeAttribute()

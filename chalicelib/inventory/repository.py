@@ -12,7 +12,9 @@ from typing import Any
 from chalicelib.core import clock, events
 from chalicelib.core.dynamo import Page, Tx, page, update_if
 from chalicelib.core.ids import new_id
+from chalicelib.core.ledger import Book, business_day, day_bucket, settle
 from chalicelib.inventory.models import (
+    AUDIT_DAY_PREFIX,
     LOW_STOCK_GSI2PK,
     MovementItem,
     StockItem,
@@ -93,6 +95,8 @@ def add_movement(
             actor=actor,
             note=note,
             created_at=clock.now(),
+            gsi3pk=day_bucket(AUDIT_DAY_PREFIX, business_day()),
+            gsi3sk=f"{store_id}#{movement_id}",
         ),
         condition=MovementItem.pk.does_not_exist(),
         tag=("movement", store_id),
@@ -225,6 +229,37 @@ def ledger_page(store_id: str, sku: str, limit: int, cursor: str | None) -> Page
 
 def all_movements(store_id: str) -> list[MovementItem]:
     return list(MovementItem.query(ledger_pk(store_id)))
+
+
+def changed_on(day: str) -> dict[str, set[str]]:
+    """Skus whose stock changed on business day ``day``, per store: one Query of that day's gsi3 bucket."""
+    out: dict[str, set[str]] = {}
+    for m in MovementItem.gsi3.query(day_bucket(AUDIT_DAY_PREFIX, day)):
+        out.setdefault(m.store_id, set()).update(m.deltas)
+    return out
+
+
+def audit_changed(day: str) -> list[Book]:
+    """Balance against ledger of every (store, sku) whose stock changed on ``day``: that day's bucket, then per
+    store the touched stock items (one BatchGetItem, consistent) and the store's movements."""
+    books = []
+    for store_id, skus in sorted(changed_on(day).items()):
+
+        def balances(st=store_id, ss=skus) -> dict:
+            got = levels([(st, s) for s in ss], consistent=True)
+            return {s: int(got[(st, s)].qty or 0) if (st, s) in got else 0 for s in ss}
+
+        def ledgers(st=store_id, ss=skus) -> dict:
+            sums = dict.fromkeys(ss, 0)
+            for m in MovementItem.query(ledger_pk(st), consistent_read=True):
+                for s, d in m.deltas.items():
+                    if s in sums:
+                        sums[s] += int(d)
+            return sums
+
+        got, sums = settle(balances, ledgers)
+        books += [Book("stock", f"{store_id}/{s}", got[s], sums[s]) for s in sorted(skus)]
+    return books
 
 
 # --------------------------------------------------------------------------------------- transfers

@@ -9,6 +9,7 @@ from chalicelib.core.dynamo import Item
 META = "META"
 SETTINGS_PK = "POINTSSETTINGS"
 ACCOUNT_SK = "POINTS"
+AUDIT_DAY_PREFIX = "PTSDAY"  # gsi3: entries by business day (the ledger audit reads one day)
 
 
 def member_pk(member_id: str) -> str:  # the member's partition (identity owns its META item)
@@ -58,7 +59,9 @@ class PointsAccountItem(Item, discriminator="PointsAccount"):
 
 
 class PointsEntryItem(Item, discriminator="PointsEntry"):
-    """pk=MEMBER#<member_id>, sk=PTSLOG#<entry_id> (ULID: newest first by a descending query)."""
+    """pk=MEMBER#<member_id>, sk=PTSLOG#<entry_id> (ULID: newest first by a descending query).
+
+    gsi3: PTSDAY#<business day> / <member_id>#<entry_id>  - the accounts changed on a day (ledger audit)"""
 
     entry_id = UnicodeAttribute()
     member_id = UnicodeAttribute()

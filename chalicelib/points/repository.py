@@ -21,9 +21,11 @@ from typing import Any
 from chalicelib.core import clock, events
 from chalicelib.core.dynamo import Page, Tx, page, transaction
 from chalicelib.core.ids import new_id
+from chalicelib.core.ledger import Book, business_day, day_bucket, settle
 from chalicelib.points import domain
 from chalicelib.points.models import (
     ACCOUNT_SK,
+    AUDIT_DAY_PREFIX,
     META,
     SETTINGS_PK,
     CheckinItem,
@@ -73,6 +75,7 @@ def _account(member_id: str) -> PointsAccountItem:
 
 
 def _entry(member_id: str, entry_id: str, kind: str, amount: int, ref_type, ref_id, **extra) -> PointsEntryItem:
+    now = clock.now()
     return PointsEntryItem(
         member_pk(member_id),
         entry_sk(entry_id),
@@ -82,7 +85,9 @@ def _entry(member_id: str, entry_id: str, kind: str, amount: int, ref_type, ref_
         amount=amount,
         ref_type=ref_type,
         ref_id=ref_id,
-        created_at=clock.now(),
+        created_at=now,
+        gsi3pk=day_bucket(AUDIT_DAY_PREFIX, business_day(now)),
+        gsi3sk=f"{member_id}#{entry_id}",
         **extra,
     )
 
@@ -301,3 +306,23 @@ def ledger_page(member_id: str, limit: int, cursor: str | None) -> Page:
 def ledger_sum(member_id: str) -> int:
     got = PointsEntryItem.query(member_pk(member_id), PointsEntryItem.sk.startswith("PTSLOG#"), consistent_read=True)
     return sum(int(e.amount) for e in got)
+
+
+def changed_on(day: str) -> set[str]:
+    """Members whose points changed on business day ``day``: one Query of that day's gsi3 bucket."""
+    return {e.member_id for e in PointsEntryItem.gsi3.query(day_bucket(AUDIT_DAY_PREFIX, day))}
+
+
+def audit_changed(day: str) -> list[Book]:
+    """Balance against ledger of every points account changed on ``day`` (that day's bucket, then per member
+    the account and its entries, consistent)."""
+    books = []
+    for member_id in sorted(changed_on(day)):
+
+        def balance(m=member_id) -> dict:
+            account = get_account(m)
+            return {m: int(account.balance or 0) if account else 0}
+
+        got, sums = settle(balance, lambda m=member_id: {m: ledger_sum(m)})
+        books.append(Book("points", member_id, got[member_id], sums[member_id]))
+    return books

@@ -61,6 +61,7 @@ TEMPLATES: dict[str, Template] = {
         ),
         Template("printer_problem", ALERT, "${store}的打印机${printer}${problem}，小票暂停打印，请及时处理。"),
         Template("dead_letters", ALERT, "【运维】队列${queue}的死信队列有${count}条消息，请尽快处理。"),
+        Template("ledger_drift", ALERT, "【对账】${day}有${count}个余额与流水不符（${first}），请立即核查。"),
         Template("marketing_notice", MARKETING, "${store}：${content} 拒收请回复R"),
         Template(
             "coupon_expiring", MARKETING, "您有${count}张优惠券（${title}）将于${date}到期，别忘了使用哦。拒收请回复R"

@@ -184,6 +184,17 @@ def on_member_level_changed(event: dict) -> None:
         services.request("level_up", [data["phone"]], {"level": data["name"][:20]}, event["id"])
 
 
+def on_ledger_drift(event: dict) -> None:
+    """The daily ledger audit found balances that are not the sum of their ledger: head office is told."""
+    data = event["data"]
+    services.request(
+        "ledger_drift",
+        services.contacts_for(None),
+        {"day": data["day"], "count": data["count"], "first": data.get("headline") or "-"},
+        event["id"],
+    )
+
+
 SUBSCRIPTIONS = [
     Subscription("OrderPaid", "sms", on_order_paid),
     Subscription("MemberLevelChanged", "sms", on_member_level_changed),
@@ -197,4 +208,5 @@ SUBSCRIPTIONS = [
     Subscription("PaymentAnomaly", "sms", on_payment_anomaly),
     Subscription("OrderAcceptOverdue", "sms", on_accept_overdue),
     Subscription("PrinterProblem", "sms", on_printer_problem),
+    Subscription("LedgerDrift", "sms", on_ledger_drift),
 ]

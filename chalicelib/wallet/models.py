@@ -12,6 +12,7 @@ ACTIVE_PACKAGES_GSI2PK = "RPKGACTIVE"
 ACCOUNT_SK = "WALLET#META"
 ENTRY_PREFIX = "WALLET#E#"
 WALLET_PREFIX = "WALLET#"  # the account and its entries: one Query, the account first when newest first
+AUDIT_DAY_PREFIX = "WALLETDAY"  # gsi3: entries by business day (the ledger audit reads one day)
 
 
 def package_pk(package_id: str) -> str:
@@ -66,7 +67,9 @@ class WalletAccountItem(Item, discriminator="WalletAccount"):
 
 class WalletEntryItem(Item, discriminator="WalletEntry"):
     """pk=MEMBER#<member_id>, sk=WALLET#E#<entry_id> (ULID, newest last): one ledger entry per balance change.
-    Per member, the principal deltas sum to ``principal_fen`` and the bonus deltas to ``bonus_fen``."""
+    Per member, the principal deltas sum to ``principal_fen`` and the bonus deltas to ``bonus_fen``.
+
+    gsi3: WALLETDAY#<business day> / <member_id>#<entry_id>  - the wallets changed on a day (ledger audit)"""
 
     entry_id = UnicodeAttribute()
     member_id = UnicodeAttribute()

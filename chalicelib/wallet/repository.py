@@ -17,11 +17,13 @@ from chalicelib.core import clock
 from chalicelib.core.dynamo import Item, Page, Tx, decode_cursor, encode_cursor, page
 from chalicelib.core.errors import CoreCode, ValidationFailed
 from chalicelib.core.ids import new_id
+from chalicelib.core.ledger import Book, business_day, day_bucket, settle
 from chalicelib.wallet import domain
 from chalicelib.wallet.domain import Balance
 from chalicelib.wallet.models import (
     ACCOUNT_SK,
     ACTIVE_PACKAGES_GSI2PK,
+    AUDIT_DAY_PREFIX,
     ENTRY_PREFIX,
     META,
     PACKAGES_GSI1PK,
@@ -99,6 +101,8 @@ def _change(tx: Tx, member_id: str, principal: int, bonus: int, kind: str, ref_t
         ref_type=ref_type,
         ref_id=ref_id,
         created_at=now,
+        gsi3pk=day_bucket(AUDIT_DAY_PREFIX, business_day(now)),
+        gsi3sk=f"{member_id}#{entry_id}",
     )
     tx.save(entry, condition=WalletEntryItem.pk.does_not_exist(), tag=("wallet_entry", member_id))
     return entry_id
@@ -205,6 +209,33 @@ def all_entries(member_id: str) -> list[WalletEntryItem]:
     return list(
         WalletEntryItem.query(member_pk(member_id), WalletEntryItem.sk.startswith(ENTRY_PREFIX), consistent_read=True)
     )
+
+
+def changed_on(day: str) -> set[str]:
+    """Members whose wallet changed on business day ``day``: one Query of that day's gsi3 bucket."""
+    return {e.member_id for e in WalletEntryItem.gsi3.query(day_bucket(AUDIT_DAY_PREFIX, day))}
+
+
+def audit_changed(day: str) -> list[Book]:
+    """Balance against ledger (principal and bonus apart) of every wallet changed on ``day``: reads that day's
+    bucket, then per member the account and its entries (consistent)."""
+    books = []
+    for member_id in sorted(changed_on(day)):
+
+        def balances(m=member_id) -> dict:
+            b = get_balance(m)
+            return {"principal": b.principal_fen, "bonus": b.bonus_fen}
+
+        def ledgers(m=member_id) -> dict:
+            entries = all_entries(m)
+            return {
+                "principal": sum(int(e.principal_delta) for e in entries),
+                "bonus": sum(int(e.bonus_delta) for e in entries),
+            }
+
+        got, sums = settle(balances, ledgers)
+        books += [Book(f"wallet_{part}", member_id, got[part], sums[part]) for part in ("principal", "bonus")]
+    return books
 
 
 # --------------------------------------------------------------------------------------- packages
