@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from chalicelib.core.auth import Principal, authenticate
-from chalicelib.core.dynamo import transient
+from chalicelib.core.dynamo import TxCancelled, transient
 from chalicelib.core.errors import (
     AppError,
     BadRequest,
@@ -261,6 +261,9 @@ def _dispatch(bp, spec: RouteSpec, fn: Callable, params: dict[str, str]):
         if transient(e):  # a read or single write that stayed throttled / unavailable through botocore's retries
             logger.warning("database busy", extra={"path": spec.path, "error": str(e)})
             return error_response(TryAgain("The store is busy; please try again in a moment"))
+        if isinstance(e, TxCancelled):  # a condition no use case maps (e.g. a fresh id taken): nothing was written
+            logger.error("transaction refused", extra={"path": spec.path, "failed": [str(t) for t in e.failed]})
+            return error_response(TryAgain("The data changed while this was being done; nothing was written"))
         logger.exception("unhandled error", extra={"path": spec.path, "method": spec.method})
         return json_response(
             {"code": CoreCode.INTERNAL, "message": "Something went wrong on our side", "details": {}}, 500

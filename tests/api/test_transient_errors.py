@@ -167,3 +167,16 @@ def test_a_read_that_stays_throttled_is_503_not_500(api, shop, inject):
     r = api.get(f"/admin/stores/{shop.a}", token=shop.hq)
     assert (r.status, r.code) == (503, "TRY_AGAIN"), r
     assert r.headers.get("Retry-After") == "1" and faults.hits >= 1
+
+
+def test_a_transaction_refused_by_a_condition_no_use_case_maps_is_503_not_500(api, shop, monkeypatch):
+    """E.g. a freshly drawn id already taken: nothing was written, so the client may simply try again."""
+    from chalicelib.orders import checkout
+
+    def refused(*args, **kwargs):
+        raise dynamo.TxCancelled([("entry", "01JX")], ["ConditionalCheckFailed"])
+
+    monkeypatch.setattr(checkout, "create_order", refused)
+    r = order(api, shop.a, "k-unmapped")
+    assert (r.status, r.code) == (503, "TRY_AGAIN"), r
+    assert shop.stock(shop.a)["CQ-BEER-500"] == 10
