@@ -1,5 +1,5 @@
 """The ledger audit: for every account changed on a business day, balance == sum(ledger), for wallets
-(principal and bonus), points, stock and coupon template stock. Each owning domain reads only that day's
+(principal and bonus), points, stock, coupon template stock and member growth. Each owning domain reads only that day's
 touched accounts (``repository.audit_changed``); a drift is counted (metric ``LedgerDrift``) and reported once
 per day through the outbox (``LedgerDrift`` event: the sms domain texts head office)."""
 
@@ -14,12 +14,13 @@ from chalicelib.core.ledger import Book
 from chalicelib.core.logging import logger
 from chalicelib.coupons import repository as coupons
 from chalicelib.inventory import repository as inventory
+from chalicelib.members import repository as members
 from chalicelib.points import repository as points
 from chalicelib.wallet import repository as wallet
 
 MARK = "ledger-audit"
 # Looked up at call time (module, not function), so tests can spy on a domain's audit_changed / changed_on.
-OWNERS = (wallet, points, inventory, coupons)
+OWNERS = (wallet, points, inventory, coupons, members)
 
 
 def books_of(day: str) -> list[Book]:

@@ -8,6 +8,7 @@ META = "META"
 
 
 LEVELS_GSI1PK = "LEVELS"
+GROWTH_DAY_PREFIX = "GROWTHDAY"  # gsi3: growth entries by business day (the ledger audit reads one day)
 
 
 def level_pk(level_id: str) -> str:
@@ -66,7 +67,8 @@ class ProfileItem(Item, discriminator="MemberProfile"):
 
 class GrowthItem(Item, discriminator="MemberGrowth"):
     """pk=MPROFILE#<member_id>, sk=GROWTH#<source event id>: one growth change (the growth ledger; written once
-    per event, with the profile's update, so a redelivered event changes nothing)."""
+    per event, with the profile's update, so a redelivered event changes nothing).
+    gsi3: GROWTHDAY#<business day> / <member_id>#<event id> (the ledger audit's day)."""
 
     member_id = UnicodeAttribute()
     cause = UnicodeAttribute()  # order | refund | recharge

@@ -10,8 +10,10 @@ from pynamodb.exceptions import PutError
 from chalicelib.core import clock, events
 from chalicelib.core.dynamo import Page, Tx, TxCancelled, batch_get, condition_failed, page, transaction
 from chalicelib.core.events import Event
+from chalicelib.core.ledger import Book, business_day, day_bucket, settle
 from chalicelib.members.domain import Level
 from chalicelib.members.models import (
+    GROWTH_DAY_PREFIX,
     LEVELS_GSI1PK,
     META,
     GrowthItem,
@@ -120,6 +122,8 @@ def add_growth(
             growth_after=growth,
             at=clock.iso(now),
             created_at=now,
+            gsi3pk=day_bucket(GROWTH_DAY_PREFIX, business_day(now)),
+            gsi3sk=f"{member_id}#{change['event_id']}",
         ),
         condition=GrowthItem.pk.does_not_exist(),
         tag="growth-entry",
@@ -194,3 +198,28 @@ def growth_entries(member_id: str, limit: int, cursor: str | None) -> Page:
 def profiles(member_ids: list[str]) -> dict[str, ProfileItem]:
     got = batch_get([profile_key(m) for m in dict.fromkeys(member_ids)]) if member_ids else {}
     return {i.member_id: i for i in got.values() if isinstance(i, ProfileItem)}
+
+
+# --------------------------------------------------------------------------------------- the ledger audit
+def changed_on(day: str) -> set[str]:
+    """Members whose growth changed on business day ``day``: one Query of that day's gsi3 bucket."""
+    return {e.member_id for e in GrowthItem.gsi3.query(day_bucket(GROWTH_DAY_PREFIX, day))}
+
+
+def growth_sum(member_id: str) -> int:
+    query = GrowthItem.query(profile_pk(member_id), GrowthItem.sk.startswith("GROWTH#"), consistent_read=True)
+    return sum(int(e.delta_fen) for e in query)
+
+
+def audit_changed(day: str) -> list[Book]:
+    """Growth against its ledger for every member whose growth changed on ``day``."""
+    books = []
+    for member_id in sorted(changed_on(day)):
+
+        def balance(m=member_id) -> dict:
+            p = get_profile(m, consistent=True)
+            return {m: int(p.growth_fen) if p else 0}
+
+        got, sums = settle(balance, lambda m=member_id: {m: growth_sum(m)})
+        books.append(Book("growth", member_id, got[member_id], sums[member_id]))
+    return books

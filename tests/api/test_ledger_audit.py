@@ -19,6 +19,7 @@ from chalicelib.coupons import repository as coupons_repo
 from chalicelib.identity import repository as identity
 from chalicelib.identity import services as identity_services
 from chalicelib.inventory import repository as inventory_repo
+from chalicelib.members import repository as members_repo
 from chalicelib.points import repository as points_repo
 from chalicelib.sms import repository as sms_repo
 from chalicelib.sms.services import handle_sms_record
@@ -91,7 +92,7 @@ def _sms_sent() -> list[dict]:
 def test_a_clean_day_balances_and_reports_nothing(api, world, day1):
     _, template_id = day1
     result = audit.audit_day(DAY1)
-    assert result == {"day": DAY1, "accounts": 6, "drifts": 0, "reported": False}
+    assert result == {"day": DAY1, "accounts": 7, "drifts": 0, "reported": False}
     books = audit.books_of(DAY1)
     assert {(b.book, b.account) for b in books} == {
         ("wallet_principal", ALICE),
@@ -100,8 +101,10 @@ def test_a_clean_day_balances_and_reports_nothing(api, world, day1):
         ("stock", f"{world.a}/MT-53-500"),
         ("stock", f"{world.a}/CQ-BEER-500"),
         ("coupon_stock", template_id),
+        ("growth", ALICE),  # the recharged principal
     }
     assert Book("coupon_stock", template_id, 99, 99) in books and Book("wallet_principal", ALICE, 10000, 10000) in books
+    assert Book("growth", ALICE, 10000, 10000) in books
     assert audit_repo.get_report(DAY1) is None
     assert not [e for e in drain_events() if e["type"] == "LedgerDrift"] and _sms_sent() == []
 
@@ -114,7 +117,7 @@ def test_a_corrupted_balance_is_found_counted_and_reported_once(api, world, day1
     monkeypatch.setattr(metrics, "count", lambda name, value=1, **dims: counted.append((name, value, dims)))
     t["now"] = NOON + timedelta(hours=12, minutes=30)  # 00:30 Beijing on DAY2: the schedule's moment
     result = audit_jobs.audit_ledgers(SCHEDULED, LocalContext("audit"))
-    assert result == {"days": [DAY1], "accounts": 6, "drifts": 1}
+    assert result == {"days": [DAY1], "accounts": 7, "drifts": 1}
     assert [c for c in counted if c[0] == "LedgerDrift"] == [("LedgerDrift", 1, {"book": "wallet_bonus"})]
     report = audit_repo.get_report(DAY1)
     assert report.drifts == [{"book": "wallet_bonus", "account": ALICE, "balance": 100, "ledger": 0}]
@@ -142,6 +145,7 @@ def test_the_job_reads_only_the_days_touched_accounts(api, world, day1, monkeypa
         ("points", points_repo),
         ("stock", inventory_repo),
         ("coupons", coupons_repo),
+        ("growth", members_repo),
     ):
         real = repo.changed_on
 
@@ -152,6 +156,20 @@ def test_the_job_reads_only_the_days_touched_accounts(api, world, day1, monkeypa
 
         monkeypatch.setattr(repo, "changed_on", spy)
     assert audit.audit_day(DAY2) == {"day": DAY2, "accounts": 1, "drifts": 0, "reported": False}
-    assert read == [("wallet", DAY2, []), ("points", DAY2, [ALICE]), ("stock", DAY2, []), ("coupons", DAY2, [])]
+    assert read == [
+        ("wallet", DAY2, []),
+        ("points", DAY2, [ALICE]),
+        ("stock", DAY2, []),
+        ("coupons", DAY2, []),
+        ("growth", DAY2, []),
+    ]
     # 100 on sign-up + 50 - 20; the corrupted wallet was not touched on DAY2, so it is not read
     assert audit.books_of(DAY2) == [Book("points", ALICE, 130, 130)]
+
+
+def test_growth_changed_outside_its_ledger_is_a_drift(api, world, day1):
+    from chalicelib.members.models import ProfileItem
+
+    ProfileItem(*members_repo.profile_key(ALICE)).update(actions=[ProfileItem.growth_fen.add(5000)])
+    found = [b for b in audit.books_of(DAY1) if b.drift]
+    assert found == [Book("growth", ALICE, 15000, 10000)]
