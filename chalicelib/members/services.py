@@ -89,11 +89,17 @@ def _rank_taken(rank: int) -> Conflict:
     )
 
 
-def level_discount(profile) -> tuple[domain.Level | None, engine.LevelDiscount | None]:
-    """The member's level now (from their growth and the current thresholds) and its discount for the engine."""
+def level_now(profile) -> domain.Level | None:
+    """The member's level now: from their growth and paid orders (no profile: none yet) under the current
+    thresholds."""
     growth = int(profile.growth_fen) if profile is not None else 0
     orders = int(profile.paid_orders) if profile is not None else 0
-    lv = domain.level_for(levels(), growth, orders)
+    return domain.level_for(levels(), growth, orders)
+
+
+def level_discount(profile) -> tuple[domain.Level | None, engine.LevelDiscount | None]:
+    """The member's level now and its discount for the engine."""
+    lv = level_now(profile)
     if lv is None:
         return None, None
     return lv, engine.LevelDiscount(level_id=lv.level_id, name=lv.name, discount_bp=lv.discount_bp)
@@ -213,9 +219,7 @@ def enrol(principal: Principal, cmd: EnrolIn) -> EnrolOut:
 
 # --------------------------------------------------------------------------------------- head office views
 def _level_ref(profile) -> LevelRef | None:
-    growth = int(profile.growth_fen) if profile is not None else 0
-    orders = int(profile.paid_orders) if profile is not None else 0
-    lv = domain.level_for(levels(), growth, orders)
+    lv = level_now(profile)
     return LevelRef(level_id=lv.level_id, name=lv.name, rank=lv.rank) if lv else None
 
 
@@ -299,7 +303,7 @@ def me(principal: Principal) -> MeOut:
         raise NotFound("No such member", code=IdentityCode.MEMBER_NOT_FOUND)
     profile = repository.profile_in(got, mid)
     growth = int(profile.growth_fen) if profile else 0
-    current = domain.level_for(levels(), growth, int(profile.paid_orders) if profile else 0)
+    current = level_now(profile)
     nxt = domain.next_level(levels(), current, growth)
     balance = wallet.balance_in(got, mid)
     return MeOut(

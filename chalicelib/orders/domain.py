@@ -239,11 +239,6 @@ def after_refund(lines: list[dict], amounts: Mapping[str, tuple[int, int]], stat
     return out, PARTIALLY_REFUNDED if status in (COMPLETED, PARTIALLY_REFUNDED) else status
 
 
-def points_used(applied: list[dict] | None) -> int:
-    """Points an order redeemed (its ``applied`` entry of kind points)."""
-    return sum(int(a.get("points", 0)) for a in applied or [] if a.get("kind") == "points")
-
-
 def wallet_refund_split(paid: dict, payable_fen: int, refunded_before: int, amount_fen: int) -> tuple[int, int]:
     """(principal, bonus) a refund of ``amount_fen`` puts back into the wallet an order was paid from: the same
     split as the payment, computed on the running refunded total so refunds that add up to the whole order put

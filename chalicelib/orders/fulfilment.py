@@ -19,6 +19,7 @@ from chalicelib.orders.errors import OrderCode
 from chalicelib.orders.models import OrderItem
 from chalicelib.orders.schemas import OrderOut
 from chalicelib.orders.views import load_member_order, load_order, load_store_order, order_out, snapshot
+from chalicelib.points import domain as points_domain
 from chalicelib.points import repository as points_repo
 
 
@@ -53,7 +54,7 @@ def cancel_unpaid(item: OrderItem, reason: str, actor: str) -> OrderItem:
                     actor=actor,
                 )
                 coupons.add_releases(tx, item.member_id, release, item.order_id)
-                used = domain.points_used(item.applied)
+                used = points_domain.redeemed_points(item.applied)
                 if used and item.member_id:
                     points_repo.add_return(tx, item.member_id, used, "order", item.order_id)
                 events.add(
