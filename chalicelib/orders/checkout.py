@@ -401,12 +401,14 @@ def create_order(principal: Principal, cmd: ShopQuoteIn) -> OrderOut:
 
 
 # --------------------------------------------------------------------------------------- POS
-def _pos_plan(principal: Principal, cmd: PosQuoteIn, checkout: bool = False) -> tuple[_Plan, str | None]:
+def _pos_plan(
+    principal: Principal, cmd: PosQuoteIn, checkout: bool = False, by_wallet: bool = False
+) -> tuple[_Plan, str | None]:
+    """``by_wallet``: a sale paid from the member's wallet, whose balance is read with the cart."""
     member_id = identity.resolve_code(cmd.member_code)
     cart = cart_of(cmd.lines)
     store_id = principal.store_id
-    paying_by_wallet = getattr(getattr(cmd, "payment", None), "method", None) == "wallet"
-    pricing = checkout_pricing.prepare("pos", cart, member_id, cmd.coupon_ids, cmd.points, paying_by_wallet)
+    pricing = checkout_pricing.prepare("pos", cart, member_id, cmd.coupon_ids, cmd.points, by_wallet)
     products, stock, got = _load(cart, [store_id], extra=pricing.keys([store_id]), checkout=checkout)
     problems = _product_problems(cart, products, "pos")
     problems += [
@@ -473,7 +475,7 @@ def _undo_charge(trade_no: str, payable: int) -> None:
 def pos_sale(principal: Principal, cmd: PosSaleIn) -> OrderOut:
     """A completed sale at the till, from the same stock and the same pricing as online orders.
     wechat_scan charges the customer's payment code first; if the stock is then gone, it is refunded."""
-    plan, member_id = _pos_plan(principal, cmd, checkout=True)
+    plan, member_id = _pos_plan(principal, cmd, checkout=True, by_wallet=cmd.payment.method == "wallet")
     if plan.problems:
         _refuse(plan.problems)
     payable = plan.priced.payable_fen
