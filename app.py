@@ -9,6 +9,7 @@ from chalice import Chalice
 from chalicelib.audit.jobs import audit_jobs
 from chalicelib.catalog.api import catalog_api
 from chalicelib.core.events import events_jobs
+from chalicelib.core.localjobs import local_jobs_api
 from chalicelib.core.middleware import log_requests
 from chalicelib.core.openapi import openapi_api
 from chalicelib.coupons.api import coupons_api
@@ -45,6 +46,7 @@ app.register_blueprint(coupons_api)
 app.register_blueprint(wallet_api)
 app.register_blueprint(points_api)
 app.register_blueprint(openapi_api)
+app.register_blueprint(local_jobs_api)
 app.register_blueprint(orders_jobs)
 app.register_blueprint(events_jobs)
 app.register_blueprint(events_consumer)

@@ -188,7 +188,7 @@ def relay_events(event):
 
 @events_jobs.schedule("rate(5 minutes)", name="republish_events")
 def republish_events(event):
-    republish()
+    return {"republished": republish()}
 
 
 def republish(now=None, max_hours_back: int = 48) -> int:
