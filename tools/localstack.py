@@ -9,7 +9,8 @@
 
 Tables and queues come from infra/resources.yml (tools.infra, stage "local"); the environment is the "local"
 stage of .chalice/config.json plus the local endpoints. The JWT secret is generated on first start into
-.local/jwt_secret (gitignored) and reused. Demo data (tools.seed) is loaded once.
+.local/jwt_secret (gitignored) and reused. Demo data (tools.seed) is loaded once, then months of history of 200
+demo members (tools.seed_history; LOCAL_HISTORY_MEMBERS=N for another number, 0 for none).
 
 CLOCK_AT=2026-12-04T03:30:00+08:00 starts the clock of the app and the worker's schedules at that moment (it runs
 on from there); the local stage only. Other knobs: LOCAL_STATE_DIR (default .local: jwt_secret, printers.json,
@@ -190,6 +191,9 @@ class LocalStack:
 
             self.seed_result = seed.run(lambda msg: log.info("seed: %s", msg))
             seed.demo_contacts(self.seed_result.store_ids, lambda msg: log.info("seed: %s", msg))
+            from tools import seed_history
+
+            seed_history.run(env_int("LOCAL_HISTORY_MEMBERS", 200), lambda msg: log.info("seed: %s", msg))
             if self.printers:
                 self.printers_info = seed.demo_printers(
                     self.seed_result.store_ids,

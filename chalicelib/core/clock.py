@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -26,6 +27,31 @@ def set_clock(fn: Callable[[], datetime] | None) -> None:
     """Replace the clock (tests). ``None`` restores the system clock."""
     global _now
     _now = fn or _system_now
+
+
+_outside: list[Callable[[], datetime]] = []  # the clocks ``pinned`` blocks replaced, innermost last
+
+
+@contextmanager
+def pinned(at: datetime) -> Iterator[None]:
+    """The clock reads ``at`` inside (an import of history dated in the past); as it was again afterwards."""
+    global _now
+
+    def frozen() -> datetime:
+        return at
+
+    _outside.append(_now)
+    _now = frozen
+    try:
+        yield
+    finally:
+        _now = _outside.pop()
+
+
+def written_now() -> datetime:
+    """When something is really being written: ``now()`` outside any ``pinned`` block (history imported with a
+    pinned clock is still written now, e.g. into the outbox's current hour, where the relay sweep looks)."""
+    return _outside[0]() if _outside else _now()
 
 
 def start_at(at: datetime) -> None:

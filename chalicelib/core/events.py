@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -49,19 +51,35 @@ RELAYED_TTL = timedelta(days=2)  # a relayed event item is kept this long (inspe
 REPUBLISH_AFTER = timedelta(minutes=2)  # the sweep relays only events the stream left alone at least this long
 
 
+_importing: ContextVar[bool] = ContextVar("importing_history", default=False)
+
+
+@contextmanager
+def importing() -> Iterator[None]:
+    """Events reported inside are history brought in from before (the demo's months of till sales, a chain's
+    sales from its old system): they are marked ``imported``, and so is every event a subscriber reports while
+    handling one. Subscribers that keep books (stock, growth, points, reports) handle them like any other;
+    subscribers marked ``live_only`` (print a ticket, text someone, give a gift now) leave them alone."""
+    token = _importing.set(True)
+    try:
+        yield
+    finally:
+        _importing.reset(token)
+
+
 @dataclass
 class Event:
     type: str
     data: dict[str, Any]
     id: str = field(default_factory=new_id)
     occurred_at: str = field(default_factory=lambda: clock.iso(clock.now()))
+    imported: bool = field(default_factory=_importing.get)
 
     def to_json(self) -> str:
-        return json.dumps(
-            {"id": self.id, "type": self.type, "occurred_at": self.occurred_at, "data": self.data},
-            ensure_ascii=False,
-            separators=(",", ":"),
-        )
+        envelope = {"id": self.id, "type": self.type, "occurred_at": self.occurred_at, "data": self.data}
+        if self.imported:
+            envelope["imported"] = True
+        return json.dumps(envelope, ensure_ascii=False, separators=(",", ":"))
 
 
 class OutboxItem(Item, discriminator="Outbox"):
@@ -86,7 +104,7 @@ def _bucket(at) -> str:
 def add(tx: Tx, events: Iterable[Event]) -> None:
     """Write ``events`` in ``tx``: they exist (and will be delivered) exactly when the transaction commits."""
     events = list(events)
-    now = clock.now()
+    now = clock.written_now()  # an imported event dated in the past is still written (and swept) in this hour
     for e in events:
         pk, sk = _outbox_keys(e.id)
         tx.save(
@@ -225,6 +243,7 @@ class Subscription:
     event_type: str
     name: str
     handler: Handler
+    live_only: bool = False  # acts on the world now (prints, texts, gives): not for imported history
 
 
 _persistence = None
@@ -264,8 +283,14 @@ def _once(name: str, event: dict[str, Any], fn: Handler, lambda_context: Any = N
 def handle_record(body: str, subscriptions: Iterable[Subscription], lambda_context: Any = None) -> None:
     """Give one queued event to each of ``subscriptions`` that wants its type, each at most once."""
     event = json.loads(body)
+    imported = bool(event.get("imported"))
     for sub in subscriptions:
-        if sub.event_type == event["type"]:
+        if sub.event_type != event["type"] or (imported and sub.live_only):
+            continue
+        if imported:
+            with importing():  # what the subscriber reports is history too
+                _once(sub.name, event, sub.handler, lambda_context)
+        else:
             _once(sub.name, event, sub.handler, lambda_context)
 
 

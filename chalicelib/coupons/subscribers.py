@@ -7,7 +7,7 @@ from chalicelib.core.events import Subscription
 from chalicelib.coupons.services import on_checkin_gift, on_member_joined, on_order_paid
 
 SUBSCRIPTIONS = [
-    Subscription("MemberJoined", "coupons.new_member_pack", on_member_joined),
+    Subscription("MemberJoined", "coupons.new_member_pack", on_member_joined, live_only=True),
     Subscription("OrderPaid", "coupons.used", on_order_paid),
-    Subscription("CheckinGift", "coupons.checkin_gift", on_checkin_gift),
+    Subscription("CheckinGift", "coupons.checkin_gift", on_checkin_gift, live_only=True),
 ]

@@ -27,7 +27,7 @@ def on_accept_overdue(event: dict) -> None:
 
 
 SUBSCRIPTIONS = [
-    Subscription("OrderPaid", "printing", on_order_paid),
-    Subscription("RefundCompleted", "printing", on_refund_completed),
-    Subscription("OrderAcceptOverdue", "printing", on_accept_overdue),
+    Subscription("OrderPaid", "printing", on_order_paid, live_only=True),
+    Subscription("RefundCompleted", "printing", on_refund_completed, live_only=True),
+    Subscription("OrderAcceptOverdue", "printing", on_accept_overdue, live_only=True),
 ]

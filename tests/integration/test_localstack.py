@@ -84,6 +84,7 @@ class Stack:
             "LOCAL_DDB_PORT": str(self.ddb),
             "LOCAL_SQS_PORT": str(self.sqs),
             "PYTHONUNBUFFERED": "1",
+            "LOCAL_HISTORY_MEMBERS": "6",  # a small demo history: the path runs, the start stays quick
             # the stack's clock starts at this process's now: the real time, or the pinned one
             "CLOCK_AT": self.clock_at or datetime.now(UTC).isoformat(),
         }
