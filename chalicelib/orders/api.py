@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from chalicelib.core.auth import HQ, MEMBERS, STORE_BOUND
+from chalicelib.core.auth import HQ, MANAGERS, MEMBERS, STORE_BOUND
 from chalicelib.core.errors import AppError
 from chalicelib.core.http import Req, Result, route
 from chalicelib.core.logging import logger
@@ -11,6 +11,7 @@ from chalicelib.coupons.schemas import CompensationIn, CouponOut
 from chalicelib.orders import account, checkout, fulfilment, notifications, payment, refunds, views
 from chalicelib.orders.schemas import (
     AccountDeletedOut,
+    AdminOrdersQuery,
     AnomalyOut,
     CompleteIn,
     OrderListQuery,
@@ -237,6 +238,21 @@ def store_orders(req: Req):
 )
 def store_order(req: Req, order_id: str):
     return views.get_store_order(req.principal, order_id)
+
+
+@route(
+    orders_api,
+    "/admin/orders",
+    "GET",
+    roles=MANAGERS,
+    query=AdminOrdersQuery,
+    response=PageOut[OrderOut],
+    errors=(403,),
+    tag="admin",
+    summary="Search orders by store, status, business days, order id or phone digits (a manager: their store)",
+)
+def admin_orders(req: Req):
+    return views.search_orders(req.principal, req.query)
 
 
 def _fulfil(action: str, summary: str, body=None):

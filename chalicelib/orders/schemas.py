@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
@@ -142,6 +142,17 @@ class EmptyIn(Body):
 
 class OrderListQuery(PageQuery):
     status: OrderStatus | None = None
+
+
+class AdminOrdersQuery(PageQuery):
+    """Head office's order search: ``from``/``to`` are business days (the order's creation), ``q`` an order id
+    or digits of the customer's phone (e.g. its last four)."""
+
+    store_id: str | None = Field(default=None, max_length=64)
+    status: OrderStatus | None = None
+    from_: date | None = Field(default=None, alias="from")
+    to: date | None = None
+    q: str | None = Field(default=None, pattern=r"^([0-9]{3,11}|[0-9A-HJKMNP-TV-Z]{26})$")
 
 
 class QuoteLineOut(Out):
