@@ -283,6 +283,7 @@ _fulfil("complete", "Complete: pickup needs the customer's pickup code", body=Co
     orders_api,
     "/pos/orders/{order_id}/refunds",
     "POST",
+    audit="refund",
     roles=STORE_BOUND,
     body=RefundIn,
     response=RefundOut,
@@ -290,11 +291,12 @@ _fulfil("complete", "Complete: pickup needs the customer's pickup code", body=Co
     idempotent=True,
     key_required=True,
     tag="pos",
-    summary="Refund lines (or all) of an order; stock goes back to this store",
-    errors=(409, 502),
+    summary="Refund lines (or all) of an order; stock goes back to this store (a clerk above the limit: with a "
+    "manager's approval)",
+    errors=(403, 409, 429, 502),
 )
 def pos_refund(req: Req, order_id: str):
-    return refunds.store_refund(req.principal, order_id, req.body)
+    return refunds.store_refund(req.principal, order_id, req.body, req.source_ip)
 
 
 @route(

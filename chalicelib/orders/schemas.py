@@ -119,6 +119,13 @@ class PayIn(Body):
     method: Literal["wechat", "wallet"]
 
 
+class ManagerApproval(Body):
+    """A store manager (or head office) approves a clerk's refund above the limit with their own credentials."""
+
+    username: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
 class RefundIn(Body):
     lines: list[LineIn] | None = Field(
         default=None,
@@ -128,6 +135,9 @@ class RefundIn(Body):
     )
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     request_id: Ulid | None = Field(default=None, description="POS: settle this customer refund request")
+    approval: ManagerApproval | None = Field(
+        default=None, description="POS: a manager's approval of a clerk's refund above the clerk's limit"
+    )
 
     _d = field_validator("lines")(_distinct_skus)
 

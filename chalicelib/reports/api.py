@@ -7,8 +7,11 @@ from chalice import Blueprint
 
 from chalicelib.core.auth import HQ, MANAGERS
 from chalicelib.core.http import Req, route
+from chalicelib.core.schemas import PageOut
 from chalicelib.reports import services
 from chalicelib.reports.schemas import (
+    AuditEntryOut,
+    AuditLogQuery,
     CoPurchaseOut,
     CoPurchaseQuery,
     ProductsOut,
@@ -79,3 +82,18 @@ def co_purchase(req: Req):
 )
 def stock(req: Req):
     return services.stock_value(req.principal, req.query.store_id)
+
+
+@route(
+    reports_api,
+    "/admin/audit-log",
+    "GET",
+    roles=HQ,
+    query=AuditLogQuery,
+    response=PageOut[AuditEntryOut],
+    tag="reports",
+    summary="The log of sensitive actions (refunds, product and price changes, stock counts, staff and promotion "
+    "changes), newest first (not in the contract)",
+)
+def audit_log(req: Req):
+    return services.audit_log(req.query)

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from chalicelib.core.schemas import Out, Query
+from chalicelib.core.schemas import Out, PageQuery, Query
 
 
 class RangeQuery(Query):
@@ -33,6 +33,28 @@ class ProductsQuery(RangeQuery):
 class CoPurchaseQuery(RangeQuery):
     min_support: int = Field(default=1, ge=1, le=1_000_000)
     limit: int = Field(default=100, ge=1, le=500)
+
+
+class AuditLogQuery(PageQuery):
+    from_: date | None = Field(default=None, alias="from", description="business day; default today")
+    to: date | None = Field(default=None, description="business day; default today")
+    action: Literal["refund", "product_change", "stock_adjustment", "staff_change", "promotion_change"] | None = None
+    store_id: str | None = Field(default=None, max_length=64)
+
+
+class AuditEntryOut(Out):
+    entry_id: str
+    at: str
+    action: str
+    actor: str
+    role: str
+    store_id: str | None = None
+    method: str
+    path: str
+    params: dict
+    body: Any = None
+    details: dict
+    status: int
 
 
 class StockQuery(Query):

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import date, timedelta
 from typing import Any
 
 from chalicelib.catalog import repository as catalog
-from chalicelib.core import clock
+from chalicelib.core import actionlog, clock
 from chalicelib.core.auth import Principal
-from chalicelib.core.errors import ValidationFailed
+from chalicelib.core.errors import CoreCode, ValidationFailed
 from chalicelib.core.http import Result
+from chalicelib.core.schemas import PageOut
 from chalicelib.inventory import repository as stock_repo
 from chalicelib.orders import repository as orders_repo
 from chalicelib.orders.views import snapshot
@@ -17,6 +19,8 @@ from chalicelib.reports import domain, repository
 from chalicelib.reports.domain import Figures
 from chalicelib.reports.errors import ReportCode
 from chalicelib.reports.schemas import (
+    AuditEntryOut,
+    AuditLogQuery,
     CoPurchaseOut,
     CoPurchaseQuery,
     FiguresOut,
@@ -228,3 +232,33 @@ def _count_pairs(acc: list, basket: list[str]) -> None:
         acc[1][sku] = acc[1].get(sku, 0) + 1
     for pair in domain.pairs(basket):
         acc[2][pair] = acc[2].get(pair, 0) + 1
+
+
+# --------------------------------------------------------------------------------------- the action log
+def audit_log(q: AuditLogQuery) -> PageOut[AuditEntryOut]:
+    """Head office reads the log of sensitive actions, newest day first (cursor ``<day>.<that day's cursor>``)."""
+    today = clock.business_now().date()
+    frm, to = q.from_ or today, q.to or today
+    if frm > to or (to - frm).days >= domain.MAX_DAYS:
+        raise ValidationFailed(
+            "from must not be after to, and the range at most a year",
+            code=ReportCode.REPORT_BAD_RANGE,
+            details={"fields": [{"field": "from", "message": "bad range"}]},
+        )
+    day, cursor = to.isoformat(), None
+    if q.next:
+        day, _, cursor = q.next.partition(".")
+        if not (frm.isoformat() <= day <= to.isoformat()):
+            raise ValidationFailed(
+                "The cursor is not valid",
+                code=CoreCode.INVALID_CURSOR,
+                details={"fields": [{"field": "next", "message": "not a cursor of this range"}]},
+            )
+    out: list[AuditEntryOut] = []
+    while day >= frm.isoformat() and len(out) < q.limit:
+        pg = actionlog.day_page(day, q.action, q.store_id, q.limit - len(out), cursor or None)
+        out += [AuditEntryOut(**actionlog.entry_out(i)) for i in pg.items]
+        if pg.next:
+            return PageOut[AuditEntryOut](items=out, next=f"{day}.{pg.next}")
+        day, cursor = (date.fromisoformat(day) - timedelta(days=1)).isoformat(), None
+    return PageOut[AuditEntryOut](items=out, next=f"{day}." if day >= frm.isoformat() else None)
