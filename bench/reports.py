@@ -23,7 +23,7 @@ from _stack import dynamodb_local
 
 
 def write_history(store_ids: list[str], days: int, skus: int, today: date) -> int:
-    """Aggregates written as items (put, 25 per BatchWriteItem, 4 writers in parallel)."""
+    """Aggregates written as items (put, 25 per BatchWriteItem, one writer per store in parallel)."""
     from chalicelib.reports.models import DayStat, SkuDayStat, day_pk, day_sk, sku_pk
 
     rnd = random.Random(7)
@@ -47,7 +47,7 @@ def write_history(store_ids: list[str], days: int, skus: int, today: date) -> in
                 n += 1
         return n
 
-    with ThreadPoolExecutor(4) as pool:
+    with ThreadPoolExecutor(len(store_ids)) as pool:
         return sum(pool.map(one_store, store_ids))
 
 
