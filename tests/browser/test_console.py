@@ -161,3 +161,20 @@ def test_console_overview_matches_the_api_and_drafts_a_combo_gift(stack, browser
     best = call(base, "GET", f"/admin/reports/products?from={d}&to={d}&order=best&limit=50", token=hq)[1]["items"]
     rows = browser.find_elements(By.CSS_SELECTOR, "#products-table tr[data-sku]")
     assert [r.get_attribute("data-sku") for r in rows][: len(best)] == [p["sku"] for p in best]
+
+    # the other pages load without an error: orders (the three sales), stock, printers (one per demo store), staff
+    for page, table in (
+        ("orders", "orders-table"),
+        ("stock", "low-stock"),
+        ("printers", "printers-table"),
+        ("staff", "staff-table"),
+    ):
+        browser.get(base + f"/admin/ui/#/{page}")
+        wait_for(lambda p=page: browser.find_element(By.ID, "page").get_attribute("data-ready") == p, what=page)
+        assert not browser.find_elements(By.CSS_SELECTOR, "#page .error"), browser.find_element(By.ID, "page").text
+        rows = browser.find_elements(By.CSS_SELECTOR, f"#{table} tr")
+        if page == "orders":
+            listed = {r.find_elements(By.TAG_NAME, "td")[0].text for r in rows[1:]}
+            assert {s["order_id"] for s in sales} <= listed
+        if page in ("printers", "staff"):
+            assert len(rows) > len(STORES)
