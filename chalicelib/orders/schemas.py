@@ -160,8 +160,8 @@ class AdminOrdersQuery(PageQuery):
 
     store_id: str | None = Field(default=None, max_length=64)
     status: OrderStatus | None = None
-    from_: date | None = Field(default=None, alias="from")
-    to: date | None = None
+    from_: date | None = Field(default=None, alias="from", ge=date(2000, 1, 1), le=date(2199, 12, 31))
+    to: date | None = Field(default=None, ge=date(2000, 1, 1), le=date(2199, 12, 31))
     q: str | None = Field(default=None, pattern=r"^([0-9]{3,11}|[0-9A-HJKMNP-TV-Z]{26})$")
 
 

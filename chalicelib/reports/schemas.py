@@ -7,10 +7,12 @@ from pydantic import Field, model_validator
 
 from chalicelib.core.schemas import Out, PageQuery, Query
 
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2199, 12, 31)  # business days a report or log can name
+
 
 class RangeQuery(Query):
-    from_: date = Field(alias="from")
-    to: date
+    from_: date = Field(alias="from", ge=FIRST_DAY, le=LAST_DAY)
+    to: date = Field(ge=FIRST_DAY, le=LAST_DAY)
     store_id: str | None = Field(default=None, max_length=64)
     format: Literal["json", "csv"] = "json"
 
@@ -36,8 +38,8 @@ class CoPurchaseQuery(RangeQuery):
 
 
 class AuditLogQuery(PageQuery):
-    from_: date | None = Field(default=None, alias="from", description="business day; default today")
-    to: date | None = Field(default=None, description="business day; default today")
+    from_: date | None = Field(default=None, alias="from", ge=FIRST_DAY, le=LAST_DAY, description="default today")
+    to: date | None = Field(default=None, ge=FIRST_DAY, le=LAST_DAY, description="business day; default today")
     action: Literal["refund", "product_change", "stock_adjustment", "staff_change", "promotion_change"] | None = None
     store_id: str | None = Field(default=None, max_length=64)
 
