@@ -19,7 +19,7 @@ PYTEST := $(BIN)/python -m pytest -q -p no:cacheprovider
 
 LINTED := app.py chalicelib tests tools bench
 
-.PHONY: deps run test lint test-unit test-api test-fuzz test-integration test-clock package bench race-soak clean
+.PHONY: deps run test lint test-unit test-api test-fuzz test-integration test-clock test-browser browser-deps web package bench race-soak clean
 
 $(BIN)/python:
 	@command -v $(PY) >/dev/null || { echo "Python 3.11 is required ($(PY) not found)"; exit 1; }
@@ -40,14 +40,29 @@ $(DDB_STAMP):
 
 deps: $(VENV)/.deps $(DDB_STAMP)
 
-run: deps
+run: deps web
 	$(BIN)/python -m tools.localstack
+
+# The head-office console (web/, static files served at /admin/ui/): ECharts from the npm registry, copied to
+# web/vendor/ (no bundler).
+web: web/vendor/echarts.min.js
+web/vendor/echarts.min.js: web/package.json
+	@command -v npm >/dev/null || { echo "npm is required for the console's ECharts (apt-get install npm)"; exit 1; }
+	npm install --silent --no-audit --no-fund --prefix web
+	mkdir -p web/vendor
+	cp web/node_modules/echarts/dist/echarts.min.js $@
+
+# Debian's Chromium and its chromedriver for the browser tier, installed when missing (CI runs as root).
+browser-deps:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null || ! fc-list :lang=zh | grep -q .; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-wqy-zenhei; fi
 
 # unit and api tiers on two processes (pytest-xdist); the integration tier (DynamoDB Local, races) in one.
 test: deps lint
 	$(PYTEST) -n 2 tests/unit tests/api
 	$(MAKE) --no-print-directory test-fuzz
 	$(PYTEST) tests/integration
+	$(MAKE) --no-print-directory test-browser
 	$(MAKE) --no-print-directory test-clock
 	$(MAKE) --no-print-directory package STAGE=dev
 	$(MAKE) --no-print-directory package STAGE=prod
@@ -69,6 +84,10 @@ test-fuzz: deps
 	$(PYTEST) -n 2 tests/fuzz
 test-integration: deps
 	$(PYTEST) tests/integration
+# the console in headless Chromium (selenium + Debian's chromedriver) on the local stack; fails if no browser.
+# Screenshot of the overview: build/console-overview.png
+test-browser: deps web browser-deps
+	$(PYTEST) tests/browser
 test-clock: deps
 	@set -e; for at in $(CLOCK_PINS); do \
 	  echo "clock tests with the clock pinned at $$at"; \

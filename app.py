@@ -24,6 +24,7 @@ from chalicelib.points.jobs import points_jobs
 from chalicelib.printing.api import printing_api
 from chalicelib.printing.jobs import printing_jobs
 from chalicelib.promotions.api import promotions_api
+from chalicelib.reports.api import reports_api
 from chalicelib.sms.api import sms_api
 from chalicelib.sms.jobs import sms_jobs
 from chalicelib.stores.api import stores_api
@@ -45,6 +46,7 @@ app.register_blueprint(promotions_api)
 app.register_blueprint(coupons_api)
 app.register_blueprint(wallet_api)
 app.register_blueprint(points_api)
+app.register_blueprint(reports_api)
 app.register_blueprint(openapi_api)
 app.register_blueprint(local_jobs_api)
 app.register_blueprint(orders_jobs)

@@ -15,6 +15,7 @@ from chalicelib.inventory import subscribers as inventory
 from chalicelib.members import subscribers as members
 from chalicelib.points import subscribers as points
 from chalicelib.printing import subscribers as printing
+from chalicelib.reports import subscribers as reports
 from chalicelib.sms import subscribers as sms
 
 SUBSCRIPTIONS: list[events.Subscription] = [
@@ -24,6 +25,7 @@ SUBSCRIPTIONS: list[events.Subscription] = [
     *coupons.SUBSCRIPTIONS,  # MemberJoined -> new-member pack; OrderPaid -> coupons used; CheckinGift -> coupon
     *members.SUBSCRIPTIONS,  # OrderCompleted, RefundCompleted, WalletRecharged -> growth, level (MemberLevelChanged)
     *points.SUBSCRIPTIONS,  # MemberJoined, OrderCompleted, RefundCompleted, PointsReturned -> points
+    *reports.SUBSCRIPTIONS,  # OrderPaid, RefundCompleted -> sales aggregates and pairs; StockMoved -> stock value
 ]
 
 events_consumer = Blueprint(__name__)

@@ -110,6 +110,44 @@ def preflight(ports: dict[str, int]) -> None:
         )
 
 
+CONSOLE_DIR = Path(__file__).resolve().parents[1] / "web"
+CONSOLE_PREFIX = "/admin/ui/"
+CONSOLE_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css"}
+
+
+def console_file(path: str) -> Path | None:
+    """The file of web/ a GET of ``path`` under /admin/ui/ asks for (index.html for the folder), else None.
+    Only index.html, app.js, style.css and vendor/*.js: never package.json or node_modules."""
+    rel = path.split("?", 1)[0][len(CONSOLE_PREFIX) :] or "index.html"
+    allowed = rel in ("index.html", "app.js", "style.css") or (
+        rel.startswith("vendor/") and rel.endswith(".js") and "/" not in rel[7:] and ".." not in rel
+    )
+    f = CONSOLE_DIR / rel
+    return f if allowed and f.is_file() else None
+
+
+def serve_console(handler) -> bool:
+    """The head-office console (web/, a static SPA) at /admin/ui/ on the local API's port: True if answered."""
+    path = handler.path.split("?", 1)[0]
+    if path == CONSOLE_PREFIX.rstrip("/"):
+        handler.send_response(301)
+        handler.send_header("Location", CONSOLE_PREFIX)
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+        return True
+    if not path.startswith(CONSOLE_PREFIX):
+        return False
+    f = console_file(path)
+    body = f.read_bytes() if f else b"not found"
+    handler.send_response(200 if f else 404)
+    handler.send_header("Content-Type", CONSOLE_TYPES.get(f.suffix, "text/plain") if f else "text/plain")
+    handler.send_header("Content-Length", str(len(body)))
+    handler.send_header("Cache-Control", "no-cache")
+    handler.end_headers()
+    handler.wfile.write(body)
+    return True
+
+
 class LocalStack:
     def __init__(
         self,
@@ -251,6 +289,10 @@ class LocalStack:
         wrapped = self.http.server.RequestHandlerClass  # functools.partial(handler class, app, config)
 
         class LocalHandler(wrapped.func):
+            def do_GET(self):  # noqa: N802 (http.server's name)
+                if not serve_console(self):
+                    super().do_GET()
+
             def log_request(self, code="-", size="-"):
                 if str(code).startswith("2") and self.path.split("?", 1)[0] == "/cloudprnt":
                     return
@@ -370,6 +412,7 @@ class LocalStack:
             f" SQS (moto)      {os.environ['SQS_ENDPOINT']}",
             f" WeChat (fake)   {self.wechat.url}   any code demo-<name> -> openid demo-<name>",
             f" OpenAPI         {url}/openapi.json",
+            f" Console         {url}/admin/ui/   (head office: hq.admin; `make web` puts ECharts in web/vendor/)",
         ]
         if self.clock_at is not None:
             from chalicelib.core import clock

@@ -58,6 +58,7 @@ class RouteSpec:
     # Routes with their own credentials (roles=None, e.g. auth="basic"): called with the Authorization header
     # before any input is parsed; what it returns is ``req.principal``; it raises a 401 AppError itself.
     authenticator: Callable[[str | None], Any] | None = None
+    audit: str | None = None  # a sensitive action: a 2xx answer writes an entry of the action log (core.actionlog)
 
 
 @dataclass
@@ -183,6 +184,7 @@ def route(
     errors: tuple[int, ...] = (),
     available: Callable[[], bool] | None = None,
     authenticator: Callable[[str | None], Any] | None = None,
+    audit: str | None = None,
 ) -> Callable:
     """Register ``fn(req: Req, **path_params)`` on blueprint ``bp``; see the module docstring."""
     if authenticator is not None and roles is not None:
@@ -205,12 +207,15 @@ def route(
         errors=errors,
         available=available,
         authenticator=authenticator,
+        audit=audit,
     )
 
     def deco(fn: Callable) -> Callable:
+        target = _audited(spec, fn) if audit else fn
+
         @functools.wraps(fn)
         def view(**params: str):
-            return _dispatch(bp, spec, fn, params)
+            return _dispatch(bp, spec, target, params)
 
         view.__route_spec__ = spec  # type: ignore[attr-defined]
         kwargs = {"methods": [method]}
@@ -220,6 +225,23 @@ def route(
         return fn
 
     return deco
+
+
+def _audited(spec: RouteSpec, fn: Callable) -> Callable:
+    """``fn`` writing an action-log entry when it answers 2xx (inside the Idempotency-Key claim: a replay does
+    not log again)."""
+    from chalicelib.core import actionlog
+
+    def run(req: Req, **params: str):
+        actionlog.begin()
+        result = fn(req, **params)
+        status = result.status if isinstance(result, Result) else spec.status
+        if status < 300:
+            body = req.body.model_dump(mode="json", exclude_unset=True) if req.body is not None else None
+            actionlog.write(spec.audit, req.principal, spec.method, spec.path, params, body, status)
+        return result
+
+    return run
 
 
 def _dispatch(bp, spec: RouteSpec, fn: Callable, params: dict[str, str]):

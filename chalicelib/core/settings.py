@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     default_pickup_radius_m: int = 3000
     # Unpaid online orders are cancelled (and their stock returned) after this many seconds.
     pay_deadline_s: int = 15 * 60
+    # A clerk's refund above this (goods and delivery fee) needs a store manager's approval at the till.
+    clerk_refund_limit_fen: int = 50000
 
     # Payments (WeChat Pay APIv3). PAYMENT_PROVIDER: "wechatpay" | "sandbox"; unset -> sandbox on the local and
     # test stages, wechatpay elsewhere (sandbox is refused on prod). Keys come from the environment only.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from chalicelib.core import clock, phones, sessions
-from chalicelib.core.auth import MEMBER, Principal, issue_token
+from chalicelib.core.auth import HQ_ADMIN, MEMBER, STORE_MANAGER, Principal, issue_token
 from chalicelib.core.errors import Conflict, CoreCode, NotFound, RateLimited, Unauthorized, ValidationFailed
 from chalicelib.core.ids import new_id
 from chalicelib.core.logging import logger
@@ -95,6 +95,20 @@ def staff_login(cmd: StaffLogin, source_ip: str) -> StaffLoginOut:
     token, ttl = issue_token(principal)
     logger.info("staff login", extra={"staff_id": item.staff_id, "source_ip": source_ip})
     return StaffLoginOut(token=token, expires_in=ttl, staff=staff_out(item))
+
+
+def approver(username: str, password: str, store_id: str, source_ip: str) -> str | None:
+    """The staff id of an active manager of ``store_id`` (or head office) with these credentials, else None.
+    Throttled like a login: wrong passwords count on the username and the address."""
+    username = username.strip().lower()
+    keys = [("user", username), ("addr", source_ip)]
+    seen = _refuse_if_blocked(keys)
+    item = repository.get_staff(username)
+    if not verify_password(password, item.password_hash if item else None) or item is None:
+        _count(keys, seen)
+        return None
+    manages = item.role == HQ_ADMIN or (item.role == STORE_MANAGER and item.store_id == store_id)
+    return item.staff_id if item.status == "active" and manages else None
 
 
 def create_staff(actor: Principal, cmd: StaffCreate) -> StaffOut:

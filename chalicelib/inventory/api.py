@@ -62,6 +62,7 @@ def receipts(req: Req, store_id: str):
     inventory_api,
     BASE + "/counts",
     "POST",
+    audit="stock_adjustment",
     roles=MANAGERS,
     body=CountCreate,
     response=CountOut,

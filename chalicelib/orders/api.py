@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from chalicelib.core.auth import HQ, MEMBERS, STORE_BOUND
+from chalicelib.core.auth import HQ, MANAGERS, MEMBERS, STORE_BOUND
 from chalicelib.core.errors import AppError
 from chalicelib.core.http import Req, Result, route
 from chalicelib.core.logging import logger
@@ -11,6 +11,7 @@ from chalicelib.coupons.schemas import CompensationIn, CouponOut
 from chalicelib.orders import account, checkout, fulfilment, notifications, payment, refunds, views
 from chalicelib.orders.schemas import (
     AccountDeletedOut,
+    AdminOrdersQuery,
     AnomalyOut,
     CompleteIn,
     OrderListQuery,
@@ -239,6 +240,21 @@ def store_order(req: Req, order_id: str):
     return views.get_store_order(req.principal, order_id)
 
 
+@route(
+    orders_api,
+    "/admin/orders",
+    "GET",
+    roles=MANAGERS,
+    query=AdminOrdersQuery,
+    response=PageOut[OrderOut],
+    errors=(403,),
+    tag="admin",
+    summary="Search orders by store, status, business days, order id or phone digits (a manager: their store)",
+)
+def admin_orders(req: Req):
+    return views.search_orders(req.principal, req.query)
+
+
 def _fulfil(action: str, summary: str, body=None):
     def view(req: Req, order_id: str):
         return fulfilment.fulfil(req.principal, order_id, action, req.body.pickup_code if req.body else None)
@@ -267,6 +283,7 @@ _fulfil("complete", "Complete: pickup needs the customer's pickup code", body=Co
     orders_api,
     "/pos/orders/{order_id}/refunds",
     "POST",
+    audit="refund",
     roles=STORE_BOUND,
     body=RefundIn,
     response=RefundOut,
@@ -274,11 +291,12 @@ _fulfil("complete", "Complete: pickup needs the customer's pickup code", body=Co
     idempotent=True,
     key_required=True,
     tag="pos",
-    summary="Refund lines (or all) of an order; stock goes back to this store",
-    errors=(409, 502),
+    summary="Refund lines (or all) of an order; stock goes back to this store (a clerk above the limit: with a "
+    "manager's approval)",
+    errors=(403, 409, 429, 502),
 )
 def pos_refund(req: Req, order_id: str):
-    return refunds.store_refund(req.principal, order_id, req.body)
+    return refunds.store_refund(req.principal, order_id, req.body, req.source_ip)
 
 
 @route(

@@ -306,8 +306,17 @@ def _refuse(problems: list[dict]) -> None:
 
 
 # --------------------------------------------------------------------------------------- placing an order
-def _order_lines(priced: Priced) -> list[dict]:
-    return [{**ln.as_dict(), "refunded_qty": 0, "refunded_fen": 0} for ln in priced.lines]
+def _order_lines(priced: Priced, products: Mapping[str, Sellable]) -> list[dict]:
+    """The priced lines, each with the product's cost at the time of sale (reports' cost and margin)."""
+    return [
+        {**ln.as_dict(), "refunded_qty": 0, "refunded_fen": 0, "unit_cost_fen": _unit_cost(products, ln.sku)}
+        for ln in priced.lines
+    ]
+
+
+def _unit_cost(products: Mapping[str, Sellable], sku: str) -> int:
+    p = products.get(sku)
+    return int(p.cost_fen or 0) if p is not None else 0
 
 
 def _commit_new_order(item: OrderItem, plan: _Plan, kind: str, viewer: Principal, reported: list[str]) -> OrderOut:
@@ -382,7 +391,7 @@ def create_order(principal: Principal, cmd: ShopQuoteIn) -> OrderOut:
             store_id=plan.store_id,
             member_id=principal.sub,
             fulfillment=cmd.fulfillment,
-            lines=_order_lines(plan.priced),
+            lines=_order_lines(plan.priced, plan.products),
             subtotal_fen=plan.priced.subtotal_fen,
             discount_fen=plan.priced.discount_fen,
             delivery_fee_fen=plan.delivery_fee_fen,
@@ -499,7 +508,7 @@ def pos_sale(principal: Principal, cmd: PosSaleIn) -> OrderOut:
             store_id=principal.store_id,
             member_id=member_id,
             fulfillment="instore",
-            lines=_order_lines(plan.priced),
+            lines=_order_lines(plan.priced, plan.products),
             subtotal_fen=plan.priced.subtotal_fen,
             discount_fen=plan.priced.discount_fen,
             payable_fen=payable,

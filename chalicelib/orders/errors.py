@@ -34,6 +34,10 @@ class OrderCode(ErrorCode):
     NOT_IN_ORDER = "NOT_IN_ORDER"
     # 409: refunding more than was bought, or already refunded
     OVER_REFUND = "OVER_REFUND"
+    # 403: a clerk's refund above the clerk's limit, sent without a manager's approval
+    REFUND_NEEDS_APPROVAL = "REFUND_NEEDS_APPROVAL"
+    # 403: the approval's username and password are not those of an active manager of the order's store
+    REFUND_APPROVAL_INVALID = "REFUND_APPROVAL_INVALID"
     # 422: completing a pickup order without the customer's pickup code
     PICKUP_CODE_REQUIRED = "PICKUP_CODE_REQUIRED"
     # 409: the pickup code does not match the order

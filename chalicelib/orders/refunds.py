@@ -6,18 +6,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import timedelta
 
-from chalicelib.core import clock, events
-from chalicelib.core.auth import Principal
+from chalicelib.core import actionlog, clock, events
+from chalicelib.core.auth import CLERK, Principal
 from chalicelib.core.dynamo import TxCancelled, transaction
-from chalicelib.core.errors import AppError, Conflict, CoreCode, NotFound
+from chalicelib.core.errors import AppError, Conflict, CoreCode, Forbidden, NotFound
 from chalicelib.core.events import Event
 from chalicelib.core.ids import new_id
 from chalicelib.core.logging import logger
+from chalicelib.core.settings import get_settings
 from chalicelib.coupons import services as coupons
 from chalicelib.coupons.schemas import CompensationIn, CouponOut
+from chalicelib.identity import services as identity
 from chalicelib.inventory import domain as stock_domain
 from chalicelib.inventory import repository as stock_repo
 from chalicelib.orders import domain, repository
+from chalicelib.orders.errors import OrderCode
 from chalicelib.orders.models import OrderItem, RefundItem
 from chalicelib.orders.schemas import RefundIn, RefundOut
 from chalicelib.orders.views import cart_of, load_member_order, load_store_order, snapshot
@@ -80,15 +83,41 @@ def request_refund(principal: Principal, order_id: str, cmd: RefundIn) -> Refund
     return refund_out(r)
 
 
-def store_refund(principal: Principal, order_id: str, cmd: RefundIn) -> RefundOut:
-    """A refund at the till: given lines (or everything left), or settling a customer's request."""
+def store_refund(principal: Principal, order_id: str, cmd: RefundIn, source_ip: str = "unknown") -> RefundOut:
+    """A refund at the till: given lines (or everything left), or settling a customer's request. A clerk's
+    refund above the clerk's limit needs a manager's approval (their username and password)."""
     item = load_store_order(principal, order_id)
-    if cmd.request_id is None:
-        return _execute_refund(item, _requested(cmd), cmd.reason, principal.sub)
-    req = repository.get_refund(order_id, cmd.request_id)
-    if req is None or req.status != "REQUESTED":
-        raise Conflict("No open refund request with this id", code=CoreCode.ILLEGAL_STATE)
-    return _execute_refund(item, {ln["sku"]: int(ln["qty"]) for ln in req.lines}, req.reason, principal.sub, req)
+    settles = None
+    requested = _requested(cmd)
+    if cmd.request_id is not None:
+        settles = repository.get_refund(order_id, cmd.request_id)
+        if settles is None or settles.status != "REQUESTED":
+            raise Conflict("No open refund request with this id", code=CoreCode.ILLEGAL_STATE)
+        requested = {ln["sku"]: int(ln["qty"]) for ln in settles.lines}
+    if principal.role == CLERK and item.status in domain.REFUNDABLE:
+        _approved(item, requested, cmd, source_ip)
+    return _execute_refund(item, requested, settles.reason if settles else cmd.reason, principal.sub, settles)
+
+
+def _approved(item: OrderItem, requested: Mapping[str, int] | None, cmd: RefundIn, source_ip: str) -> str | None:
+    """None when the refund is within a clerk's limit; else the approving manager's staff id (403 without one)."""
+    amount = sum(a for _, a in domain.refund_amounts(item.lines, requested).values())
+    limit = get_settings().clerk_refund_limit_fen
+    if amount <= limit:
+        return None
+    facts = {"amount_fen": amount, "limit_fen": limit}
+    if cmd.approval is None:
+        raise Forbidden(
+            "A refund this large needs a store manager's approval", code=OrderCode.REFUND_NEEDS_APPROVAL, details=facts
+        )
+    staff_id = identity.approver(cmd.approval.username, cmd.approval.password, item.store_id, source_ip)
+    if staff_id is None:
+        raise Forbidden(
+            "The approval is not a manager's of this store", code=OrderCode.REFUND_APPROVAL_INVALID, details=facts
+        )
+    logger.info("refund approved", extra={"order_id": item.order_id, "approved_by": staff_id, **facts})
+    actionlog.note(approved_by=staff_id, **facts)
+    return staff_id
 
 
 def auto_refund(item: OrderItem, reason: str, also: list[Event]) -> RefundOut:

@@ -77,6 +77,51 @@ def store_page(store_id: str, status: str | None, limit: int, cursor: str | None
     )
 
 
+def id_bounds(start: datetime, end: datetime) -> tuple[str, str]:
+    """The order ids (ULIDs: time first) of orders created in [start, end), as an inclusive key range."""
+    from datetime import timedelta
+
+    from ulid import ULID
+
+    low = str(ULID.from_datetime(start))[:10] + "0" * 16
+    high = str(ULID.from_datetime(end - timedelta(milliseconds=1)))[:10] + "Z" * 16
+    return low, high
+
+
+def admin_page(
+    store_id: str, start: datetime, end: datetime, status: str | None, phone: str | None, limit: int, cursor: str | None
+) -> Page:
+    """One store's orders created in [start, end), newest first, optionally of one status or with these digits
+    in the customer's phone (gsi2 with an order-id range: no scan)."""
+    low, high = id_bounds(start, end)
+    cond = (OrderItem.status == status) if status else None
+    if phone:
+        has = OrderItem.customer.contains(phone)
+        cond = has if cond is None else cond & has
+    return page(
+        OrderItem.gsi2.query,
+        hash_key=store_orders(store_id),
+        range_key_condition=OrderItem.gsi2sk.between(low, high),
+        scan_index_forward=False,
+        filter_condition=cond,
+        limit=limit,
+        cursor=cursor,
+    )
+
+
+def sold_between(store_id: str, start: datetime, end: datetime):
+    """(order, [lines of each completed refund of its goods]) for each of a store's orders created in
+    [start, end) that was paid: what the reports' rebuild recomputes from."""
+    low, high = id_bounds(start, end)
+    for o in OrderItem.gsi2.query(store_orders(store_id), OrderItem.gsi2sk.between(low, high)):
+        if not isinstance(o, OrderItem) or not o.paid_at:
+            continue
+        done = [
+            r.lines for r in refunds(o.order_id) if r.status == "COMPLETED" and (r.refund_kind or "lines") == "lines"
+        ]
+        yield o, done
+
+
 def due(hour: datetime, until_iso: str, prefix: str = PAY_DUE) -> list:
     """Items of one hour bucket of the sparse gsi3 due at or before ``until_iso``: unpaid orders past their
     deadline (``DUE``), paid orders whose next accept-deadline step is due (``ACCEPTDUE``), PROCESSING refunds

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
@@ -119,6 +119,13 @@ class PayIn(Body):
     method: Literal["wechat", "wallet"]
 
 
+class ManagerApproval(Body):
+    """A store manager (or head office) approves a clerk's refund above the limit with their own credentials."""
+
+    username: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
 class RefundIn(Body):
     lines: list[LineIn] | None = Field(
         default=None,
@@ -128,6 +135,9 @@ class RefundIn(Body):
     )
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     request_id: Ulid | None = Field(default=None, description="POS: settle this customer refund request")
+    approval: ManagerApproval | None = Field(
+        default=None, description="POS: a manager's approval of a clerk's refund above the clerk's limit"
+    )
 
     _d = field_validator("lines")(_distinct_skus)
 
@@ -142,6 +152,17 @@ class EmptyIn(Body):
 
 class OrderListQuery(PageQuery):
     status: OrderStatus | None = None
+
+
+class AdminOrdersQuery(PageQuery):
+    """Head office's order search: ``from``/``to`` are business days (the order's creation), ``q`` an order id
+    or digits of the customer's phone (e.g. its last four)."""
+
+    store_id: str | None = Field(default=None, max_length=64)
+    status: OrderStatus | None = None
+    from_: date | None = Field(default=None, alias="from", ge=date(2000, 1, 1), le=date(2199, 12, 31))
+    to: date | None = Field(default=None, ge=date(2000, 1, 1), le=date(2199, 12, 31))
+    q: str | None = Field(default=None, pattern=r"^([0-9]{3,11}|[0-9A-HJKMNP-TV-Z]{26})$")
 
 
 class QuoteLineOut(Out):

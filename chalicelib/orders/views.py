@@ -4,17 +4,19 @@ carry it, loading an order in the caller's scope, and reading and listing orders
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from chalicelib.core import clock
 from chalicelib.core.auth import Principal
-from chalicelib.core.errors import NotFound
+from chalicelib.core.errors import CoreCode, NotFound, ValidationFailed
 from chalicelib.core.schemas import PageOut
 from chalicelib.inventory import domain as stock_domain
 from chalicelib.orders import repository
 from chalicelib.orders.errors import OrderCode
 from chalicelib.orders.models import OrderItem
-from chalicelib.orders.schemas import OrderOut
+from chalicelib.orders.schemas import AdminOrdersQuery, OrderOut
+from chalicelib.stores import services as stores
 
 
 # --------------------------------------------------------------------------------------- reading a cart
@@ -122,3 +124,52 @@ def list_store_orders(principal: Principal, status: str | None, limit: int, curs
 
 def get_store_order(principal: Principal, order_id: str) -> OrderOut:
     return order_out(load_store_order(principal, order_id), principal)
+
+
+# --------------------------------------------------------------------------------------- head office's order search
+def _admin_stores(principal: Principal, store_id: str | None) -> list[str]:
+    if store_id:
+        principal.require_store(store_id)
+        return [store_id]
+    return [s.store_id for s in stores.chain()] if principal.is_hq else [principal.store_id]
+
+
+def _admin_range(q: AdminOrdersQuery) -> tuple[datetime, datetime]:
+    tz = clock.business_tz()
+    frm = q.from_ or date(2020, 1, 1)
+    to = q.to or clock.business_now().date() + timedelta(days=1)
+    start = datetime.combine(frm, datetime.min.time(), tz)
+    return start, max(datetime.combine(to + timedelta(days=1), datetime.min.time(), tz), start)
+
+
+def _split_cursor(cursor: str | None, stores_n: int) -> tuple[int, str | None]:
+    """The multi-store cursor ``<store index>.<that store's cursor>``."""
+    if not cursor:
+        return 0, None
+    head, _, inner = cursor.partition(".")
+    if not head.isdigit() or int(head) >= stores_n:
+        raise ValidationFailed(
+            "The cursor is not valid",
+            code=CoreCode.INVALID_CURSOR,
+            details={"fields": [{"field": "next", "message": "not a cursor from this API"}]},
+        )
+    return int(head), inner or None
+
+
+def search_orders(principal: Principal, q: AdminOrdersQuery) -> PageOut[OrderOut]:
+    """Orders of the caller's stores (head office: all, store by store, newest first in each)."""
+    ids = _admin_stores(principal, q.store_id)
+    if q.q and len(q.q) == 26:  # an order id
+        item = repository.get(q.q)
+        hit = item is not None and item.store_id in ids and (q.status is None or item.status == q.status)
+        return PageOut[OrderOut](items=[order_out(item, principal)] if hit else [], next=None)
+    start, end = _admin_range(q)
+    i, cursor = _split_cursor(q.next, len(ids))
+    out: list[OrderOut] = []
+    while i < len(ids) and len(out) < q.limit:
+        pg = repository.admin_page(ids[i], start, end, q.status, q.q, q.limit - len(out), cursor)
+        out += [order_out(o, principal) for o in pg.items]
+        if pg.next:
+            return PageOut[OrderOut](items=out, next=f"{i}.{pg.next}")
+        i, cursor = i + 1, None
+    return PageOut[OrderOut](items=out, next=f"{i}." if i < len(ids) else None)

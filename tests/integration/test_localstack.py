@@ -68,9 +68,10 @@ def java_processes(ddb_port: int) -> list[int]:
 
 
 class Stack:
-    def __init__(self, state_dir: Path, clock_at: str | None = None):
+    def __init__(self, state_dir: Path, clock_at: str | None = None, env: dict[str, str] | None = None):
         self.state_dir = state_dir
         self.clock_at = clock_at
+        self.env = env or {}
         self.api, self.ddb, self.sqs = free_port(), free_port(), free_port()
         self.base = f"http://127.0.0.1:{self.api}"
         self.proc: subprocess.Popen | None = None
@@ -85,6 +86,7 @@ class Stack:
             "LOCAL_SQS_PORT": str(self.sqs),
             "PYTHONUNBUFFERED": "1",
             "LOCAL_HISTORY_MEMBERS": "6",  # a small demo history: the path runs, the start stays quick
+            **self.env,
             # the stack's clock starts at this process's now: the real time, or the pinned one
             "CLOCK_AT": self.clock_at or datetime.now(UTC).isoformat(),
         }
