@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
+from chalicelib.campaigns import subscribers as campaigns
 from chalicelib.core import events
 from chalicelib.core.queues import process_batch
 from chalicelib.coupons import subscribers as coupons
@@ -24,6 +25,7 @@ SUBSCRIPTIONS: list[events.Subscription] = [
     *coupons.SUBSCRIPTIONS,  # MemberJoined -> new-member pack; OrderPaid -> coupons used; CheckinGift -> coupon
     *members.SUBSCRIPTIONS,  # OrderCompleted, RefundCompleted, WalletRecharged -> growth, level (MemberLevelChanged)
     *points.SUBSCRIPTIONS,  # MemberJoined, OrderCompleted, RefundCompleted, PointsReturned -> points
+    *campaigns.SUBSCRIPTIONS,  # MemberJoined, OrderPaid, RefundCompleted, MemberLevelChanged, MemberBirthdaySet -> stats
 ]
 
 events_consumer = Blueprint(__name__)
