@@ -25,7 +25,7 @@ SUBSCRIPTIONS: list[events.Subscription] = [
     *coupons.SUBSCRIPTIONS,  # MemberJoined -> new-member pack; OrderPaid -> coupons used; CheckinGift -> coupon
     *members.SUBSCRIPTIONS,  # OrderCompleted, RefundCompleted, WalletRecharged -> growth, level (MemberLevelChanged)
     *points.SUBSCRIPTIONS,  # MemberJoined, OrderCompleted, RefundCompleted, PointsReturned -> points
-    *campaigns.SUBSCRIPTIONS,  # MemberJoined, OrderPaid, RefundCompleted, MemberLevelChanged, MemberBirthdaySet -> stats
+    *campaigns.SUBSCRIPTIONS,  # MemberJoined, OrderPaid, RefundCompleted, level, birthday -> member stats
 ]
 
 events_consumer = Blueprint(__name__)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-
 from chalicelib.core import clock, events
 from chalicelib.core.dynamo import Page, Tx, TxCancelled, batch_get, page, transaction
 from chalicelib.core.events import Event
