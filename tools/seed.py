@@ -215,6 +215,7 @@ class SeedResult:
     stock_lines: int = 0
     levels_created: int = 0
     packages_created: int = 0
+    campaign_members: int = 0
     store_ids: dict[str, str] = field(default_factory=dict)  # store name -> store_id
 
 
@@ -272,6 +273,8 @@ def run(log: Callable[[str], None] = lambda _msg: None) -> SeedResult:
 
     result.stock_lines = _opening_stock(result.store_ids, log)
     result.levels_created, result.packages_created = _member_programme()
+
+    result.campaign_members = _campaign_demo(log)
 
     for a in staff_accounts():  # hq last: its presence means "seeded"
         store_id = result.store_ids[a["store"]] if a["store"] else None
@@ -334,6 +337,61 @@ def _member_programme() -> tuple[int, int]:
     titles = {p.title for p in wallet.list_packages(200, None).items}
     packages = [wallet.create_package(hq, PackageCreate(**p)) for p in PACKAGES if p["title"] not in titles]
     return len(levels), len(packages)
+
+
+# Campaign demo: members whose buying history (imported from the old till) ended 100-200 days ago, and members
+# whose birthday is today, so the dormant wake-up and birthday recipes have someone to reach on the first day.
+DORMANT_DEMO = 8
+BIRTHDAY_DEMO = 3
+
+
+def _campaign_demo(log: Callable[[str], None]) -> int:
+    """Demo members for the campaign recipes, their stats fed as the events queue would deliver them, a push
+    coupon template and the two recipes as campaigns (09:30 Asia/Shanghai)."""
+    from datetime import timedelta
+
+    from chalicelib.campaigns import services as campaigns
+    from chalicelib.campaigns.schemas import CampaignIn
+    from chalicelib.core import clock
+    from chalicelib.core.auth import HQ_ADMIN, Principal
+    from chalicelib.core.ids import new_id
+    from chalicelib.coupons import services as coupons
+    from chalicelib.coupons.schemas import TemplateCreate
+    from chalicelib.identity import repository as identity
+
+    now = clock.now()
+    for i in range(DORMANT_DEMO + BIRTHDAY_DEMO):
+        mid = identity.create_member(new_id(), f"demo-campaign-{i}", None, f"1370000{i:04d}", f"老客{i}").member_id
+        at = clock.iso(now - timedelta(days=400))
+        campaigns.on_member_joined({"id": new_id(), "occurred_at": at, "data": {"member_id": mid}})
+        if i < DORMANT_DEMO:
+            paid = clock.iso(now - timedelta(days=100 + 12 * i))
+            order = {"member_id": mid, "payable_fen": 8800 + 1000 * i, "lines": [], "payment": {"paid_at": paid}}
+            campaigns.on_order_paid({"id": new_id(), "occurred_at": paid, "data": order})
+        else:
+            birthday = clock.business_now().date().replace(year=1990).isoformat()
+            campaigns.on_birthday_set(
+                {"id": new_id(), "occurred_at": at, "data": {"member_id": mid, "birthday": birthday}}
+            )
+    hq = Principal(sub="seed", role=HQ_ADMIN)
+    tpl = coupons.create_template(
+        hq,
+        TemplateCreate.model_validate(
+            {"title": "老客回馈10元券", "kind": "no_threshold", "off_fen": 1000, "validity": {"valid_days": 14},
+             "total_stock": 10000, "per_member_limit": 20, "purpose": "push"}
+        ),
+    )  # fmt: skip
+    sms = {
+        "type": "sms",
+        "template": "marketing_notice",
+        "params": {"store": "烟酒行", "content": "送您10元券，欢迎回来"},
+    }
+    for name, recipe in (("沉睡客唤醒", "dormant_wakeup"), ("生日礼", "birthday")):
+        body = {"name": name, "recipe": recipe, "schedule": "cron(30 1 * * ? *)", "member_cap_days": 7,
+                "actions": [{"type": "coupon", "template_id": tpl.template_id}, sms]}  # fmt: skip
+        campaigns.create_campaign(CampaignIn.model_validate(body))
+    log(f"campaign demo: {DORMANT_DEMO} dormant members, {BIRTHDAY_DEMO} birthdays today, 2 campaigns")
+    return DORMANT_DEMO + BIRTHDAY_DEMO
 
 
 def opening_qty(store_code: str, sku: str, category: str) -> int:

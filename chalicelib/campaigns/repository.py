@@ -106,6 +106,28 @@ def add_stats(tx: Tx, s: domain.Stats, item: MemberStatsItem | None, seen: str |
     tx.save(DirtyItem(dirty_pk(day), s.member_id, created_at=now), tag="dirty")
 
 
+def load_stats(stats: Iterable[domain.Stats]) -> int:
+    """Write stats of members not known yet in BatchWriteItem calls (an import of history; the bench)."""
+    n = 0
+    now = clock.now()
+    with MemberStatsItem.batch_write() as batch:
+        for s in stats:
+            data = {k: v for k, v in dataclasses.asdict(s).items() if k not in _ATTRS}
+            batch.save(
+                MemberStatsItem(
+                    stats_pk(s.member_id),
+                    META,
+                    member_id=s.member_id,
+                    data=data,
+                    version=1,
+                    created_at=now,
+                    **_index(s),
+                )
+            )
+            n += 1
+    return n
+
+
 def seen_key(event_id: str, what: str) -> str:
     return seen_pk(event_id, what)
 
