@@ -135,7 +135,11 @@ def main() -> None:
     args = ap.parse_args()
     targeted = args.n // 10
 
+    import logging
+
     from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto server's access log
 
     from tools import ddblocal
 

@@ -34,6 +34,7 @@ class ScheduleError(ValueError):
 
 _RATE = re.compile(r"^rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)$")
 _UNIT_S = {"minute": 60, "hour": 3600, "day": 86400}
+MAX_RATE_S = 3650 * 86400
 _DAY_NAMES = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")  # EventBridge: 1 = SUN .. 7 = SAT
 
 
@@ -109,6 +110,8 @@ def rate_seconds(text: str) -> int:
     n, unit = int(m.group(1)), m.group(2).rstrip("s")
     if (n == 1) != (m.group(2) == unit):
         raise ScheduleError("rate: 1 takes a singular unit, more a plural one (EventBridge)")
+    if n * _UNIT_S[unit] > MAX_RATE_S:
+        raise ScheduleError("rate: at most 10 years")
     return n * _UNIT_S[unit]
 
 

@@ -12,6 +12,7 @@ and the run's counters. A run whose fan-out did not finish is fanned out again b
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -37,7 +38,7 @@ from chalicelib.core import clock, events, phones, queues
 from chalicelib.core.dynamo import TxCancelled, get_mark, set_mark, transaction
 from chalicelib.core.errors import AppError, Conflict, NotFound, TryAgain, ValidationFailed
 from chalicelib.core.events import Event
-from chalicelib.core.ids import new_id
+from chalicelib.core.ids import is_ulid, new_id
 from chalicelib.core.ledger import business_day
 from chalicelib.core.logging import logger
 from chalicelib.core.schemas import PageOut
@@ -52,6 +53,7 @@ from chalicelib.sms import repository as sms_repo
 ATTEMPTS = 5
 BATCH_SIZE = 100  # members per queue message
 SAMPLE = 10
+TAG_NAME = re.compile(r"^[^#\s/]{1,40}$")
 RESUME_AFTER = timedelta(minutes=2)  # a run still fanning out after this long is fanned out again
 
 
@@ -163,9 +165,13 @@ def list_tags() -> TagsOut:
     return TagsOut(items=rule + manual)
 
 
-def _ensure_stats(member_id: str) -> MemberStatsItem:
-    if identity.get_member(member_id) is None:
+def _require_member(member_id: str) -> None:
+    if not is_ulid(member_id) or identity.get_member(member_id) is None:
         raise NotFound("No such member", code=IdentityCode.MEMBER_NOT_FOUND)
+
+
+def _ensure_stats(member_id: str) -> MemberStatsItem:
+    _require_member(member_id)
     item = repository.get_stats(member_id)
     if item is None:
         try:
@@ -178,13 +184,15 @@ def _ensure_stats(member_id: str) -> MemberStatsItem:
 
 
 def member_tags(member_id: str) -> MemberTagsOut:
-    item = _ensure_stats(member_id)
-    return MemberTagsOut(member_id=member_id, tags=sorted(repository.stats_of(item).all_tags))
+    _require_member(member_id)
+    item = repository.get_stats(member_id)
+    tags = sorted(repository.stats_of(item).all_tags) if item is not None else []
+    return MemberTagsOut(member_id=member_id, tags=tags)
 
 
 def set_member_tag(member_id: str, tag: str, on: bool) -> MemberTagsOut:
     """Give or take a manual tag (a tag head office defined)."""
-    if repository.get_tagdef(tag) is None:
+    if not TAG_NAME.match(tag) or repository.get_tagdef(tag) is None:
         raise NotFound("No such tag", code=CampaignCode.TAG_NOT_FOUND)
     _ensure_stats(member_id)
     with transaction() as tx:
@@ -230,7 +238,7 @@ def list_segments(limit: int, cursor: str | None) -> PageOut[SegmentOut]:
 
 
 def _segment(segment_id: str):
-    item = repository.get_segment(segment_id)
+    item = repository.get_segment(segment_id) if is_ulid(segment_id) else None
     if item is None:
         raise NotFound("No such segment", code=CampaignCode.SEGMENT_NOT_FOUND)
     return item
@@ -300,7 +308,10 @@ def _check_actions(actions: list[dict[str, Any]]) -> None:
 
 
 def _first_fire(schedule: domain.Schedule, start: datetime, end: datetime | None) -> str:
-    fire = schedule.next_after(start - timedelta(microseconds=1), start)
+    try:
+        fire = schedule.next_after(start - timedelta(microseconds=1), start)
+    except (ValueError, OverflowError, KeyError):  # croniter's own refusals, a rate beyond the calendar
+        fire = None
     if fire is None or (end is not None and fire > end):
         raise _invalid(CampaignCode.INVALID_SCHEDULE, "the schedule never fires between start and end", "schedule")
     return clock.iso(fire)
@@ -312,7 +323,7 @@ def create_campaign(cmd: CampaignIn) -> CampaignOut:
     raw = cmd.schedule.model_dump() if hasattr(cmd.schedule, "model_dump") else cmd.schedule
     try:
         schedule = domain.parse_schedule(raw)
-    except domain.ScheduleError as e:
+    except (ValueError, OverflowError) as e:  # ScheduleError, or croniter refusing a field
         raise _invalid(CampaignCode.INVALID_SCHEDULE, str(e), "schedule") from e
     actions = [a.model_dump() for a in cmd.actions]
     _check_actions(actions)
@@ -356,7 +367,7 @@ def campaign_out(c: CampaignItem) -> CampaignOut:
 
 
 def _campaign(campaign_id: str) -> CampaignItem:
-    c = repository.get_campaign(campaign_id)
+    c = repository.get_campaign(campaign_id) if is_ulid(campaign_id) else None
     if c is None:
         raise NotFound("No such campaign", code=CampaignCode.CAMPAIGN_NOT_FOUND)
     return c
