@@ -359,20 +359,29 @@ def _campaign_demo(log: Callable[[str], None]) -> int:
     from chalicelib.coupons.schemas import TemplateCreate
     from chalicelib.identity import repository as identity
 
+    if any(c.name == "沉睡客唤醒" for c in campaigns.list_campaigns(200, None).items):
+        return 0  # done by an earlier (interrupted) run
     now = clock.now()
     for i in range(DORMANT_DEMO + BIRTHDAY_DEMO):
-        mid = identity.create_member(new_id(), f"demo-campaign-{i}", None, f"1370000{i:04d}", f"老客{i}").member_id
+        openid = f"demo-campaign-{i}"
+        m = identity.member_for_openid(openid) or identity.create_member(
+            new_id(), openid, None, f"1370000{i:04d}", f"老客{i}"
+        )
         at = clock.iso(now - timedelta(days=400))
-        campaigns.on_member_joined({"id": new_id(), "occurred_at": at, "data": {"member_id": mid}})
+        # history as the events queue would deliver it; event ids fixed: a repeated seed applies each once
+        campaigns.on_member_joined({"id": f"{openid}-joined", "occurred_at": at, "data": {"member_id": m.member_id}})
         if i < DORMANT_DEMO:
             paid = clock.iso(now - timedelta(days=100 + 12 * i))
-            order = {"member_id": mid, "payable_fen": 8800 + 1000 * i, "lines": [], "payment": {"paid_at": paid}}
-            campaigns.on_order_paid({"id": new_id(), "occurred_at": paid, "data": order})
+            order = {
+                "member_id": m.member_id,
+                "payable_fen": 8800 + 1000 * i,
+                "lines": [],
+                "payment": {"paid_at": paid},
+            }
+            campaigns.on_order_paid({"id": f"{openid}-order", "occurred_at": paid, "data": order})
         else:
-            birthday = clock.business_now().date().replace(year=1990).isoformat()
-            campaigns.on_birthday_set(
-                {"id": new_id(), "occurred_at": at, "data": {"member_id": mid, "birthday": birthday}}
-            )
+            bday = {"member_id": m.member_id, "birthday": clock.business_now().date().replace(year=1990).isoformat()}
+            campaigns.on_birthday_set({"id": f"{openid}-birthday", "occurred_at": at, "data": bday})
     hq = Principal(sub="seed", role=HQ_ADMIN)
     tpl = coupons.create_template(
         hq,
