@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints, model_validator
 
 from chalicelib.core.schemas import Body, Name, Out, PageOut, PageQuery, Text, Ulid
 
@@ -11,6 +11,16 @@ TagName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, 
 Count = Annotated[int, Field(ge=0, le=10**6)]
 Days = Annotated[int, Field(ge=0, le=36500)]
 Fen = Annotated[int, Field(ge=0, le=10**11)]
+
+
+def _eventbridge_years(v: datetime) -> datetime:
+    """EventBridge schedules stop at 2199 (and a time near year 1 or 9999 does not survive a change of zone)."""
+    if not 1970 <= v.year <= 2199:
+        raise ValueError("a time between 1970 and 2199")
+    return v.astimezone(UTC)
+
+
+When = Annotated[AwareDatetime, AfterValidator(_eventbridge_years)]
 
 
 class TagIn(Body):
@@ -77,7 +87,7 @@ class PreviewOut(Out):
 
 
 class AtIn(Body):
-    at: AwareDatetime
+    at: When
 
 
 class CouponAction(Body):
@@ -102,8 +112,8 @@ class CampaignIn(Body):
     actions: list[Annotated[CouponAction | SmsAction, Field(discriminator="type")]] = Field(min_length=1, max_length=2)
     member_cap_days: Days = 0
     budget_coupons: Count | None = None
-    start_at: AwareDatetime | None = None
-    end_at: AwareDatetime | None = None
+    start_at: When | None = None
+    end_at: When | None = None
 
     @model_validator(mode="after")
     def _one_audience(self):
