@@ -7,6 +7,8 @@ gc.disable()  # cold start: imports below create many classes; full GC passes du
 from chalice import Chalice
 
 from chalicelib.audit.jobs import audit_jobs
+from chalicelib.campaigns.api import campaigns_api
+from chalicelib.campaigns.jobs import campaigns_jobs
 from chalicelib.catalog.api import catalog_api
 from chalicelib.core.events import events_jobs
 from chalicelib.core.localjobs import local_jobs_api
@@ -47,6 +49,7 @@ app.register_blueprint(coupons_api)
 app.register_blueprint(wallet_api)
 app.register_blueprint(points_api)
 app.register_blueprint(reports_api)
+app.register_blueprint(campaigns_api)
 app.register_blueprint(openapi_api)
 app.register_blueprint(local_jobs_api)
 app.register_blueprint(orders_jobs)
@@ -57,6 +60,7 @@ app.register_blueprint(sms_jobs)
 app.register_blueprint(coupons_jobs)
 app.register_blueprint(points_jobs)
 app.register_blueprint(audit_jobs)
+app.register_blueprint(campaigns_jobs)
 
 gc.freeze()  # what import created lives as long as the process: keep it out of future collections
 gc.enable()

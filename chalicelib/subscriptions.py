@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
+from chalicelib.campaigns import subscribers as campaigns
 from chalicelib.core import events
 from chalicelib.core.queues import process_batch
 from chalicelib.coupons import subscribers as coupons
@@ -26,6 +27,7 @@ SUBSCRIPTIONS: list[events.Subscription] = [
     *members.SUBSCRIPTIONS,  # OrderCompleted, RefundCompleted, WalletRecharged -> growth, level (MemberLevelChanged)
     *points.SUBSCRIPTIONS,  # MemberJoined, OrderCompleted, RefundCompleted, PointsReturned -> points
     *reports.SUBSCRIPTIONS,  # OrderPaid, RefundCompleted -> sales aggregates and pairs; StockMoved -> stock value
+    *campaigns.SUBSCRIPTIONS,  # MemberJoined, OrderPaid, RefundCompleted, level, birthday -> member stats
 ]
 
 events_consumer = Blueprint(__name__)

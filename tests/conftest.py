@@ -14,6 +14,7 @@ os.environ.update(
         "EVENTS_QUEUE_NAME": "omnistore-test-events",
         "PRINT_QUEUE_NAME": "omnistore-test-print",
         "SMS_QUEUE_NAME": "omnistore-test-sms",
+        "CAMPAIGN_QUEUE_NAME": "omnistore-test-campaigns",
         "AWS_DEFAULT_REGION": "ap-southeast-1",
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",

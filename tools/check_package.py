@@ -48,6 +48,7 @@ NAME_VARS = {
     "EVENTS_QUEUE_NAME": "EventsQueue",
     "PRINT_QUEUE_NAME": "PrintQueue",
     "SMS_QUEUE_NAME": "SmsQueue",
+    "CAMPAIGN_QUEUE_NAME": "CampaignsQueue",
 }
 REQUIRED_SECRETS = (
     "JWT_SECRET",

@@ -215,6 +215,7 @@ class SeedResult:
     stock_lines: int = 0
     levels_created: int = 0
     packages_created: int = 0
+    campaigns_created: int = 0
     store_ids: dict[str, str] = field(default_factory=dict)  # store name -> store_id
 
 
@@ -272,6 +273,8 @@ def run(log: Callable[[str], None] = lambda _msg: None) -> SeedResult:
 
     result.stock_lines = _opening_stock(result.store_ids, log)
     result.levels_created, result.packages_created = _member_programme()
+
+    result.campaigns_created = _campaign_demo(log)
 
     for a in staff_accounts():  # hq last: its presence means "seeded"
         store_id = result.store_ids[a["store"]] if a["store"] else None
@@ -334,6 +337,40 @@ def _member_programme() -> tuple[int, int]:
     titles = {p.title for p in wallet.list_packages(200, None).items}
     packages = [wallet.create_package(hq, PackageCreate(**p)) for p in PACKAGES if p["title"] not in titles]
     return len(levels), len(packages)
+
+
+# Campaign demo: a push coupon template and the two recipes as campaigns (09:30 Asia/Shanghai). Whom they reach
+# comes from the demo history (tools/seed_history.py): members who stopped coming more than 90 days ago, and
+# members whose birthday is today.
+def _campaign_demo(log: Callable[[str], None]) -> int:
+    """The push coupon template and the dormant wake-up and birthday campaigns; returns how many campaigns."""
+    from chalicelib.campaigns import services as campaigns
+    from chalicelib.campaigns.schemas import CampaignIn
+    from chalicelib.core.auth import HQ_ADMIN, Principal
+    from chalicelib.coupons import services as coupons
+    from chalicelib.coupons.schemas import TemplateCreate
+
+    if any(c.name == "沉睡客唤醒" for c in campaigns.list_campaigns(200, None).items):
+        return 0  # done by an earlier (interrupted) run
+    hq = Principal(sub="seed", role=HQ_ADMIN)
+    tpl = coupons.create_template(
+        hq,
+        TemplateCreate.model_validate(
+            {"title": "老客回馈10元券", "kind": "no_threshold", "off_fen": 1000, "validity": {"valid_days": 14},
+             "total_stock": 10000, "per_member_limit": 20, "purpose": "push"}
+        ),
+    )  # fmt: skip
+    sms = {
+        "type": "sms",
+        "template": "marketing_notice",
+        "params": {"store": "烟酒行", "content": "送您10元券，欢迎回来"},
+    }
+    for name, recipe in (("沉睡客唤醒", "dormant_wakeup"), ("生日礼", "birthday")):
+        body = {"name": name, "recipe": recipe, "schedule": "cron(30 1 * * ? *)", "member_cap_days": 7,
+                "actions": [{"type": "coupon", "template_id": tpl.template_id}, sms]}  # fmt: skip
+        campaigns.create_campaign(CampaignIn.model_validate(body))
+    log("campaign demo: a push coupon template, the dormant wake-up and birthday campaigns")
+    return 2
 
 
 def opening_qty(store_code: str, sku: str, category: str) -> int:

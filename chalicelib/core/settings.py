@@ -91,6 +91,7 @@ class Settings(BaseSettings):
     # Work queues (names per stage in .chalice/config.json; each has a "<name>-dlq" dead-letter queue).
     print_queue_name: str = "omnistore-dev-print"
     sms_queue_name: str = "omnistore-dev-sms"
+    campaign_queue_name: str = "omnistore-dev-campaigns"
 
     # Printing (Star CloudPRNT). A job offered to a printer and not confirmed within PRINT_OFFER_TIMEOUT_S is
     # offered again; after PRINT_MAX_ATTEMPTS offers that failed or timed out it is FAILED and the store is told.

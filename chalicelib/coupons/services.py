@@ -291,6 +291,21 @@ def _issue_one(
     return grant.coupon
 
 
+def push_template(template_id: str) -> CouponTemplateItem:
+    """A push template that may be handed out now (campaigns), or the contract's error (404/409)."""
+    tpl = repository.get_template(template_id)
+    domain.check_issuable(template_fields(tpl), clock.now(), clock.business_tz(), domain.PUSH)
+    return tpl
+
+
+def add_campaign_coupon(tx, tpl: CouponTemplateItem, member_id: str, ref: str) -> str:
+    """One coupon of ``tpl`` for ``member_id`` in ``tx`` (a campaign run's effect for the member); returns its
+    id. The transaction fails with ("tpl", id) when the stock is out and ("quota", ...) at the member's limit."""
+    grant = _Grant(tpl, member_id, "campaign", ref, check_block=False)
+    repository.add_issue(tx, grant.tpl, grant.coupon)
+    return grant.coupon.coupon_id
+
+
 def center(principal: Principal, limit: int, cursor: str | None) -> PageOut[CenterItemOut]:
     """Coupons open for claiming now, newest first, with how many this member has had."""
     now, tz = clock.now(), clock.business_tz()

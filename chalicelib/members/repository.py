@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pynamodb.exceptions import PutError
-
 from chalicelib.core import clock, events
-from chalicelib.core.dynamo import Page, Tx, TxCancelled, batch_get, condition_failed, page, transaction
+from chalicelib.core.dynamo import Page, Tx, TxCancelled, batch_get, page, transaction
 from chalicelib.core.events import Event
 from chalicelib.core.ledger import Book, business_day, day_bucket, settle
 from chalicelib.members.domain import Level
@@ -172,12 +170,12 @@ def set_birthday(profile: ProfileItem | None, member_id: str, birthday: str, by:
     item.birthday, item.birthday_by, item.version, item.updated_at = birthday, by, version + 1, clock.now()
     cond = ProfileItem.pk.does_not_exist() if profile is None else ProfileItem.version == version
     try:
-        item.save(condition=cond)
+        with transaction() as tx:
+            tx.save(item, condition=cond, tag="profile")
+            events.add(tx, [Event("MemberBirthdaySet", {"member_id": member_id, "birthday": birthday})])
         return True
-    except PutError as e:
-        if condition_failed(e):
-            return False
-        raise
+    except TxCancelled:
+        return False
 
 
 def members_of_level(level_id: str, limit: int, cursor: str | None) -> Page:

@@ -293,6 +293,7 @@ class PricedLine:
     unit_price_fen: int
     discount_fen: int = 0
     gift: bool = False
+    category: str | None = None  # the product's category (campaign stats: spend per category)
 
     @property
     def subtotal_fen(self) -> int:
@@ -311,6 +312,7 @@ class PricedLine:
             "discount_fen": self.discount_fen,
             "payable_fen": self.payable_fen,
             "gift": self.gift,
+            **({"category": self.category} if self.category else {}),
         }
 
 
@@ -675,7 +677,12 @@ class _Eval:
     def result(self) -> Priced:
         lines = [
             PricedLine(
-                sku=ln.sku, name=ln.name, qty=ln.qty, unit_price_fen=ln.unit_price_fen, discount_fen=self.disc[i]
+                sku=ln.sku,
+                name=ln.name,
+                qty=ln.qty,
+                unit_price_fen=ln.unit_price_fen,
+                discount_fen=self.disc[i],
+                category=ln.category,
             )
             for i, ln in enumerate(self.lines)
         ]

@@ -8,7 +8,7 @@ from typing import Any
 from pynamodb.exceptions import DeleteError, UpdateError
 
 from chalicelib.core import clock
-from chalicelib.core.dynamo import Page, condition_failed, page, put_new, update_if
+from chalicelib.core.dynamo import Page, batch_get, condition_failed, page, put_new, update_if
 from chalicelib.sms.models import (
     CONTACTS_GSI1PK,
     META,
@@ -120,6 +120,12 @@ def unhold(item: SmsHoldItem) -> None:
 # --------------------------------------------------------------------------------------- opt-out
 def opted_out(phone: str) -> bool:
     return SmsOptOutItem.get_or_none(optout_pk(phone), META, consistent_read=True) is not None
+
+
+def opted_out_many(phones: list[str]) -> set[str]:
+    """Which of ``phones`` (normalized) opted out: one BatchGetItem per 100."""
+    got = batch_get([(optout_pk(p), META) for p in dict.fromkeys(phones)], consistent=True)
+    return {p for p in phones if (optout_pk(p), META) in got}
 
 
 def opt_out(phone: str, source: str) -> None:

@@ -169,7 +169,7 @@ def release_held(now: datetime | None = None, days_back: int = 3) -> dict[str, i
 # --------------------------------------------------------------------------------------- dead letters
 def dead_letter_queues() -> list[str]:
     s = get_settings()
-    return [f"{q}-dlq" for q in (s.events_queue_name, s.print_queue_name, s.sms_queue_name)]
+    return [f"{q}-dlq" for q in (s.events_queue_name, s.print_queue_name, s.sms_queue_name, s.campaign_queue_name)]
 
 
 def watch_dead_letters(now: datetime | None = None) -> dict[str, int]:

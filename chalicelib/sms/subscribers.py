@@ -195,6 +195,13 @@ def on_ledger_drift(event: dict) -> None:
     )
 
 
+def on_campaign_sms(event: dict) -> None:
+    """A campaign's message to one member (written with the run's marker for that member): marketing, so held
+    in quiet hours and never sent to a number that opted out; keyed by campaign, run and member."""
+    data = event["data"]
+    services.request(data["template"], [data["phone"]], data["params"], data["key"])
+
+
 SUBSCRIPTIONS = [
     Subscription("OrderPaid", "sms", on_order_paid, live_only=True),
     Subscription("MemberLevelChanged", "sms", on_member_level_changed, live_only=True),
@@ -209,4 +216,5 @@ SUBSCRIPTIONS = [
     Subscription("OrderAcceptOverdue", "sms", on_accept_overdue, live_only=True),
     Subscription("PrinterProblem", "sms", on_printer_problem, live_only=True),
     Subscription("LedgerDrift", "sms", on_ledger_drift, live_only=True),
+    Subscription("CampaignSmsRequested", "sms", on_campaign_sms, live_only=True),
 ]

@@ -27,6 +27,8 @@ def test_load_reads_the_template_for_a_stage():
         "PrintDLQ": "omnistore-dev-print-dlq",
         "SmsQueue": "omnistore-dev-sms",
         "SmsDLQ": "omnistore-dev-sms-dlq",
+        "CampaignsQueue": "omnistore-dev-campaigns",
+        "CampaignsDLQ": "omnistore-dev-campaigns-dlq",
     }
 
 
@@ -78,6 +80,7 @@ def test_config_env_names_equal_the_template_names(stage):
     assert env["EVENTS_QUEUE_NAME"] == infra.queue_names(stage)["EventsQueue"]
     assert env["PRINT_QUEUE_NAME"] == infra.queue_names(stage)["PrintQueue"]
     assert env["SMS_QUEUE_NAME"] == infra.queue_names(stage)["SmsQueue"]
+    assert env["CAMPAIGN_QUEUE_NAME"] == infra.queue_names(stage)["CampaignsQueue"]
 
 
 @pytest.mark.parametrize("stage", DEPLOYED)
