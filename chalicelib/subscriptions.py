@@ -11,6 +11,7 @@ from chalice import Blueprint
 from chalicelib.core import events
 from chalicelib.core.queues import process_batch
 from chalicelib.coupons import subscribers as coupons
+from chalicelib.distribution import subscribers as distribution
 from chalicelib.inventory import subscribers as inventory
 from chalicelib.members import subscribers as members
 from chalicelib.points import subscribers as points
@@ -24,6 +25,7 @@ SUBSCRIPTIONS: list[events.Subscription] = [
     *coupons.SUBSCRIPTIONS,  # MemberJoined -> new-member pack; OrderPaid -> coupons used; CheckinGift -> coupon
     *members.SUBSCRIPTIONS,  # OrderCompleted, RefundCompleted, WalletRecharged -> growth, level (MemberLevelChanged)
     *points.SUBSCRIPTIONS,  # MemberJoined, OrderCompleted, RefundCompleted, PointsReturned -> points
+    *distribution.SUBSCRIPTIONS,  # MemberJoined (scene) -> bind; OrderCompleted -> freeze; RefundCompleted -> reverse
 ]
 
 events_consumer = Blueprint(__name__)
