@@ -12,7 +12,7 @@ SETTINGS_PK = "DISTSETTINGS"
 PROFILE_SK = "DIST#META"
 ENTRY_PREFIX = "DIST#E#"
 AUDIT_DAY_PREFIX = "DISTDAY"  # gsi3: ledger entries by business day (the ledger audit)
-DUE_PREFIX = "COMMDUE"  # gsi3: FROZEN records by the hour they become available (the settlement job)
+DUE_PREFIX = "COMMDUE"  # gsi3: FROZEN records by the UTC day they become available (the settlement job)
 DISTRIBUTORS_PREFIX = "DISTS"  # gsi3 of profiles: DISTS#<status> (head office's list)
 
 
@@ -140,7 +140,7 @@ class CommissionItem(Item, discriminator="Commission"):
 
     gsi1: COMMS#<beneficiary> / <order_id>#L<level>     - a distributor's records, newest first
     gsi2: COMMDAY#<business day paid> / <beneficiary>#<order_id>#L<level> - the report of a period
-    gsi3: COMMDUE#<hour> / <due_at>#<order_id>#L<level> - sparse: FROZEN with a due time (the settlement job)
+    gsi3: COMMDUE#<UTC day> / <due_at>#<order_id>#L<level> - sparse: FROZEN with a due time (settlement job)
     """
 
     order_id = UnicodeAttribute()

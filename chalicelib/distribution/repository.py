@@ -313,13 +313,13 @@ def _rev_change(tx: Tx, rec: CommissionItem, actions: list, status: str | None =
 
 
 def set_due(tx: Tx, rec: CommissionItem, due_iso: str) -> None:
-    """A FROZEN record enters the settlement job's bucket of the hour it becomes due."""
+    """A FROZEN record enters the settlement job's bucket of the (UTC) day it becomes due."""
     _rev_change(
         tx,
         rec,
         [
             CommissionItem.due_at.set(due_iso),
-            CommissionItem.gsi3pk.set(f"{DUE_PREFIX}#{due_iso[:13]}"),
+            CommissionItem.gsi3pk.set(f"{DUE_PREFIX}#{due_iso[:10]}"),
             CommissionItem.gsi3sk.set(f"{due_iso}#{rec.order_id}#L{int(rec.level)}"),
         ],
         domain.FROZEN,
@@ -352,9 +352,9 @@ def add_reversal(tx: Tx, rec: CommissionItem, lines: list[dict[str, Any]], delta
     add_change(tx, rec.beneficiary, {book: -delta}, "reverse", ("refund", refund_id))
 
 
-def due_records(hour: str, upto_iso: str) -> list[CommissionItem]:
-    """FROZEN records of one due-hour bucket whose due time has come (gsi3: only what is due is read)."""
-    return list(CommissionItem.gsi3.query(f"{DUE_PREFIX}#{hour}", CommissionItem.gsi3sk <= f"{upto_iso}#~"))
+def due_records(day: str, upto_iso: str) -> list[CommissionItem]:
+    """FROZEN records of one due-day bucket whose due time has come (gsi3: only what is due is read)."""
+    return list(CommissionItem.gsi3.query(f"{DUE_PREFIX}#{day}", CommissionItem.gsi3sk <= f"{upto_iso}#~"))
 
 
 def commissions_page(member_id: str, limit: int, cursor: str | None) -> Page:

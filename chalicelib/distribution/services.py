@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import secrets
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from chalicelib.core import clock, metrics
@@ -253,7 +253,7 @@ def on_order_completed(event: dict[str, Any]) -> None:
     order = event["data"]
     rules = repository.get_rules()
     completed = clock.parse(order.get("completed_at")) if order.get("completed_at") else clock.now()
-    # never in an hour the settlement job has passed already (a completion handled late)
+    # never before now: a day the settlement job has marked done is not read again (a completion handled late)
     due = clock.iso(max(domain.due_at(completed, int(rules.get("freeze_days") or 0)), clock.now()))
     for rec in repository.records_of_order(order["order_id"]):
         if rec.status != domain.FROZEN or rec.due_at:
@@ -293,27 +293,25 @@ def _reverse_one(order_id: str, level: int, refunded: dict[int, int], refund_id:
 
 
 # --------------------------------------------------------------------------------------- settlement
-def settle_due(now: datetime | None = None, max_hours_back: int = 72) -> dict[str, int]:
-    """Move FROZEN records whose due time has come to AVAILABLE, reading only the due-hour buckets since the
-    last run (and, in the current hour, only records due by now)."""
+def settle_due(now: datetime | None = None, max_days_back: int = 7) -> dict[str, int]:
+    """Move FROZEN records whose due time has come to AVAILABLE, reading only the due-day buckets since the last
+    run (and in each only records due by now: the sort key starts with the due time)."""
     now = now or clock.now()
-    hour = now.replace(minute=0, second=0, microsecond=0)
+    today = now.date()
     mark = get_mark(SETTLE_MARK)
-    start = clock.parse(mark + ":00:00Z") if mark else hour - timedelta(hours=max_hours_back)
-    start = max(start, hour - timedelta(hours=max_hours_back))
+    start = max(date.fromisoformat(mark) if mark else today, today - timedelta(days=max_days_back))
     read = settled = fen = 0
     upto = clock.iso(now)
-    h = start
-    while h <= hour:
-        key = clock.iso(h)[:13]
-        for rec in repository.due_records(key, upto):
+    day = start
+    while day <= today:
+        for rec in repository.due_records(day.isoformat(), upto):
             read += 1
             moved = _settle_one(rec)
             if moved is not None:
                 settled, fen = settled + 1, fen + moved
-        if h < hour:
-            set_mark(SETTLE_MARK, key)
-        h += timedelta(hours=1)
+        if day < today:
+            set_mark(SETTLE_MARK, day.isoformat())
+        day += timedelta(days=1)
     return {"read": read, "processed": settled, "fen": fen}
 
 
