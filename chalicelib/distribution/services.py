@@ -10,6 +10,8 @@ import secrets
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from chalicelib.catalog import repository as catalog
+from chalicelib.catalog.errors import CatalogCode
 from chalicelib.core import clock, metrics
 from chalicelib.core.auth import Principal
 from chalicelib.core.dynamo import Tx, TxCancelled, batch_get, get_mark, set_mark, transaction
@@ -61,7 +63,7 @@ def put_settings(principal: Principal, cmd: DistributionSettings) -> Distributio
 
 # --------------------------------------------------------------------------------------- distributors
 def _status(rules: dict[str, Any], profile) -> str:
-    if rules.get("who") == "everyone":
+    if rules.get("enabled") and rules.get("who") == "everyone":
         return domain.ACTIVE
     return (profile.status if profile is not None else None) or domain.NONE
 
@@ -134,6 +136,12 @@ def team(principal: Principal, level: int, limit: int, cursor: str | None) -> Pa
 def share_code(principal: Principal, cmd: ShareCodeIn) -> ShareCodeOut:
     """The member's scene for a kind (and product): made once, the same one after."""
     page_path = domain.PAGES[cmd.kind]
+    if cmd.sku is not None and cmd.sku not in catalog.sellables([cmd.sku]):
+        raise ValidationFailed(
+            "Unknown sku",
+            code=CatalogCode.UNKNOWN_SKU,
+            details={"fields": [{"field": "sku", "message": f"unknown sku {cmd.sku}"}]},
+        )
     got = repository.get_share(principal.sub, cmd.kind, cmd.sku)
     if got is not None:
         return ShareCodeOut(scene=got.scene, page=page_path)
@@ -299,7 +307,8 @@ def settle_due(now: datetime | None = None, max_days_back: int = 7) -> dict[str,
     now = now or clock.now()
     today = now.date()
     mark = get_mark(SETTLE_MARK)
-    start = max(date.fromisoformat(mark) if mark else today, today - timedelta(days=max_days_back))
+    oldest = today - timedelta(days=max_days_back)
+    start = max(date.fromisoformat(mark), oldest) if mark else oldest
     read = settled = fen = 0
     upto = clock.iso(now)
     day = start

@@ -223,6 +223,9 @@ def test_binding_rules(api, world, shop):
     scene = api.post("/shop/share-codes", {"kind": "referral"}, token=a_tok).json["scene"]
     assert api.post("/shop/share-codes", {"kind": "referral"}, token=a_tok).json["scene"] == scene  # the same one
     assert api.get("/shop/scenes/nosuchscene").code == "SCENE_NOT_FOUND"
+    nosku = api.post("/shop/share-codes", {"kind": "product", "sku": "NO-SUCH"}, token=a_tok)
+    assert nosku.status == 422 and nosku.code == "UNKNOWN_SKU"
+    assert api.post("/shop/share-codes", {"kind": "referral", "sku": "WLY-52-500"}, token=a_tok).status == 422
     # an existing member logging in again with a scene is not bound (and A by its own scene neither)
     login(api, "wx-alice", scene)
     b_id, b_tok = login(api, "wx-bobby", scene)
@@ -306,3 +309,37 @@ def test_settlement_reads_only_due_records(api, world, shop):
 
 def repository_balances(member_id: str) -> dict[str, int]:
     return dist_repo.balances(dist_repo.get_profile(member_id))
+
+
+def test_the_part_paid_with_wallet_bonus_earns_nothing(api, world, shop):
+    """who: everyone. B pays 10 beers (6000) at the till from a wallet of 50000 principal + 8000 bonus: the payment
+    takes 5172 principal and 828 bonus (in proportion), so A's base is 6000 - 828 = 5172 and A earns 517."""
+    api.put("/admin/settings/distribution", {**SETTINGS, "who": "everyone"}, token=world.hq)
+    a_id, a_tok = login(api, "wx-alice")
+    scene = api.post("/shop/share-codes", {"kind": "referral"}, token=a_tok).json["scene"]
+    b_id, _ = login(api, "wx-bobby", scene)
+    drain_events()
+    pkg = api.post(
+        "/admin/recharge-packages",
+        {"title": "充500送80", "pay_fen": 50000, "bonus_fen": 8000, "status": "active"},
+        token=world.hq,
+    ).json["package_id"]
+    rc = api.post(
+        "/pos/recharges",
+        {"member_code": member_code(b_id), "package_id": pkg, "payment": {"method": "cash"}},
+        token=world.clerk_a,
+    )
+    assert rc.status == 201, rc
+    sale = api.post(
+        "/pos/sales",
+        {
+            "lines": [{"sku": "CQ-BEER-500", "qty": 10}],
+            "member_code": member_code(b_id),
+            "payment": {"method": "wallet"},
+        },
+        token=world.clerk_a,
+    )
+    assert sale.status == 201 and sale.json["payment"]["wallet"] == {"principal_fen": 5172, "bonus_fen": 828}, sale
+    [rec] = records(api, a_tok)
+    assert (rec["base_fen"], rec["rate_bp"], rec["amount_fen"]) == (5172, 1000, 517)
+    assert me(api, a_tok)["status"] == "active"  # who: everyone
