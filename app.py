@@ -16,6 +16,8 @@ from chalicelib.core.middleware import log_requests
 from chalicelib.core.openapi import openapi_api
 from chalicelib.coupons.api import coupons_api
 from chalicelib.coupons.jobs import coupons_jobs
+from chalicelib.distribution.api import distribution_api
+from chalicelib.distribution.jobs import distribution_jobs
 from chalicelib.identity.api import identity_api
 from chalicelib.inventory.api import inventory_api
 from chalicelib.members.api import members_api
@@ -50,6 +52,7 @@ app.register_blueprint(wallet_api)
 app.register_blueprint(points_api)
 app.register_blueprint(reports_api)
 app.register_blueprint(campaigns_api)
+app.register_blueprint(distribution_api)
 app.register_blueprint(openapi_api)
 app.register_blueprint(local_jobs_api)
 app.register_blueprint(orders_jobs)
@@ -61,6 +64,7 @@ app.register_blueprint(coupons_jobs)
 app.register_blueprint(points_jobs)
 app.register_blueprint(audit_jobs)
 app.register_blueprint(campaigns_jobs)
+app.register_blueprint(distribution_jobs)
 
 gc.freeze()  # what import created lives as long as the process: keep it out of future collections
 gc.enable()

@@ -2,7 +2,9 @@
 recharges and points, a coupon template) takes N random operations through the real services - shop orders and
 till sales (some paid from the wallet, some redeeming points, some with coupons), online wallet and WeChat payments,
 till recharges, part and whole refunds, cancels of unpaid orders, the unpaid sweep, fulfilment to completion,
-points adjustments, check-ins, coupon claims, a day forward now and then - while failures are injected:
+points adjustments, check-ins, coupon claims, a day forward now and then, and the members' referral commissions
+(each member bound to the one before: two levels; settled by the settlement job, withdrawn to the wallet or WeChat
+change, approved or rejected) - while failures are injected:
 
 - ``lost answer``: a TransactWriteItems is applied, then its answer is lost (connection closed) - the app retries
   with the same ClientRequestToken;
@@ -16,7 +18,8 @@ points adjustments, check-ins, coupon claims, a day forward now and then - while
 Events go through the real outbox: ``core.events.relay`` (the stream relay's function) sends them to an in-process
 queue whose messages ``core.events.handle_record`` gives to every subscription (chalicelib/subscriptions.py), as
 the events Lambda does. At the end it prints, for every wallet (principal, bonus), points account, stock (store,
-sku) and coupon template touched: balance, sum of the ledger, drift; then ``drift: 0 of K balances``; and runs the
+sku), coupon template and commission account (frozen, available, pending, withdrawn) touched: balance, sum of the
+ledger, drift; then ``drift: 0 of K balances``; and runs the
 daily audit job's ``audit_day`` for every day of the run.
 
     .venv/bin/python bench/ledger_audit.py [-n 2000] [--seed 7] [--fail 0.06] [--crash 0.03]
@@ -56,6 +59,9 @@ WEIGHTS = {
     "claim_coupon": 4,
     "receive_stock": 2,
     "next_day": 1,
+    "settle_commissions": 2,
+    "withdraw": 3,
+    "review_withdrawal": 3,
 }
 
 
@@ -261,9 +267,21 @@ class Run:
             m = identity.create_member(f"01JMEMBER{i:017d}", f"bench-openid-{i}", None, f"1380000{i:04d}", f"m{i}")
             self.members.append(Principal(sub=m.member_id, role="member"))
         self._deliver()
+        self._referrals()
         for m in self.members:
             self.act("recharge", m)
         self.faults.on = True
+
+    def _referrals(self) -> None:
+        """Distribution on (10 % / 5 %, a day's freeze), every member a distributor, each bound to the one before."""
+        from chalicelib.distribution import domain as dist_domain
+        from chalicelib.distribution import repository as dist_repo
+        from chalicelib.distribution import services as dist
+
+        rules = {**dist_domain.DEFAULTS, "enabled": True, "level1_bp": 1000, "level2_bp": 500, "freeze_days": 1}
+        dist_repo.put_rules(rules, self.hq.sub)
+        for before, m in zip(self.members, self.members[1:]):
+            dist.bind(m.sub, before.sub, None, rules)
 
     # ----------------------------------------------------------------------------------- operations
     def operate(self, n: int) -> None:
@@ -443,6 +461,35 @@ class Run:
         self.days.add(self._day())
         sweeps.sweep_unpaid(self.now)  # unpaid orders of yesterday: cancelled, stock and points given back
 
+    def _settle_commissions(self, member):
+        from chalicelib.distribution import services as dist
+
+        self._deliver()
+        dist.settle_due(self.now)
+
+    def _withdraw(self, member):
+        from chalicelib.distribution import repository as dist_repo
+        from chalicelib.distribution import services as dist
+        from chalicelib.distribution.schemas import WithdrawalIn
+
+        available = dist_repo.balances(dist_repo.get_profile(member.sub))["available"]
+        if available < 100:
+            raise Skip()
+        amount = self.rng.randint(100, available)
+        dist.request_withdrawal(member, WithdrawalIn(amount_fen=amount, to=self.rng.choice(("wallet", "wechat"))))
+
+    def _review_withdrawal(self, member):
+        from chalicelib.distribution import services as dist
+
+        pending = dist.withdrawals("PENDING_REVIEW", 10, None).items
+        if not pending:
+            raise Skip()
+        w = self.rng.choice(pending)
+        if self.rng.random() < 0.7:
+            dist.approve_withdrawal(self.hq, w.withdrawal_id)
+        else:
+            dist.reject_withdrawal(self.hq, w.withdrawal_id, "bench")
+
     # ----------------------------------------------------------------------------------- events
     def _deliver(self) -> None:
         from chalicelib.core import events
@@ -461,16 +508,39 @@ class Run:
         self.now += timedelta(minutes=5)
         self.bus.counts["events relayed by the republish sweep"] += events.republish(self.now, max_hours_back=24 * 40)
         self.bus.deliver(events, SUBSCRIPTIONS)
+        self._commissions_out()
+
+    def _commissions_out(self) -> None:
+        """Two days on: the settlement job makes every completed order's commission available; each member then
+        withdraws half of it to the wallet (head office approves) - every commission book moves."""
+        from chalicelib.distribution import repository as dist_repo
+        from chalicelib.distribution import services as dist
+        from chalicelib.distribution.schemas import WithdrawalIn
+
+        self.now += timedelta(days=2)
+        self.days.add(self._day())
+        self.bus.counts["commission records settled at the end"] += dist.settle_due(self.now)["processed"]
+        for m in self.members:
+            half = dist_repo.balances(dist_repo.get_profile(m.sub))["available"] // 2
+            if half >= 100:
+                w = dist.request_withdrawal(m, WithdrawalIn(amount_fen=half, to="wallet"))
+                dist.approve_withdrawal(self.hq, w.withdrawal_id)
 
     # ----------------------------------------------------------------------------------- the books
     def books(self) -> list:
         from chalicelib.core.ledger import Book
         from chalicelib.coupons import repository as coupons
+        from chalicelib.distribution import repository as dist_repo
         from chalicelib.inventory import repository as inventory
         from chalicelib.points import repository as points
         from chalicelib.wallet import repository as wallet
 
         out = []
+        for m in self.members:
+            bal, entries = dist_repo.balances(dist_repo.get_profile(m.sub)), dist_repo.entries(m.sub)
+            for part in dist_repo.BALANCES:
+                got = sum(int(getattr(e, f"{part}_delta") or 0) for e in entries)
+                out.append(Book(f"commission_{part}", m.sub, bal[part], got))
         for m in self.members:
             b, entries = wallet.get_balance(m.sub), wallet.all_entries(m.sub)
             out.append(Book("wallet_principal", m.sub, b.principal_fen, sum(int(e.principal_delta) for e in entries)))
@@ -502,10 +572,10 @@ class Run:
         print("outcomes:  ", dict(self.outcomes.most_common()))
         print(f"failures injected: {sum(self.faults.injected.values())}", dict(self.faults.injected))
         print("events:     ", dict(self.bus.counts), "| metrics:", dict(self.metrics))
-        print(f"\n{'book':<18}{'account':<40}{'balance':>12}{'ledger':>12}{'drift':>8}")
+        print(f"\n{'book':<22}{'account':<40}{'balance':>12}{'ledger':>12}{'drift':>8}")
         books = self.books()
         for b in books:
-            print(f"{b.book:<18}{b.account:<40}{b.balance:>12}{b.ledger:>12}{b.drift:>8}")
+            print(f"{b.book:<22}{b.account:<40}{b.balance:>12}{b.ledger:>12}{b.drift:>8}")
         bad = [b for b in books if b.drift]
         print(f"\ndrift: {len(bad)} of {len(books)} balances" + (f"  NON-ZERO: {bad}" if bad else ""))
         audited = [audit.audit_day(d) for d in sorted(self.days)]

@@ -12,6 +12,7 @@ from chalicelib.campaigns import subscribers as campaigns
 from chalicelib.core import events
 from chalicelib.core.queues import process_batch
 from chalicelib.coupons import subscribers as coupons
+from chalicelib.distribution import subscribers as distribution
 from chalicelib.inventory import subscribers as inventory
 from chalicelib.members import subscribers as members
 from chalicelib.points import subscribers as points
@@ -28,6 +29,7 @@ SUBSCRIPTIONS: list[events.Subscription] = [
     *points.SUBSCRIPTIONS,  # MemberJoined, OrderCompleted, RefundCompleted, PointsReturned -> points
     *reports.SUBSCRIPTIONS,  # OrderPaid, RefundCompleted -> sales aggregates and pairs; StockMoved -> stock value
     *campaigns.SUBSCRIPTIONS,  # MemberJoined, OrderPaid, RefundCompleted, level, birthday -> member stats
+    *distribution.SUBSCRIPTIONS,  # MemberJoined (scene) -> bind; OrderCompleted -> freeze; RefundCompleted -> reverse
 ]
 
 events_consumer = Blueprint(__name__)

@@ -13,6 +13,7 @@ from chalicelib.core.dynamo import TxCancelled, get_mark, set_mark, transaction
 from chalicelib.core.ledger import Book
 from chalicelib.core.logging import logger
 from chalicelib.coupons import repository as coupons
+from chalicelib.distribution import repository as distribution
 from chalicelib.inventory import repository as inventory
 from chalicelib.members import repository as members
 from chalicelib.points import repository as points
@@ -20,7 +21,7 @@ from chalicelib.wallet import repository as wallet
 
 MARK = "ledger-audit"
 # Looked up at call time (module, not function), so tests can spy on a domain's audit_changed / changed_on.
-OWNERS = (wallet, points, inventory, coupons, members)
+OWNERS = (wallet, points, inventory, coupons, members, distribution)
 
 
 def books_of(day: str) -> list[Book]:

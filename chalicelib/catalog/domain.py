@@ -27,6 +27,7 @@ class Sellable:
     status: str
     consult_only: bool
     contact_hint: str | None
+    commission: dict | None = None  # distribution's per-product rule
 
 
 def is_valid_sku(sku: str) -> bool:

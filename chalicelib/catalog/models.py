@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import BooleanAttribute, JSONAttribute, NumberAttribute, UnicodeAttribute
 
 from chalicelib.core.dynamo import Item
 
@@ -37,6 +37,7 @@ class ProductItem(Item, discriminator="Product"):
     spec = UnicodeAttribute(null=True)
     description = UnicodeAttribute(null=True)
     image_url = UnicodeAttribute(null=True)
+    commission = JSONAttribute(null=True)  # {level1_bp?, level2_bp?, excluded?}: distribution's per-product rule
     version = NumberAttribute(default=1)  # optimistic lock for PATCH (read, merge, conditional write)
 
 

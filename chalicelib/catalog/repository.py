@@ -86,6 +86,7 @@ def sellables_in(got: Mapping[tuple[str, str], Any]) -> dict[str, Sellable]:
             status=i.status,
             consult_only=bool(i.consult_only),
             contact_hint=i.contact_hint,
+            commission=i.commission,
         )
         for i in got.values()
         if isinstance(i, ProductItem)

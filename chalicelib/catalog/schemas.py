@@ -20,6 +20,21 @@ ImageUrl = Annotated[
     str, StringConstraints(max_length=500, pattern=r"^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s]*)?$")
 ]
 ProductStatus = Literal["on_sale", "off_sale"]
+Bp = Annotated[int, Field(ge=0, le=10_000, strict=True)]
+
+
+class CommissionRule(Body):
+    """A product's own referral commission (distribution): its own level rates, or excluded (earns nothing)."""
+
+    level1_bp: Bp | None = None
+    level2_bp: Bp | None = None
+    excluded: bool = False
+
+    @model_validator(mode="after")
+    def _rates(self):
+        if (self.level1_bp or 0) + (self.level2_bp or 0) > 10_000:
+            raise ValueError("level1_bp + level2_bp may not exceed 10000")
+        return self
 
 
 class ProductCreate(Body):
@@ -39,6 +54,7 @@ class ProductCreate(Body):
     spec: Spec | None = Field(default=None, description='e.g. "500ml 53%vol"')
     description: Description | None = None
     image_url: ImageUrl | None = None
+    commission: CommissionRule | None = Field(default=None, description="Referral commission of this product")
 
 
 class ProductUpdate(Body):
@@ -58,6 +74,7 @@ class ProductUpdate(Body):
     spec: Spec | None = None
     description: Description | None = None
     image_url: ImageUrl | None = None
+    commission: CommissionRule | None = None
 
     @model_validator(mode="after")
     def _not_empty(self):
@@ -83,6 +100,7 @@ class ProductOut(Out):
     spec: str | None = None
     description: str | None = None
     image_url: str | None = None
+    commission: dict | None = None
     created_at: datetime
     updated_at: datetime
 

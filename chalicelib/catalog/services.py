@@ -31,6 +31,7 @@ def fields_of(item: ProductItem) -> dict[str, Any]:
         "spec": item.spec,
         "description": item.description,
         "image_url": item.image_url,
+        "commission": item.commission,
     }
 
 

@@ -53,7 +53,7 @@ def staff_login(req: Req):
     errors=(401, 403, 429, 502),
 )
 def wechat_login(req: Req):
-    return services.wechat_login(req.body.code, req.source_ip)
+    return services.wechat_login(req.body.code, req.source_ip, req.body.scene)
 
 
 @route(

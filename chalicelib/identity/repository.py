@@ -121,10 +121,16 @@ def member_for_openid(openid: str) -> MemberItem | None:
 
 
 def create_member(
-    member_id: str, openid: str, unionid: str | None, phone: str | None, nickname: str | None
+    member_id: str,
+    openid: str,
+    unionid: str | None,
+    phone: str | None,
+    nickname: str | None,
+    scene: str | None = None,
 ) -> MemberItem | None:
     """Member, its openid link and ``MemberJoined`` (the new-member gift pack and other welcomes react to it) in
-    one transaction. ``None`` if the openid was linked meanwhile."""
+    one transaction. ``None`` if the openid was linked meanwhile. ``scene``: the share scene the member came by
+    (distribution binds the referrer on the event; identity does not know what it names)."""
     now = clock.now()
     member = MemberItem(
         member_pk(member_id),
@@ -157,6 +163,7 @@ def create_member(
                             "unionid": unionid,
                             "phone": phone,
                             "nickname": nickname,
+                            "scene": scene,
                         },
                     )
                 ],

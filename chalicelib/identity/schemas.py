@@ -65,14 +65,20 @@ class StaffListQuery(PageQuery):
     store_id: Ulid | None = None
 
 
+Scene = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
+SCENE_HELP = "The share scene the mini-program was opened with: a new member is bound to the referrer it names"
+
+
 class WechatLogin(Body):
     code: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    scene: Scene | None = Field(default=None, description=SCENE_HELP)
 
 
 class DevLogin(Body):
     openid: OpenId
     phone: Phone | None = None
     nickname: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)] | None = None
+    scene: Scene | None = Field(default=None, description=SCENE_HELP)
 
 
 class MemberOut(Out):

@@ -149,13 +149,17 @@ def member_out(item: MemberItem, is_new: bool = False) -> MemberOut:
 
 
 def _member_login(
-    openid: str, unionid: str | None = None, phone: str | None = None, nickname: str | None = None
+    openid: str,
+    unionid: str | None = None,
+    phone: str | None = None,
+    nickname: str | None = None,
+    scene: str | None = None,
 ) -> MemberLoginOut:
     member, is_new = repository.member_for_openid(openid), False
     if member is None and phone:
         member = _claim_at_login(openid, unionid, phone)
     if member is None:
-        member = repository.create_member(new_id(), openid, unionid, phone, nickname)
+        member = repository.create_member(new_id(), openid, unionid, phone, nickname, scene)
         is_new = member is not None
         if member is None:  # a concurrent first login of the same openid won the race
             member = repository.member_for_openid(openid)
@@ -205,14 +209,14 @@ def _active_member(member_id: str) -> MemberItem:
     return item
 
 
-def wechat_login(code: str, source_ip: str) -> MemberLoginOut:
+def wechat_login(code: str, source_ip: str, scene: str | None = None) -> MemberLoginOut:
     """Throttled per source address before WeChat is asked, then per openid."""
     addr = [("maddr", source_ip)]
     _count(addr, _refuse_if_blocked(addr))
     session = wechat.code2session(code)
     who = [("openid", session.openid)]
     _count(who, _refuse_if_blocked(who))
-    return _member_login(session.openid, session.unionid)
+    return _member_login(session.openid, session.unionid, scene=scene)
 
 
 def dev_login(cmd: DevLogin, source_ip: str) -> MemberLoginOut:
@@ -220,7 +224,7 @@ def dev_login(cmd: DevLogin, source_ip: str) -> MemberLoginOut:
         raise NotFound("Not found", code=CoreCode.NOT_FOUND)
     keys = [("openid", cmd.openid), ("maddr", source_ip)]
     _count(keys, _refuse_if_blocked(keys))
-    return _member_login(cmd.openid, None, cmd.phone, cmd.nickname)
+    return _member_login(cmd.openid, None, cmd.phone, cmd.nickname, cmd.scene)
 
 
 # --------------------------------------------------------------------------------------- member codes

@@ -23,6 +23,7 @@ from chalicelib.core.ids import new_id
 from chalicelib.core.settings import get_settings
 from chalicelib.coupons import services as coupons
 from chalicelib.coupons.errors import CouponCode
+from chalicelib.distribution import services as distribution
 from chalicelib.identity import repository as members
 from chalicelib.identity import services as identity
 from chalicelib.identity.errors import IdentityCode
@@ -35,7 +36,7 @@ from chalicelib.orders import pricing as checkout_pricing
 from chalicelib.orders.errors import OrderCode
 from chalicelib.orders.models import OrderItem
 from chalicelib.orders.schemas import OrderOut, PosQuoteIn, PosSaleIn, QuoteOut, ShopQuoteIn
-from chalicelib.orders.views import cart_of, order_out, snapshot
+from chalicelib.orders.views import cart_of, commission_order, order_out, snapshot
 from chalicelib.points import repository as points_repo
 from chalicelib.points.errors import PointsCode
 from chalicelib.pricing.domain import CartLine, Priced
@@ -139,6 +140,8 @@ def _store_infos(location) -> list[domain.StoreInfo]:
 class _Plan:
     """Everything a quote or an order needs: where, what, at which price, and what is wrong."""
 
+    referral: dict | None = None  # an order's upline snapshot (distribution), read with the cart
+
     def __init__(
         self,
         store_id: str | None,
@@ -202,7 +205,9 @@ def _shop_plan(principal: Principal, cmd: ShopQuoteIn, checkout: bool = False) -
     # to suggest one): the common checkout stays at one BatchGetItem. An order also reads its member: a deleted
     # account's token (valid for days) places nothing.
     read = candidates[:1] if cmd.store_id else candidates
-    extra = pricing.keys(read) + ([members.member_key(principal.sub)] if checkout else [])
+    extra = pricing.keys(read)
+    if checkout:
+        extra += [members.member_key(principal.sub), *distribution.checkout_keys(principal.sub)]
     products, stock, got = _load(cart, read, extra=extra, checkout=checkout)
     if checkout and members.deleted_in(got, principal.sub):
         raise NotFound("No such member", code=IdentityCode.MEMBER_NOT_FOUND)
@@ -215,7 +220,7 @@ def _shop_plan(principal: Principal, cmd: ShopQuoteIn, checkout: bool = False) -
         _lines(cart, products), routed.store_id, got, stock.get(routed.store_id) if routed.store_id else None, cart
     )
     fee, delivery_problems = _delivery(cmd.fulfillment, routed.store_id, priced)
-    return _Plan(
+    plan = _Plan(
         routed.store_id,
         cart,
         products,
@@ -225,6 +230,13 @@ def _shop_plan(principal: Principal, cmd: ShopQuoteIn, checkout: bool = False) -
         pricing,
         fee,
     )
+    if checkout:
+        plan.referral = _referral(got, principal.sub, products)
+    return plan
+
+
+def _referral(got: dict, member_id: str | None, products: dict[str, Sellable]) -> dict | None:
+    return distribution.snapshot_in(got, member_id, {sku: p.commission for sku, p in products.items()})
 
 
 def _delivery(fulfillment: str, store_id: str | None, priced: Priced | None) -> tuple[int, list[dict]]:
@@ -338,6 +350,8 @@ def _commit_new_order(item: OrderItem, plan: _Plan, kind: str, viewer: Principal
             )
             coupons.add_locks(tx, item.member_id, plan.coupon_ids, item.order_id, final=item.channel == "pos")
             _add_member_effects(tx, item, plan)
+            if item.status == domain.COMPLETED:  # a till sale is paid at once: its commission records now
+                distribution.add_commissions(tx, commission_order(item))
             repository.add_order(tx, item)
             events.add(tx, [Event(t, snapshot(item)) for t in reported])
             if claim is not None:
@@ -404,6 +418,7 @@ def create_order(principal: Principal, cmd: ShopQuoteIn) -> OrderOut:
             address=cmd.address.model_dump() | cmd.location.model_dump() if cmd.address else None,
             note=cmd.note,
             created_by=principal.sub,
+            referral=plan.referral,
         ),
     )
     return _commit_new_order(item, plan, "order_hold", principal, ["OrderCreated"])
@@ -418,7 +433,8 @@ def _pos_plan(
     cart = cart_of(cmd.lines)
     store_id = principal.store_id
     pricing = checkout_pricing.prepare("pos", cart, member_id, cmd.coupon_ids, cmd.points, by_wallet)
-    products, stock, got = _load(cart, [store_id], extra=pricing.keys([store_id]), checkout=checkout)
+    extra = pricing.keys([store_id]) + (distribution.checkout_keys(member_id) if checkout else [])
+    products, stock, got = _load(cart, [store_id], extra=extra, checkout=checkout)
     problems = _product_problems(cart, products, "pos")
     problems += [
         {"code": InventoryCode.OUT_OF_STOCK, "store_id": store_id, **x}
@@ -426,7 +442,10 @@ def _pos_plan(
         if x["sku"] in products
     ]
     priced, pricing_problems = pricing.price(_lines(cart, products), store_id, got, stock.get(store_id, {}), cart)
-    return _Plan(store_id, cart, products, priced, problems + pricing_problems, None, pricing), member_id
+    plan = _Plan(store_id, cart, products, priced, problems + pricing_problems, None, pricing)
+    if checkout:
+        plan.referral = _referral(got, member_id, products)
+    return plan, member_id
 
 
 def pos_quote(principal: Principal, cmd: PosQuoteIn) -> QuoteOut:
@@ -519,6 +538,7 @@ def pos_sale(principal: Principal, cmd: PosSaleIn) -> OrderOut:
             paid_at=now,
             completed_at=now,
             created_by=principal.sub,
+            referral=plan.referral,
         ),
     )
     try:

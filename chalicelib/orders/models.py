@@ -70,6 +70,7 @@ class OrderItem(Item, discriminator="Order"):
     accept_step = NumberAttribute(null=True)  # accept-deadline steps taken: 1 reminded, 2 escalated, 3 refunded
     delivery_fee_fen = NumberAttribute(default=0)  # in payable_fen; never discounted
     delivery_fee_refunded = NumberAttribute(default=0)  # given back with the refund of the last line
+    referral = JSONAttribute(null=True)  # {uplines: [level1, level2], overrides: {sku: rule}} at creation
     version = VersionAttribute()
 
 

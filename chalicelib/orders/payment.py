@@ -12,12 +12,13 @@ from chalicelib.core.errors import Conflict, CoreCode, NotFound
 from chalicelib.core.events import Event
 from chalicelib.core.ids import new_id
 from chalicelib.core.logging import logger
+from chalicelib.distribution import services as distribution
 from chalicelib.identity import repository as members
 from chalicelib.orders import domain, repository
 from chalicelib.orders.errors import OrderCode
 from chalicelib.orders.models import OrderItem
 from chalicelib.orders.schemas import PrepayOut
-from chalicelib.orders.views import load_member_order, snapshot
+from chalicelib.orders.views import commission_order, load_member_order, snapshot
 from chalicelib.payments.errors import PaymentCode
 from chalicelib.wallet import domain as wallet_domain
 from chalicelib.wallet import repository as wallet_repo
@@ -103,6 +104,7 @@ def _mark_paid(tx, item: OrderItem, payment: dict, customer: dict | None) -> Non
         tx, payment["transaction_id"], item.order_id, payment["method"], payment["amount_fen"], "applied"
     )
     item.status, item.payment, item.paid_at, item.customer = domain.PAID, payment, payment["paid_at"], customer
+    distribution.add_commissions(tx, commission_order(item))  # FROZEN records, once: the status condition above
     events.add(tx, [Event("OrderPaid", snapshot(item))])
 
 

@@ -83,6 +83,11 @@ def snapshot(o: OrderItem) -> dict[str, Any]:
     }
 
 
+def commission_order(o: OrderItem) -> dict[str, Any]:
+    """What distribution needs to write a paid order's commission records (its payment transaction)."""
+    return {**snapshot(o), "paid_at": o.paid_at, "referral": o.referral}
+
+
 # --------------------------------------------------------------------------------------- loading an order
 def load_order(order_id: str) -> OrderItem:
     item = repository.get(order_id)

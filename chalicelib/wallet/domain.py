@@ -21,6 +21,7 @@ RECHARGE = "recharge"  # +principal +bonus
 PAYMENT = "payment"  # -principal -bonus (an order paid by wallet)
 REFUND = "refund"  # +principal +bonus (an order refund back to the wallet, in the payment's split)
 RECHARGE_REFUND = "recharge_refund"  # -principal (paid back) -bonus (forfeited)
+COMMISSION = "commission"  # +principal (a distributor's commission withdrawn to the wallet)
 
 # One recharge: at least 1 yuan, at most 5,000 yuan (the ceiling of a named single-purpose prepaid card).
 MIN_RECHARGE_FEN = 100

@@ -131,6 +131,13 @@ def add_credit(tx: Tx, member_id: str, principal_fen: int, bonus_fen: int, recha
     return _change(tx, member_id, principal_fen, bonus_fen, domain.RECHARGE, "recharge", recharge_id)
 
 
+def add_commission(tx: Tx, member_id: str, principal_fen: int, withdrawal_id: str) -> str:
+    """A distributor's approved commission withdrawal into the wallet's principal (distribution's transaction)."""
+    if principal_fen <= 0:
+        raise ValueError("a commission payout is positive")
+    return _change(tx, member_id, principal_fen, 0, domain.COMMISSION, "withdrawal", withdrawal_id)
+
+
 def add_recharge_refund(tx: Tx, member_id: str, taken: Balance, recharge_id: str) -> str:
     """A recharge refund: the principal paid back and the bonus forfeited leave the wallet (conditioned)."""
     return _change(

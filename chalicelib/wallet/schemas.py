@@ -116,7 +116,7 @@ class LedgerRef(Out):
 class LedgerEntryOut(Out):
     entry_id: str
     at: str
-    kind: str = Field(description="recharge | payment | refund | recharge_refund")
+    kind: str = Field(description="recharge | payment | refund | recharge_refund | commission")
     amount: int = Field(description="Signed change of the total balance, fen")
     balance_after: int = Field(description="Total balance right after this entry, fen")
     principal_fen: int = Field(description="Signed change of the principal")

@@ -1,0 +1,21 @@
+"""Scheduled jobs of distribution. Times are UTC (EventBridge)."""
+
+from __future__ import annotations
+
+from chalice import Blueprint
+
+from chalicelib.core.logging import logger
+from chalicelib.distribution import services
+
+distribution_jobs = Blueprint(__name__)
+
+
+@distribution_jobs.schedule(
+    "rate(1 hour)",
+    name="settle_commissions",
+    description="Commission records whose order completed freeze_days ago: FROZEN -> AVAILABLE (due-hour buckets)",
+)
+def settle_commissions(event):
+    result = services.settle_due()
+    logger.info("commission settlement", extra=result)
+    return result
