@@ -62,6 +62,7 @@ def deliver(w: Worker) -> None:
 def test_events_written_in_a_transaction_reach_subscribers_once(worker):
     w, sqs, urls = worker
     assert sorted(s.queue_name for s in w.sqs_sources) == [
+        "omnistore-test-campaigns",
         "omnistore-test-events",
         "omnistore-test-print",
         "omnistore-test-sms",
