@@ -175,9 +175,9 @@ def run(n_members: int = 200, log: Callable[[str], None] = lambda _msg: None) ->
         return result
     today = clock.business_now().date()
     history = plan(n_members, today, clock.business_tz())
+    ctx = _Context.load()
     with events.importing():
-        _receive(history, today, log)
-        ctx = _Context.load()
+        _receive(history, today, ctx.store_ids, log)
         for m in history.members:
             with clock.pinned(m.joined):
                 ctx.join(m)
@@ -193,15 +193,13 @@ def run(n_members: int = 200, log: Callable[[str], None] = lambda _msg: None) ->
     return result
 
 
-def _receive(history: Plan, today: date, log: Callable[[str], None]) -> None:
+def _receive(history: Plan, today: date, ids: dict[str, str], log: Callable[[str], None]) -> None:
     """Goods-in of everything the history sells, on its first day, one receipt per store."""
     from chalicelib.core import clock
     from chalicelib.core.auth import Principal
     from chalicelib.inventory import services as inventory
     from chalicelib.inventory.schemas import ReceiptCreate
-    from chalicelib.stores import repository as stores_repo
 
-    ids = _store_ids(stores_repo.all_stores())
     hq = Principal(sub="01JSEED0000000000000000000", role="hq_admin")
     first = datetime.combine(today - timedelta(days=DAYS + 1), time(9, 0), clock.business_tz())
     with clock.pinned(first):
@@ -218,8 +216,10 @@ def _store_ids(stores) -> dict[str, str]:
 
 @dataclass
 class _Context:
-    """Who acts in the history: each store's clerk and manager, the recharge packages, the members' ids."""
+    """Who acts in the history: the stores' ids, each store's clerk and manager, the recharge packages, the
+    members' ids."""
 
+    store_ids: dict[str, str]  # store code -> store id
     clerks: dict[str, object]
     managers: dict[str, object]
     packages: list[str]
@@ -241,6 +241,7 @@ class _Context:
                 staff[(code, role)] = Principal(sub=s.staff_id, role=role, store_id=ids[code])
         titles = {p.title: p.package_id for p in wallet.list_active_packages(50, None).items}
         return cls(
+            store_ids=ids,
             clerks={c: staff[(c, "clerk")] for c in ids},
             managers={c: staff[(c, "store_manager")] for c in ids},
             packages=[titles[p["title"]] for p in PACKAGES],

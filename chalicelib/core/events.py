@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -287,10 +287,7 @@ def handle_record(body: str, subscriptions: Iterable[Subscription], lambda_conte
     for sub in subscriptions:
         if sub.event_type != event["type"] or (imported and sub.live_only):
             continue
-        if imported:
-            with importing():  # what the subscriber reports is history too
-                _once(sub.name, event, sub.handler, lambda_context)
-        else:
+        with importing() if imported else nullcontext():  # what the subscriber reports is history too
             _once(sub.name, event, sub.handler, lambda_context)
 
 

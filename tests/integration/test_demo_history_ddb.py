@@ -4,6 +4,7 @@ ticket, no SMS, no welcome gift), and it is imported once."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -37,7 +38,7 @@ def _deliver(captured: list) -> list[dict]:
     while i < len(captured):
         body = captured[i].to_json()
         events.handle_record(body, SUBSCRIPTIONS)
-        delivered.append(__import__("json").loads(body))
+        delivered.append(json.loads(body))
         i += 1
     return delivered
 
