@@ -7,54 +7,27 @@ gc.disable()  # cold start: imports below create many classes; full GC passes du
 from chalice import Chalice
 
 from chalicelib.audit.jobs import audit_jobs
-from chalicelib.campaigns.api import campaigns_api
 from chalicelib.campaigns.jobs import campaigns_jobs
-from chalicelib.catalog.api import catalog_api
+from chalicelib.consumer import events_consumer
+from chalicelib.core import routing
 from chalicelib.core.events import events_jobs
-from chalicelib.core.localjobs import local_jobs_api
 from chalicelib.core.middleware import log_requests
-from chalicelib.core.openapi import openapi_api
-from chalicelib.coupons.api import coupons_api
 from chalicelib.coupons.jobs import coupons_jobs
-from chalicelib.distribution.api import distribution_api
 from chalicelib.distribution.jobs import distribution_jobs
-from chalicelib.identity.api import identity_api
-from chalicelib.inventory.api import inventory_api
-from chalicelib.members.api import members_api
-from chalicelib.orders.api import orders_api
 from chalicelib.orders.jobs import orders_jobs
-from chalicelib.points.api import points_api
 from chalicelib.points.jobs import points_jobs
-from chalicelib.printing.api import printing_api
 from chalicelib.printing.jobs import printing_jobs
-from chalicelib.promotions.api import promotions_api
-from chalicelib.reports.api import reports_api
-from chalicelib.sms.api import sms_api
+from chalicelib.routes import ROUTES
 from chalicelib.sms.jobs import sms_jobs
-from chalicelib.stores.api import stores_api
-from chalicelib.subscriptions import events_consumer
-from chalicelib.wallet.api import wallet_api
 
 app = Chalice(app_name="omnistore")
 app.register_middleware(log_requests, "http")
 
-app.register_blueprint(identity_api)
-app.register_blueprint(stores_api)
-app.register_blueprint(catalog_api)
-app.register_blueprint(inventory_api)
-app.register_blueprint(members_api)
-app.register_blueprint(orders_api)
-app.register_blueprint(printing_api)
-app.register_blueprint(sms_api)
-app.register_blueprint(promotions_api)
-app.register_blueprint(coupons_api)
-app.register_blueprint(wallet_api)
-app.register_blueprint(points_api)
-app.register_blueprint(reports_api)
-app.register_blueprint(campaigns_api)
-app.register_blueprint(distribution_api)
-app.register_blueprint(openapi_api)
-app.register_blueprint(local_jobs_api)
+# Every HTTP route, each domain's module imported on its first request (chalicelib/routes.py, core.routing).
+routing.register(app, ROUTES)
+
+# Schedules and queue consumers: Lambda loads each from its own module (Chalice's handler string names the
+# blueprint's module), and those modules import their services when they first run.
 app.register_blueprint(orders_jobs)
 app.register_blueprint(events_jobs)
 app.register_blueprint(events_consumer)

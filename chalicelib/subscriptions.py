@@ -1,16 +1,12 @@
-"""Who reacts to which domain event: every subscription of the app, listed here and nowhere else, and the
-events queue's consumer that feeds them.
+"""Who reacts to which domain event: every subscription of the app, listed here and nowhere else.
 
-Lambda loads ``handle_events`` from this module (not from app.py), so the list below is all it needs; app.py
-registers the blueprint. A domain's subscriptions are in its ``subscribers.py`` (``SUBSCRIPTIONS``)."""
+The events queue's consumer (``chalicelib.consumer.handle_events``) feeds them. A domain's subscriptions are in its
+``subscribers.py`` (``SUBSCRIPTIONS``)."""
 
 from __future__ import annotations
 
-from chalice import Blueprint
-
 from chalicelib.campaigns import subscribers as campaigns
 from chalicelib.core import events
-from chalicelib.core.queues import process_batch
 from chalicelib.coupons import subscribers as coupons
 from chalicelib.distribution import subscribers as distribution
 from chalicelib.inventory import subscribers as inventory
@@ -31,11 +27,3 @@ SUBSCRIPTIONS: list[events.Subscription] = [
     *campaigns.SUBSCRIPTIONS,  # MemberJoined, OrderPaid, RefundCompleted, level, birthday -> member stats
     *distribution.SUBSCRIPTIONS,  # MemberJoined (scene) -> bind; OrderCompleted -> freeze; RefundCompleted -> reverse
 ]
-
-events_consumer = Blueprint(__name__)
-
-
-@events_consumer.on_sqs_message(queue=events.EVENTS_QUEUE, batch_size=10, name="handle_events")
-def handle_events(event):
-    ctx = event.context
-    return process_batch(event, lambda body: events.handle_record(body, SUBSCRIPTIONS, ctx))

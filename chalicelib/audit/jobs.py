@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from chalicelib.audit import services
 from chalicelib.core.logging import logger
 
 audit_jobs = Blueprint(__name__)
@@ -16,6 +15,8 @@ audit_jobs = Blueprint(__name__)
     description="00:30 Asia/Shanghai: balance == sum(ledger) for every account changed yesterday",
 )
 def audit_ledgers(event):
+    from chalicelib.audit import services  # on first run, not when app.py imports this
+
     result = services.audit_due()
     logger.info("ledger audit", extra=result)
     return result

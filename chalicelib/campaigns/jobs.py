@@ -10,7 +10,6 @@ import os
 
 from chalice import Blueprint
 
-from chalicelib.campaigns import services
 from chalicelib.core.logging import logger
 from chalicelib.core.queues import process_batch
 
@@ -26,6 +25,8 @@ CAMPAIGN_QUEUE = os.environ.get("CAMPAIGN_QUEUE_NAME", "omnistore-dev-campaigns"
     description="Start the campaign runs that are due (each campaign's cron/rate/at, UTC) and fan them out",
 )
 def dispatch_campaigns(event):
+    from chalicelib.campaigns import services  # on first run, not when app.py imports this
+
     result = services.dispatch()
     if result["fired"] or result["resumed"]:
         logger.info("campaign runs started", extra=result)
@@ -34,6 +35,8 @@ def dispatch_campaigns(event):
 
 @campaigns_jobs.on_sqs_message(queue=CAMPAIGN_QUEUE, batch_size=1, name="handle_campaign_batch")
 def handle_campaign_batch(event):
+    from chalicelib.campaigns import services  # on first run, not when app.py imports this
+
     return process_batch(event, services.run_batch)
 
 
@@ -43,6 +46,8 @@ def handle_campaign_batch(event):
     description="01:30 Asia/Shanghai: rule tags (big spender, dormant, category lovers) of members that changed",
 )
 def campaign_rule_tags(event):
+    from chalicelib.campaigns import services  # on first run, not when app.py imports this
+
     result = services.recompute_rule_tags()
     logger.info("rule tags", extra=result)
     return result

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +40,26 @@ MAX_BODY_BYTES = 256 * 1024
 MAX_PATH_PARAM = 128  # no id, sku, username or scope is longer: a longer one is unknown (404)
 JSON_TYPE = "application/json"
 
+# Every view ``route`` made, by (path, method): what ``core.routing`` calls when a request arrives.
+VIEWS: dict[tuple[str, str], Callable] = {}
+# The app serving this request (set by core.routing's views, whose blueprints are never registered).
+_SERVING: ContextVar[Any] = ContextVar("serving_app", default=None)
+
+
+@contextmanager
+def serving(app: Any) -> Iterator[None]:
+    token = _SERVING.set(app)
+    try:
+        yield
+    finally:
+        _SERVING.reset(token)
+
+
+def serving_app(bp) -> Any:
+    """The Chalice app serving this request: ``bp``'s app when it is registered, else the one core.routing set."""
+    app = _SERVING.get()
+    return app if app is not None else bp.current_app
+
 
 @dataclass
 class RouteSpec:
@@ -55,6 +77,7 @@ class RouteSpec:
     auth: str = "bearer"  # bearer | none | basic | wechatpay
     errors: tuple[int, ...] = ()
     available: Callable[[], bool] | None = None  # False -> 404 before anything else (stage-only routes)
+    content_types: tuple[str, ...] | None = None  # request bodies accepted (Chalice's default: JSON)
     # Routes with their own credentials (roles=None, e.g. auth="basic"): called with the Authorization header
     # before any input is parsed; what it returns is ``req.principal``; it raises a 401 AppError itself.
     authenticator: Callable[[str | None], Any] | None = None
@@ -208,6 +231,7 @@ def route(
         available=available,
         authenticator=authenticator,
         audit=audit,
+        content_types=tuple(content_types) if content_types else None,
     )
 
     def deco(fn: Callable) -> Callable:
@@ -218,10 +242,8 @@ def route(
             return _dispatch(bp, spec, target, params)
 
         view.__route_spec__ = spec  # type: ignore[attr-defined]
-        kwargs = {"methods": [method]}
-        if content_types:
-            kwargs["content_types"] = content_types
-        bp.route(path, **kwargs)(view)
+        bp.route(path, methods=[method], **({"content_types": content_types} if content_types else {}))(view)
+        VIEWS[(path, method)] = view
         return fn
 
     return deco
@@ -245,7 +267,7 @@ def _audited(spec: RouteSpec, fn: Callable) -> Callable:
 
 
 def _dispatch(bp, spec: RouteSpec, fn: Callable, params: dict[str, str]):
-    request = bp.current_request
+    request = serving_app(bp).current_request
     try:
         if (spec.available is not None and not spec.available()) or any(
             len(v) > MAX_PATH_PARAM for v in params.values()

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from chalicelib.core import clock
 from chalicelib.core.auth import HQ
 from chalicelib.core.errors import CoreCode, NotFound
-from chalicelib.core.http import Req, route
+from chalicelib.core.http import Req, route, serving_app
 from chalicelib.core.settings import get_settings
 
 local_jobs_api = Blueprint(__name__)
@@ -43,7 +43,7 @@ def _local() -> bool:
 
 
 def _schedules() -> dict[str, ScheduledEventConfig]:
-    app = local_jobs_api.current_app
+    app = serving_app(local_jobs_api)
     return {s.name: s for s in app.event_sources if isinstance(s, ScheduledEventConfig)}
 
 
@@ -97,6 +97,6 @@ def run_job(req: Req, name: str):
     if source is None:
         raise NotFound(f"No scheduled job is called {name!r}", code=CoreCode.NOT_FOUND, details={"name": name})
     at = clock.iso(clock.now())
-    handler = local_jobs_api.current_app.handler_map[name]
+    handler = serving_app(local_jobs_api).handler_map[name]
     result = handler(scheduled_event(name, at), None)
     return {"name": name, "at": at, "result": result if isinstance(result, dict) else {"returned": result}}

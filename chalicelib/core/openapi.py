@@ -11,7 +11,7 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib.core.errors import ERROR_STATUSES
-from chalicelib.core.http import MAX_PATH_PARAM, RouteSpec, route
+from chalicelib.core.http import MAX_PATH_PARAM, RouteSpec, route, serving_app
 
 openapi_api = Blueprint(__name__)
 
@@ -238,5 +238,5 @@ def _document(paths: dict[str, Any], components: dict[str, Any]) -> dict[str, An
 def openapi(req):
     doc = _cache.get("doc")
     if doc is None:
-        doc = _cache["doc"] = build(openapi_api.current_app)
+        doc = _cache["doc"] = build(serving_app(openapi_api))
     return doc

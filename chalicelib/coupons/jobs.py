@@ -6,7 +6,6 @@ from __future__ import annotations
 from chalice import Blueprint
 
 from chalicelib.core.logging import logger
-from chalicelib.coupons import services
 
 coupons_jobs = Blueprint(__name__)
 
@@ -17,6 +16,8 @@ coupons_jobs = Blueprint(__name__)
     description="00:05 Asia/Shanghai: mark coupons whose last day is over as EXPIRED",
 )
 def expire_coupons(event):
+    from chalicelib.coupons import services  # on first run, not when app.py imports this
+
     result = services.sweep_expired()
     logger.info("coupon expiry sweep", extra=result)
     return result
@@ -28,6 +29,8 @@ def expire_coupons(event):
     description="10:00 Asia/Shanghai: CouponExpiring for coupons ending in 3 days (SMS)",
 )
 def remind_expiring_coupons(event):
+    from chalicelib.coupons import services  # on first run, not when app.py imports this
+
     result = services.remind_expiring()
     logger.info("coupon expiry reminders", extra=result)
     return result

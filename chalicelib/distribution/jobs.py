@@ -5,7 +5,6 @@ from __future__ import annotations
 from chalice import Blueprint
 
 from chalicelib.core.logging import logger
-from chalicelib.distribution import services
 
 distribution_jobs = Blueprint(__name__)
 
@@ -16,6 +15,8 @@ distribution_jobs = Blueprint(__name__)
     description="Commission records whose order completed freeze_days ago: FROZEN -> AVAILABLE (due-hour buckets)",
 )
 def settle_commissions(event):
+    from chalicelib.distribution import services  # on first run, not when app.py imports this
+
     result = services.settle_due()
     logger.info("commission settlement", extra=result)
     return result

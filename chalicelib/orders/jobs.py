@@ -5,7 +5,6 @@ from __future__ import annotations
 from chalice import Blueprint
 
 from chalicelib.core.logging import logger
-from chalicelib.orders import sweeps
 
 orders_jobs = Blueprint(__name__)
 
@@ -16,6 +15,8 @@ orders_jobs = Blueprint(__name__)
     description="Cancel unpaid orders past pay_deadline and return their stock",
 )
 def sweep_unpaid_orders(event):
+    from chalicelib.orders import sweeps  # on first run, not when app.py imports this
+
     result = sweeps.sweep_unpaid()
     logger.info("unpaid sweep", extra=result)
     return result
@@ -27,6 +28,8 @@ def sweep_unpaid_orders(event):
     description="Ask WeChat Pay about PROCESSING refunds whose next query is due; settle the finished ones once",
 )
 def query_processing_refunds(event):
+    from chalicelib.orders import sweeps  # on first run, not when app.py imports this
+
     result = sweeps.sweep_refunds()
     logger.info("refund query", extra=result)
     return result
@@ -38,6 +41,8 @@ def query_processing_refunds(event):
     description="Paid online orders nobody accepted: remind, escalate, refund (store deadlines, opening hours)",
 )
 def sweep_unaccepted_orders(event):
+    from chalicelib.orders import sweeps  # on first run, not when app.py imports this
+
     result = sweeps.sweep_accept()
     logger.info("accept deadline sweep", extra=result)
     return result

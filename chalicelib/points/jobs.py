@@ -5,7 +5,6 @@ from __future__ import annotations
 from chalice import Blueprint
 
 from chalicelib.core.logging import logger
-from chalicelib.points import services
 
 points_jobs = Blueprint(__name__)
 
@@ -16,6 +15,8 @@ points_jobs = Blueprint(__name__)
     description="00:10 Asia/Shanghai: expire what is left of lots whose last day is over (FIFO)",
 )
 def expire_points(event):
+    from chalicelib.points import services  # on first run, not when app.py imports this
+
     result = services.expire_due()
     logger.info("points expiry", extra=result)
     return result

@@ -11,7 +11,6 @@ from chalice import Blueprint
 
 from chalicelib.core.logging import logger
 from chalicelib.core.queues import process_batch
-from chalicelib.printing import services
 
 printing_jobs = Blueprint(__name__)
 
@@ -21,6 +20,8 @@ PRINT_QUEUE = os.environ.get("PRINT_QUEUE_NAME", "omnistore-dev-print")
 
 @printing_jobs.on_sqs_message(queue=PRINT_QUEUE, batch_size=10, name="handle_print_requests")
 def handle_print_requests(event):
+    from chalicelib.printing import services  # on first run, not when app.py imports this
+
     return process_batch(event, services.handle_print_request)
 
 
@@ -30,6 +31,8 @@ def handle_print_requests(event):
     description="Mark printers that stopped polling offline; alert once per outage",
 )
 def check_printers(event):
+    from chalicelib.printing import services  # on first run, not when app.py imports this
+
     result = services.check_printers()
     if result["offline"]:
         logger.warning("printers went offline", extra=result)

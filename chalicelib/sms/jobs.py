@@ -11,7 +11,6 @@ from chalice import Blueprint
 
 from chalicelib.core.logging import logger
 from chalicelib.core.queues import process_batch
-from chalicelib.sms import services
 
 sms_jobs = Blueprint(__name__)
 
@@ -21,6 +20,8 @@ SMS_QUEUE = os.environ.get("SMS_QUEUE_NAME", "omnistore-dev-sms")
 
 @sms_jobs.on_sqs_message(queue=SMS_QUEUE, batch_size=10, name="handle_sms")
 def handle_sms(event):
+    from chalicelib.sms import services  # on first run, not when app.py imports this
+
     return process_batch(event, services.handle_sms_record)
 
 
@@ -30,6 +31,8 @@ def handle_sms(event):
     description="Queue marketing SMS held during quiet hours once they are over",
 )
 def release_held_sms(event):
+    from chalicelib.sms import services  # on first run, not when app.py imports this
+
     result = services.release_held()
     if result["released"]:
         logger.info("held sms released", extra=result)
@@ -42,4 +45,6 @@ def release_held_sms(event):
     description="Text head office once when a dead-letter queue starts filling",
 )
 def watch_dead_letters(event):
+    from chalicelib.sms import services  # on first run, not when app.py imports this
+
     return services.watch_dead_letters()

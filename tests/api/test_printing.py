@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from chalicelib.consumer import handle_events
 from chalicelib.core import clock, events
 from chalicelib.identity import repository as members
 from chalicelib.orders import payment as order_payment
@@ -15,7 +16,7 @@ from chalicelib.printing import services as printing
 from chalicelib.printing.jobs import handle_print_requests
 from chalicelib.sms import repository as sms_repo
 from chalicelib.sms.jobs import handle_sms
-from chalicelib.subscriptions import SUBSCRIPTIONS, handle_events
+from chalicelib.subscriptions import SUBSCRIPTIONS
 from tests.helpers import basic, drain_events, run_sqs_handler, take_messages, token_for
 
 NOON = datetime(2026, 11, 23, 4, 0, tzinfo=UTC)  # Monday 12:00 in Chongqing

@@ -61,7 +61,7 @@ def test_an_order_paid_texts_the_customer_once_however_often_it_is_delivered(api
     ).json
     order_payment.apply_payment(order["order_id"], "wx-tx-sms-1", order["payable_fen"], "wechat", None)
     paid = next(b for b in take_messages("omnistore-test-events") if '"OrderPaid"' in b)
-    from chalicelib.subscriptions import handle_events
+    from chalicelib.consumer import handle_events
 
     assert run_sqs_handler(handle_events, [paid] * 3) == {"batchItemFailures": []}
     bodies = take_messages(SMS_Q)
