@@ -35,7 +35,7 @@ class Principal:
     sub: str  # staff_id or member_id
     role: str
     store_id: str | None = None
-    sv: int = 0  # staff: the session version the token was issued for
+    sv: int = 0  # the session version the token was issued for (core.sessions)
 
     @property
     def is_hq(self) -> bool:
@@ -85,8 +85,7 @@ def issue_token(principal: Principal) -> tuple[str, int]:
     }
     if principal.store_id:
         claims["store_id"] = principal.store_id
-    if principal.role in STAFF_ROLES:
-        claims["sv"] = principal.sv
+    claims["sv"] = principal.sv
     return jwt.encode(claims, _secret(), algorithm=_ALG), ttl
 
 
@@ -124,8 +123,7 @@ def authenticate(authorization: str | None, roles: frozenset[str]) -> Principal:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("A bearer token is required", code=CoreCode.TOKEN_MISSING)
     principal = decode_token(token.strip())
-    if principal.role in STAFF_ROLES:
-        sessions.check(principal.sub, principal.sv)
+    sessions.check(principal.sub, principal.sv)  # a disabled staff account, a merged or erased member: 401
     if principal.role not in roles:
         # Names no role that would be allowed: a stolen low-privilege token learns nothing from it.
         raise Forbidden("Your role may not do this", code=CoreCode.ROLE_FORBIDDEN)

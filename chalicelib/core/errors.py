@@ -31,8 +31,8 @@ class CoreCode(ErrorCode):
     TOKEN_INVALID = "TOKEN_INVALID"
     # 401: the bearer token has expired; log in again
     TOKEN_EXPIRED = "TOKEN_EXPIRED"
-    # 401: the staff session behind this token was ended (account disabled, role or store changed, password
-    # reset); log in again
+    # 401: the session behind this token was ended (staff: account disabled, role or store changed, password
+    # reset; member: the account was merged or erased); log in again
     TOKEN_REVOKED = "TOKEN_REVOKED"
     # 403: the caller may not do this (the default of Forbidden)
     FORBIDDEN = "FORBIDDEN"

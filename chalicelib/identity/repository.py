@@ -276,6 +276,7 @@ def claim(enrolled: MemberItem, openid: str, unionid: str | None, retired: Membe
                     MemberItem.updated_at.set(now),
                 ]
                 tx.update(retired, actions, condition=MemberItem.status == "active", tag="retired")
+                sessions.bump(tx, retired.member_id)  # the merged account's tokens end with it
             events.add(
                 tx,
                 [
@@ -412,6 +413,7 @@ def add_erasure(tx: Tx, member: MemberItem, reported: list[events.Event]) -> Non
         condition=MemberItem.status == "active",
         tag="member",
     )
+    sessions.bump(tx, member.member_id)  # its tokens end with it
     tx.delete(
         OpenIdItem(openid_pk(member.openid), META),
         condition=OpenIdItem.member_id == member.member_id,

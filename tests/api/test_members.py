@@ -252,11 +252,14 @@ def test_a_till_member_buys_at_once_and_claims_the_account_with_wechat(api, worl
     assert identity_repo.member_for_openid("wx-claimer").member_id == till["member_id"]
     retired = identity_repo.get_member(fresh_id)
     assert (retired.status, retired.merged_into) == ("merged", till["member_id"])
+    # the closed account's token ends with it (it would otherwise work for days as an empty account)
+    assert api.get("/shop/me", token=fresh).code == "TOKEN_REVOKED"
+    assert api.get("/shop/me", token=bound.json["token"]).json["member_id"] == till["member_id"]
     # now the phone's member uses the app: the till must scan their code
     assert api.post("/pos/members", {"phone": "13700001234"}, token=world.clerk_a).code == "MEMBER_HAS_APP"
     assert api.post("/pos/members", {"phone": "023-6370123"}, token=world.clerk_a).code == "PHONE_INVALID"
     assert api.post("/pos/members", {"phone": "13700001235"}, token=world.hq).status == 403
-    assert api.post("/pos/members", {"phone": "13700001235"}, token=fresh).status == 403
+    assert api.post("/pos/members", {"phone": "13700001235"}, token=bound.json["token"]).status == 403
 
 
 def test_head_office_finds_members_by_phone_tail_nickname_and_level(api, world, now, levels):

@@ -12,7 +12,9 @@ from chalicelib.core.passwords import hash_password
 from chalicelib.identity import repository as identity_repo
 from tests.helpers import STORE_BODY, token_for
 
-T0 = datetime(2026, 12, 4, 2, 0, tzinfo=UTC)
+T0 = datetime(2026, 12, 4, 2, 0, tzinfo=UTC)  # Friday 10:00 in Chongqing: the stores are open
+# Every test runs at T0 (orders need an open store): the real time of day never decides a result here.
+pytestmark = pytest.mark.usefixtures("now")
 
 
 @pytest.fixture

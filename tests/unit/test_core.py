@@ -29,7 +29,10 @@ def test_token_roundtrip_and_expiry():
     assert e.value.code == "TOKEN_EXPIRED"
 
 
-def test_authenticate_roles_and_scope():
+def test_authenticate_roles_and_scope(monkeypatch):
+    from chalicelib.core import sessions
+
+    monkeypatch.setattr(sessions, "version", lambda account_id, fresh=False: 0)  # no table here: every session live
     token, _ = issue_token(Principal(sub="m1", role="member"))
     with pytest.raises(Forbidden):
         authenticate(f"Bearer {token}", frozenset({"hq_admin"}))
