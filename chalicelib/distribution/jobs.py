@@ -5,7 +5,7 @@ from __future__ import annotations
 from chalice import Blueprint
 
 from chalicelib.core.logging import logger
-from chalicelib.distribution import services
+from chalicelib.distribution import invites, services
 
 distribution_jobs = Blueprint(__name__)
 
@@ -18,4 +18,15 @@ distribution_jobs = Blueprint(__name__)
 def settle_commissions(event):
     result = services.settle_due()
     logger.info("commission settlement", extra=result)
+    return result
+
+
+@distribution_jobs.schedule(
+    "rate(1 hour)",
+    name="grant_invite_gifts",
+    description="Inviter gifts whose invitee's first order completed freeze_days ago (due-hour buckets)",
+)
+def grant_invite_gifts(event):
+    result = invites.grant_due()
+    logger.info("invite gifts", extra=result)
     return result
