@@ -25,5 +25,6 @@ SUBSCRIPTIONS: list[events.Subscription] = [
     *points.SUBSCRIPTIONS,  # MemberJoined, OrderCompleted, RefundCompleted, PointsReturned -> points
     *reports.SUBSCRIPTIONS,  # OrderPaid, RefundCompleted -> sales aggregates and pairs; StockMoved -> stock value
     *campaigns.SUBSCRIPTIONS,  # MemberJoined, OrderPaid, RefundCompleted, level, birthday -> member stats
-    *distribution.SUBSCRIPTIONS,  # MemberJoined (scene) -> bind; OrderCompleted -> freeze; RefundCompleted -> reverse
+    *distribution.SUBSCRIPTIONS,  # MemberJoined (scene) -> bind, invitee gift, flyer; OrderCompleted -> freeze, first
+    # order (inviter gift, funnel); RefundCompleted -> reverse, cancel a waiting inviter gift
 ]

@@ -500,6 +500,43 @@ def issue_invite_gifts(referral_id: str, inviter_id: str, invitee_id: str) -> In
     )
 
 
+INVITE_SIDES = {"invitee": domain.INVITE_INVITEE, "inviter": domain.INVITE_INVITER}
+
+
+def invite_gift_template(side: str, template_id: str) -> CouponTemplateItem:
+    """The template head office named for one side of an invite (``invitee`` / ``inviter``), if it may be handed
+    out now: its purpose must be ``invite_<side>``; otherwise the contract's error (404 / 409)."""
+    tpl = repository.get_template(template_id)
+    domain.check_issuable(template_fields(tpl), clock.now(), clock.business_tz(), INVITE_SIDES[side])
+    return tpl
+
+
+def add_invite_gift(
+    tx, side: str, tpl: CouponTemplateItem, member_id: str, ref: str, once: dict[str, str | None]
+) -> str:
+    """One invite-gift coupon of ``tpl`` for ``member_id`` in ``tx`` (the referral domain's transaction), with
+    the once-ever guards ``INVITEGIFT#<SIDE>#<KIND>#<value>`` for each of ``once`` (e.g. ``{"openid": ...,
+    "phone": ..., "member": ...}``: the same openid or phone never counts twice for that side) and the "not
+    blocked" check; announces ``CouponsIssued``. Failures name ("guard", pk), ("tpl", id), ("quota", ...) or
+    ("block", member): ``gift_refusal`` says which. Returns the coupon id."""
+    grant = _Grant(tpl, member_id, "invite", ref, check_block=True)
+    for kind, value in once.items():
+        value = phones.normalize(value) if kind == "phone" else value
+        if value:
+            repository.add_guard(tx, f"INVITEGIFT#{side.upper()}#{kind.upper()}#{value}", member_id, ref)
+    repository.add_issue(tx, tpl, grant.coupon)
+    repository.add_not_blocked(tx, member_id)
+    events.add(tx, [_issued([grant], {"source": "invite", "side": side, "ref": ref})])
+    return grant.coupon.coupon_id
+
+
+def gift_refusal(failed: list) -> str | None:
+    """Why a transaction with ``add_invite_gift`` was cancelled by coupons: ``already`` (a guard: that openid,
+    phone or member already counted), ``sold_out``, ``limit``, ``blocked``; None: not by coupons."""
+    kind, _ = _why([t for t in failed if isinstance(t, tuple) and t[0] in ("guard", "tpl", "quota", "block")])
+    return {"guard": "already", "tpl": "sold_out", "quota": "limit", "block": "blocked"}.get(kind)
+
+
 def on_member_joined(event: dict[str, Any]) -> None:
     """New-member gift pack: every active new_member template, once per WeChat openid and once per phone,
     ever (guards written in the grant's transaction and kept after the account is deleted)."""

@@ -8,13 +8,19 @@ from chalice import Blueprint
 from chalicelib.core.auth import HQ, MEMBERS
 from chalicelib.core.http import Req, Result, route
 from chalicelib.core.schemas import PageOut, PageQuery
-from chalicelib.distribution import services
+from chalicelib.distribution import flyers, services
 from chalicelib.distribution.schemas import (
     CommissionOut,
     DistributionSettings,
     DistributorOut,
     DistributorsQuery,
+    FlyersIn,
+    FlyersOut,
+    FunnelOut,
+    FunnelQuery,
     MeOut,
+    PromoterIn,
+    PromoterOut,
     RejectIn,
     ReportOut,
     ReportQuery,
@@ -143,13 +149,76 @@ def reject_withdrawal(req: Req, withdrawal_id: str):
     response=ReportOut,
     tag=TAG,
     errors=(422,),
-    summary="Per distributor: orders, sales_fen, commission_fen (format=csv: UTF-8 BOM)",
+    summary="Per distributor: orders, sales_fen, commission_fen, ranked by order= (format=csv: UTF-8 BOM)",
 )
 def report(req: Req):
     out = services.report(req.query)
     if req.query.format == "csv":
         return Result(services.report_csv(out), content_type="text/csv; charset=utf-8")
     return out
+
+
+@route(
+    distribution_api,
+    "/admin/promoters",
+    "POST",
+    roles=HQ,
+    body=PromoterIn,
+    response=PromoterOut,
+    status=201,
+    tag=TAG,
+    errors=(422,),
+    summary="Create a promoter (派单) who hands out flyer scenes",
+)
+def create_promoter(req: Req):
+    return flyers.create_promoter(req.body)
+
+
+@route(
+    distribution_api,
+    "/admin/promoters",
+    "GET",
+    roles=HQ,
+    query=PageQuery,
+    response=PageOut[PromoterOut],
+    tag=TAG,
+    errors=(422,),
+    summary="Promoters, newest first",
+)
+def list_promoters(req: Req):
+    return flyers.promoters(req.query.limit, req.query.next)
+
+
+@route(
+    distribution_api,
+    "/admin/promoters/{promoter_id}/flyers",
+    "POST",
+    roles=HQ,
+    body=FlyersIn,
+    response=FlyersOut,
+    status=201,
+    idempotent=True,
+    tag=TAG,
+    errors=(404, 409, 422),
+    summary="A batch of flyer scenes (<= 32 characters) for a promoter",
+)
+def create_flyers(req: Req, promoter_id: str):
+    return flyers.create_flyers(promoter_id, req.body)
+
+
+@route(
+    distribution_api,
+    "/admin/promoters/funnel",
+    "GET",
+    roles=HQ,
+    query=FunnelQuery,
+    response=FunnelOut,
+    tag=TAG,
+    errors=(422,),
+    summary="Per promoter and flyer: scanned, registered, first_order, orders, sales_fen (business days)",
+)
+def promoter_funnel(req: Req):
+    return flyers.funnel(req.query)
 
 
 # --------------------------------------------------------------------------------------- shop

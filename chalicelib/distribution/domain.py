@@ -10,7 +10,7 @@ delivery fee is never a line, so it never earns."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from chalicelib.pricing.domain import allocate
@@ -20,7 +20,12 @@ FROZEN, AVAILABLE = "FROZEN", "AVAILABLE"
 PENDING_REVIEW, PAYING, PAID, REJECTED, FAILED = "PENDING_REVIEW", "PAYING", "PAID", "REJECTED", "FAILED"
 NONE, APPLIED, ACTIVE = "none", "applied", "active"  # a member's distributor status
 KINDS = ("referral", "product")
-PAGES = {"referral": "pages/index/index", "product": "pages/product/detail"}
+FLYER = "flyer"  # a promoter's flyer scene (派单): registers the member to the promoter, binds no referrer
+PAGES = {"referral": "pages/index/index", "product": "pages/product/detail", FLYER: "pages/index/index"}
+# an inviter's gift (邀请有礼): PENDING until due, then one of the others
+INVITE_PENDING, INVITE_GRANTED, INVITE_CANCELLED = "PENDING", "GRANTED", "CANCELLED"
+INVITE_CAPPED, INVITE_ALREADY, INVITE_SKIPPED = "CAPPED", "ALREADY", "SKIPPED"
+FUNNEL_COUNTS = ("scanned", "registered", "first_order", "orders", "sales_fen")
 
 DEFAULTS: dict[str, Any] = {
     "enabled": False,
@@ -212,3 +217,27 @@ def withdrawal_refusal(amount_fen: int, available_fen: int, minimum_fen: int) ->
     if available_fen <= 0 or amount_fen > available_fen:
         return "insufficient"
     return None
+
+
+# --------------------------------------------------------------------------------------- invite gifts, funnel
+def cap_month(at: datetime, tz: tzinfo) -> str:
+    """The month an inviter's gift counts against the monthly cap: the business (Beijing) month, ``YYYY-MM``."""
+    return at.astimezone(tz).strftime("%Y-%m")
+
+
+def capped(cap: int) -> bool:
+    """``inviter_monthly_cap`` 0 means no cap."""
+    return cap > 0
+
+
+def invite_outcome(refusal: str | None) -> tuple[str, str | None]:
+    """The inviter gift's final status (and reason) for why coupons refused it: a guard (that openid / phone /
+    invitee already counted) is ALREADY, anything else SKIPPED with the reason."""
+    if refusal == "already":
+        return INVITE_ALREADY, "already_counted"
+    return INVITE_SKIPPED, refusal or "unknown"
+
+
+def rate_bp(part: int, whole: int) -> int:
+    """``floor(part x 10000 / whole)``: a conversion in basis points (0 when nothing to convert from)."""
+    return part * BP // whole if whole > 0 else 0

@@ -24,3 +24,5 @@ class DistributionCode(ErrorCode):
     WITHDRAWAL_NOT_FOUND = "WITHDRAWAL_NOT_FOUND"
     # 409: the withdrawal is no longer waiting for review
     WITHDRAWAL_NOT_PENDING = "WITHDRAWAL_NOT_PENDING"
+    # 404: no such promoter
+    PROMOTER_NOT_FOUND = "PROMOTER_NOT_FOUND"

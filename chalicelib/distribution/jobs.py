@@ -20,3 +20,16 @@ def settle_commissions(event):
     result = services.settle_due()
     logger.info("commission settlement", extra=result)
     return result
+
+
+@distribution_jobs.schedule(
+    "rate(1 hour)",
+    name="grant_invite_gifts",
+    description="Inviter gifts whose invitee's first order completed freeze_days ago (due-hour buckets)",
+)
+def grant_invite_gifts(event):
+    from chalicelib.distribution import invites  # on first run, not when app.py imports this
+
+    result = invites.grant_due()
+    logger.info("invite gifts", extra=result)
+    return result

@@ -14,6 +14,8 @@ ENTRY_PREFIX = "DIST#E#"
 AUDIT_DAY_PREFIX = "DISTDAY"  # gsi3: ledger entries by business day (the ledger audit)
 DUE_PREFIX = "COMMDUE"  # gsi3: FROZEN records by the UTC day they become available (the settlement job)
 DISTRIBUTORS_PREFIX = "DISTS"  # gsi3 of profiles: DISTS#<status> (head office's list)
+INVITE_DUE_PREFIX = "INVITEDUE"  # gsi3: PENDING inviter gifts by the UTC day they become due (the invite job)
+PROMOTERS_PK = "PROMOTERS"  # gsi1 of promoters: head office's list
 
 
 def member_pk(member_id: str) -> str:  # the member's partition (identity owns its META item)
@@ -50,6 +52,34 @@ def team_of(level: int, member_id: str) -> str:
 
 def commission_day(day: str) -> str:
     return f"COMMDAY#{day}"
+
+
+def invite_pk(invitee_id: str) -> str:
+    return f"INVITE#{invitee_id}"
+
+
+def invite_cap_pk(inviter_id: str) -> str:
+    return f"INVITECAP#{inviter_id}"
+
+
+def order_mark_pk(order_id: str) -> str:
+    return f"DISTORDER#{order_id}"
+
+
+def promoter_pk(promoter_id: str) -> str:
+    return f"PROMOTER#{promoter_id}"
+
+
+def flyers_of(promoter_id: str) -> str:
+    return f"FLYERS#{promoter_id}"
+
+
+def funnel_pk(day: str) -> str:
+    return f"FUNNEL#{day}"
+
+
+def funnel_sk(promoter_id: str, scene: str | None) -> str:
+    return f"F#{promoter_id}#{scene}" if scene else f"P#{promoter_id}"
 
 
 def withdrawal_pk(withdrawal_id: str) -> str:
@@ -97,6 +127,9 @@ class ProfileItem(Item, discriminator="DistProfile"):
     available_fen = NumberAttribute(null=True)
     pending_fen = NumberAttribute(null=True)  # requested withdrawals waiting for review or payout
     withdrawn_fen = NumberAttribute(null=True)
+    first_order_id = UnicodeAttribute(null=True)  # the member's first completed order (invite gift, funnel)
+    promoter_id = UnicodeAttribute(null=True)  # joined by a promoter's flyer scene (the funnel)
+    flyer_scene = UnicodeAttribute(null=True)
 
 
 class DistEntryItem(Item, discriminator="DistEntry"):
@@ -124,11 +157,14 @@ class ShareItem(Item, discriminator="DistShare"):
 
 class SceneItem(Item, discriminator="Scene"):
     """pk=SCENE#<scene>, sk=META: what a WeChat scene (<= 32 characters) resolves to; ``scans`` counts the
-    resolutions (ADD, no read)."""
+    resolutions (ADD, no read). A flyer scene names a promoter instead of a referrer.
+
+    gsi1 (flyers only): FLYERS#<promoter_id> / <scene> - a promoter's flyers"""
 
     scene = UnicodeAttribute()
-    scene_kind = UnicodeAttribute()  # referral | product
-    referrer_id = UnicodeAttribute()
+    scene_kind = UnicodeAttribute()  # referral | product | flyer
+    referrer_id = UnicodeAttribute(null=True)
+    promoter_id = UnicodeAttribute(null=True)
     sku = UnicodeAttribute(null=True)
     scans = NumberAttribute(default=0)
 
@@ -176,3 +212,60 @@ class WithdrawalItem(Item, discriminator="Withdrawal"):
     reviewed_by = UnicodeAttribute(null=True)
     reason = UnicodeAttribute(null=True)
     payout = JSONAttribute(null=True)
+
+
+class InviteItem(Item, discriminator="Invite"):
+    """pk=INVITE#<invitee_id>, sk=META: the inviter's gift for an invitee's first completed order. PENDING until
+    ``due_at`` (completion + freeze_days), then GRANTED, CAPPED (the inviter's monthly cap), ALREADY (that
+    openid / phone already counted), SKIPPED (template sold out, paused, blocked member); CANCELLED when the
+    order is refunded before. Every change is conditioned on PENDING.
+
+    gsi3 (PENDING only): INVITEDUE#<UTC day> / <due_at>#<invitee_id> - the invite job reads only what is due"""
+
+    invitee_id = UnicodeAttribute()
+    inviter_id = UnicodeAttribute()
+    order_id = UnicodeAttribute()
+    status = UnicodeAttribute()
+    due_at = UnicodeAttribute()
+    reason = UnicodeAttribute(null=True)
+    coupon_id = UnicodeAttribute(null=True)
+
+
+class InviteCapItem(Item, discriminator="InviteCap"):
+    """pk=INVITECAP#<inviter_id>, sk=<YYYY-MM> (Beijing month): inviter gifts granted that month; ADD 1
+    conditioned on ``n < cap`` in the gift's transaction."""
+
+    n = NumberAttribute(default=0)
+
+
+class OrderMarkItem(Item, discriminator="DistOrderMark"):
+    """pk=DISTORDER#<order_id>, sk=META: the order's completion was counted (first order, invite, funnel):
+    put once (attribute_not_exists) in that transaction, so a redelivered OrderCompleted counts nothing."""
+
+    order_id = UnicodeAttribute()
+
+
+class PromoterItem(Item, discriminator="Promoter"):
+    """pk=PROMOTER#<promoter_id>, sk=META: a head-office promoter (派单) who hands out flyer scenes.
+
+    gsi1: PROMOTERS / <promoter_id> - head office's list"""
+
+    promoter_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    phone = UnicodeAttribute()
+    store_id = UnicodeAttribute(null=True)
+    flyers = NumberAttribute(default=0)
+
+
+class FunnelItem(Item, discriminator="Funnel"):
+    """pk=FUNNEL#<business day>, sk=P#<promoter_id> or F#<promoter_id>#<scene>: the day's counters of a promoter
+    and of one flyer, each moved by ADD in the transaction of what it counts (a scan, a registration, a completed
+    order with its once-marker)."""
+
+    promoter_id = UnicodeAttribute()
+    scene = UnicodeAttribute(null=True)
+    scanned = NumberAttribute(default=0)
+    registered = NumberAttribute(default=0)
+    first_order = NumberAttribute(default=0)
+    orders = NumberAttribute(default=0)
+    sales_fen = NumberAttribute(default=0)

@@ -21,20 +21,34 @@ from chalicelib.distribution.models import (
     DISTRIBUTORS_PREFIX,
     DUE_PREFIX,
     ENTRY_PREFIX,
+    INVITE_DUE_PREFIX,
     META,
     PROFILE_SK,
+    PROMOTERS_PK,
     SETTINGS_PK,
     CommissionItem,
     DistEntryItem,
     DistSettingsItem,
+    FunnelItem,
+    InviteCapItem,
+    InviteItem,
+    OrderMarkItem,
     ProfileItem,
+    PromoterItem,
     SceneItem,
     ShareItem,
     WithdrawalItem,
     commission_day,
     commissions_of,
     entry_sk,
+    flyers_of,
+    funnel_pk,
+    funnel_sk,
+    invite_cap_pk,
+    invite_pk,
     member_pk,
+    order_mark_pk,
+    promoter_pk,
     record_pk,
     record_sk,
     scene_pk,
@@ -425,3 +439,173 @@ def member_withdrawals_page(member_id: str, limit: int, cursor: str | None) -> P
         limit=limit,
         cursor=cursor,
     )
+
+
+# --------------------------------------------------------------------------------------- first orders, invites
+def add_order_mark(tx: Tx, order_id: str) -> None:
+    """The order's completion is counted once (first order, invite, funnel): fails ("order_mark",) after."""
+    tx.save(
+        OrderMarkItem(order_mark_pk(order_id), META, order_id=order_id, created_at=clock.now()),
+        condition=OrderMarkItem.pk.does_not_exist(),
+        tag=("order_mark", order_id),
+    )
+
+
+def set_first_order(tx: Tx, member_id: str, order_id: str) -> None:
+    tx.update(
+        ProfileItem(*profile_key(member_id)),
+        _touch(member_id) + [ProfileItem.first_order_id.set(order_id)],
+        condition=ProfileItem.first_order_id.does_not_exist(),
+        tag=("first_order", member_id),
+    )
+
+
+def add_invite(tx: Tx, invitee_id: str, inviter_id: str, order_id: str, due_iso: str) -> None:
+    """The inviter's gift for the invitee's first order, PENDING in the due-day bucket of ``due_iso`` (UTC)."""
+    tx.save(
+        InviteItem(
+            invite_pk(invitee_id),
+            META,
+            invitee_id=invitee_id,
+            inviter_id=inviter_id,
+            order_id=order_id,
+            status=domain.INVITE_PENDING,
+            due_at=due_iso,
+            created_at=clock.now(),
+            gsi3pk=f"{INVITE_DUE_PREFIX}#{due_iso[:10]}",
+            gsi3sk=f"{due_iso}#{invitee_id}",
+        ),
+        condition=InviteItem.pk.does_not_exist(),
+        tag=("invite", invitee_id),
+    )
+
+
+def get_invite(invitee_id: str) -> InviteItem | None:
+    return InviteItem.get_or_none(invite_pk(invitee_id), META, consistent_read=True)
+
+
+def due_invites(day: str, upto_iso: str) -> list[InviteItem]:
+    """PENDING inviter gifts of one due-day bucket whose due time has come (gsi3: only what is due is read)."""
+    return list(InviteItem.gsi3.query(f"{INVITE_DUE_PREFIX}#{day}", InviteItem.gsi3sk <= f"{upto_iso}#~"))
+
+
+def close_invite(tx: Tx, inv: InviteItem, status: str, fields: dict[str, Any]) -> None:
+    """PENDING -> ``status`` (leaves the due bucket), conditioned on still being PENDING."""
+    actions = [getattr(InviteItem, k).set(v) for k, v in fields.items() if v is not None]
+    actions += [
+        InviteItem.status.set(status),
+        InviteItem.updated_at.set(clock.now()),
+        InviteItem.gsi3pk.remove(),
+        InviteItem.gsi3sk.remove(),
+    ]
+    tx.update(inv, actions, condition=InviteItem.status == domain.INVITE_PENDING, tag=("invite", inv.invitee_id))
+
+
+def add_cap_count(tx: Tx, inviter_id: str, month: str, cap: int) -> None:
+    """One more inviter gift this month, conditioned on fewer than ``cap`` so far (0: no cap)."""
+    cond = (InviteCapItem.n.does_not_exist() | (InviteCapItem.n < cap)) if domain.capped(cap) else None
+    tx.update(
+        InviteCapItem(invite_cap_pk(inviter_id), month),
+        [InviteCapItem.kind.set(InviteCapItem), InviteCapItem.n.add(1), InviteCapItem.updated_at.set(clock.now())],
+        condition=cond,
+        tag=("invite_cap", inviter_id),
+    )
+
+
+def cap_count(inviter_id: str, month: str) -> int:
+    item = InviteCapItem.get_or_none(invite_cap_pk(inviter_id), month, consistent_read=True)
+    return int(item.n or 0) if item else 0
+
+
+# --------------------------------------------------------------------------------------- promoters, flyers, funnel
+def put_promoter(promoter_id: str, fields: dict[str, Any]) -> PromoterItem:
+    now = clock.now()
+    item = PromoterItem(
+        promoter_pk(promoter_id),
+        META,
+        promoter_id=promoter_id,
+        flyers=0,
+        created_at=now,
+        updated_at=now,
+        gsi1pk=PROMOTERS_PK,
+        gsi1sk=promoter_id,
+        **fields,
+    )
+    item.save(condition=PromoterItem.pk.does_not_exist())
+    return item
+
+
+def get_promoter(promoter_id: str) -> PromoterItem | None:
+    return PromoterItem.get_or_none(promoter_pk(promoter_id), META, consistent_read=True)
+
+
+def promoters_page(limit: int, cursor: str | None) -> Page:
+    return page(PromoterItem.gsi1.query, hash_key=PROMOTERS_PK, scan_index_forward=False, limit=limit, cursor=cursor)
+
+
+def all_promoters() -> list[PromoterItem]:
+    return list(PromoterItem.gsi1.query(PROMOTERS_PK))
+
+
+def put_flyers(promoter_id: str, scenes: list[str]) -> bool:
+    """The flyer scenes (each put once) and the promoter's flyer count in one transaction; False when a scene
+    was taken (draw again)."""
+    now = clock.now()
+    try:
+        with transaction() as tx:
+            for scene in scenes:
+                tx.save(
+                    SceneItem(
+                        scene_pk(scene),
+                        META,
+                        scene=scene,
+                        scene_kind=domain.FLYER,
+                        promoter_id=promoter_id,
+                        scans=0,
+                        created_at=now,
+                        gsi1pk=flyers_of(promoter_id),
+                        gsi1sk=scene,
+                    ),
+                    condition=SceneItem.pk.does_not_exist(),
+                    tag="scene",
+                )
+            tx.update(
+                PromoterItem(promoter_pk(promoter_id), META),
+                [PromoterItem.flyers.add(len(scenes)), PromoterItem.updated_at.set(now)],
+                condition=PromoterItem.pk.exists(),
+                tag="promoter",
+            )
+    except TxCancelled as e:
+        if "scene" in e.failed:
+            return False
+        raise
+    return True
+
+
+def add_funnel(tx: Tx, day: str, promoter_id: str, scene: str, counts: dict[str, int]) -> None:
+    """ADD ``counts`` to the day's counters of the promoter and of the flyer."""
+    for sk, sc in ((funnel_sk(promoter_id, None), None), (funnel_sk(promoter_id, scene), scene)):
+        actions = [FunnelItem.kind.set(FunnelItem), FunnelItem.promoter_id.set(promoter_id)]
+        actions += [FunnelItem.scene.set(sc)] if sc else []
+        actions += [getattr(FunnelItem, k).add(v) for k, v in counts.items() if v]
+        tx.update(FunnelItem(funnel_pk(day), sk), actions)
+
+
+def count_flyer_scan(scene: SceneItem, day: str) -> None:
+    with transaction() as tx:
+        tx.update(SceneItem(scene_pk(scene.scene), META), [SceneItem.scans.add(1)], condition=SceneItem.pk.exists())
+        add_funnel(tx, day, scene.promoter_id, scene.scene, {"scanned": 1})
+
+
+def add_flyer_member(tx: Tx, member_id: str, promoter_id: str, scene: str) -> None:
+    """The member joined by the promoter's flyer (once: conditioned on no promoter yet)."""
+    tx.update(
+        ProfileItem(*profile_key(member_id)),
+        _touch(member_id) + [ProfileItem.promoter_id.set(promoter_id), ProfileItem.flyer_scene.set(scene)],
+        condition=ProfileItem.promoter_id.does_not_exist(),
+        tag=("flyer_member", member_id),
+    )
+
+
+def funnel_of_day(day: str) -> list[FunnelItem]:
+    return list(FunnelItem.query(funnel_pk(day)))

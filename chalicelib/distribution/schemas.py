@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, StringConstraints, model_validator
 
 from chalicelib.catalog.schemas import Sku
-from chalicelib.core.schemas import Body, Fen, Out, PageQuery, Query, Text, Ulid
+from chalicelib.core.schemas import Body, Fen, Name, Out, PageQuery, Phone, Query, Text, Ulid
 
 Bp = Annotated[int, Field(ge=0, le=10_000, strict=True)]
 Scene = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
@@ -54,8 +54,9 @@ class ShareCodeOut(Out):
 
 class SceneOut(Out):
     scene: str
-    kind: str
-    referrer_id: str
+    kind: str = Field(description="referral | product | flyer")
+    referrer_id: str | None = Field(default=None, description="The sharing member (not for a flyer)")
+    promoter_id: str | None = Field(default=None, description="A flyer's promoter")
     sku: str | None = None
     page: str
 
@@ -148,6 +149,9 @@ class ReportQuery(Query):
     from_: date = Field(alias="from")
     to: date
     format: Literal["json", "csv"] = "json"
+    order: Literal["commission", "sales", "orders"] = Field(
+        default="commission", description="The ranking: highest commission_fen, sales_fen or orders first"
+    )
 
     @model_validator(mode="after")
     def _range(self):
@@ -167,3 +171,64 @@ class ReportOut(Out):
     start: str = Field(description="First business day (the query's from)")
     end: str = Field(description="Last business day (the query's to)")
     items: list[ReportRow]
+
+
+class PromoterIn(Body):
+    name: Name
+    phone: Phone
+    store_id: Ulid | None = None
+
+
+class PromoterOut(Out):
+    promoter_id: str
+    name: str
+    phone: str
+    store_id: str | None = None
+    flyers: int = Field(description="Flyer scenes made for the promoter")
+    created_at: str
+
+
+class FlyersIn(Body):
+    count: Annotated[int, Field(ge=1, le=50, strict=True)]
+
+
+class FlyersOut(Out):
+    promoter_id: str
+    items: list[ShareCodeOut] = Field(description="The new flyer scenes (<= 32 characters) and their page")
+
+
+class FunnelQuery(Query):
+    from_: date = Field(alias="from")
+    to: date
+
+    @model_validator(mode="after")
+    def _range(self):
+        if self.to < self.from_ or (self.to - self.from_).days > 92:
+            raise ValueError("from <= to, at most 92 days")
+        return self
+
+
+class FunnelCounts(Out):
+    scanned: int = Field(description="Scene resolutions (GET /shop/scenes/{scene})")
+    registered: int = Field(description="New members who joined by the scene")
+    first_order: int = Field(description="Their first completed orders")
+    orders: int = Field(description="Their completed orders")
+    sales_fen: int = Field(description="Payable of those orders")
+
+
+class FlyerFunnel(FunnelCounts):
+    scene: str
+
+
+class PromoterFunnel(FunnelCounts):
+    promoter_id: str
+    name: str
+    register_rate_bp: int = Field(description="registered / scanned, in basis points")
+    first_order_rate_bp: int = Field(description="first_order / registered, in basis points")
+    flyers: list[FlyerFunnel] = Field(description="Flyers with any count in the period")
+
+
+class FunnelOut(Out):
+    start: str
+    end: str
+    items: list[PromoterFunnel]

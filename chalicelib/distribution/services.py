@@ -19,7 +19,7 @@ from chalicelib.core.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.core.ids import new_id
 from chalicelib.core.logging import logger
 from chalicelib.core.schemas import PageOut
-from chalicelib.distribution import domain, payouts, repository
+from chalicelib.distribution import domain, flyers, invites, payouts, repository
 from chalicelib.distribution.errors import DistributionCode
 from chalicelib.distribution.schemas import (
     CommissionOut,
@@ -159,28 +159,38 @@ def resolve_scene(scene: str) -> SceneOut:
     item = repository.get_scene(scene)
     if item is None:
         raise NotFound("No such scene", code=DistributionCode.SCENE_NOT_FOUND)
-    repository.count_scan(scene)
+    if item.scene_kind == domain.FLYER:
+        flyers.count_scan(item)  # the scene's scans and the promoter's and flyer's funnel counters
+    else:
+        repository.count_scan(scene)
     return SceneOut(
         scene=item.scene,
         kind=item.scene_kind,
         referrer_id=item.referrer_id,
+        promoter_id=item.promoter_id,
         sku=item.sku,
         page=domain.PAGES[item.scene_kind],
     )
 
 
 def on_member_joined(event: dict[str, Any]) -> None:
-    """A new member who came by a share scene is bound to its referrer (rules in ``domain.bind_refusal``).
-    At least once: a second delivery finds the member bound and does nothing."""
+    """A new member who came by a share scene is bound to its referrer (rules in ``domain.bind_refusal``) and
+    gets the invitee gift; one who came by a flyer is registered to its promoter. At least once: a second
+    delivery finds the member bound (the gift's guards hold) or registered and does nothing more."""
     data = event["data"]
     scene, member_id = data.get("scene"), data["member_id"]
-    rules = repository.get_rules()
-    if not scene or not rules.get("enabled"):
-        return
-    item = repository.get_scene(scene)
+    item = repository.get_scene(scene) if scene else None
     if item is None:
         return
-    bind(member_id, item.referrer_id, scene, rules)
+    if item.scene_kind == domain.FLYER:
+        flyers.register(member_id, item, event.get("occurred_at"))
+        return
+    rules = repository.get_rules()
+    if not rules.get("enabled"):
+        return
+    refusal = bind(member_id, item.referrer_id, scene, rules)
+    if refusal in (None, "already_bound") and not event.get("imported"):
+        invites.invitee_gift(member_id, item.referrer_id, data, rules)
 
 
 def bind(member_id: str, referrer_id: str, scene: str | None, rules: dict[str, Any]) -> str | None:
@@ -505,7 +515,7 @@ def commissions(principal: Principal, limit: int, cursor: str | None) -> PageOut
 
 def report(q: ReportQuery) -> ReportOut:
     """Per distributor over the business days from..to (by day paid): orders, sales (commission bases) and
-    commission (earned minus reversed)."""
+    commission (earned minus reversed); ranked by ``order`` (head office's ranking), ties by member id."""
     rows: dict[str, dict[str, Any]] = {}
     day = q.from_
     while day <= q.to:
@@ -517,8 +527,10 @@ def report(q: ReportQuery) -> ReportOut:
         day += timedelta(days=1)
     items = [
         ReportRow(member_id=m, orders=len(v["orders"]), sales_fen=v["sales_fen"], commission_fen=v["commission_fen"])
-        for m, v in sorted(rows.items(), key=lambda kv: -kv[1]["commission_fen"])
+        for m, v in rows.items()
     ]
+    key = {"commission": "commission_fen", "sales": "sales_fen", "orders": "orders"}[q.order]
+    items.sort(key=lambda r: (-getattr(r, key), r.member_id))
     return ReportOut(start=q.from_.isoformat(), end=q.to.isoformat(), items=items)
 
 

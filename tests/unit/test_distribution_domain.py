@@ -87,3 +87,19 @@ def test_withdrawal_rules():
     assert domain.withdrawal_refusal(1001, 1000, 100) == "insufficient"
     assert domain.withdrawal_refusal(100, -5, 100) == "insufficient"
     assert domain.withdrawal_refusal(1000, 1000, 100) is None
+
+
+def test_invite_cap_month_is_the_beijing_month_and_zero_means_no_cap():
+    from zoneinfo import ZoneInfo
+
+    bj = ZoneInfo("Asia/Shanghai")
+    assert domain.cap_month(datetime(2026, 11, 30, 16, 30, tzinfo=UTC), bj) == "2026-12"  # 00:30 on 1 December
+    assert domain.cap_month(datetime(2026, 11, 30, 15, 59, tzinfo=UTC), bj) == "2026-11"
+    assert not domain.capped(0) and domain.capped(1)
+
+
+def test_invite_outcome_and_conversion_rates():
+    assert domain.invite_outcome("already") == (domain.INVITE_ALREADY, "already_counted")
+    assert domain.invite_outcome("sold_out") == (domain.INVITE_SKIPPED, "sold_out")
+    assert domain.invite_outcome(None) == (domain.INVITE_SKIPPED, "unknown")
+    assert domain.rate_bp(2, 3) == 6666 and domain.rate_bp(3, 4) == 7500 and domain.rate_bp(5, 0) == 0
