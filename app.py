@@ -21,6 +21,7 @@ from chalicelib.distribution.jobs import distribution_jobs
 from chalicelib.identity.api import identity_api
 from chalicelib.inventory.api import inventory_api
 from chalicelib.members.api import members_api
+from chalicelib.memberviews.api import memberviews_api
 from chalicelib.orders.api import orders_api
 from chalicelib.orders.jobs import orders_jobs
 from chalicelib.points.api import points_api
@@ -53,6 +54,7 @@ app.register_blueprint(points_api)
 app.register_blueprint(reports_api)
 app.register_blueprint(campaigns_api)
 app.register_blueprint(distribution_api)
+app.register_blueprint(memberviews_api)
 app.register_blueprint(openapi_api)
 app.register_blueprint(local_jobs_api)
 app.register_blueprint(orders_jobs)
