@@ -158,6 +158,22 @@ def tag_member_ids(tag: str) -> list[str]:
     return [i.sk for i in TagMemberItem.query(tag_pk(tag))]
 
 
+def tag_members_page(tag: str, limit: int, cursor: str | None) -> Page:
+    """One page of the members carrying ``tag`` (the ``CTAG#`` index), newest members first."""
+    return page(TagMemberItem.query, hash_key=tag_pk(tag), scan_index_forward=False, limit=limit, cursor=cursor)
+
+
+def stats_key(member_id: str) -> tuple[str, str]:
+    """The member's stats key, for a BatchGetItem another domain gathers (``tags_in`` reads it back)."""
+    return stats_pk(member_id), META
+
+
+def tags_in(got: Mapping[tuple[str, str], Any], member_id: str) -> list[str]:
+    """The member's tags (manual and rule), sorted, from the stats read into ``got``."""
+    item = got.get(stats_key(member_id))
+    return sorted(set(item.tags or ()) | set(item.rule_tags or ())) if isinstance(item, MemberStatsItem) else []
+
+
 # --------------------------------------------------------------------------------------- tags
 def put_tagdef(name: str, description: str | None) -> bool:
     return put_new(TagDefItem(TAGDEFS_PK, name, name=name, description=description, created_at=clock.now()))

@@ -190,6 +190,22 @@ def member_tags(member_id: str) -> MemberTagsOut:
     return MemberTagsOut(member_id=member_id, tags=tags)
 
 
+def tag_keys(member_ids: list[str]) -> list[tuple[str, str]]:
+    """What ``tags_in`` reads (the members' stats), for a BatchGetItem another domain gathers (the member pages)."""
+    return [repository.stats_key(m) for m in dict.fromkeys(member_ids)]
+
+
+def tags_in(got, member_id: str) -> list[str]:
+    return repository.tags_in(got, member_id)
+
+
+def members_with_tag(tag: str, limit: int, cursor: str | None) -> tuple[list[str], str | None]:
+    """One page of the members carrying ``tag``, newest members first, from the tag's index (one Query; an
+    unknown tag has no members)."""
+    pg = repository.tag_members_page(tag, limit, cursor)
+    return [i.member_id for i in pg.items], pg.next
+
+
 def set_member_tag(member_id: str, tag: str, on: bool) -> MemberTagsOut:
     """Give or take a manual tag (a tag head office defined)."""
     if not TAG_NAME.match(tag) or repository.get_tagdef(tag) is None:

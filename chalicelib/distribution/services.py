@@ -83,6 +83,20 @@ def me(principal: Principal) -> MeOut:
     )
 
 
+def referrer_and_status_keys(member_ids: list[str]) -> list[tuple[str, str]]:
+    """What ``referrer_and_status_in`` reads (the members' profiles and the settings), for a BatchGetItem another
+    domain gathers (the member's page)."""
+    return [repository.profile_key(m) for m in dict.fromkeys(member_ids)] + [repository.settings_key()]
+
+
+def referrer_and_status_in(got, member_id: str) -> tuple[str | None, bool]:
+    """The member's referrer (one ever, also once ``bind_days`` have lapsed for commissions) and whether they are a
+    distributor now (distribution on, and ``who: everyone`` or approved), from ``referrer_and_status_keys``."""
+    p = repository.profile_in(got, member_id)
+    status = p.status if p is not None else None
+    return (p.referrer_id if p is not None else None), domain.is_distributor(repository.rules_in(got), status)
+
+
 def _team(profile) -> Team:
     return Team(level1=int(profile.team1 or 0) if profile else 0, level2=int(profile.team2 or 0) if profile else 0)
 

@@ -316,6 +316,11 @@ def members(member_ids: list[str]) -> dict[str, MemberItem]:
     return {i.member_id: i for i in got.values() if isinstance(i, MemberItem)}
 
 
+def members_in(got: Mapping[tuple[str, str], Any], member_ids: list[str]) -> dict[str, MemberItem]:
+    """The members read into ``got`` (keys from ``member_key``), by id."""
+    return {m: item for m in member_ids if isinstance(item := got.get(member_key(m)), MemberItem)}
+
+
 def set_nickname(member: MemberItem, nickname: str) -> None:
     index = member_index(member.member_id, nickname)
     member.update(

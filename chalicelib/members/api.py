@@ -2,25 +2,14 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from chalicelib.core.auth import HQ, MANAGERS, MEMBERS, STAFF_ROLES, STORE_BOUND
+from chalicelib.core.auth import HQ, STAFF_ROLES, STORE_BOUND
 from chalicelib.core.http import Req, route
-from chalicelib.core.schemas import PageOut
 from chalicelib.members import services
-from chalicelib.members.schemas import (
-    AdminMemberOut,
-    AdminMembersQuery,
-    BirthdayIn,
-    EnrolIn,
-    EnrolOut,
-    LevelIn,
-    LevelList,
-    LevelOut,
-    LevelPatch,
-    MeOut,
-    MeUpdate,
-)
+from chalicelib.members.schemas import EnrolIn, EnrolOut, LevelIn, LevelList, LevelOut, LevelPatch
 
 members_api = Blueprint(__name__)
+# The member pages (GET/PATCH /shop/me, GET /admin/members[/{id}], PUT /admin/members/{id}/birthday) are served by
+# chalicelib/memberviews, which adds what upper domains know (referrer, distributor, tags) to members' services.
 
 
 @route(
@@ -82,75 +71,3 @@ def update_level(req: Req, level_id: str):
 )
 def enrol(req: Req):
     return services.enrol(req.principal, req.body)
-
-
-@route(
-    members_api,
-    "/admin/members",
-    "GET",
-    roles=MANAGERS,
-    query=AdminMembersQuery,
-    response=PageOut[AdminMemberOut],
-    tag="members",
-    summary="Members: by phone tail (q=4 digits), nickname prefix (q), level, or all newest first",
-)
-def admin_members(req: Req):
-    return services.admin_members(req.query)
-
-
-@route(
-    members_api,
-    "/admin/members/{member_id}",
-    "GET",
-    roles=MANAGERS,
-    response=AdminMemberOut,
-    tag="members",
-    summary="One member: profile, level, growth, spend, last order",
-    errors=(404,),
-)
-def admin_member(req: Req, member_id: str):
-    return services.admin_member(member_id)
-
-
-@route(
-    members_api,
-    "/admin/members/{member_id}/birthday",
-    "PUT",
-    roles=HQ,
-    body=BirthdayIn,
-    response=AdminMemberOut,
-    tag="members",
-    summary="Correct a member's birthday (head office)",
-    errors=(404,),
-)
-def correct_birthday(req: Req, member_id: str):
-    return services.correct_birthday(member_id, req.body)
-
-
-@route(
-    members_api,
-    "/shop/me",
-    "GET",
-    roles=MEMBERS,
-    response=MeOut,
-    tag="shop",
-    summary="The member's page",
-    errors=(404,),
-)
-def me(req: Req):
-    return services.me(req.principal)
-
-
-@route(
-    members_api,
-    "/shop/me",
-    "PATCH",
-    roles=MEMBERS,
-    body=MeUpdate,
-    response=MeOut,
-    tag="shop",
-    summary="Change the nickname; set the birthday (once: staff correct it)",
-    errors=(404, 409),
-)
-def update_me(req: Req):
-    return services.update_me(req.principal, req.body)

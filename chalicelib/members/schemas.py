@@ -118,11 +118,6 @@ class WalletView(Out):
     bonus_fen: int
 
 
-class ReferrerView(Out):
-    member_id: str
-    nickname: str | None
-
-
 class MeOut(Out):
     member_id: str
     nickname: str | None
@@ -133,5 +128,3 @@ class MeOut(Out):
     next_level: NextLevel | None
     points: int
     wallet: WalletView
-    referrer: ReferrerView | None = Field(default=None, description="Set by referral binding (distribution)")
-    distributor: bool = False

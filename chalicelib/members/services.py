@@ -12,7 +12,6 @@ from chalicelib.core.dynamo import TxCancelled, batch_get, register_cache, trans
 from chalicelib.core.errors import Conflict, NotFound, TryAgain, ValidationFailed
 from chalicelib.core.events import Event
 from chalicelib.core.ids import new_id
-from chalicelib.core.schemas import PageOut
 from chalicelib.identity import repository as identity
 from chalicelib.identity import services as identity_services
 from chalicelib.identity.errors import IdentityCode
@@ -243,32 +242,49 @@ def admin_member_out(member, profile) -> AdminMemberOut:
     )
 
 
-def admin_members(q: AdminMembersQuery) -> PageOut[AdminMemberOut]:
-    """Head office's member list: by phone tail (4 digits), nickname prefix, level, or all, newest first. One
-    index query and one BatchGetItem for the page's members and profiles."""
-    nxt = None
+def admin_member_ids(q: AdminMembersQuery) -> tuple[list[str], str | None]:
+    """One page of head office's member list: by phone tail (4 digits), nickname prefix, level, or all, newest
+    first. One index query; read the members with ``admin_keys`` / ``admin_members_in``."""
     if q.level_id:
         pg = repository.members_of_level(q.level_id, q.limit, q.next)
-        ids, nxt = [i.member_id for i in pg.items], pg.next
-    elif q.q and q.q.isdigit() and len(q.q) == 4:
-        ids = identity.member_ids_by_phone_tail(q.q, q.limit)
-    elif q.q:
+        return [i.member_id for i in pg.items], pg.next
+    if q.q and q.q.isdigit() and len(q.q) == 4:
+        return identity.member_ids_by_phone_tail(q.q, q.limit), None
+    if q.q:
         pg = identity.members_by_nickname(q.q, q.limit, q.next)
-        ids, nxt = [i.member_id for i in pg.items], pg.next
-    else:
-        pg = identity.members_page(q.limit, q.next)
-        ids, nxt = [i.member_id for i in pg.items], pg.next
-    found = identity.members(ids)
-    profiles = repository.profiles(ids)
-    items = [admin_member_out(found[m], profiles.get(m)) for m in ids if m in found]
-    return PageOut[AdminMemberOut](items=items, next=nxt)
+        return [i.member_id for i in pg.items], pg.next
+    pg = identity.members_page(q.limit, q.next)
+    return [i.member_id for i in pg.items], pg.next
 
 
-def admin_member(member_id: str) -> AdminMemberOut:
-    member = identity.get_member(member_id)
-    if member is None:
+def admin_keys(member_ids: list[str]) -> list[tuple[str, str]]:
+    """What the head-office views of these members read (account and profile), for a BatchGetItem another domain
+    gathers; ``admin_members_in`` reads them back."""
+    return [identity.member_key(m) for m in member_ids] + [repository.profile_key(m) for m in member_ids]
+
+
+def admin_members_in(got, member_ids: list[str]) -> list[AdminMemberOut]:
+    """The head-office views of the members read into ``got``, in the order of ``member_ids`` (unknown ones left
+    out)."""
+    found = identity.members_in(got, member_ids)
+    return [admin_member_out(found[m], repository.profile_in(got, m)) for m in member_ids if m in found]
+
+
+def admin_member(member_id: str, consistent: bool = False) -> AdminMemberOut:
+    got = batch_get(admin_keys([member_id]), consistent=consistent)
+    return admin_member_in(got, member_id)
+
+
+def admin_member_in(got, member_id: str) -> AdminMemberOut:
+    found = admin_members_in(got, [member_id])
+    if not found:
         raise NotFound("No such member", code=IdentityCode.MEMBER_NOT_FOUND)
-    return admin_member_out(member, repository.get_profile(member_id))
+    return found[0]
+
+
+def nicknames(member_ids: list[str]) -> dict[str, str | None]:
+    """Members' nicknames (one BatchGetItem); unknown members are left out."""
+    return {m: item.nickname for m, item in identity.members(member_ids).items()}
 
 
 BIRTHDAY_ATTEMPTS = 3
@@ -285,19 +301,28 @@ def set_birthday(member_id: str, birthday: str, by: str) -> None:
     raise TryAgain("the member's profile kept changing")
 
 
-def correct_birthday(member_id: str, cmd: BirthdayIn) -> AdminMemberOut:
-    admin_member(member_id)  # 404 for an unknown member
+def correct_birthday(member_id: str, cmd: BirthdayIn) -> None:
+    """Head office corrects a birthday (404 for an unknown member); the page is read by the caller."""
+    if identity.get_member(member_id) is None:
+        raise NotFound("No such member", code=IdentityCode.MEMBER_NOT_FOUND)
     set_birthday(member_id, cmd.birthday.isoformat(), "staff")
-    return admin_member(member_id)
 
 
 # --------------------------------------------------------------------------------------- the member's own view
-def me(principal: Principal) -> MeOut:
+def me_keys(member_id: str) -> list[tuple[str, str]]:
+    """What the member's page reads (account, profile, points, wallet), for a BatchGetItem another domain gathers;
+    ``me_in`` reads them back."""
+    mid = member_id
+    return [identity.member_key(mid), repository.profile_key(mid), points.account_key(mid), wallet.account_key(mid)]
+
+
+def me(principal: Principal, consistent: bool = False) -> MeOut:
     """The member's page: who, level and the growth to the next one, points, wallet: one BatchGetItem."""
-    mid = principal.sub
-    got = batch_get(
-        [identity.member_key(mid), repository.profile_key(mid), points.account_key(mid), wallet.account_key(mid)]
-    )
+    return me_in(batch_get(me_keys(principal.sub), consistent=consistent), principal.sub)
+
+
+def me_in(got, mid: str) -> MeOut:
+    """The member's page from the items ``me_keys`` named (404 for a deleted or unknown member)."""
     card = identity.member_in(got, mid)
     if card is None or card.status != "active":
         raise NotFound("No such member", code=IdentityCode.MEMBER_NOT_FOUND)
@@ -323,8 +348,8 @@ def me(principal: Principal) -> MeOut:
     )
 
 
-def update_me(principal: Principal, cmd: MeUpdate) -> MeOut:
-    """Nickname any time; the birthday once (staff correct it)."""
+def update_me(principal: Principal, cmd: MeUpdate) -> None:
+    """Nickname any time; the birthday once (staff correct it). The page is read by the caller."""
     if cmd.birthday is not None:
         set_birthday(principal.sub, cmd.birthday.isoformat(), "member")
     if cmd.nickname is not None:
@@ -332,4 +357,3 @@ def update_me(principal: Principal, cmd: MeUpdate) -> MeOut:
         if member is None:
             raise NotFound("No such member", code=IdentityCode.MEMBER_NOT_FOUND)
         identity.set_nickname(member, cmd.nickname)
-    return me(principal)
