@@ -40,7 +40,7 @@ def stack(tmp_path):
     assert (ROOT / "web" / "vendor" / "echarts.min.js").is_file(), "run `make web` first (ECharts from npm)"
     # no demo history: its events are still being taken in while the test compares the page with the API
     s = Stack(tmp_path / "state", env={"LOCAL_HISTORY_MEMBERS": "0"})
-    s.start()
+    s.start(timeout=300)  # a loaded 2-core box can take minutes (DynamoDB Local's start, the seed)
     yield s
     s.kill()
 
