@@ -7,8 +7,9 @@ Prints the items DynamoDB read for them (Query ScannedCount, BatchGetItem and Ge
     .venv/bin/python bench/reports.py [--stores 6] [--days 365] [--skus 200]
 
 The overview reads only the store-day items of its ranges (and the stores and stock values), so what it reads does
-not grow with the number of skus or the years kept. Writing the full history is slow on DynamoDB Local (about
-140 items/s on the shared 2-core box under load: the 438,000 items did not finish in 37 minutes); ``--days 60
+not grow with the number of skus or the years kept. The history is written through the reports repository's own
+batch writer (``replace_store_days``, as the rebuild writes); DynamoDB Local takes it at a few hundred items/s on
+the shared 2-core box, so the full 438,000 items take about half an hour (progress on stderr); ``--days 60
 --skus 5`` measures the same overview reads in seconds.
 """
 
@@ -16,17 +17,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 
 from _stack import dynamodb_local
 
+WRITERS = 3  # DynamoDB Local writes one batch at a time anyway; more writers only wait longer
+os.environ.setdefault("DYNAMODB_READ_TIMEOUT_S", "60")  # a batch of 25 can wait long on a loaded box
+
 
 def write_history(store_ids: list[str], days: int, skus: int, today: date) -> int:
     """Aggregates written by the reports repository's own batch writer (the rebuild's ``replace_store_days``:
-    BatchWriteItem of 25), a month at a time, one writer per store in parallel."""
+    BatchWriteItem of 25), a month of a store at a time, WRITERS stores in parallel."""
     from chalicelib.reports.domain import Figures
     from chalicelib.reports.repository import replace_store_days
 
@@ -51,9 +57,12 @@ def write_history(store_ids: list[str], days: int, skus: int, today: date) -> in
             frm, to = (today - timedelta(days=span[-1])).isoformat(), (today - timedelta(days=span[0])).isoformat()
             replace_store_days(store_id, frm, to, totals, by_sku)
             n += len(totals) + len(by_sku)
+            done[0] += len(totals) + len(by_sku)
+            print(f"  {done[0]} items written ({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
         return n
 
-    with ThreadPoolExecutor(len(store_ids)) as pool:
+    done, t0 = [0], time.perf_counter()
+    with ThreadPoolExecutor(WRITERS) as pool:
         return sum(pool.map(one_store, enumerate(store_ids)))
 
 
