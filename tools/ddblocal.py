@@ -112,7 +112,7 @@ def start(
     return proc
 
 
-def wait_port(port: int, proc: subprocess.Popen | None, what: str, timeout: float = 30) -> None:
+def wait_port(port: int, proc: subprocess.Popen | None, what: str, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:

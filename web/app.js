@@ -203,15 +203,60 @@ pages.printers = async (root) => {
 pages.staff = async (root) => {
   const r = await api("GET", "/admin/staff?limit=200");
   const roles = { hq_admin: "总部", store_manager: "店长", clerk: "店员" };
-  root.innerHTML = `<h2>员工</h2><p id="staff-msg" class="notice"></p><table class="grid" id="staff-table"><tr><th>用户名</th><th>姓名</th><th>角色</th><th>门店</th><th>状态</th><th></th></tr>` +
-    r.items.map((s) => `<tr><td>${esc(s.username)}</td><td>${esc(s.name)}</td><td>${roles[s.role] || s.role}</td><td>${s.store_id ? esc(storeName(s.store_id)) : "总部"}</td><td>${s.status === "active" ? "启用" : "停用"}</td>
-      <td><button type="button" class="toggle" data-u="${esc(s.username)}" data-s="${s.status}">${s.status === "active" ? "停用" : "启用"}</button></td></tr>`).join("") + "</table>";
-  root.querySelectorAll(".toggle").forEach((b) => (b.onclick = async () => {
+  const hq = state.staff && state.staff.role === "hq_admin";
+  const stores = (hq ? state.stores : state.stores.filter((s) => s.store_id === state.staff.store_id))
+    .map((s) => `<option value="${esc(s.store_id)}">${esc(s.name)}</option>`).join("");
+  const roleOptions = (hq ? ["clerk", "store_manager", "hq_admin"] : ["clerk"]).map((x) => `<option value="${x}">${roles[x]}</option>`).join("");
+  root.innerHTML = `<h2>员工</h2><p id="staff-msg" class="notice"></p>
+    <form id="staff-create" class="toolbar"><strong>新建员工</strong>
+      <input id="new-username" placeholder="用户名（小写字母、数字、.-_）" required pattern="[a-z0-9][a-z0-9._\-]{2,39}">
+      <input id="new-name" placeholder="姓名" required maxlength="100">
+      <select id="new-role">${roleOptions}</select>
+      <select id="new-store">${stores}</select>
+      <input id="new-password" type="password" placeholder="初始密码（至少8位）" required minlength="8">
+      <button type="submit">创建</button></form>
+    <form id="staff-password" class="toolbar hidden"><strong>重置密码：<span id="reset-username"></span></strong>
+      <input id="reset-password" type="password" placeholder="新密码（至少8位）" required minlength="8">
+      <button type="submit">确认重置</button><button type="button" id="reset-cancel">取消</button></form>
+    <table class="grid" id="staff-table"><tr><th>用户名</th><th>姓名</th><th>角色</th><th>门店</th><th>状态</th><th></th></tr>` +
+    r.items.map((s) => `<tr data-username="${esc(s.username)}"><td>${esc(s.username)}</td><td>${esc(s.name)}</td><td>${roles[s.role] || s.role}</td><td>${s.store_id ? esc(storeName(s.store_id)) : "总部"}</td><td>${s.status === "active" ? "启用" : "停用"}</td>
+      <td><button type="button" class="toggle" data-u="${esc(s.username)}" data-s="${s.status}">${s.status === "active" ? "停用" : "启用"}</button>
+      <button type="button" class="reset" data-u="${esc(s.username)}">重置密码</button></td></tr>`).join("") + "</table>";
+  const say = (msg, error) => { $("#staff-msg").textContent = msg; $("#staff-msg").className = error ? "error" : "notice"; };
+  const reload = async (msg) => { await pages.staff(root); say(msg); };
+  $("#new-role").onchange = () => { $("#new-store").disabled = $("#new-role").value === "hq_admin"; };
+  $("#staff-create").onsubmit = async (ev) => {
+    ev.preventDefault();
+    const role = $("#new-role").value;
+    const body = { username: $("#new-username").value.trim(), name: $("#new-name").value.trim(), role, password: $("#new-password").value };
+    if (role !== "hq_admin") body.store_id = $("#new-store").value;
     try {
-      await api("POST", `/admin/staff/${encodeURIComponent(b.dataset.u)}/${b.dataset.s === "active" ? "disable" : "enable"}`);
-      await pages.staff(root);
-    } catch (e) { $("#staff-msg").textContent = "操作失败：" + e.message; }
+      const s = await api("POST", "/admin/staff", body);
+      await reload(`已创建员工 ${s.username}（${roles[s.role]}）`);
+    } catch (e) { say("创建失败：" + e.message, true); }
+  };
+  root.querySelectorAll(".toggle").forEach((b) => (b.onclick = async () => {
+    const enable = b.dataset.s !== "active";
+    try {
+      await api("POST", `/admin/staff/${encodeURIComponent(b.dataset.u)}/${enable ? "enable" : "disable"}`);
+      await reload(`已${enable ? "启用" : "停用"} ${b.dataset.u}`);
+    } catch (e) { say("操作失败：" + e.message, true); }
   }));
+  root.querySelectorAll(".reset").forEach((b) => (b.onclick = () => {
+    $("#reset-username").textContent = b.dataset.u;
+    $("#staff-password").classList.remove("hidden");
+    $("#reset-password").value = "";
+    $("#reset-password").focus();
+  }));
+  $("#reset-cancel").onclick = () => $("#staff-password").classList.add("hidden");
+  $("#staff-password").onsubmit = async (ev) => {
+    ev.preventDefault();
+    const u = $("#reset-username").textContent;
+    try {
+      await api("POST", `/admin/staff/${encodeURIComponent(u)}/password`, { password: $("#reset-password").value });
+      await reload(`已重置 ${u} 的密码（其登录已全部失效）`);
+    } catch (e) { say("重置失败：" + e.message, true); }
+  };
 };
 
 async function route() {

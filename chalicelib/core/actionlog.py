@@ -1,11 +1,15 @@
 """The log of sensitive actions (refunds at the till, product and price changes, stock counts, staff changes,
 promotion changes) that head office reads at ``GET /admin/audit-log``.
 
-A route declares ``audit="<action>"`` (``core.http.route``); after the handler answers 2xx the HTTP layer writes
-one entry: who (staff id, role, store), what (action, method and path, path parameters, the request body without
-secrets), anything the use case added with ``note(...)`` (e.g. the manager who approved a refund), and when.
-The entry is written right after the change commits (not in its transaction): a process that dies in between
-loses that entry, never the change.
+A route declares ``audit="<action>"`` (``core.http.route``). Its entry says who (staff id, role, store), what
+(action, method and path, path parameters, the request body without secrets), anything the use case added with
+``note(...)`` (e.g. the manager who approved a refund), and when. It is written in the change's own
+TransactWriteItems: :func:`begin` hands ``core.dynamo`` a rider that the request's first committing transaction
+carries, so the entry and the change exist together or not at all (a refused or cancelled change leaves no entry;
+a process dying after the commit leaves both). The entry is built from what is known when that transaction is
+assembled (notes made after it are not in it) and once per request (same id and time for every attempt).
+Only an audited request that committed no transaction (a stock count that found no difference) gets its entry
+written after it answers 2xx, by :func:`finish`.
 
 Items: pk=ACTIONLOG#<business day>, sk=<at>#<id>: a day's entries in time order (readers go newest first).
 """
@@ -13,12 +17,14 @@ Items: pk=ACTIONLOG#<business day>, sk=<at>#<id>: a day's entries in time order 
 from __future__ import annotations
 
 from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
 
 from chalicelib.core import clock
-from chalicelib.core.dynamo import Item, Page, page
+from chalicelib.core.dynamo import Item, Page, Rider, Tx, drop_rider, page, ride_along
 from chalicelib.core.ids import new_id
 from chalicelib.core.ledger import business_day
 
@@ -48,12 +54,58 @@ def _pk(day: str) -> str:
 _notes: ContextVar[dict | None] = ContextVar("actionlog_notes", default=None)
 
 
-def begin() -> None:
+@dataclass
+class Pending:
+    """The entry of the request being handled, before it is written."""
+
+    action: str
+    principal: Any
+    method: str
+    path: str
+    params: dict
+    body: Any
+    status: int
+    entry_id: str = field(default_factory=new_id)
+    at: datetime = field(default_factory=clock.now)
+    rider: Rider | None = None
+
+    def item(self) -> ActionLogItem:
+        return ActionLogItem(
+            _pk(business_day(self.at)),
+            f"{clock.iso(self.at)}#{self.entry_id}",
+            entry_id=self.entry_id,
+            action=self.action,
+            actor=self.principal.sub,
+            role=self.principal.role,
+            store_id=self.principal.store_id,
+            method=self.method,
+            path=self.path,
+            params=self.params or None,
+            body=clean(self.body) if self.body is not None else None,
+            details=_notes.get() or None,
+            status=self.status,
+            at=clock.iso(self.at),
+            created_at=self.at,
+        )
+
+    def add_to(self, tx: Tx) -> None:
+        """Put the entry into ``tx`` (the same item whichever transaction of the request carries it)."""
+        tx.save(self.item(), condition=ActionLogItem.pk.does_not_exist(), tag=TAG)
+
+
+TAG = ("actionlog",)
+
+
+def begin(pending: Pending) -> Pending:
+    """Start an audited request: its first committing transaction will carry the entry."""
     _notes.set({})
+    pending.rider = ride_along(pending.add_to)
+    return pending
 
 
 def note(**details: Any) -> None:
-    """Add facts to the entry the current request will write (no-op outside an audited route)."""
+    """Add facts to the entry the current request will write (no-op outside an audited route). Only notes made
+    before the change's transaction is assembled are in the entry."""
     current = _notes.get()
     if current is not None:
         current.update(details)
@@ -68,27 +120,16 @@ def clean(body: Any) -> Any:
     return body
 
 
-def write(action: str, principal: Any, method: str, path: str, params: dict, body: Any, status: int) -> None:
-    now = clock.now()
-    entry_id = new_id()
-    ActionLogItem(
-        _pk(business_day(now)),
-        f"{clock.iso(now)}#{entry_id}",
-        entry_id=entry_id,
-        action=action,
-        actor=principal.sub,
-        role=principal.role,
-        store_id=principal.store_id,
-        method=method,
-        path=path,
-        params=params or None,
-        body=clean(body) if body is not None else None,
-        details=_notes.get() or None,
-        status=status,
-        at=clock.iso(now),
-        created_at=now,
-    ).save()
-    _notes.set(None)
+def finish(pending: Pending, succeeded: bool) -> bool:
+    """End the request: if it succeeded and no transaction carried the entry, write it now. True if written here."""
+    try:
+        if succeeded and not (pending.rider and pending.rider.carried):
+            pending.item().save()
+            return True
+        return False
+    finally:
+        drop_rider()
+        _notes.set(None)
 
 
 def day_page(day: str, action: str | None, store_id: str | None, limit: int, cursor: str | None) -> Page:

@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -278,6 +279,7 @@ TRANSIENT_ERROR_CODES = frozenset(
     }
 )
 TX_ATTEMPTS = 8
+TX_MAX_ITEMS = 100  # DynamoDB's limit on one TransactWriteItems
 BACKOFF_BASE_S = 0.025
 BACKOFF_CAP_S = 1.0
 
@@ -298,6 +300,38 @@ def backoff_s(attempt: int) -> float:
     return random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt))
 
 
+@dataclass
+class Rider:
+    """An item that must be written with the request's change, never without it (an action-log entry): ``add``
+    puts it into the first transaction of the request that has room for it; ``carried`` once that one committed.
+    ``add`` must build the same item every time it is called (a retried commit resends what it added once)."""
+
+    add: Callable[[Tx], None]
+    carried: bool = False
+
+
+_rider: ContextVar[Rider | None] = ContextVar("tx_rider", default=None)
+
+
+def ride_along(add: Callable[[Tx], None]) -> Rider:
+    """Until :func:`drop_rider`, the next transaction that commits in this context also carries ``add``'s item."""
+    rider = Rider(add)
+    _rider.set(rider)
+    return rider
+
+
+def drop_rider() -> None:
+    _rider.set(None)
+
+
+def _board(tx: Tx) -> Rider | None:
+    rider = _rider.get()
+    if rider is None or rider.carried or len(tx) >= TX_MAX_ITEMS:
+        return None
+    rider.add(tx)
+    return rider
+
+
 @contextmanager
 def transaction(client_request_token: str | None = None) -> Iterator[Tx]:
     """Collect items, commit once on exit. Raises :class:`TxCancelled` when a condition fails and
@@ -307,11 +341,15 @@ def transaction(client_request_token: str | None = None) -> Iterator[Tx]:
     that did apply is not applied again by the next one. Transient failures (``TransactionConflict``,
     throttling, ``InternalServerError``, DynamoDB Local's lock wait) are retried here, for every caller, with
     capped, jittered backoff.
+
+    A request's :class:`Rider` (an action-log entry, see ``ride_along``) is added to the first transaction with
+    room that it reaches, so it commits with the change or not at all.
     """
     tx = Tx()
     yield tx
     if not len(tx):
         return
+    rider = _board(tx)  # added once: every attempt below sends the same items under the same token
     token = client_request_token or str(uuid.uuid4())
     for attempt in range(TX_ATTEMPTS):
         if attempt:
@@ -329,6 +367,8 @@ def transaction(client_request_token: str | None = None) -> Iterator[Tx]:
                 raise
             last = e
             continue
+        if rider is not None:
+            rider.carried = True
         for fn in tx._after:
             fn()
         return

@@ -81,7 +81,7 @@ class RouteSpec:
     # Routes with their own credentials (roles=None, e.g. auth="basic"): called with the Authorization header
     # before any input is parsed; what it returns is ``req.principal``; it raises a 401 AppError itself.
     authenticator: Callable[[str | None], Any] | None = None
-    audit: str | None = None  # a sensitive action: a 2xx answer writes an entry of the action log (core.actionlog)
+    audit: str | None = None  # a sensitive action: logged in the change's transaction (core.actionlog)
 
 
 @dataclass
@@ -250,18 +250,23 @@ def route(
 
 
 def _audited(spec: RouteSpec, fn: Callable) -> Callable:
-    """``fn`` writing an action-log entry when it answers 2xx (inside the Idempotency-Key claim: a replay does
-    not log again)."""
+    """``fn`` with its action-log entry (core.actionlog): carried by the first transaction the request commits,
+    else written when it answers 2xx. Inside the Idempotency-Key claim: a replay does not log again."""
     from chalicelib.core import actionlog
 
     def run(req: Req, **params: str):
-        actionlog.begin()
-        result = fn(req, **params)
-        status = result.status if isinstance(result, Result) else spec.status
-        if status < 300:
-            body = req.body.model_dump(mode="json", exclude_unset=True) if req.body is not None else None
-            actionlog.write(spec.audit, req.principal, spec.method, spec.path, params, body, status)
-        return result
+        body = req.body.model_dump(mode="json", exclude_unset=True) if req.body is not None else None
+        pending = actionlog.begin(
+            actionlog.Pending(spec.audit, req.principal, spec.method, spec.path, params, body, spec.status)
+        )
+        succeeded = False
+        try:
+            result = fn(req, **params)
+            succeeded = (result.status if isinstance(result, Result) else spec.status) < 300
+            return result
+        finally:
+            if actionlog.finish(pending, succeeded):
+                logger.info("action logged after the request", extra={"action": spec.audit, "path": spec.path})
 
     return run
 

@@ -57,8 +57,13 @@ def create_staff(
         created_at=now,
         updated_at=now,
     )
-    if not put_new(item):
-        raise Conflict("This username is taken", code=IdentityCode.USERNAME_TAKEN)
+    try:  # a transaction of one item, so an action-log entry can ride along (core.actionlog)
+        with transaction() as tx:
+            tx.save(item, condition=StaffItem.pk.does_not_exist(), tag="staff")
+    except TxCancelled as e:
+        if "staff" in e.failed:
+            raise Conflict("This username is taken", code=IdentityCode.USERNAME_TAKEN)
+        raise
     return item
 
 
@@ -398,6 +403,12 @@ def count_attempt(kind: str, value: str, policy: LoginPolicy, seen: LoginThrottl
 
 def clear_throttle(kind: str, value: str) -> None:
     LoginThrottle(throttle_pk(kind, value), META).delete()
+
+
+def lift_throttle(kind: str, value: str) -> None:
+    """``clear_throttle`` by head office: a transaction of one item, so its action-log entry rides along."""
+    with transaction() as tx:
+        tx.delete(LoginThrottle(throttle_pk(kind, value), META), tag="throttle")
 
 
 def add_erasure(tx: Tx, member: MemberItem, reported: list[events.Event]) -> None:

@@ -313,7 +313,7 @@ def update_staff(actor: Principal, username: str, cmd: StaffUpdate) -> StaffOut:
 
 def unlock_login(username: str) -> None:
     """Head office lifts the throttle of a username (its failures are forgotten); addresses expire on their own."""
-    repository.clear_throttle("user", username.strip().lower())
+    repository.lift_throttle("user", username.strip().lower())
 
 
 def active_member(principal: Principal) -> MemberItem:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pynamodb.exceptions import PutError
-
 from chalicelib.core import clock
-from chalicelib.core.dynamo import Page, condition_failed, page
+from chalicelib.core.dynamo import Page, TxCancelled, page, transaction
 from chalicelib.core.errors import NotFound
 from chalicelib.core.ids import is_ulid
 from chalicelib.promotions.errors import PromotionCode
@@ -48,16 +46,20 @@ def build(promo_id: str, fields: dict[str, Any], version: int, created_at=None) 
 
 
 def create(item: PromotionItem) -> PromotionItem:
-    item.save(condition=PromotionItem.pk.does_not_exist())
+    """A new promotion (a transaction of one item, so an action-log entry can ride along: core.actionlog)."""
+    with transaction() as tx:
+        tx.save(item, condition=PromotionItem.pk.does_not_exist(), tag="promotion")
     return item
 
 
 def replace(item: PromotionItem, expected_version: int) -> PromotionItem:
-    """Write ``item`` over the stored one if it is still at ``expected_version``."""
+    """Write ``item`` over the stored one if it is still at ``expected_version`` (a transaction of one item, like
+    ``create``)."""
     try:
-        item.save(condition=PromotionItem.version == expected_version)
-    except PutError as e:
-        if condition_failed(e):
+        with transaction() as tx:
+            tx.save(item, condition=PromotionItem.version == expected_version, tag="promotion")
+    except TxCancelled as e:
+        if "promotion" in e.failed:
             raise StalePromotion(item.promo_id)
         raise
     return item

@@ -121,6 +121,41 @@ def pairs(basket: Iterable[str]) -> list[tuple[str, str]]:
     return [(a, b) for i, a in enumerate(distinct) for b in distinct[i + 1 :]]
 
 
+def basket(lines: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The skus an order's pairs are made of: its paid (not gift) lines."""
+    return [ln["sku"] for ln in lines if not ln.get("gift")]
+
+
+def kept(lines: Iterable[Mapping[str, Any]], refunded: Mapping[str, int]) -> set[str]:
+    """The paid skus of which some units are kept when ``refunded`` units per sku went back."""
+    sold: dict[str, int] = {}
+    for ln in lines:
+        if not ln.get("gift"):
+            sold[ln["sku"]] = sold.get(ln["sku"], 0) + int(ln["qty"])
+    return {sku for sku, q in sold.items() if q > int(refunded.get(sku, 0))}
+
+
+def gone(lines: Iterable[Mapping[str, Any]], refund_lines: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The skus of a refund that the order (its lines with ``refunded_qty`` after it) no longer keeps any of:
+    they leave the order's basket, taking their pair counts with them."""
+    lines = list(lines)
+    left = kept(lines, {ln["sku"]: int(ln.get("refunded_qty", 0)) for ln in lines if not ln.get("gift")})
+    return sorted({ln["sku"] for ln in refund_lines} & set(basket(lines)) - left)
+
+
+def pair_takeback(order_basket: Iterable[str], sku: str, already: set[str]) -> tuple[list[str], list[str]]:
+    """What ``sku`` leaving an order's basket takes back from the pair partition: its ``SKU#`` count and each of
+    its pairs whose other sku has not left before (a pair goes back once, with the first of its two skus to leave).
+    Returns (pair partition keys, the other skus those pairs need to be still in the basket)."""
+    keys, others = [f"SKU#{sku}"], []
+    for a, b in pairs(order_basket):
+        other = b if a == sku else a if b == sku else None
+        if other is not None and other not in already:
+            keys.append(f"PAIR#{a}#{b}")
+            others.append(other)
+    return keys, others
+
+
 def lift_bp(pair_orders: int, a_orders: int, b_orders: int, total_orders: int) -> int:
     """Lift of a pair in basis points: P(a and b) / (P(a) P(b)); 10000 = independent."""
     if not a_orders or not b_orders:

@@ -5,6 +5,8 @@
 - ``PairCount`` pk=RPTPAIR#<business day>, sk=TOTAL | SKU#<sku> | PAIR#<sku a>#<sku b>: chain-wide paid orders,
   orders with a sku, orders with both skus of a pair (sku a < sku b), for co-purchase and lift.
 - ``StockValue`` pk=RPTSTOCK#<store_id>, sk=META: value at cost of each sku's stock (map sku -> fen).
+- ``PairGone``  pk=RPTGONE#<order id>, sk=SKU#<sku> | ORDER: a refunded order's sku (or the whole order) whose pair
+  counts were taken back, written with the decrements (conditionally: each is taken back once).
 - ``Applied``   pk=RPTAPPLIED#<event id>#<part>, sk=META: written in the transaction of the increments it guards,
   so a redelivered event adds nothing (expires after 30 days).
 """
@@ -38,6 +40,10 @@ def stock_pk(store_id: str) -> str:
     return f"RPTSTOCK#{store_id}"
 
 
+def gone_pk(order_id: str) -> str:
+    return f"RPTGONE#{order_id}"
+
+
 def applied_pk(event_id: str, part: str) -> str:
     return f"RPTAPPLIED#{event_id}#{part}"
 
@@ -68,6 +74,10 @@ class PairCount(Item, discriminator="ReportPair"):
 class StockValue(Item, discriminator="ReportStock"):
     store_id = UnicodeAttribute(null=True)
     values = MapAttribute(default=dict)
+
+
+class PairGone(Item, discriminator="ReportPairGone"):
+    pass
 
 
 class Applied(Item, discriminator="ReportApplied"):

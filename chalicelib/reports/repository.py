@@ -13,11 +13,13 @@ from chalicelib.reports.models import (
     Applied,
     DayStat,
     PairCount,
+    PairGone,
     SkuDayStat,
     StockValue,
     applied_pk,
     day_pk,
     day_sk,
+    gone_pk,
     pair_pk,
     sku_pk,
     stock_pk,
@@ -82,6 +84,37 @@ def apply(event_id: str, c: Contribution) -> int:
         pu = _pair_updates(c)
         parts += [(f"p{i}", pu[i : i + TX_ITEMS]) for i in range(0, len(pu), TX_ITEMS)]
     return sum(1 for part, ups in parts if _once(event_id, part, ups))
+
+
+class StillChanging(Exception):
+    """Another sku of the order left its basket while we were taking one back: read again."""
+
+
+def gone_of(order_id: str) -> set[str]:
+    """The skus of an order whose pair counts were taken back already (``ORDER``: the order's own count)."""
+    return {i.sk.removeprefix("SKU#") for i in PairGone.query(gone_pk(order_id), consistent_read=True)}
+
+
+def take_back(order_id: str, day: str, sku: str | None, keys: list[str], others: list[str]) -> bool:
+    """One transaction: ``sku`` (None: the whole order) marked gone from the order's basket, and each of ``keys``
+    of the day's pair partition decremented, provided ``others`` have not left meanwhile. False if it was taken
+    back already (a redelivery, or another refund of the same units); :class:`StillChanging` if one of ``others``
+    left meanwhile."""
+    marker = PairGone(gone_pk(order_id), f"SKU#{sku}" if sku else "ORDER", created_at=clock.now())
+    try:
+        with transaction() as tx:
+            tx.save(marker, condition=PairGone.pk.does_not_exist(), tag="gone")
+            for other in others:
+                tx.condition_check(PairGone, gone_pk(order_id), f"SKU#{other}", PairGone.pk.does_not_exist(), "kept")
+            for k in keys:
+                tx.update(PairCount(pair_pk(day), k), [PairCount.kind.set(PairCount), PairCount.n.add(-1)])
+    except TxCancelled as e:
+        if "gone" in e.failed:
+            return False
+        if "kept" in e.failed:
+            raise StillChanging(order_id)
+        raise
+    return True
 
 
 # --------------------------------------------------------------------------------------- reading

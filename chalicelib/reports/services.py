@@ -50,6 +50,36 @@ def on_refund_completed(event: dict[str, Any]) -> None:
     if refund.get("kind", "lines") != "lines" or not refund.get("lines"):
         return  # money paid after cancelling is not a sale: nothing to take back
     repository.apply(event["id"], domain.refund(order, refund["lines"], clock.business_tz()))
+    take_back_pairs(order, refund["lines"])
+
+
+TAKE_BACK_ATTEMPTS = 5
+
+
+def take_back_pairs(order: dict[str, Any], refund_lines: list[dict]) -> None:
+    """A refund that leaves none of a sku's units in the order takes that sku's pair counts back (and the order's
+    own count once nothing is kept). Exactly once per sku however often the event comes: each take-back is one
+    transaction with the sku's marker, written only if absent."""
+    skus = domain.gone(order["lines"], refund_lines)
+    if not skus:
+        return
+    day = domain.business_day(order["created_at"], clock.business_tz())
+    order_basket = domain.basket(order["lines"])
+    for sku in skus:
+        for _ in range(TAKE_BACK_ATTEMPTS):
+            already = repository.gone_of(order["order_id"])
+            if sku in already:
+                break
+            keys, others = domain.pair_takeback(order_basket, sku, already)
+            try:
+                repository.take_back(order["order_id"], day, sku, keys, others)
+                break
+            except repository.StillChanging:
+                continue
+        else:
+            raise repository.StillChanging(order["order_id"])  # the queue delivers the event again
+    if not domain.kept(order["lines"], {ln["sku"]: int(ln.get("refunded_qty", 0)) for ln in order["lines"]}):
+        repository.take_back(order["order_id"], day, None, ["TOTAL"], [])
 
 
 def on_stock_moved(event: dict[str, Any]) -> None:
@@ -222,7 +252,7 @@ def rebuild(frm: str, to: str) -> dict[str, int]:
                 for sku, f in c.skus.items():
                     by_sku.setdefault((c.day, sku), Figures()).add(f)
                 if c.basket:
-                    _count_pairs(pair_days.setdefault(c.day, [0, {}, {}]), c.basket)
+                    _count_pairs(pair_days.setdefault(c.day, [0, {}, {}]), c.basket, _kept(data, refunds))
         repository.replace_store_days(st.store_id, frm, to, totals, by_sku)
         refresh_stock_value(st.store_id)
     for day, (t, s, p) in pair_days.items():
@@ -230,13 +260,25 @@ def rebuild(frm: str, to: str) -> dict[str, int]:
     return {"orders": orders, "days": len(pair_days)}
 
 
-def _count_pairs(acc: list, basket: list[str]) -> None:
-    """What ``repository.apply`` adds to a day's pair partition for one paid order, added to ``acc``."""
+def _kept(order: dict[str, Any], refunds: list[list[dict]]) -> set[str]:
+    refunded: dict[str, int] = {}
+    for lines in refunds:
+        for ln in lines:
+            refunded[ln["sku"]] = refunded.get(ln["sku"], 0) + int(ln["qty"])
+    return domain.kept(order["lines"], refunded)
+
+
+def _count_pairs(acc: list, basket: list[str], kept: set[str]) -> None:
+    """What ``repository.apply`` adds to a day's pair partition for one paid order, less what its completed
+    refunds took back (``take_back_pairs``: skus no unit of which is kept), added to ``acc``."""
+    if not kept:
+        return
     acc[0] += 1
-    for sku in set(basket):
+    for sku in set(basket) & kept:
         acc[1][sku] = acc[1].get(sku, 0) + 1
-    for pair in domain.pairs(basket):
-        acc[2][pair] = acc[2].get(pair, 0) + 1
+    for a, b in domain.pairs(basket):
+        if a in kept and b in kept:
+            acc[2][(a, b)] = acc[2].get((a, b), 0) + 1
 
 
 # --------------------------------------------------------------------------------------- the action log

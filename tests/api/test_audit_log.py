@@ -3,6 +3,7 @@ sensitive actions head office reads (GET /admin/audit-log)."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -89,3 +90,89 @@ def test_sensitive_actions_are_logged_for_head_office(api, world, sale):
         f"/admin/audit-log?from=2026-11-22&to=2026-11-23&limit=200&next={page1['next']}", token=world.hq
     ).json
     assert len(page1["items"]) + len(page2["items"]) == len(log) and page2["next"] is None
+
+
+# --------------------------------------------------------------------------------------- in the change's transaction
+class Writes:
+    """Every TransactWriteItems the app sends (its items' kinds); answers the first ``refuse`` of them with a
+    cancellation (``reason`` on the first item) instead of sending them on, like DynamoDB refusing them."""
+
+    def __init__(self, refuse: int = 0, reason: str = "ConditionalCheckFailed"):
+        self.refuse, self.reason = refuse, reason
+        self.sent: list[list[str]] = []
+
+    def __call__(self, params, **_):
+        from botocore.awsrequest import AWSResponse
+
+        body = json.loads(params.get("body") or b"{}")
+        items = body.get("TransactItems", [])
+        self.sent.append([next(iter(i.values()))["Item"]["kind"]["S"] for i in items if "Put" in i])
+        if self.refuse <= 0:
+            return None
+        self.refuse -= 1
+        reasons = [{"Code": self.reason}] + [{"Code": "None"}] * (len(items) - 1)
+        parsed = {"Error": {"Code": "TransactionCanceledException", "Message": "cancelled"}}
+        return AWSResponse("https://dynamodb.local/", 400, {}, None), {**parsed, "CancellationReasons": reasons}
+
+
+@pytest.fixture
+def writes(aws, monkeypatch):
+    from chalicelib.core import dynamo
+
+    monkeypatch.setattr(dynamo, "BACKOFF_BASE_S", 0.0)
+    client = dynamo.connection().client
+
+    def install(**kw) -> Writes:
+        w = Writes(**kw)
+        client.meta.events.unregister("before-call.dynamodb.TransactWriteItems", unique_id="writes")
+        client.meta.events.register_first("before-call.dynamodb.TransactWriteItems", w, unique_id="writes")
+        return w
+
+    yield install
+    client.meta.events.unregister("before-call.dynamodb.TransactWriteItems", unique_id="writes")
+
+
+def _refund_entries(api, world) -> list[dict]:
+    return api.get("/admin/audit-log?action=refund", token=world.hq).json["items"]
+
+
+def test_a_refused_refund_leaves_no_entry_and_a_committed_one_exactly_one(api, world, sale, writes):
+    oid = sale["order_id"]
+    refused = writes(refuse=1)  # the refund's transaction is cancelled by a failed condition
+    r = _refund(api, world.clerk_a, oid, "CQ-BEER-500")
+    assert (r.status, r.code) == (409, "ILLEGAL_STATE"), r
+    assert "ActionLog" in refused.sent[0] and "Refund" in refused.sent[0]  # the entry was in that transaction
+    assert _refund_entries(api, world) == []
+    assert api.get(f"/pos/orders/{oid}/refunds", token=world.clerk_a).json == []
+    # a conflict on the first attempt: the commit is sent again (same items, same token), the entry is written once
+    retried = writes(refuse=1, reason="TransactionConflict")
+    r = _refund(api, world.clerk_a, oid, "CQ-BEER-500")
+    assert r.status == 201, r
+    refund_txs = [kinds for kinds in retried.sent if "Refund" in kinds]
+    assert len(refund_txs) == 2 and all("ActionLog" in kinds for kinds in refund_txs)
+    entries = _refund_entries(api, world)
+    assert len(entries) == 1 and entries[0]["params"] == {"order_id": oid} and entries[0]["status"] == 201
+
+
+def test_an_entry_is_kept_when_the_request_fails_after_its_change_committed(api, world, sale, monkeypatch):
+    from chalicelib.orders import refunds
+
+    def crash(_refund):
+        raise RuntimeError("the process died after the commit")
+
+    monkeypatch.setattr(refunds, "refund_out", crash)
+    r = _refund(api, world.clerk_a, sale["order_id"], "CQ-BEER-500")
+    assert r.status == 500
+    monkeypatch.undo()
+    assert len(api.get(f"/pos/orders/{sale['order_id']}/refunds", token=world.clerk_a).json) == 1  # the change
+    assert len(_refund_entries(api, world)) == 1  # and its entry
+
+
+def test_a_stock_count_without_differences_writes_nothing_but_its_entry(api, world, sale):
+    # the sale took 2 of the 10 received beers: counting 8 changes nothing, no transaction; logged after it answers
+    r = api.post(
+        f"/admin/stores/{world.a}/stock/counts", {"lines": [{"sku": "CQ-BEER-500", "counted_qty": 8}]}, token=world.hq
+    )
+    assert r.status == 201 and r.json["adjustments"] == {}, r
+    log = api.get("/admin/audit-log?action=stock_adjustment", token=world.hq).json["items"]
+    assert len(log) == 1 and log[0]["body"] == {"lines": [{"sku": "CQ-BEER-500", "counted_qty": 8}]}

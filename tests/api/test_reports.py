@@ -48,7 +48,8 @@ def _refund(api, token, order_id: str, lines: dict[str, int] | None) -> None:
 @pytest.fixture
 def history(api, world, now):
     """Day 1: two sales at A (one with a discount), one at B. Day 2: a sale at A; a partial refund of A's first
-    sale and the whole of B's sale (refunds count on the day of their order)."""
+    sale, the whole of one line of A's second sale and the whole of B's sale (refunds count on the day of their
+    order; refunded skus leave the bought-together pairs)."""
     api.post(
         "/admin/promotions",
         {
@@ -62,12 +63,13 @@ def history(api, world, now):
     world.receive(world.a, {"MT-53-500": 5, "CQ-BEER-500": 48, "WLY-52-500": 5})
     world.receive(world.b, {"MT-53-500": 5, "CQ-BEER-500": 48, "WLY-52-500": 5})
     s1 = _sale(api, world, world.clerk_a, {"MT-53-500": 1, "CQ-BEER-500": 6})
-    _sale(api, world, world.clerk_a, {"CQ-BEER-500": 2, "WLY-52-500": 1})
+    s2 = _sale(api, world, world.clerk_a, {"CQ-BEER-500": 2, "WLY-52-500": 1})
     s3 = _sale(api, world, world.clerk_b, {"MT-53-500": 1, "WLY-52-500": 1, "CQ-BEER-500": 1})
     now["now"] = DAY1 + timedelta(days=1)
     _sale(api, world, world.clerk_a, {"CQ-BEER-500": 3})
     _refund(api, world.manager_a, s1["order_id"], {"CQ-BEER-500": 2})
     _refund(api, world.manager_b, s3["order_id"], None)
+    _refund(api, world.manager_a, s2["order_id"], {"WLY-52-500": 1})
     delivered = drain_events()
     assert any(e["type"] == "RefundCompleted" for e in delivered)
     return delivered
@@ -85,7 +87,8 @@ def _orders(api, world) -> list[dict]:
 
 
 def _expected(orders: list[dict]):
-    """Figures per (store, day) and per sku, and co-purchase counts, computed from the orders."""
+    """Figures per (store, day) and per sku, and co-purchase counts, computed from the orders: a pair is two
+    skus of an order of which some units were kept (not refunded)."""
     tz = clock.business_tz()
     by_store, by_day, by_sku = defaultdict(Counter), defaultdict(Counter), defaultdict(Counter)
     pairs, sku_orders = Counter(), Counter()
@@ -106,8 +109,9 @@ def _expected(orders: list[dict]):
             row.update({k: v for k, v in f.items() if k != "orders"})
         by_store[o["store_id"]].update(row)
         by_day[day].update(row)
-        skus = sorted({ln["sku"] for ln in o["lines"] if not ln["gift"]})
+        skus = sorted({ln["sku"] for ln in o["lines"] if not ln["gift"] and ln["qty"] > ln["refunded_qty"]})
         sku_orders.update(skus)
+        pairs["orders"] += 1 if skus else 0
         pairs.update(combinations(skus, 2))
     return by_store, by_day, by_sku, pairs, sku_orders
 
@@ -152,8 +156,9 @@ def test_every_report_figure_matches_the_orders_and_the_rebuild_agrees(api, worl
         by_sku, key=lambda s: (-(by_sku[s]["sales_fen"] - by_sku[s]["refund_fen"]), -by_sku[s]["units"], s)
     )
     assert best[0]["name"] == "飞天茅台 53%vol 500ml"
-    n = len(orders)
-    assert got["pairs"]["orders"] == n
+    n = pairs.pop("orders")
+    assert n == 3 and got["pairs"]["orders"] == n  # B's order was refunded whole
+    assert ("CQ-BEER-500", "WLY-52-500") not in pairs  # A's second sale kept only its beer
     assert {(p["sku_a"], p["sku_b"]): (p["orders"], p["lift_bp"]) for p in got["pairs"]["items"]} == {
         (a, b): (k, k * n * 10000 // (sku_orders[a] * sku_orders[b])) for (a, b), k in pairs.items()
     }

@@ -1,7 +1,7 @@
 """The head-office console in a real browser: Debian's headless Chromium driven by selenium (the packaged
 chromedriver) against the local stack (`python -m tools.localstack`, DynamoDB Local): log in as head office, the
-overview's figures are the API's, the bought-together page drafts a combo-gift promotion, and a screenshot of the
-overview is written to build/console-overview.png.
+overview's figures are the API's, the bought-together page drafts a combo-gift promotion, the staff page creates a
+clerk and resets their password, and a screenshot of the overview is written to build/console-overview.png.
 
 This tier fails (never skips) when Chromium or chromedriver is missing: `make test-browser` installs them."""
 
@@ -40,7 +40,7 @@ def stack(tmp_path):
     assert (ROOT / "web" / "vendor" / "echarts.min.js").is_file(), "run `make web` first (ECharts from npm)"
     # no demo history: its events are still being taken in while the test compares the page with the API
     s = Stack(tmp_path / "state", env={"LOCAL_HISTORY_MEMBERS": "0"})
-    s.start()
+    s.start(timeout=300)  # a loaded 2-core box can take minutes (DynamoDB Local's start, the seed)
     yield s
     s.kill()
 
@@ -179,3 +179,40 @@ def test_console_overview_matches_the_api_and_drafts_a_combo_gift(stack, browser
             assert {s["order_id"] for s in sales} <= listed
         if page in ("printers", "staff"):
             assert len(rows) > len(STORES)
+
+    staff_page_creates_a_clerk_and_resets_the_password(browser, base, hq)
+
+
+def staff_page_creates_a_clerk_and_resets_the_password(browser, base: str, hq: str) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    stores = {s["name"]: s["store_id"] for s in call(base, "GET", "/admin/stores?limit=50", token=hq)[1]["items"]}
+    store_id = stores[STORES[1].name]
+    username, first, second = f"ui.clerk.{uuid.uuid4().hex[:6]}", "first-pass-2026", "second-pass-2026"
+    browser.get(base + "/admin/ui/#/staff")
+    wait_for(lambda: browser.find_element(By.ID, "page").get_attribute("data-ready") == "staff", what="staff page")
+    browser.find_element(By.ID, "new-username").send_keys(username)
+    browser.find_element(By.ID, "new-name").send_keys("测试店员")
+    Select(browser.find_element(By.ID, "new-role")).select_by_value("clerk")
+    Select(browser.find_element(By.ID, "new-store")).select_by_value(store_id)
+    browser.find_element(By.ID, "new-password").send_keys(first)
+    browser.find_element(By.CSS_SELECTOR, "#staff-create button[type=submit]").click()
+    wait_for(lambda: "已创建" in browser.find_element(By.ID, "staff-msg").text, timeout=20, what="the new clerk")
+    status, me = call(base, "POST", "/auth/staff/login", {"username": username, "password": first})
+    assert status == 200 and me["staff"]["role"] == "clerk" and me["staff"]["store_id"] == store_id, me
+
+    browser.find_element(By.CSS_SELECTOR, f'tr[data-username="{username}"] button.reset').click()
+    browser.find_element(By.ID, "reset-password").send_keys(second)
+    browser.find_element(By.CSS_SELECTOR, "#staff-password button[type=submit]").click()
+    wait_for(lambda: "已重置" in browser.find_element(By.ID, "staff-msg").text, timeout=20, what="the reset")
+    assert call(base, "POST", "/auth/staff/login", {"username": username, "password": first})[0] == 401
+    assert call(base, "POST", "/auth/staff/login", {"username": username, "password": second})[0] == 200
+    assert call(base, "GET", "/pos/orders", token=me["token"])[0] == 401  # the old token ended too
+
+    log = call(base, "GET", "/admin/audit-log?action=staff_change&limit=50", token=hq)[1]["items"]
+    mine = [e for e in log if e["path"] in ("/admin/staff", "/admin/staff/{username}/password")]
+    assert {(e["path"], e["body"]["password"]) for e in mine if e["body"].get("username", username) == username} == {
+        ("/admin/staff", "***"),
+        ("/admin/staff/{username}/password", "***"),
+    }

@@ -74,3 +74,22 @@ def test_ranking_and_csv():
 
 def test_stock_value_at_cost():
     assert domain.stock_value({"A": 3, "B": -1, "C": 2}, {"A": 100, "C": None}) == {"A": 300, "B": 0, "C": 0}
+
+
+def test_a_sku_leaves_the_basket_only_when_none_of_its_units_is_kept():
+    lines = [
+        {"sku": "A", "qty": 2, "refunded_qty": 2},
+        {"sku": "B", "qty": 3, "refunded_qty": 1},
+        {"sku": "C", "qty": 1, "gift": True},
+    ]
+    assert domain.basket(lines) == ["A", "B"]
+    assert domain.gone(lines, [{"sku": "A", "qty": 1}, {"sku": "B", "qty": 1}]) == ["A"]
+    assert domain.gone(lines, [{"sku": "B", "qty": 1}]) == []  # A left with an earlier refund
+    assert domain.kept(lines, {"A": 2, "B": 1}) == {"B"} and domain.kept(lines, {"A": 2, "B": 3}) == set()
+
+
+def test_a_pair_is_taken_back_once_with_the_first_of_its_skus_to_leave():
+    keys, others = domain.pair_takeback(["A", "B", "C"], "B", set())
+    assert keys == ["SKU#B", "PAIR#A#B", "PAIR#B#C"] and others == ["A", "C"]
+    keys, others = domain.pair_takeback(["A", "B", "C"], "C", {"B"})
+    assert keys == ["SKU#C", "PAIR#A#C"] and others == ["A"]
