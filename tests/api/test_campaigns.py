@@ -210,6 +210,7 @@ def test_a_dormant_segment_campaign_runs_once_per_member_with_caps_opt_outs_and_
     with dynamo_reads() as seen:
         first = run_due(NOW)
     assert first["fired"] == 1 and "Scan" not in seen["ops"]
+    assert seen["ops"].count("TransactWriteItems") == 2  # the run's start; the 3 members' effects together
     (run,) = runs(api, hq, cid)
     assert run["targeted"] == 3 and run["sent"] == 3 and run["coupons_issued"] == 3, run
     assert run["skipped"] == {
