@@ -12,7 +12,7 @@ the batches. Prints:
 
 Members are loaded with BatchWriteItem (the stats and their index keys, through ``repository.load_stats``, in 4
 threads) and identity's use case (only the targeted members' accounts with phones, in threads); loading 100,000
-takes a few minutes on the 2-core dev box - use ``-n 20000`` for a quick run.
+took 12 minutes on the busy 2-core dev box (the run itself about 5) - use ``-n 20000`` for a quick run.
 """
 
 from __future__ import annotations

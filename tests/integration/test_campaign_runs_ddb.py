@@ -1,7 +1,8 @@
 """Campaign runs on AWS's own DynamoDB Local: each (campaign, run, member) takes effect exactly once.
 
 - a run that crashes mid-fan-out (the dispatcher dies after starting the run) and mid-batch (the consumer dies
-  after its first group of members) is resumed - by the next dispatch and by SQS's redelivery - without a second coupon or SMS;
+  after its first group of members) is resumed - by the next dispatch and by SQS's redelivery - without a second
+  coupon or SMS;
 - 8 concurrent deliveries of the same batches (SQS redelivering during a slow run) give every member one coupon
   and one SMS request; the losers are refused by the markers' conditions (contention is counted);
 - no Scan is issued by a run.
