@@ -383,6 +383,30 @@ def within_attribution(issued_at: str, paid_at: datetime) -> bool:
     return issued <= paid_at <= issued + timedelta(days=ATTRIBUTION_DAYS)
 
 
+# ------------------------------------------------------------------------------------------- triggered campaigns
+REFUND_COMPLETED, RECHARGE_REFUNDED = "refund_completed", "recharge_refunded"
+TRIGGERS = (REFUND_COMPLETED, RECHARGE_REFUNDED)
+
+
+def trigger_applies(
+    status: str, start_at: str | None, end_at: str | None, min_fen: int | None, at: datetime, amount_fen: int
+) -> bool:
+    """Whether a refund of ``amount_fen`` at ``at`` sets off a triggered campaign: active (not paused), ``at``
+    within [start, end], and at least ``min_fen``."""
+    if status != "ACTIVE":
+        return False
+    if start_at and at < datetime.fromisoformat(start_at.replace("Z", "+00:00")):
+        return False
+    if end_at and at > datetime.fromisoformat(end_at.replace("Z", "+00:00")):
+        return False
+    return amount_fen >= int(min_fen or 0)
+
+
+def day_run_id(day: date) -> str:
+    """A triggered campaign's run: one per business day (the events of that day), e.g. ``20261202``."""
+    return day.strftime("%Y%m%d")
+
+
 def marker_scope(recipe: str | None, run: str, fire: datetime) -> str:
     """The key a member's effect is once per: the run; for birthdays the year (once a year however often the
     campaign fires)."""

@@ -16,7 +16,8 @@ class CampaignCode(ErrorCode):
     CAMPAIGN_NOT_FOUND = "CAMPAIGN_NOT_FOUND"
     # 422: the schedule is not an EventBridge expression (cron(...) / rate(...)) or {at}; details say why
     INVALID_SCHEDULE = "INVALID_SCHEDULE"
-    # 422: a campaign needs exactly one of segment_id and recipe, and at least one action
+    # 422: an action type given twice, or a triggered campaign whose end_at is past (the body's shape - exactly one
+    # of schedule and trigger, of segment_id and recipe when scheduled - is a VALIDATION_ERROR)
     INVALID_CAMPAIGN = "INVALID_CAMPAIGN"
     # 422: an SMS action names an unknown or non-marketing template, or its params do not fit it
     INVALID_SMS_TEMPLATE = "INVALID_SMS_TEMPLATE"

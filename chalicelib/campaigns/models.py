@@ -51,6 +51,10 @@ def campaign_pk(campaign_id: str) -> str:
     return f"CAMPAIGN#{campaign_id}"
 
 
+def trigger_gsi3pk(trigger: str) -> str:
+    return f"CTRIGGER#{trigger}"
+
+
 def due_gsi1pk(hour: str) -> str:
     return f"CDUE#{hour}"
 
@@ -116,13 +120,16 @@ class SegmentItem(Item, discriminator="CampaignSegment"):
 
 class CampaignItem(Item, discriminator="Campaign"):
     """pk=CAMPAIGN#<id>, sk=META. gsi1: CDUE#<hour of next_fire> / <next_fire>#<id> while active (the
-    dispatcher reads only due hours); gsi2: CCAMPAIGNS / <id> (the list)."""
+    dispatcher reads only due hours); gsi2: CCAMPAIGNS / <id> (the list); gsi3: CTRIGGER#<trigger> / <id> for an
+    event-triggered campaign (the subscriber reads the campaigns of its trigger)."""
 
     campaign_id = UnicodeAttribute()
     name = UnicodeAttribute()
     segment_id = UnicodeAttribute(null=True)
     recipe = UnicodeAttribute(null=True)
-    schedule = JSONAttribute()  # {kind, text}
+    schedule = JSONAttribute(null=True)  # {kind, text}; None for a triggered campaign
+    trigger = UnicodeAttribute(null=True)  # refund_completed | recharge_refunded (gsi3: CTRIGGER#<trigger>)
+    min_refund_fen = NumberAttribute(null=True)
     actions = JSONAttribute()
     member_cap_days = NumberAttribute(default=0)
     budget_coupons = NumberAttribute(null=True)
@@ -141,14 +148,15 @@ class RunItem(Item, discriminator="CampaignRun"):
     campaign_id = UnicodeAttribute()
     run_id = UnicodeAttribute()
     at = UnicodeAttribute()
-    status = UnicodeAttribute()  # FANNING | FANNED
+    status = UnicodeAttribute()  # FANNING | FANNED; TRIGGERED: a triggered campaign's run of one Beijing day
     targeted = NumberAttribute(default=0)
     batches = NumberAttribute(default=0)
 
 
 class RunCountItem(Item, discriminator="CampaignRunCount"):
     """pk=CAMPAIGN#<id>, sk=RUN#<run_id>#C<shard>: one shard of a run's results (updated in each member's
-    transaction; the run's results are the sum of its shards)."""
+    transaction; the run's results are the sum of its shards). ``targeted`` is counted here by triggered runs
+    (one per refund); a scheduled run's targeted is on the run item (its fan-out)."""
 
     targeted = NumberAttribute(null=True)
     sent = NumberAttribute(null=True)

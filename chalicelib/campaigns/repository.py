@@ -38,6 +38,7 @@ from chalicelib.campaigns.models import (
     seen_pk,
     stats_pk,
     tag_pk,
+    trigger_gsi3pk,
 )
 from chalicelib.core import clock
 from chalicelib.core.dynamo import Item, Page, Tx, batch_get, page, put_new
@@ -240,6 +241,8 @@ def new_campaign(campaign_id: str, fields: Mapping[str, Any]) -> CampaignItem:
     )
     due = _due_keys(item.next_fire)
     item.gsi1pk, item.gsi1sk = due["gsi1pk"], (due["gsi1sk"] + campaign_id) if due["gsi1sk"] else None
+    if item.trigger:
+        item.gsi3pk, item.gsi3sk = trigger_gsi3pk(item.trigger), campaign_id
     item.save(condition=CampaignItem.pk.does_not_exist())
     return item
 
@@ -257,6 +260,11 @@ def campaigns_page(limit: int, cursor: str | None) -> Page:
 def due(hour: str, until: str) -> list[CampaignItem]:
     """Active campaigns due in ``hour`` (UTC) at or before ``until``: one query of that hour's bucket."""
     return list(CampaignItem.gsi1.query(due_gsi1pk(hour), CampaignItem.gsi1sk <= until + "~"))
+
+
+def triggered(trigger: str) -> list[CampaignItem]:
+    """The campaigns an event of ``trigger`` may set off (whatever their status): one query of their partition."""
+    return list(CampaignItem.gsi3.query(trigger_gsi3pk(trigger)))
 
 
 def _schedule_actions(status: str, next_fire: str | None) -> list:
@@ -295,6 +303,12 @@ def add_run(tx: Tx, c: CampaignItem, run_id: str, at: str) -> RunItem:
     )
     tx.save(run, condition=RunItem.pk.does_not_exist(), tag="run")
     return run
+
+
+def open_run(campaign_id: str, run_id: str, at: str) -> None:
+    """A triggered campaign's run (one per business day): made by the first event of the day, kept as is after."""
+    put_new(RunItem(campaign_pk(campaign_id), run_sk(run_id), campaign_id=campaign_id, run_id=run_id, at=at,
+                    status="TRIGGERED", created_at=clock.now()))  # fmt: skip
 
 
 def get_run(campaign_id: str, run_id: str) -> RunItem | None:
@@ -361,11 +375,12 @@ def add_contact(tx: Tx, member_id: str, now: datetime, cap_days: int, wakeup: bo
     tx.update(MemberStatsItem(stats_pk(member_id), META), actions, condition=cond, tag="cap")
 
 
-def add_budget(tx: Tx, c: CampaignItem) -> None:
+def add_budget(tx: Tx, c: CampaignItem, n: int = 1) -> None:
+    """``n`` more coupons of the campaign's budget: conditional on that many being left."""
     tx.update(
         CampaignItem(campaign_pk(c.campaign_id), META),
-        [CampaignItem.coupons_issued.add(1)],
-        condition=CampaignItem.coupons_issued < int(c.budget_coupons),
+        [CampaignItem.coupons_issued.add(n)],
+        condition=CampaignItem.coupons_issued <= int(c.budget_coupons) - n,
         tag="budget",
     )
 

@@ -102,13 +102,17 @@ class SmsAction(Body):
 
 
 Schedule = Annotated[str, StringConstraints(max_length=120)] | AtIn
+# event-triggered campaigns (contract addition): a completed order refund, a refunded wallet recharge
+Trigger = Literal["refund_completed", "recharge_refunded"]
 
 
 class CampaignIn(Body):
     name: Name
     segment_id: Ulid | None = None
     recipe: Literal["dormant_wakeup", "birthday"] | None = None
-    schedule: Schedule
+    schedule: Schedule | None = None
+    trigger: Trigger | None = None
+    min_refund_fen: Fen | None = None  # with a trigger: only refunds of at least this amount
     actions: list[Annotated[CouponAction | SmsAction, Field(discriminator="type")]] = Field(min_length=1, max_length=2)
     member_cap_days: Days = 0
     budget_coupons: Count | None = None
@@ -117,8 +121,14 @@ class CampaignIn(Body):
 
     @model_validator(mode="after")
     def _one_audience(self):
-        if (self.segment_id is None) == (self.recipe is None):
+        if (self.schedule is None) == (self.trigger is None):
+            raise ValueError("give exactly one of schedule and trigger")
+        if self.trigger is not None and self.recipe is not None:
+            raise ValueError("a triggered campaign reaches the refund's member (segment_id may narrow it): no recipe")
+        if self.trigger is None and (self.segment_id is None) == (self.recipe is None):
             raise ValueError("give exactly one of segment_id and recipe")
+        if self.trigger is None and self.min_refund_fen is not None:
+            raise ValueError("min_refund_fen goes with a trigger")
         if self.start_at and self.end_at and self.end_at <= self.start_at:
             raise ValueError("end_at must be after start_at")
         return self
@@ -129,7 +139,9 @@ class CampaignOut(Out):
     name: str
     segment_id: str | None = None
     recipe: str | None = None
-    schedule: str | dict[str, str]
+    schedule: str | dict[str, str] | None = None
+    trigger: str | None = None
+    min_refund_fen: int | None = None
     actions: list[dict[str, Any]]
     member_cap_days: int
     budget_coupons: int | None = None

@@ -52,6 +52,7 @@ from chalicelib.sms import repository as sms_repo
 
 ATTEMPTS = 5
 BATCH_SIZE = 100  # members per queue message
+GROUP = 12  # members per transaction in a batch (about 6 items each + template, budget, counter shards <= 100)
 SAMPLE = 10
 TAG_NAME = re.compile(r"^[^#\s/]{1,40}$")
 RESUME_AFTER = timedelta(minutes=2)  # a run still fanning out after this long is fanned out again
@@ -333,51 +334,77 @@ def _first_fire(schedule: domain.Schedule, start: datetime, end: datetime | None
     return clock.iso(fire)
 
 
+def _parse_schedule(cmd: CampaignIn) -> domain.Schedule:
+    raw = cmd.schedule.model_dump() if hasattr(cmd.schedule, "model_dump") else cmd.schedule
+    try:
+        return domain.parse_schedule(raw)
+    except (ValueError, OverflowError) as e:  # ScheduleError, or croniter refusing a field
+        raise _invalid(CampaignCode.INVALID_SCHEDULE, str(e), "schedule") from e
+
+
+def _timing(cmd: CampaignIn, now: datetime) -> dict[str, Any]:
+    """A scheduled campaign's schedule and first fire time; a triggered one's trigger (it has no fire times)."""
+    if cmd.trigger:
+        if cmd.end_at and cmd.end_at <= now:
+            raise _invalid(CampaignCode.INVALID_CAMPAIGN, "end_at is in the past", "end_at")
+        return {"trigger": cmd.trigger, "min_refund_fen": cmd.min_refund_fen, "schedule": None, "next_fire": None}
+    schedule = _parse_schedule(cmd)
+    start = max(now, cmd.start_at) if cmd.start_at else now
+    return {
+        "schedule": {"kind": schedule.kind, "text": schedule.text},
+        "next_fire": _first_fire(schedule, start, cmd.end_at),
+    }
+
+
 def create_campaign(cmd: CampaignIn) -> CampaignOut:
     if cmd.segment_id:
         _segment(cmd.segment_id)
-    raw = cmd.schedule.model_dump() if hasattr(cmd.schedule, "model_dump") else cmd.schedule
-    try:
-        schedule = domain.parse_schedule(raw)
-    except (ValueError, OverflowError) as e:  # ScheduleError, or croniter refusing a field
-        raise _invalid(CampaignCode.INVALID_SCHEDULE, str(e), "schedule") from e
+    now = clock.now()
+    timing = _timing(cmd, now)
     actions = [a.model_dump() for a in cmd.actions]
     _check_actions(actions)
-    now = clock.now()
-    start = max(now, cmd.start_at) if cmd.start_at else now
     fields = {
         "name": cmd.name,
         "segment_id": cmd.segment_id,
         "recipe": cmd.recipe,
-        "schedule": {"kind": schedule.kind, "text": schedule.text},
         "actions": actions,
         "member_cap_days": cmd.member_cap_days,
         "budget_coupons": cmd.budget_coupons,
         "start_at": clock.iso(cmd.start_at) if cmd.start_at else None,
         "end_at": clock.iso(cmd.end_at) if cmd.end_at else None,
         "status": "ACTIVE",
-        "next_fire": _first_fire(schedule, start, cmd.end_at),
         "anchor": clock.iso(cmd.start_at or now),
+        **timing,
     }
     return campaign_out(repository.new_campaign(new_id(), fields))
 
 
+def _status(c: CampaignItem) -> str:
+    """A triggered campaign has no last fire: it shows ENDED once its end_at is past."""
+    if c.trigger and c.status == "ACTIVE" and c.end_at and clock.now() > clock.parse(c.end_at):
+        return "ENDED"
+    return c.status
+
+
 def campaign_out(c: CampaignItem) -> CampaignOut:
     sched = c.schedule
+    status = _status(c)
     return CampaignOut(
         campaign_id=c.campaign_id,
         name=c.name,
         segment_id=c.segment_id,
         recipe=c.recipe,
-        schedule={"at": sched["text"]} if sched["kind"] == "at" else sched["text"],
+        schedule=None if not sched else {"at": sched["text"]} if sched["kind"] == "at" else sched["text"],
+        trigger=c.trigger,
+        min_refund_fen=int(c.min_refund_fen) if c.min_refund_fen is not None else None,
         actions=c.actions,
         member_cap_days=int(c.member_cap_days or 0),
         budget_coupons=int(c.budget_coupons) if c.budget_coupons is not None else None,
         coupons_issued=int(c.coupons_issued or 0),
         start_at=c.start_at,
         end_at=c.end_at,
-        status=c.status,
-        next_run_at=c.next_fire if c.status == "ACTIVE" else None,
+        status=status,
+        next_run_at=c.next_fire if status == "ACTIVE" else None,
         created_at=c.created_at,
     )
 
@@ -412,10 +439,11 @@ def _next_fire(c: CampaignItem, after: datetime) -> str | None:
 def set_paused(campaign_id: str, paused: bool) -> CampaignOut:
     """Pause (no run starts while paused) or resume (the next fire time from now on)."""
     c = _campaign(campaign_id)
-    if c.status != ("ACTIVE" if paused else "PAUSED"):
-        raise Conflict(f"The campaign is {c.status}", code=CampaignCode.CAMPAIGN_STATE, details={"status": c.status})
-    nxt = None if paused else _next_fire(c, clock.now())
-    status = "PAUSED" if paused else ("ACTIVE" if nxt else "ENDED")
+    if _status(c) != ("ACTIVE" if paused else "PAUSED"):
+        status = _status(c)
+        raise Conflict(f"The campaign is {status}", code=CampaignCode.CAMPAIGN_STATE, details={"status": status})
+    nxt = None if paused or c.trigger else _next_fire(c, clock.now())
+    status = "PAUSED" if paused else ("ACTIVE" if nxt or c.trigger else "ENDED")
     try:
         with transaction() as tx:
             repository.add_schedule(tx, c, status, nxt or c.next_fire)
@@ -425,12 +453,12 @@ def set_paused(campaign_id: str, paused: bool) -> CampaignOut:
 
 
 def run_out(run: RunItem, shards: list) -> RunOut:
-    total = {k: sum(int(getattr(s, k) or 0) for s in shards) for k in domain.COUNTERS}
+    total = {k: sum(int(getattr(s, k) or 0) for s in shards) for k in ("targeted", *domain.COUNTERS)}
     return RunOut(
         run_id=run.run_id,
         at=run.at,
         status=run.status,
-        targeted=int(run.targeted or 0),
+        targeted=int(run.targeted or 0) + total["targeted"],  # a triggered run counts its targets in the shards
         sent=total["sent"],
         skipped=Skipped(**{k: total[k] for k in domain.SKIP_REASONS}),
         churned=total["churned"],
@@ -506,7 +534,10 @@ def fan_out(c: CampaignItem, run: RunItem) -> int:
             "campaign_id": c.campaign_id,
             "run_id": run.run_id,
             "at": run.at,
-            "members": [{"id": s.member_id, "wakeups": s.wakeups} for s in members_[i : i + BATCH_SIZE]],
+            "members": [
+                {"id": s.member_id, "wakeups": s.wakeups, "last": s.last_contacted_at}
+                for s in members_[i : i + BATCH_SIZE]
+            ],
         }
         for i in range(0, len(members_), BATCH_SIZE)
     ]
@@ -516,14 +547,66 @@ def fan_out(c: CampaignItem, run: RunItem) -> int:
     return len(members_)
 
 
+# =========================================================================================== triggered
+def _refund_of(event: dict[str, Any]) -> tuple[str, str, int] | None:
+    """(trigger, once-key, refunded amount) of a refund event: an order's RefundCompleted (its refund id and
+    amount) or a WalletRechargeRefunded (the recharge, refunded once; its principal paid back)."""
+    data = event["data"]
+    if event["type"] == "RefundCompleted":
+        refund = data.get("refund") or {}
+        if not refund.get("refund_id"):
+            return None
+        return domain.REFUND_COMPLETED, f"R{refund['refund_id']}", int(refund.get("amount_fen") or 0)
+    return domain.RECHARGE_REFUNDED, f"W{data['recharge_id']}", int(data.get("principal_fen") or 0)
+
+
+def on_refund_trigger(event: dict[str, Any]) -> dict[str, str]:
+    """A refund sets off the active campaigns of its trigger for the refund's member: each (campaign, refund)
+    takes effect once (the marker ``CMARK#<campaign>#R<refund_id>`` or ``W<recharge_id>``), in the run of the
+    refund's business day; caps, budget, opt-out and quiet hours as in a scheduled run."""
+    member_id = event["data"].get("member_id")
+    found = _refund_of(event)
+    if not member_id or found is None:
+        return {}
+    trigger, key, amount = found
+    at = clock.parse(event["occurred_at"])
+    out = {}
+    for c in repository.triggered(trigger):
+        if domain.trigger_applies(c.status, c.start_at, c.end_at, c.min_refund_fen, at, amount):
+            out[c.campaign_id] = _trigger_one(c, member_id, key, at)
+    return out
+
+
+def _trigger_one(c: CampaignItem, member_id: str, key: str, at: datetime) -> str:
+    item = repository.get_stats(member_id)
+    if c.segment_id:
+        seg = repository.get_segment(c.segment_id)
+        stats = repository.stats_of(item) if item is not None else domain.Stats(member_id=member_id)
+        if seg is None or not domain.matches(stats, seg.rules, _today(at)):
+            return "not_in_segment"
+    if item is None:  # the member's contact (the cap) is kept on their stats
+        try:
+            with transaction() as tx:
+                repository.add_stats(tx, domain.Stats(member_id=member_id), None, None, business_day())
+        except TxCancelled:
+            pass  # made meanwhile
+    day = _today(at)
+    run = domain.day_run_id(day)
+    start = datetime.combine(day, datetime.min.time(), tzinfo=clock.business_tz())
+    repository.open_run(c.campaign_id, run, clock.iso(start))
+    msg = {"campaign_id": c.campaign_id, "run_id": run, "at": clock.iso(start), "members": [{"id": member_id}]}
+    return apply_member(_Batch(c, msg, clock.now(), scope=key), {"id": member_id})
+
+
 # =========================================================================================== one batch
 class _Batch:
     """What a batch needs once: the campaign, its coupon template, phones, opt-outs, quiet hours."""
 
-    def __init__(self, c: CampaignItem, msg: dict[str, Any], now: datetime):
+    def __init__(self, c: CampaignItem, msg: dict[str, Any], now: datetime, scope: str | None = None):
         self.c, self.msg, self.now = c, msg, now
         self.run_id, self.at = msg["run_id"], clock.parse(msg["at"])
-        self.scope = domain.marker_scope(c.recipe, self.run_id, self.at)
+        self.scope = scope or domain.marker_scope(c.recipe, self.run_id, self.at)
+        self.extra = {"targeted": 1} if scope else {}  # a triggered run counts each target with its effect
         self.kinds = {a["type"]: a for a in c.actions}
         self.tpl, self.tpl_ok = None, True
         if "coupon" in self.kinds:
@@ -550,29 +633,50 @@ class _Batch:
 
 
 def run_batch(body: str, now: datetime | None = None) -> dict[str, int]:
-    """One queue message: the run's effect for each of its members, each exactly once."""
+    """One queue message: the run's effect for each of its members, each exactly once, GROUP members to a
+    transaction."""
     msg = json.loads(body)
     c = repository.get_campaign(msg["campaign_id"])
     if c is None:
         return {}
     b = _Batch(c, msg, now or clock.now())
     out: dict[str, int] = {}
-    for m in msg["members"]:
-        outcome = apply_member(b, m)
-        out[outcome] = out.get(outcome, 0) + 1
+    members_ = msg["members"]
+    for i in range(0, len(members_), GROUP):
+        for outcome in apply_group(b, members_[i : i + GROUP]):
+            out[outcome] = out.get(outcome, 0) + 1
     return out
 
 
-def _skip(b: _Batch, member_id: str, reason: str) -> str:
+def _group_plan(b: _Batch, m: dict[str, Any]) -> domain.Plan | None:
+    """What the group transaction writes for one member, or None when the member needs the one-by-one path
+    (a wake-up churn). A member the message shows contacted within the cap is skipped as ``cap`` (the last
+    contact only moves forward, so that cannot be wrong; one contacted since the fan-out fails the group)."""
+    p = domain.plan(m, b.c.actions, b.c.recipe, b.sms_state(m["id"]))
+    if p.outcome == "churn":
+        return None
+    if p.outcome == "skip":
+        return domain.Plan("skip", reason=p.reason or "no_phone")
+    coupon = p.coupon and b.tpl_ok
+    if not coupon and not p.sms:
+        return domain.Plan("skip", reason="coupon_unavailable")
+    if domain.capped(m.get("last"), b.now, int(b.c.member_cap_days or 0)):
+        return domain.Plan("skip", reason="cap")
+    return domain.Plan("send", coupon=coupon, sms=p.sms, reason=p.reason)
+
+
+def apply_group(b: _Batch, group: list[dict[str, Any]]) -> list[str]:
+    """The members' effects in ONE transaction (markers, coupons, contacts, SMS requests, counters). If any
+    member's condition cancels it (marker there: a redelivery or resumed run; capped meanwhile; budget, stock or
+    quota), nothing was written and each member goes the one-by-one way, which finds out which."""
+    plans = {m["id"]: _group_plan(b, m) for m in group}
+    if len(plans) != len(group) or len(group) == 1 or any(p is None for p in plans.values()):
+        return [apply_member(b, m) for m in group]
     try:
-        with transaction() as tx:
-            repository.add_marker(tx, b.c.campaign_id, b.scope, member_id, reason, None)
-            repository.add_counts(tx, b.c.campaign_id, b.run_id, domain.shard(member_id), {reason: 1})
-    except TxCancelled as e:
-        if "marker" in e.failed:
-            return "duplicate"
-        raise
-    return reason
+        _write(b, plans)
+    except TxCancelled:
+        return [apply_member(b, m) for m in group]
+    return ["sent" if p.outcome == "send" else p.reason for p in plans.values()]
 
 
 def _churn(b: _Batch, member_id: str) -> str:
@@ -588,7 +692,18 @@ def _churn(b: _Batch, member_id: str) -> str:
     return "churned"
 
 
+def _skip(b: _Batch, member_id: str, reason: str) -> str:
+    try:
+        _write(b, {member_id: domain.Plan("skip", reason=reason)})
+    except TxCancelled as e:
+        if "marker" in e.failed:
+            return "duplicate"
+        raise
+    return reason
+
+
 def apply_member(b: _Batch, m: dict[str, Any]) -> str:
+    """One member's effect in its own transaction; a failed condition says why it is skipped."""
     mid = m["id"]
     p = domain.plan(m, b.c.actions, b.c.recipe, b.sms_state(mid))
     if p.outcome == "churn":
@@ -598,7 +713,7 @@ def apply_member(b: _Batch, m: dict[str, Any]) -> str:
     if p.coupon and not b.tpl_ok and not p.sms:
         return _skip(b, mid, "coupon_unavailable")
     try:
-        _send(b, mid, p.coupon and b.tpl_ok, p.sms, p.reason)
+        _write(b, {mid: domain.Plan("send", coupon=p.coupon and b.tpl_ok, sms=p.sms, reason=p.reason)})
     except TxCancelled as e:
         if "marker" in e.failed:
             return "duplicate"
@@ -612,28 +727,54 @@ def apply_member(b: _Batch, m: dict[str, Any]) -> str:
     return "sent"
 
 
-def _send(b: _Batch, mid: str, coupon: bool, sms: bool, reason: str | None) -> None:
+def _counts(b: _Batch, plans: dict[str, domain.Plan]) -> dict[int, dict[str, int]]:
+    """The run's counters the plans add, per shard."""
+    out: dict[int, dict[str, int]] = {}
+    for mid, p in plans.items():
+        add = {"sent": 1, "coupons_issued": int(p.coupon)} if p.outcome == "send" else {}
+        if p.reason:
+            add[p.reason] = 1
+        shard = out.setdefault(domain.shard(mid), {})
+        for k, v in {**add, **b.extra}.items():
+            shard[k] = shard.get(k, 0) + v
+    return out
+
+
+def _write(b: _Batch, plans: dict[str, domain.Plan]) -> None:
+    """The members' planned effects in one transaction: per member the marker (once per campaign, run and
+    member), the coupon and its attribution, the last contact (the cap condition), the SMS request; once the
+    budget and the template's stock (by their number) and each counter shard."""
     c, now = b.c, b.now
-    counts = {"sent": 1, "coupons_issued": int(coupon)}
-    if reason:
-        counts[reason] = 1
+    sends = [mid for mid, p in plans.items() if p.outcome == "send"]
+    with_coupon = [mid for mid in sends if plans[mid].coupon]
     with transaction() as tx:
-        coupon_id = None
-        if coupon:
+        coupon_ids: dict[str, str] = {}
+        if with_coupon:
             if c.budget_coupons is not None:
-                repository.add_budget(tx, c)
-            coupon_id = coupons.add_campaign_coupon(tx, b.tpl, mid, f"{c.campaign_id}:{b.run_id}")
-            repository.add_attribution(tx, coupon_id, c.campaign_id, b.run_id, mid, clock.iso(now))
-        repository.add_marker(tx, c.campaign_id, b.scope, mid, "sent", coupon_id)
-        repository.add_contact(tx, mid, now, int(c.member_cap_days or 0), c.recipe == domain.DORMANT_WAKEUP)
-        repository.add_counts(tx, c.campaign_id, b.run_id, domain.shard(mid), counts)
-        if sms:
-            action = b.kinds["sms"]
-            data = {
-                "key": f"campaign:{c.campaign_id}:{b.scope}:{mid}",
-                "member_id": mid,
-                "phone": b.phones[mid],
-                "template": action["template"],
-                "params": action.get("params") or {},
-            }
-            events.add(tx, [Event("CampaignSmsRequested", data)])
+                repository.add_budget(tx, c, len(with_coupon))
+            coupon_ids = coupons.add_campaign_coupons(tx, b.tpl, with_coupon, f"{c.campaign_id}:{b.run_id}")
+        for mid, p in plans.items():
+            if p.outcome != "send":
+                repository.add_marker(tx, c.campaign_id, b.scope, mid, p.reason, None)
+                continue
+            if mid in coupon_ids:
+                repository.add_attribution(tx, coupon_ids[mid], c.campaign_id, b.run_id, mid, clock.iso(now))
+            repository.add_marker(tx, c.campaign_id, b.scope, mid, "sent", coupon_ids.get(mid))
+            repository.add_contact(tx, mid, now, int(c.member_cap_days or 0), c.recipe == domain.DORMANT_WAKEUP)
+        for shard, counts in _counts(b, plans).items():
+            repository.add_counts(tx, c.campaign_id, b.run_id, shard, counts)
+        requests = [_sms_request(b, mid) for mid in sends if plans[mid].sms]
+        if requests:
+            events.add(tx, requests)
+
+
+def _sms_request(b: _Batch, mid: str) -> Event:
+    action = b.kinds["sms"]
+    data = {
+        "key": f"campaign:{b.c.campaign_id}:{b.scope}:{mid}",
+        "member_id": mid,
+        "phone": b.phones[mid],
+        "template": action["template"],
+        "params": action.get("params") or {},
+    }
+    return Event("CampaignSmsRequested", data)

@@ -258,25 +258,34 @@ def new_coupon(
 def add_issue(tx: Tx, tpl: CouponTemplateItem, coupon: CouponItem) -> None:
     """One coupon out of the template's stock, within the member's quota: 3 conditional items. Failures name
     ("tpl", id) or ("quota", member, id). Add ``add_not_blocked`` once per member for claims and gifts."""
-    member_id, tid = coupon.member_id, tpl.template_id
+    add_issue_many(tx, tpl, [coupon])
+
+
+def add_issue_many(tx: Tx, tpl: CouponTemplateItem, coupons: list[CouponItem]) -> None:
+    """Coupons of one template for DIFFERENT members in one transaction (a campaign's group of members): the
+    template's stock taken once by their number (DynamoDB allows one operation per item), then each member's
+    quota and coupon. Failures as ``add_issue``."""
+    tid = tpl.template_id
     tx.update(
         CouponTemplateItem(template_pk(tid), META),
-        [CouponTemplateItem.remaining.add(-1), CouponTemplateItem.updated_at.set(clock.now())],
-        condition=(CouponTemplateItem.remaining >= 1) & (CouponTemplateItem.status == "active"),
+        [CouponTemplateItem.remaining.add(-len(coupons)), CouponTemplateItem.updated_at.set(clock.now())],
+        condition=(CouponTemplateItem.remaining >= len(coupons)) & (CouponTemplateItem.status == "active"),
         tag=("tpl", tid),
     )
-    tx.update(
-        QuotaItem(member_pk(member_id), quota_sk(tid)),
-        [
-            QuotaItem.claimed.add(1),
-            QuotaItem.kind.set(QuotaItem),
-            QuotaItem.template_id.set(tid),
-            QuotaItem.updated_at.set(clock.now()),
-        ],
-        condition=QuotaItem.claimed.does_not_exist() | (QuotaItem.claimed < int(tpl.per_member_limit)),
-        tag=("quota", member_id, tid),
-    )
-    tx.save(coupon, condition=CouponItem.pk.does_not_exist(), tag=("coupon", coupon.coupon_id))
+    for coupon in coupons:
+        member_id = coupon.member_id
+        tx.update(
+            QuotaItem(member_pk(member_id), quota_sk(tid)),
+            [
+                QuotaItem.claimed.add(1),
+                QuotaItem.kind.set(QuotaItem),
+                QuotaItem.template_id.set(tid),
+                QuotaItem.updated_at.set(clock.now()),
+            ],
+            condition=QuotaItem.claimed.does_not_exist() | (QuotaItem.claimed < int(tpl.per_member_limit)),
+            tag=("quota", member_id, tid),
+        )
+        tx.save(coupon, condition=CouponItem.pk.does_not_exist(), tag=("coupon", coupon.coupon_id))
 
 
 def add_not_blocked(tx: Tx, member_id: str) -> None:

@@ -301,9 +301,15 @@ def push_template(template_id: str) -> CouponTemplateItem:
 def add_campaign_coupon(tx, tpl: CouponTemplateItem, member_id: str, ref: str) -> str:
     """One coupon of ``tpl`` for ``member_id`` in ``tx`` (a campaign run's effect for the member); returns its
     id. The transaction fails with ("tpl", id) when the stock is out and ("quota", ...) at the member's limit."""
-    grant = _Grant(tpl, member_id, "campaign", ref, check_block=False)
-    repository.add_issue(tx, grant.tpl, grant.coupon)
-    return grant.coupon.coupon_id
+    return add_campaign_coupons(tx, tpl, [member_id], ref)[member_id]
+
+
+def add_campaign_coupons(tx, tpl: CouponTemplateItem, member_ids: list[str], ref: str) -> dict[str, str]:
+    """One coupon of ``tpl`` for each of ``member_ids`` (different members) in ``tx``: the stock taken once for
+    all of them; returns each member's coupon id. Fails as ``add_campaign_coupon``."""
+    grants = [_Grant(tpl, m, "campaign", ref, check_block=False) for m in member_ids]
+    repository.add_issue_many(tx, tpl, [g.coupon for g in grants])
+    return {g.coupon.member_id: g.coupon.coupon_id for g in grants}
 
 
 def center(principal: Principal, limit: int, cursor: str | None) -> PageOut[CenterItemOut]:

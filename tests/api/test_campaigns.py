@@ -210,6 +210,7 @@ def test_a_dormant_segment_campaign_runs_once_per_member_with_caps_opt_outs_and_
     with dynamo_reads() as seen:
         first = run_due(NOW)
     assert first["fired"] == 1 and "Scan" not in seen["ops"]
+    assert seen["ops"].count("TransactWriteItems") == 2  # the run's start; the 3 members' effects together
     (run,) = runs(api, hq, cid)
     assert run["targeted"] == 3 and run["sent"] == 3 and run["coupons_issued"] == 3, run
     assert run["skipped"] == {
@@ -356,3 +357,144 @@ def test_campaign_bodies_are_checked(api, world, hq, now):
     clerk = api.get("/admin/campaigns", token=world.clerk_a)
     assert clerk.status == 403
     assert json.loads(json.dumps(ok.json["actions"])) == [{"type": "coupon", "template_id": tid}]
+
+
+# =========================================================================================== event-triggered
+def refund_all(api, world, order: dict, key: str) -> dict:
+    lines = [{"sku": ln["sku"], "qty": ln["qty"]} for ln in order["lines"]]
+    r = api.post(
+        f"/pos/orders/{order['order_id']}/refunds",
+        {"lines": lines, "reason": "不新鲜"},
+        token=world.manager_a,
+        headers={"Idempotency-Key": key},
+    )
+    assert r.status == 201, r
+    return r.json
+
+
+def test_a_refund_triggered_campaign_gives_a_consolation_coupon_once_per_refund(api, world, hq, now):
+    world.receive(world.a, {"CQ-BEER-500": 50, "WLY-52-500": 5})
+    a, b, c = member("cons-a", "13800000031"), member("cons-b", "13800000032"), member("cons-c")
+    big_a, small_b = sale(api, world, a, "WLY-52-500", 1), sale(api, world, b, "CQ-BEER-500", 1)
+    big_c = sale(api, world, c, "WLY-52-500", 1)
+    drain_events()
+    sms_repo.opt_out("13800000032", "member")
+    tid = push_template(api, hq)
+    body = {
+        "name": "退款安慰券",
+        "trigger": "refund_completed",
+        "min_refund_fen": 5000,
+        "actions": [{"type": "coupon", "template_id": tid}, SMS],
+        "member_cap_days": 0,
+        "budget_coupons": 2,
+    }
+    r = api.post("/admin/campaigns", body, token=hq)
+    assert r.status == 201, r
+    camp = r.json
+    assert (camp["trigger"], camp["min_refund_fen"], camp["schedule"], camp["next_run_at"]) == (
+        "refund_completed", 5000, None, None,
+    )  # fmt: skip
+    cid = camp["campaign_id"]
+
+    refund_all(api, world, big_a, "cons-1")
+    refund_all(api, world, small_b, "cons-2")  # 9 yuan: under min_refund_fen, not targeted
+    delivered = drain_events()
+    assert len(my_coupons(api, a)) == 1 and my_coupons(api, b) == []
+    assert [e["data"]["member_id"] for e in delivered if e["type"] == "CampaignSmsRequested"] == [a]
+    # the RefundCompleted delivered again: nothing new (once per campaign and refund)
+    refunded = [e for e in delivered if e["type"] == "RefundCompleted" and e["data"]["member_id"] == a]
+    assert campaigns.on_refund_trigger(refunded[0]) == {cid: "duplicate"}
+    assert len(my_coupons(api, a)) == 1
+
+    # paused: a refund meanwhile sets nothing off; resumed: the next one does (c has no phone)
+    assert api.post(f"/admin/campaigns/{cid}/pause", token=hq).json["status"] == "PAUSED"
+    other = sale(api, world, a, "WLY-52-500", 1)
+    drain_events()
+    refund_all(api, world, other, "cons-3")
+    drain_events()
+    assert len(my_coupons(api, a)) == 1
+    assert api.post(f"/admin/campaigns/{cid}/resume", token=hq).json["status"] == "ACTIVE"
+    refund_all(api, world, big_c, "cons-4")
+    drain_events()
+    assert len(my_coupons(api, c)) == 1
+
+    # the budget (2 coupons) is spent: a's next refund is counted as budget, no coupon
+    third = sale(api, world, a, "WLY-52-500", 1)
+    drain_events()
+    refund_all(api, world, third, "cons-5")
+    drain_events()
+    assert len(my_coupons(api, a)) == 1
+    (run,) = runs(api, hq, cid)  # one run per Beijing day
+    assert run["run_id"] == "20261202" and run["status"] == "TRIGGERED" and run["at"] == "2026-12-01T16:00:00.000Z"
+    assert (run["targeted"], run["sent"], run["coupons_issued"]) == (3, 2, 2), run
+    assert run["skipped"]["no_phone"] == 1 and run["skipped"]["budget"] == 1, run
+
+    # a's coupon redeemed: conversion on that run
+    coupon = my_coupons(api, a)[0]
+    order = sale(api, world, a, "WLY-52-500", 1, coupon_ids=[coupon["coupon_id"]])
+    drain_events()
+    (run,) = runs(api, hq, cid)
+    assert (run["redeemed"], run["revenue_fen"]) == (1, order["payable_fen"])
+
+
+def test_a_refund_triggered_campaign_respects_the_cap_and_its_end(api, world, hq, now):
+    world.receive(world.a, {"CQ-BEER-500": 50})
+    a = member("cap-a", "13800000041")
+    first, second = sale(api, world, a), sale(api, world, a)
+    drain_events()
+    tid = push_template(api, hq)
+    end = (NOW + timedelta(days=1)).isoformat()
+    body = {"name": "安慰", "trigger": "refund_completed", "end_at": end, "member_cap_days": 30,
+            "actions": [{"type": "coupon", "template_id": tid}]}  # fmt: skip
+    cid = api.post("/admin/campaigns", body, token=hq).json["campaign_id"]
+    refund_all(api, world, first, "cap-1")
+    refund_all(api, world, second, "cap-2")  # the same day: contacted already within 30 days
+    drain_events()
+    assert len(my_coupons(api, a)) == 1
+    (run,) = runs(api, hq, cid)
+    assert (run["targeted"], run["sent"], run["skipped"]["cap"]) == (2, 1, 1), run
+    now["now"] = NOW + timedelta(days=2)
+    assert api.get(f"/admin/campaigns/{cid}", token=head_office()).json["status"] == "ENDED"
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {},  # neither schedule nor trigger
+        {"schedule": "rate(1 day)", "trigger": "refund_completed"},  # both
+        {"trigger": "refund_completed", "recipe": "birthday"},  # a recipe is a scheduled audience
+        {"trigger": "order_paid"},
+        {"schedule": "rate(1 day)", "recipe": "birthday", "min_refund_fen": 100},  # min_refund_fen needs a trigger
+        {"trigger": "refund_completed", "end_at": "2026-12-01T00:00:00Z"},  # already over
+    ],
+)
+def test_triggered_campaign_bodies_are_checked(api, world, hq, now, extra):
+    tid = push_template(api, hq)
+    body = {"name": "x", "actions": [{"type": "coupon", "template_id": tid}], **extra}
+    r = api.post("/admin/campaigns", body, token=hq)
+    assert (r.status, r.code) == (422, "INVALID_CAMPAIGN" if "end_at" in extra else "VALIDATION_ERROR"), r
+
+
+def test_a_recharge_refund_sets_off_its_trigger_once_per_recharge(api, world, hq, now):
+    from chalicelib.subscriptions import SUBSCRIPTIONS
+
+    assert any(
+        s.event_type == "WalletRechargeRefunded" and s.name == "campaigns.recharge_trigger" for s in SUBSCRIPTIONS
+    )
+    a = member("rc-a", "13800000051")
+    tid = push_template(api, hq)
+    body = {"name": "充值退款安慰", "trigger": "recharge_refunded", "min_refund_fen": 10000,
+            "actions": [{"type": "coupon", "template_id": tid}]}  # fmt: skip
+    cid = api.post("/admin/campaigns", body, token=hq).json["campaign_id"]
+
+    def refunded(principal_fen: int) -> dict:
+        data = {"member_id": a, "recharge_id": new_id(), "principal_fen": principal_fen, "bonus_fen": 6621}
+        return {"id": new_id(), "type": "WalletRechargeRefunded", "occurred_at": clock.iso(NOW), "data": data}
+
+    event = refunded(41379)
+    assert campaigns.on_refund_trigger(event) == {cid: "sent"}
+    assert campaigns.on_refund_trigger(event) == {cid: "duplicate"}
+    assert campaigns.on_refund_trigger(refunded(5000)) == {}  # under min_refund_fen (the principal paid back)
+    assert len(my_coupons(api, a)) == 1
+    (run,) = runs(api, hq, cid)
+    assert (run["targeted"], run["sent"], run["coupons_issued"]) == (1, 1, 1)

@@ -1,7 +1,8 @@
 """Campaign runs on AWS's own DynamoDB Local: each (campaign, run, member) takes effect exactly once.
 
 - a run that crashes mid-fan-out (the dispatcher dies after starting the run) and mid-batch (the consumer dies
-  after some members) is resumed - by the next dispatch and by SQS's redelivery - without a second coupon or SMS;
+  after its first group of members) is resumed - by the next dispatch and by SQS's redelivery - without a second
+  coupon or SMS;
 - 8 concurrent deliveries of the same batches (SQS redelivering during a slow run) give every member one coupon
   and one SMS request; the losers are refused by the markers' conditions (contention is counted);
 - no Scan is issued by a run.
@@ -134,20 +135,20 @@ def test_a_run_that_crashes_in_fan_out_and_mid_batch_resumes_without_duplicates(
     bodies = batches()
     assert bodies and campaigns.dispatch(NOW + timedelta(minutes=4)) == {"fired": 0, "resumed": 0}
 
-    # 2. the consumer dies after 12 members of the batch; SQS delivers the batch again
-    real_apply, calls = campaigns.apply_member, {"n": 0}
+    # 2. the consumer dies after its first group of 12 members (one transaction); SQS delivers the batch again
+    real_apply, calls = campaigns.apply_group, {"n": 0}
 
-    def dying(b, m):
+    def dying(b, group):
         calls["n"] += 1
-        if calls["n"] == 13:
+        if calls["n"] == 2:
             raise RuntimeError("Lambda timed out")
-        return real_apply(b, m)
+        return real_apply(b, group)
 
-    monkeypatch.setattr(campaigns, "apply_member", dying)
+    monkeypatch.setattr(campaigns, "apply_group", dying)
     with pytest.raises(RuntimeError):
         for body in bodies:
             campaigns.run_batch(body)
-    monkeypatch.setattr(campaigns, "apply_member", real_apply)
+    monkeypatch.setattr(campaigns, "apply_group", real_apply)
     done = [campaigns.run_batch(body) for body in bodies]
     assert sum(d.get("duplicate", 0) for d in done) == 12 and sum(d.get("sent", 0) for d in done) == MEMBERS - 12
 

@@ -123,3 +123,14 @@ def test_the_plan_for_one_member():
     assert domain.marker_scope("birthday", "20261202T0200Z", T0) == "Y2026"
     assert domain.marker_scope(None, "20261202T0200Z", T0) == "20261202T0200Z"
     assert domain.capped("2026-11-30T00:00:00.000Z", T0, 7) and not domain.capped("2026-11-30T00:00:00.000Z", T0, 1)
+
+
+def test_a_refund_sets_off_an_active_triggered_campaign_within_its_dates_and_minimum():
+    at = datetime(2026, 12, 2, 2, 0, tzinfo=UTC)
+    assert domain.trigger_applies("ACTIVE", None, None, None, at, 1)
+    assert domain.trigger_applies("ACTIVE", "2026-12-02T02:00:00.000Z", "2026-12-02T02:00:00.000Z", 500, at, 500)
+    assert not domain.trigger_applies("PAUSED", None, None, None, at, 1000)
+    assert not domain.trigger_applies("ACTIVE", "2026-12-02T02:00:01Z", None, None, at, 1000)  # not started
+    assert not domain.trigger_applies("ACTIVE", None, "2026-12-02T01:59:59Z", None, at, 1000)  # over
+    assert not domain.trigger_applies("ACTIVE", None, None, 5000, at, 4999)
+    assert domain.day_run_id(date(2026, 12, 2)) == "20261202"
