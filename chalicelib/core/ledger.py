@@ -4,17 +4,21 @@ Each balance (wallet principal and bonus, points, stock of (store, sku), coupon 
 the TransactWriteItems that also writes the ledger entry explaining it. Every such entry is also filed under the
 business day it was written (the owning domain's ``<BOOK>DAY#<day>`` key on the overloaded gsi3), so the audit
 reads only the accounts that changed that day. Each domain's ``repository.audit_changed(day)`` returns a
-:class:`Book` per touched account; the audit job compares them (``chalicelib.audit.domain``).
+:class:`Book` per touched account, through :func:`audit_accounts` (the domain gives its two reads); the audit job
+compares them (``chalicelib.audit.domain``).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from chalicelib.core import clock
+
+A = TypeVar("A")
 
 SETTLE_ATTEMPTS = 3
 SETTLE_PAUSE_S = 0.2
@@ -63,3 +67,20 @@ def settle(
             time.sleep(pause_s)
         balances, ledgers = again, read_ledgers()
     return balances, ledgers
+
+
+def audit_accounts(
+    accounts: Iterable[A],
+    read_balances: Callable[[A], dict[Hashable, int]],
+    read_ledgers: Callable[[A], dict[Hashable, int]],
+    name: Callable[[A, Hashable], tuple[str, str]],
+) -> list[Book]:
+    """A :class:`Book` per part of every account (in sorted order): the account's balances and ledger sums read
+    by :func:`settle`, keyed by part (e.g. principal and bonus of a wallet, the skus of a store);
+    ``name(account, part)`` gives the book and the account label. A part missing on one side counts 0."""
+    books = []
+    for account in sorted(accounts):
+        got, sums = settle(lambda a=account: read_balances(a), lambda a=account: read_ledgers(a))
+        for part in dict.fromkeys([*got, *sums]):
+            books.append(Book(*name(account, part), got.get(part, 0), sums.get(part, 0)))
+    return books

@@ -28,7 +28,7 @@ from chalicelib.core.dynamo import (
 )
 from chalicelib.core.errors import NotFound
 from chalicelib.core.ids import is_ulid, new_id
-from chalicelib.core.ledger import Book, business_day, day_bucket, settle
+from chalicelib.core.ledger import Book, audit_accounts, business_day, day_bucket
 from chalicelib.coupons import domain
 from chalicelib.coupons.errors import CouponCode
 from chalicelib.coupons.models import (
@@ -173,23 +173,19 @@ def changed_on(day: str) -> set[str]:
 def audit_changed(day: str) -> list[Book]:
     """``remaining`` against its ledger (sum of the adjustments - coupons issued) of every template whose stock
     changed on ``day``. The coupons are counted on gsi2 (eventually consistent: ``settle`` reads again)."""
-    books = []
-    for tid in sorted(changed_on(day)):
 
-        def balance(t=tid) -> dict:
-            item = CouponTemplateItem.get_or_none(template_pk(t), META, consistent_read=True)
-            return {t: int(item.remaining or 0) if item else 0}
+    def balance(tid: str) -> dict:
+        item = CouponTemplateItem.get_or_none(template_pk(tid), META, consistent_read=True)
+        return {"coupon_stock": int(item.remaining or 0) if item else 0}
 
-        def ledger(t=tid) -> dict:
-            adjustments = StockAdjustmentItem.query(
-                template_pk(t), StockAdjustmentItem.sk.startswith("ADJ#"), consistent_read=True
-            )
-            added = sum(int(a.delta) for a in adjustments)
-            return {t: added - CouponItem.gsi2.count(template_coupons_gsi2pk(t))}
+    def ledger(tid: str) -> dict:
+        adjustments = StockAdjustmentItem.query(
+            template_pk(tid), StockAdjustmentItem.sk.startswith("ADJ#"), consistent_read=True
+        )
+        added = sum(int(a.delta) for a in adjustments)
+        return {"coupon_stock": added - CouponItem.gsi2.count(template_coupons_gsi2pk(tid))}
 
-        got, sums = settle(balance, ledger)
-        books.append(Book("coupon_stock", tid, got[tid], sums[tid]))
-    return books
+    return audit_accounts(changed_on(day), balance, ledger, lambda t, book: (book, t))
 
 
 def templates_page(purpose: str | None, limit: int, cursor: str | None) -> Page:

@@ -14,7 +14,7 @@ from typing import Any
 from chalicelib.core import clock
 from chalicelib.core.dynamo import Page, Tx, TxCancelled, batch_get, page, transaction
 from chalicelib.core.ids import new_id
-from chalicelib.core.ledger import Book, business_day, day_bucket, settle
+from chalicelib.core.ledger import Book, audit_accounts, business_day, day_bucket
 from chalicelib.distribution import domain
 from chalicelib.distribution.models import (
     AUDIT_DAY_PREFIX,
@@ -218,19 +218,14 @@ def changed_on(day: str) -> set[str]:
 def audit_changed(day: str) -> list[Book]:
     """Balance against ledger (frozen, available, pending, withdrawn apart) of every commission account changed
     on ``day``: that day's bucket, then per member the profile and its entries (consistent)."""
-    books = []
-    for member_id in sorted(changed_on(day)):
 
-        def read_balances(m=member_id) -> dict:
-            return balances(get_profile(m))
+    def ledgers(member_id: str) -> dict:
+        es = entries(member_id)
+        return {b: sum(int(getattr(e, f"{b}_delta") or 0) for e in es) for b in BALANCES}
 
-        def read_ledgers(m=member_id) -> dict:
-            es = entries(m)
-            return {b: sum(int(getattr(e, f"{b}_delta") or 0) for e in es) for b in BALANCES}
-
-        got, sums = settle(read_balances, read_ledgers)
-        books += [Book(f"commission_{b}", member_id, got[b], sums[b]) for b in BALANCES]
-    return books
+    return audit_accounts(
+        changed_on(day), lambda m: balances(get_profile(m)), ledgers, lambda m, b: (f"commission_{b}", m)
+    )
 
 
 # --------------------------------------------------------------------------------------- scenes

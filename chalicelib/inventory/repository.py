@@ -12,7 +12,7 @@ from typing import Any
 from chalicelib.core import clock, events
 from chalicelib.core.dynamo import Page, Tx, page, update_if
 from chalicelib.core.ids import new_id
-from chalicelib.core.ledger import Book, business_day, day_bucket, settle
+from chalicelib.core.ledger import Book, audit_accounts, business_day, day_bucket
 from chalicelib.inventory.models import (
     AUDIT_DAY_PREFIX,
     LOW_STOCK_GSI2PK,
@@ -242,24 +242,21 @@ def changed_on(day: str) -> dict[str, set[str]]:
 def audit_changed(day: str) -> list[Book]:
     """Balance against ledger of every (store, sku) whose stock changed on ``day``: that day's bucket, then per
     store the touched stock items (one BatchGetItem, consistent) and the store's movements."""
-    books = []
-    for store_id, skus in sorted(changed_on(day).items()):
+    touched = changed_on(day)
 
-        def balances(st=store_id, ss=skus) -> dict:
-            got = levels([(st, s) for s in ss], consistent=True)
-            return {s: int(got[(st, s)].qty or 0) if (st, s) in got else 0 for s in ss}
+    def balances(store_id: str) -> dict:
+        got = levels([(store_id, s) for s in touched[store_id]], consistent=True)
+        return {s: int(got[(store_id, s)].qty or 0) if (store_id, s) in got else 0 for s in sorted(touched[store_id])}
 
-        def ledgers(st=store_id, ss=skus) -> dict:
-            sums = dict.fromkeys(ss, 0)
-            for m in MovementItem.query(ledger_pk(st), consistent_read=True):
-                for s, d in m.deltas.items():
-                    if s in sums:
-                        sums[s] += int(d)
-            return sums
+    def ledgers(store_id: str) -> dict:
+        sums = dict.fromkeys(sorted(touched[store_id]), 0)
+        for m in MovementItem.query(ledger_pk(store_id), consistent_read=True):
+            for s, d in m.deltas.items():
+                if s in sums:
+                    sums[s] += int(d)
+        return sums
 
-        got, sums = settle(balances, ledgers)
-        books += [Book("stock", f"{store_id}/{s}", got[s], sums[s]) for s in sorted(skus)]
-    return books
+    return audit_accounts(touched, balances, ledgers, lambda store_id, sku: ("stock", f"{store_id}/{sku}"))
 
 
 # --------------------------------------------------------------------------------------- transfers

@@ -8,7 +8,7 @@ from typing import Any
 from chalicelib.core import clock, events
 from chalicelib.core.dynamo import Page, Tx, TxCancelled, batch_get, page, transaction
 from chalicelib.core.events import Event
-from chalicelib.core.ledger import Book, business_day, day_bucket, settle
+from chalicelib.core.ledger import Book, audit_accounts, business_day, day_bucket
 from chalicelib.members.domain import Level
 from chalicelib.members.models import (
     GROWTH_DAY_PREFIX,
@@ -211,13 +211,9 @@ def growth_sum(member_id: str) -> int:
 
 def audit_changed(day: str) -> list[Book]:
     """Growth against its ledger for every member whose growth changed on ``day``."""
-    books = []
-    for member_id in sorted(changed_on(day)):
 
-        def balance(m=member_id) -> dict:
-            p = get_profile(m, consistent=True)
-            return {m: int(p.growth_fen) if p else 0}
+    def balance(member_id: str) -> dict:
+        p = get_profile(member_id, consistent=True)
+        return {"growth": int(p.growth_fen) if p else 0}
 
-        got, sums = settle(balance, lambda m=member_id: {m: growth_sum(m)})
-        books.append(Book("growth", member_id, got[member_id], sums[member_id]))
-    return books
+    return audit_accounts(changed_on(day), balance, lambda m: {"growth": growth_sum(m)}, lambda m, book: (book, m))

@@ -21,7 +21,7 @@ from typing import Any
 from chalicelib.core import clock, events
 from chalicelib.core.dynamo import Page, Tx, page, transaction
 from chalicelib.core.ids import new_id
-from chalicelib.core.ledger import Book, business_day, day_bucket, settle
+from chalicelib.core.ledger import Book, audit_accounts, business_day, day_bucket
 from chalicelib.points import domain
 from chalicelib.points.models import (
     ACCOUNT_SK,
@@ -316,13 +316,9 @@ def changed_on(day: str) -> set[str]:
 def audit_changed(day: str) -> list[Book]:
     """Balance against ledger of every points account changed on ``day`` (that day's bucket, then per member
     the account and its entries, consistent)."""
-    books = []
-    for member_id in sorted(changed_on(day)):
 
-        def balance(m=member_id) -> dict:
-            account = get_account(m)
-            return {m: int(account.balance or 0) if account else 0}
+    def balance(member_id: str) -> dict:
+        account = get_account(member_id)
+        return {"points": int(account.balance or 0) if account else 0}
 
-        got, sums = settle(balance, lambda m=member_id: {m: ledger_sum(m)})
-        books.append(Book("points", member_id, got[member_id], sums[member_id]))
-    return books
+    return audit_accounts(changed_on(day), balance, lambda m: {"points": ledger_sum(m)}, lambda m, book: (book, m))

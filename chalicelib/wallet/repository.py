@@ -17,7 +17,7 @@ from chalicelib.core import clock
 from chalicelib.core.dynamo import Item, Page, Tx, decode_cursor, encode_cursor, page
 from chalicelib.core.errors import CoreCode, ValidationFailed
 from chalicelib.core.ids import new_id
-from chalicelib.core.ledger import Book, business_day, day_bucket, settle
+from chalicelib.core.ledger import Book, audit_accounts, business_day, day_bucket
 from chalicelib.wallet import domain
 from chalicelib.wallet.domain import Balance
 from chalicelib.wallet.models import (
@@ -226,23 +226,19 @@ def changed_on(day: str) -> set[str]:
 def audit_changed(day: str) -> list[Book]:
     """Balance against ledger (principal and bonus apart) of every wallet changed on ``day``: reads that day's
     bucket, then per member the account and its entries (consistent)."""
-    books = []
-    for member_id in sorted(changed_on(day)):
 
-        def balances(m=member_id) -> dict:
-            b = get_balance(m)
-            return {"principal": b.principal_fen, "bonus": b.bonus_fen}
+    def balances(member_id: str) -> dict:
+        b = get_balance(member_id)
+        return {"principal": b.principal_fen, "bonus": b.bonus_fen}
 
-        def ledgers(m=member_id) -> dict:
-            entries = all_entries(m)
-            return {
-                "principal": sum(int(e.principal_delta) for e in entries),
-                "bonus": sum(int(e.bonus_delta) for e in entries),
-            }
+    def ledgers(member_id: str) -> dict:
+        entries = all_entries(member_id)
+        return {
+            "principal": sum(int(e.principal_delta) for e in entries),
+            "bonus": sum(int(e.bonus_delta) for e in entries),
+        }
 
-        got, sums = settle(balances, ledgers)
-        books += [Book(f"wallet_{part}", member_id, got[part], sums[part]) for part in ("principal", "bonus")]
-    return books
+    return audit_accounts(changed_on(day), balances, ledgers, lambda m, part: (f"wallet_{part}", m))
 
 
 # --------------------------------------------------------------------------------------- packages

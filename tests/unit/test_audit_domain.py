@@ -57,6 +57,19 @@ def test_settle_reads_again_while_balances_move_and_hands_on_a_stable_drift():
     assert len(clean) == 2  # balances, ledgers, balances: equal and unmoved, done
 
 
+def test_audit_accounts_gives_a_book_per_part_of_every_account_in_order_and_counts_a_missing_side_as_0():
+    balances = {"S2": {"BEER": 5, "WINE": 1}, "S1": {"BEER": 3}}
+    ledgers = {"S2": {"BEER": 5}, "S1": {"BEER": 3, "TEA": 2}}
+    books = ledger.audit_accounts(balances, balances.get, ledgers.get, lambda store, sku: ("stock", f"{store}/{sku}"))
+    assert books == [
+        Book("stock", "S1/BEER", 3, 3),
+        Book("stock", "S1/TEA", 0, 2),
+        Book("stock", "S2/BEER", 5, 5),
+        Book("stock", "S2/WINE", 1, 0),
+    ]
+    assert ledger.audit_accounts([], balances.get, ledgers.get, lambda a, p: (p, a)) == []
+
+
 def test_entries_are_filed_under_the_business_day():
     from datetime import UTC, datetime
 
