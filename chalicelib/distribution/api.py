@@ -60,8 +60,8 @@ def get_settings(req: Req):
     body=DistributionSettings,
     response=DistributionSettings,
     tag=TAG,
-    errors=(422,),
-    summary="Replace the distribution settings (level1_bp + level2_bp <= 10000)",
+    errors=(404, 409, 422),
+    summary="Replace the distribution settings (level1_bp + level2_bp <= 10000; invite templates being issued)",
 )
 def put_settings(req: Req):
     return services.put_settings(req.principal, req.body)

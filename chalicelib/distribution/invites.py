@@ -38,6 +38,12 @@ def _template(side: str, rules: dict[str, Any]):
         return None
 
 
+def check_template(side: str, template_id: str) -> None:
+    """At settings save: the template exists, is for ``invite_<side>`` and is being issued (the coupons
+    domain's 404 / 409 otherwise), so a gift is not found unusable only when it is due."""
+    coupons.invite_gift_template(side, template_id)
+
+
 def invitee_gift(member_id: str, referrer_id: str, joined: dict[str, Any], rules: dict[str, Any]) -> str | None:
     """The new member's gift for joining through ``referrer_id``'s scene (only if bound to them). Returns the
     coupon id, or None (no template, not bound to that referrer, already counted, sold out, blocked)."""
@@ -100,10 +106,18 @@ def _count_completion(tx, order: dict[str, Any], profile, first: bool, completed
 
 def on_refund_completed(event: dict[str, Any]) -> None:
     """A refund of the invitee's first order while the inviter's gift waits cancels the gift (at least once:
-    the change is conditioned on PENDING)."""
+    the change is conditioned on PENDING). A refund of a bound member's order with no gift waiting yet (it came
+    before the completion was counted: a refund before delivery, or the events out of order) is marked, and
+    the gift for that order is cancelled when it falls due."""
     order = event["data"]
-    inv = repository.get_invite(order["member_id"]) if order.get("member_id") else None
-    if inv is None or inv.order_id != order["order_id"] or inv.status != domain.INVITE_PENDING:
+    member_id = order.get("member_id")
+    inv = repository.get_invite(member_id) if member_id else None
+    if inv is None:
+        profile = repository.get_profile(member_id) if member_id else None
+        if profile is not None and profile.referrer_id and profile.first_order_id in (None, order["order_id"]):
+            repository.mark_refunded(order["order_id"])
+        return
+    if inv.order_id != order["order_id"] or inv.status != domain.INVITE_PENDING:
         return
     refund_id = (order.get("refund") or {}).get("refund_id")
     try:
@@ -160,9 +174,12 @@ def _grant_one(inv, rules: dict[str, Any]) -> str | None:
             cid = coupons.add_invite_gift(tx, "inviter", tpl, inv.inviter_id, f"invite:{inv.invitee_id}", once)
             repository.close_invite(tx, inv, domain.INVITE_GRANTED, {"coupon_id": cid})
             repository.add_cap_count(tx, inv.inviter_id, month, cap)
+            repository.check_not_refunded(tx, inv.order_id)
     except TxCancelled as e:
         if ("invite", inv.invitee_id) in e.failed:
             return None
+        if ("refunded", inv.order_id) in e.failed:
+            return _close(inv, domain.INVITE_CANCELLED, {"reason": "refunded"})
         if ("invite_cap", inv.inviter_id) in e.failed:
             return _close(inv, domain.INVITE_CAPPED, {"reason": f"cap:{month}"})
         status, reason = domain.invite_outcome(coupons.gift_refusal(e.failed))

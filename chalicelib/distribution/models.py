@@ -240,7 +240,9 @@ class InviteCapItem(Item, discriminator="InviteCap"):
 
 class OrderMarkItem(Item, discriminator="DistOrderMark"):
     """pk=DISTORDER#<order_id>, sk=META: the order's completion was counted (first order, invite, funnel):
-    put once (attribute_not_exists) in that transaction, so a redelivered OrderCompleted counts nothing."""
+    put once (attribute_not_exists) in that transaction, so a redelivered OrderCompleted counts nothing.
+    sk=REFUNDED: a refund of a bound member's order came before its completion was counted; an inviter gift
+    for that order is then cancelled at its grant (a condition check in the grant's transaction)."""
 
     order_id = UnicodeAttribute()
 

@@ -61,6 +61,8 @@ from chalicelib.distribution.models import (
 
 BALANCES = ("frozen", "available", "pending", "withdrawn")
 
+REFUNDED = "REFUNDED"
+
 
 # --------------------------------------------------------------------------------------- settings
 def settings_key() -> tuple[str, str]:
@@ -443,6 +445,18 @@ def add_order_mark(tx: Tx, order_id: str) -> None:
         OrderMarkItem(order_mark_pk(order_id), META, order_id=order_id, created_at=clock.now()),
         condition=OrderMarkItem.pk.does_not_exist(),
         tag=("order_mark", order_id),
+    )
+
+
+def mark_refunded(order_id: str) -> None:
+    """A refund of the order was seen before an inviter gift waited on it (idempotent put)."""
+    OrderMarkItem(order_mark_pk(order_id), REFUNDED, order_id=order_id, created_at=clock.now()).save()
+
+
+def check_not_refunded(tx: Tx, order_id: str) -> None:
+    """Fails ("refunded", order_id) when :func:`mark_refunded` was put for the order."""
+    tx.condition_check(
+        OrderMarkItem, order_mark_pk(order_id), REFUNDED, OrderMarkItem.pk.does_not_exist(), ("refunded", order_id)
     )
 
 

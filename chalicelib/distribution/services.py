@@ -57,6 +57,10 @@ def put_settings(principal: Principal, cmd: DistributionSettings) -> Distributio
             code=DistributionCode.RATES_TOO_HIGH,
             details={"fields": [{"field": "level2_bp", "message": "level1_bp + level2_bp > 10000"}]},
         )
+    for side in ("invitee", "inviter"):
+        template_id = getattr(cmd.invite, f"{side}_template_id")
+        if template_id:
+            invites.check_template(side, template_id)
     repository.put_rules(cmd.model_dump(mode="json"), principal.sub)
     return cmd
 

@@ -144,6 +144,66 @@ def test_invite_gifts_for_both_sides(api, world, clocked):
     assert dist_repo.cap_count(a_id, "2026-12") == 2  # granted on 3 December (Beijing): December's count
 
 
+def test_a_refund_seen_before_the_first_order_completion_still_cancels_the_inviter_gift(
+    api, world, clocked, monkeypatch
+):
+    import chalicelib.subscriptions as wiring
+
+    tid = api.post(
+        "/admin/coupon-templates", {**GIFT, "title": "邀请有礼", "purpose": "invite_inviter"}, token=world.hq
+    ).json["template_id"]
+    settings = {"enabled": True, "level1_bp": 1000, "freeze_days": 7, "invite": {"inviter_template_id": tid}}
+    assert api.put("/admin/settings/distribution", settings, token=world.hq).status == 200
+    _, a_tok = login(api, "wx-alice")
+    scene = api.post("/shop/share-codes", {"kind": "referral"}, token=a_tok).json["scene"]
+    b_id, _ = login(api, "wx-bobby", scene)
+    drain_events()
+    # B's first order; its completion waits in the queue (the first-order subscriber does not see it yet) ...
+    held = [s for s in wiring.SUBSCRIPTIONS if s.name != "distribution.first_order"]
+    monkeypatch.setattr(wiring, "SUBSCRIPTIONS", held)
+    sale = buy(api, world, b_id, qty=3)
+    completed = of_type(drain_events(), "OrderCompleted", b_id)
+    monkeypatch.undo()
+    # ... while a line is brought back and that refund is handled first
+    refund = {"reason": "退货", "lines": [{"sku": "CQ-BEER-500", "qty": 1}]}
+    assert api.post(f"/pos/orders/{sale['order_id']}/refunds", refund, token=world.clerk_a).status == 201
+    drain_events()
+    invites.on_order_completed(completed)
+    assert dist_repo.get_invite(b_id).status == "PENDING"
+    # at the due time the gift is closed, not granted
+    clocked["now"] = NOON + timedelta(days=8)
+    assert job(api, "grant_invite_gifts")["granted"] == 0
+    gift = dist_repo.get_invite(b_id)
+    assert (gift.status, gift.reason) == ("CANCELLED", "refunded")
+    assert coupons_of(api, "wx-alice", tid) == 0
+
+
+def test_invite_settings_name_only_templates_that_can_be_handed_out(api, world, clocked):
+    made = {
+        purpose: api.post(
+            "/admin/coupon-templates", {**GIFT, "title": purpose, "purpose": purpose}, token=world.hq
+        ).json["template_id"]
+        for purpose in ("invite_inviter", "invite_invitee", "center")
+    }
+
+    def put(invite: dict):
+        return api.put("/admin/settings/distribution", {"enabled": True, "invite": invite}, token=world.hq)
+
+    # the inviter's template for the invitee, a claim-centre template, an unknown id: refused, nothing saved
+    wrong = put({"invitee_template_id": made["invite_inviter"]})
+    assert (wrong.status, wrong.code) == (409, "WRONG_TEMPLATE_PURPOSE")
+    assert put({"inviter_template_id": made["center"]}).code == "WRONG_TEMPLATE_PURPOSE"
+    unknown = put({"inviter_template_id": "01J0000000000000000000000Z"})
+    assert (unknown.status, unknown.code) == (404, "TEMPLATE_NOT_FOUND")
+    assert api.get("/admin/settings/distribution", token=world.hq).json["invite"]["invitee_template_id"] is None
+    # a paused template is not being handed out
+    api.post(f"/admin/coupon-templates/{made['invite_invitee']}/pause", token=world.hq)
+    paused = put({"invitee_template_id": made["invite_invitee"]})
+    assert (paused.status, paused.code) == (409, "TEMPLATE_INACTIVE")
+    ok = put({"inviter_template_id": made["invite_inviter"]})
+    assert ok.status == 200 and ok.json["invite"]["inviter_template_id"] == made["invite_inviter"]
+
+
 def test_promoter_flyer_funnel(api, world, clocked):
     assert api.put("/admin/settings/distribution", {"enabled": True, "level1_bp": 1000}, token=world.hq).status == 200
     body = {"name": "小王", "phone": "13900000009", "store_id": world.a}
