@@ -2,7 +2,8 @@
 batches of flyer scenes, and the funnel. Every step is counted by events into per-day counters (``FUNNEL#<day>``,
 one item per promoter and one per flyer): a scan when the scene resolves, a registration when a member joins by
 the scene, a completed order (and whether it was the member's first) on ``OrderCompleted``
-(``invites.on_order_completed``). The funnel reads one partition per day: no scan."""
+(``invites.on_order_completed``), its sales net of refunds (:func:`on_refund_completed`). The funnel reads one
+partition per day: no scan."""
 
 from __future__ import annotations
 
@@ -128,3 +129,25 @@ def _rates(c: dict[str, Any]) -> dict[str, int]:
         "register_rate_bp": domain.rate_bp(c["registered"], c["scanned"]),
         "first_order_rate_bp": domain.rate_bp(c["first_order"], c["registered"]),
     }
+
+
+def on_refund_completed(event: dict[str, Any]) -> None:
+    """A refund of a flyer member's order after it completed is taken off that completion day's sales (a refund
+    before it is netted by the completion itself: the order's ``refunded_fen``). Once per refund (a marker in
+    the same transaction)."""
+    order = event["data"]
+    refund, member_id = order.get("refund") or {}, order.get("member_id")
+    if not order.get("completed_at") or not refund.get("refund_id") or not member_id:
+        return
+    profile = repository.get_profile(member_id)
+    if profile is None or not profile.promoter_id:
+        return
+    day = business_day(clock.parse(order["completed_at"]))
+    try:
+        with transaction() as tx:
+            repository.add_funnel_refund(tx, order["order_id"], refund["refund_id"])
+            counts = {"sales_fen": -int(refund.get("amount_fen") or 0)}
+            repository.add_funnel(tx, day, profile.promoter_id, profile.flyer_scene, counts)
+    except TxCancelled as e:
+        if ("funnel_refund", refund["refund_id"]) not in e.failed:
+            raise

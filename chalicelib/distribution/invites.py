@@ -100,7 +100,8 @@ def _count_completion(tx, order: dict[str, Any], profile, first: bool, completed
         due = max(domain.due_at(completed, int(rules.get("freeze_days") or 0)), clock.now())
         repository.add_invite(tx, member_id, profile.referrer_id, order_id, clock.iso(due))
     if profile.promoter_id:
-        counts = {"orders": 1, "sales_fen": int(order.get("payable_fen") or 0), "first_order": int(first)}
+        sales = int(order.get("payable_fen") or 0) - int(order.get("refunded_fen") or 0)  # refunded before
+        counts = {"orders": 1, "sales_fen": sales, "first_order": int(first)}
         repository.add_funnel(tx, business_day(completed), profile.promoter_id, profile.flyer_scene, counts)
 
 

@@ -600,6 +600,15 @@ def add_funnel(tx: Tx, day: str, promoter_id: str, scene: str, counts: dict[str,
         tx.update(FunnelItem(funnel_pk(day), sk), actions)
 
 
+def add_funnel_refund(tx: Tx, order_id: str, refund_id: str) -> None:
+    """A refund after the order's completion is taken off the funnel once: fails ("funnel_refund",) after."""
+    tx.save(
+        OrderMarkItem(order_mark_pk(order_id), f"REFUND#{refund_id}", order_id=order_id, created_at=clock.now()),
+        condition=OrderMarkItem.pk.does_not_exist(),
+        tag=("funnel_refund", refund_id),
+    )
+
+
 def count_flyer_scan(scene: SceneItem, day: str) -> None:
     with transaction() as tx:
         tx.update(SceneItem(scene_pk(scene.scene), META), [SceneItem.scans.add(1)], condition=SceneItem.pk.exists())

@@ -11,6 +11,7 @@ import pytest
 
 from chalicelib.core import clock
 from chalicelib.core.ledger import business_day
+from chalicelib.distribution import flyers as flyers_mod
 from chalicelib.distribution import invites, services
 from chalicelib.distribution import repository as dist_repo
 from tests.helpers import drain_events, member_code, token_for
@@ -260,6 +261,17 @@ def test_promoter_flyer_funnel(api, world, clocked):
     }
     assert flyers == {f1: (3, 2, 1, 2, sales[0] + sales[1]), f2: (1, 1, 1, 1, sales[2])}
     assert y_id not in (x_id, z_id)
+    # the next day one beer of X's second order comes back: taken off the sales of the day it completed, once
+    clocked["now"] = NOON + timedelta(days=1)
+    refund = {"reason": "退货", "lines": [{"sku": "CQ-BEER-500", "qty": 1}]}
+    back = api.post(f"/pos/orders/{s2['order_id']}/refunds", refund, token=world.clerk_a)
+    assert back.status == 201, back
+    refunded = of_type(drain_events(), "RefundCompleted", x_id)
+    flyers_mod.on_refund_completed(refunded)  # redelivered
+    [row] = api.get(f"/admin/promoters/funnel?from={day}&to={day}", token=world.hq).json["items"]
+    assert back.json["amount_fen"] > 0 and row["orders"] == 3
+    assert row["sales_fen"] == sum(sales) - back.json["amount_fen"]
+    assert {f["scene"]: f["sales_fen"] for f in row["flyers"]}[f1] == sales[0] + sales[1] - back.json["amount_fen"]
     # another period: the promoter with zeros
     other = api.get("/admin/promoters/funnel?from=2026-10-01&to=2026-10-31", token=world.hq).json["items"][0]
     assert (other["scanned"], other["orders"], other["flyers"]) == (0, 0, [])
