@@ -339,11 +339,16 @@ def _member_programme() -> tuple[int, int]:
     return len(levels), len(packages)
 
 
-# Campaign demo: a push coupon template and the two recipes as campaigns (09:30 Asia/Shanghai). Whom they reach
+CONSOLATION = "退款安慰券"
+
+
+# Campaign demo: a push coupon template, the two recipes as campaigns (09:30 Asia/Shanghai) and a consolation
+# coupon triggered by refunds. Whom they reach
 # comes from the demo history (tools/seed_history.py): members who stopped coming more than 90 days ago, and
 # members whose birthday is today.
 def _campaign_demo(log: Callable[[str], None]) -> int:
-    """The push coupon template and the dormant wake-up and birthday campaigns; returns how many campaigns."""
+    """The push coupon template, the dormant wake-up and birthday campaigns and the refund consolation coupon;
+    returns how many campaigns."""
     from chalicelib.campaigns import services as campaigns
     from chalicelib.campaigns.schemas import CampaignIn
     from chalicelib.core.auth import HQ_ADMIN, Principal
@@ -369,8 +374,12 @@ def _campaign_demo(log: Callable[[str], None]) -> int:
         body = {"name": name, "recipe": recipe, "schedule": "cron(30 1 * * ? *)", "member_cap_days": 7,
                 "actions": [{"type": "coupon", "template_id": tpl.template_id}, sms]}  # fmt: skip
         campaigns.create_campaign(CampaignIn.model_validate(body))
-    log("campaign demo: a push coupon template, the dormant wake-up and birthday campaigns")
-    return 2
+    # the consolation coupon: a member whose refund of at least 50 yuan completes gets the coupon (no SMS)
+    body = {"name": CONSOLATION, "trigger": "refund_completed", "min_refund_fen": 5000, "member_cap_days": 7,
+            "actions": [{"type": "coupon", "template_id": tpl.template_id}]}  # fmt: skip
+    campaigns.create_campaign(CampaignIn.model_validate(body))
+    log("campaign demo: a push coupon template, the dormant wake-up and birthday campaigns, a consolation coupon")
+    return 3
 
 
 def opening_qty(store_code: str, sku: str, category: str) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from chalicelib.campaigns import services as campaigns
 from chalicelib.core.auth import Principal
 from chalicelib.identity import repository as identity
 from chalicelib.identity import services as identity_services
@@ -20,10 +21,15 @@ def test_seed_twice_gives_six_stores_and_no_duplicates(ddb):
     assert not first.already_seeded
     assert (first.stores_created, first.staff_created, first.products_created) == (6, 13, len(seed.products()))
     assert (first.levels_created, first.packages_created) == (len(seed.LEVELS), len(seed.PACKAGES))
+    assert first.campaigns_created == 3  # the two recipes and the refund consolation coupon
+    camps = {c.name: c for c in campaigns.list_campaigns(50, None).items}
+    assert camps[seed.CONSOLATION].trigger == "refund_completed" and camps[seed.CONSOLATION].status == "ACTIVE"
+    assert {camps["沉睡客唤醒"].recipe, camps["生日礼"].recipe} == {"dormant_wakeup", "birthday"}
 
     second = seed.run()
     assert second.already_seeded and second.store_ids == first.store_ids
     assert (second.stores_created, second.staff_created, second.products_created) == (0, 0, 0)
+    assert second.campaigns_created == 0 and len(campaigns.list_campaigns(50, None).items) == 3
 
     assert len(items_of_kind(ddb, "Store")) == 6
     assert len(items_of_kind(ddb, "Staff")) == 13
