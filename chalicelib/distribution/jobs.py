@@ -33,3 +33,16 @@ def grant_invite_gifts(event):
     result = invites.grant_due()
     logger.info("invite gifts", extra=result)
     return result
+
+
+@distribution_jobs.schedule(
+    "rate(10 minutes)",
+    name="query_paying_withdrawals",
+    description="Withdrawals to WeChat change still PAYING: asks WeChat, sends again if it never got one, closes",
+)
+def query_paying_withdrawals(event):
+    from chalicelib.distribution import services  # on first run, not when app.py imports this
+
+    result = services.query_paying()
+    logger.info("paying withdrawals", extra=result)
+    return result

@@ -428,6 +428,11 @@ def withdrawals_page(status: str, limit: int, cursor: str | None) -> Page:
     )
 
 
+def paying_withdrawals() -> list[WithdrawalItem]:
+    """Every withdrawal whose transfer to WeChat change is not decided yet (the status index's PAYING key)."""
+    return list(WithdrawalItem.gsi2.query(withdrawals_by_status(domain.PAYING)))
+
+
 def member_withdrawals_page(member_id: str, limit: int, cursor: str | None) -> Page:
     return page(
         WithdrawalItem.gsi1.query,

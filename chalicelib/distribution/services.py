@@ -15,11 +15,11 @@ from chalicelib.catalog.errors import CatalogCode
 from chalicelib.core import clock, metrics
 from chalicelib.core.auth import Principal
 from chalicelib.core.dynamo import Tx, TxCancelled, batch_get, get_mark, set_mark, transaction
-from chalicelib.core.errors import Conflict, NotFound, ValidationFailed
+from chalicelib.core.errors import Conflict, NotFound, UpstreamUnavailable, ValidationFailed
 from chalicelib.core.ids import new_id
 from chalicelib.core.logging import logger
 from chalicelib.core.schemas import PageOut
-from chalicelib.distribution import domain, flyers, invites, payouts, repository
+from chalicelib.distribution import domain, flyers, invites, repository
 from chalicelib.distribution.errors import DistributionCode
 from chalicelib.distribution.schemas import (
     CommissionOut,
@@ -38,11 +38,14 @@ from chalicelib.distribution.schemas import (
     WithdrawalOut,
 )
 from chalicelib.identity import repository as identity
+from chalicelib.payments.base import Transfer
 from chalicelib.wallet import repository as wallet
 
 SETTLE_MARK = "commission-settlement"
 SCENE_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
 SCENE_DRAWS = 5
+PAYOUT_REMARK = "佣金提现"
+PAYING_QUIET = timedelta(minutes=1)  # an approval still talking to WeChat is left alone this long
 
 
 # --------------------------------------------------------------------------------------- settings
@@ -469,8 +472,9 @@ def _close(w, expected: str, status: str, fields: dict[str, Any], to_wallet: boo
 
 
 def approve_withdrawal(principal: Principal, withdrawal_id: str) -> WithdrawalOut:
-    """To the wallet: paid in the approving transaction (principal). To WeChat change: PAYING, the transfer, then
-    PAID, or FAILED with the money back to available."""
+    """To the wallet: paid in the approving transaction (principal). To WeChat change: PAYING, then the transfer
+    (商家转账到零钱): PAID on SUCCESS, FAILED with the money back to available on FAIL; while WeChat processes it,
+    or did not answer, it stays PAYING and ``query_paying_withdrawals`` settles it."""
     w = _pending(withdrawal_id)
     if w.to == "wallet":
         _close(w, domain.PENDING_REVIEW, domain.PAID, {"reviewed_by": principal.sub}, to_wallet=True)
@@ -479,15 +483,68 @@ def approve_withdrawal(principal: Principal, withdrawal_id: str) -> WithdrawalOu
         repository.change_withdrawal(
             tx, w, domain.PENDING_REVIEW, {"status": domain.PAYING, "reviewed_by": principal.sub}
         )
-    member = identity.get_member(w.member_id)
-    result = payouts.get_client().transfer(
-        withdrawal_id=w.withdrawal_id, openid=member.openid if member else None, amount_fen=int(w.net_fen)
-    )
-    payout = {"status": result.status, "provider_id": result.provider_id, "message": result.message}
-    final = domain.PAID if result.status == "SUCCESS" else domain.FAILED
-    w.status = domain.PAYING
-    _close(w, domain.PAYING, final, {"payout": payout})
+    w.status, w.reviewed_by = domain.PAYING, principal.sub
+    _pay_out(w, send=True)
     return _withdrawal_out(w)
+
+
+def _transfer(w, send: bool) -> Transfer | None:
+    """The transfer of a PAYING withdrawal: sent (``send``, or WeChat never got it), else as WeChat has it;
+    None when WeChat did not answer (nothing decided)."""
+    from chalicelib.payments.client import get_client  # the payment client loads on first use (cold start)
+
+    member = identity.get_member(w.member_id)
+    if not (member and member.openid):
+        return Transfer(w.withdrawal_id, "FAIL", message="no WeChat account to pay")
+    client = get_client()
+    try:
+        found = None if send else client.transfer_status(transfer_id=w.withdrawal_id)
+        if found is None:
+            found = client.transfer(
+                transfer_id=w.withdrawal_id, openid=member.openid, amount_fen=int(w.net_fen), remark=PAYOUT_REMARK
+            )
+    except UpstreamUnavailable as e:
+        logger.warning("withdrawal transfer undecided", extra={"withdrawal_id": w.withdrawal_id, "code": e.code})
+        return None
+    return found
+
+
+def _pay_out(w, send: bool) -> str:
+    """Decide a PAYING withdrawal if its transfer is decided: PAID, or FAILED with the money back. Returns the
+    status after (PAYING while WeChat processes it or did not answer)."""
+    result = _transfer(w, send)
+    if result is None:
+        return w.status
+    payout = {"status": result.status, "provider_id": result.provider_id, "message": result.message}
+    final = {"SUCCESS": domain.PAID, "FAIL": domain.FAILED}.get(result.status)
+    try:
+        if final is None:
+            if w.payout != payout:
+                with transaction() as tx:
+                    repository.change_withdrawal(tx, w, domain.PAYING, {"status": domain.PAYING, "payout": payout})
+                w.payout = payout
+            return domain.PAYING
+        _close(w, domain.PAYING, final, {"payout": payout})
+    except (TxCancelled, Conflict):
+        w = repository.get_withdrawal(w.withdrawal_id)  # decided meanwhile (the approval or the job)
+        return w.status
+    return final
+
+
+def query_paying(now: datetime | None = None) -> dict[str, int]:
+    """Every PAYING withdrawal (its status index: only those) left by its approval over a minute ago: asks
+    WeChat where its transfer is (sends it again if WeChat never got it) and closes it when decided."""
+    now = now or clock.now()
+    out = {"read": 0, "paid": 0, "failed": 0, "paying": 0}
+    for w in repository.paying_withdrawals():
+        out["read"] += 1
+        if w.updated_at > now - PAYING_QUIET:
+            out["paying"] += 1
+            continue
+        status = _pay_out(w, send=False)
+        key = {domain.PAID: "paid", domain.FAILED: "failed"}.get(status, "paying")
+        out[key] += 1
+    return out
 
 
 def reject_withdrawal(principal: Principal, withdrawal_id: str, reason: str | None) -> WithdrawalOut:

@@ -51,6 +51,17 @@ class Charge:
     amount_fen: int
 
 
+@dataclass(frozen=True)
+class Transfer:
+    """A transfer to a member's WeChat change (商家转账到零钱), by our id (WeChat's out_batch_no and out_detail_no):
+    ``SUCCESS`` (in the member's change), ``FAIL`` (nothing was paid; ``message`` says why) or ``PROCESSING``."""
+
+    transfer_id: str
+    status: str
+    provider_id: str | None = None
+    message: str | None = None
+
+
 class PaymentClient(Protocol):
     def prepay(
         self, *, order_id: str, amount_fen: int, description: str, openid: str, expires_at: datetime
@@ -63,6 +74,10 @@ class PaymentClient(Protocol):
     def refund_status(self, *, refund_id: str) -> RefundResult: ...
 
     def micropay(self, *, order_id: str, amount_fen: int, auth_code: str, description: str) -> Charge: ...
+
+    def transfer(self, *, transfer_id: str, openid: str, amount_fen: int, remark: str) -> Transfer: ...
+
+    def transfer_status(self, *, transfer_id: str) -> Transfer | None: ...
 
 
 def unavailable(message: str = "The payment provider did not answer; try again", **details: Any) -> UpstreamUnavailable:

@@ -32,6 +32,7 @@ from chalicelib.payments.base import (
     PaymentClient,
     Prepay,
     RefundResult,
+    Transfer,
     _private_key,
     declined,
     merchant_ids,
@@ -390,6 +391,52 @@ class WechatPayClient:
             if info["provider_code"] == "ORDERPAID":
                 raise Conflict("The order is already paid", code=PaymentCode.ALREADY_PAID, details=info)
             raise unavailable(**info)
+
+    # -- 商家转账到零钱 (a commission withdrawal to the member's WeChat change) --
+
+    def transfer(self, *, transfer_id: str, openid: str, amount_fen: int, remark: str) -> Transfer:
+        """POST /v3/transfer/batches: a batch of one, ``transfer_id`` as both out_batch_no and out_detail_no
+        (WeChat accepts the same batch again: a resend is safe). Accepted -> PROCESSING (ask
+        :meth:`transfer_status`); refused for what we sent -> FAIL; WeChat busy, our configuration or the
+        merchant's balance -> 502 PAYMENT_UNAVAILABLE (nothing decided: send again later)."""
+        note = domain.truncate_utf8(remark, 32)
+        payload = {
+            "appid": self.appid,
+            "out_batch_no": transfer_id,
+            "batch_name": note,
+            "batch_remark": note,
+            "total_amount": int(amount_fen),
+            "total_num": 1,
+            "transfer_detail_list": [
+                {
+                    "out_detail_no": transfer_id,
+                    "transfer_amount": int(amount_fen),
+                    "transfer_remark": note,
+                    "openid": openid,
+                }
+            ],
+        }
+        status, data = self._call("POST", "/v3/transfer/batches", payload, "transfer")
+        if status < 300 and data.get("batch_id"):
+            return Transfer(transfer_id, "PROCESSING", provider_id=str(data["batch_id"]))
+        info = self._provider_error(status, data, "transfer")
+        if status in (401, 429) or info["provider_code"] in _CONFIG_CODES | {"NOT_ENOUGH", "NO_AUTH"}:
+            raise unavailable(**info)
+        return Transfer(transfer_id, "FAIL", message=f"{info['provider_code']}: {str(data.get('message') or '')[:80]}")
+
+    def transfer_status(self, *, transfer_id: str) -> Transfer | None:
+        """GET the detail of the batch of one: SUCCESS, FAIL (with WeChat's fail_reason) or PROCESSING; None when
+        WeChat does not know it (it never arrived: send it again)."""
+        tid = quote(transfer_id, safe="")
+        path = f"/v3/transfer/batches/out-batch-no/{tid}/details/out-detail-no/{tid}"
+        status, data = self._call("GET", path, None, "transfer_status")
+        if status == 404:
+            return None
+        if status >= 300:
+            raise unavailable(**self._provider_error(status, data, "transfer_status"))
+        state = str(data.get("detail_status") or "PROCESSING")
+        final = state if state in ("SUCCESS", "FAIL") else "PROCESSING"
+        return Transfer(transfer_id, final, provider_id=data.get("detail_id"), message=data.get("fail_reason"))
 
     # -- v2 (付款码) --
 

@@ -34,7 +34,7 @@ from chalicelib.core.errors import Conflict, NotFound
 from chalicelib.core.logging import logger
 from chalicelib.core.settings import get_settings
 from chalicelib.payments import domain
-from chalicelib.payments.base import Charge, Prepay, RefundResult, _private_key, declined, merchant_ids
+from chalicelib.payments.base import Charge, Prepay, RefundResult, Transfer, _private_key, declined, merchant_ids
 from chalicelib.payments.errors import PaymentCode
 
 AUTH_CODE = re.compile(r"^1[0-5]\d{16}$")
@@ -46,6 +46,8 @@ _lock = threading.Lock()
 _generated: dict[str, Any] = {}
 _outbox: OrderedDict[str, dict[str, Any]] = OrderedDict()
 _refunds: dict[str, dict[str, Any]] = {}
+_transfers: dict[str, dict[str, Any]] = {}
+transfer_outcomes: dict[str, str] = {}  # tests: transfer id -> FAIL | PROCESSING (default SUCCESS)
 _UNSET: Any = object()
 _deliver: Any = _UNSET
 
@@ -210,6 +212,8 @@ def clear() -> None:
     with _lock:
         _outbox.clear()
         _refunds.clear()
+        _transfers.clear()
+        transfer_outcomes.clear()
 
 
 def _digits(n: int) -> str:
@@ -297,6 +301,22 @@ class SandboxPaymentClient:
         """No payment can follow: the queued notification is dropped."""
         with _lock:
             _outbox.pop(order_id, None)
+
+    def transfer(self, *, transfer_id: str, openid: str, amount_fen: int, remark: str) -> Transfer:
+        """Paid at once (WeChat would answer PROCESSING first, then SUCCESS); the same id again is the same
+        transfer. ``transfer_outcomes[transfer_id]`` (tests) makes one FAIL or stay PROCESSING."""
+        with _lock:
+            t = _transfers.setdefault(transfer_id, {"openid": openid, "amount_fen": int(amount_fen)})
+            t["status"] = transfer_outcomes.get(transfer_id, "SUCCESS")
+        return self.transfer_status(transfer_id=transfer_id)
+
+    def transfer_status(self, *, transfer_id: str) -> Transfer | None:
+        with _lock:
+            t = _transfers.get(transfer_id)
+        if t is None:
+            return None
+        message = "sandbox: refused" if t["status"] == "FAIL" else None
+        return Transfer(transfer_id, t["status"], provider_id=f"SANDBOX-{transfer_id}", message=message)
 
     def micropay(self, *, order_id: str, amount_fen: int, auth_code: str, description: str) -> Charge:
         if not AUTH_CODE.match(auth_code or ""):

@@ -11,7 +11,6 @@ import pytest
 
 from chalicelib.core import clock
 from chalicelib.core.ledger import business_day
-from chalicelib.distribution import payouts
 from chalicelib.distribution import repository as dist_repo
 from chalicelib.payments import client as payclient
 from chalicelib.payments import sandbox
@@ -43,13 +42,11 @@ def shop(api, world, stage_local):
     clock.set_clock(lambda: t["now"])
     sandbox.clear()
     payclient.set_client(sandbox.SandboxPaymentClient())
-    payouts.set_client(payouts.SandboxPayoutClient())
     world.receive(world.a, {"WLY-52-500": 10, "CQ-BEER-500": 100, "MT-53-500": 5})
     r = api.put("/admin/settings/distribution", SETTINGS, token=world.hq)
     assert r.status == 200, r
     yield t
     payclient.set_client(None)
-    payouts.set_client(None)
 
 
 def login(api, openid: str, scene: str | None = None) -> tuple[str, str]:
@@ -276,6 +273,69 @@ def test_refund_after_settlement_goes_negative_and_blocks_withdrawals(api, world
     assert no.status == 409 and no.code == "INSUFFICIENT_COMMISSION"
     small = api.post("/shop/distribution/withdrawals", {"amount_fen": 99, "to": "wallet"}, token=a_tok)
     assert small.status == 422 and small.code == "WITHDRAWAL_TOO_SMALL"
+    books = dist_repo.audit_changed(business_day(shop["now"]))
+    assert books and all(b.drift == 0 for b in books)
+
+
+def test_withdrawal_to_wechat_change_waits_while_wechat_decides_and_the_job_settles_it(api, world, shop, monkeypatch):
+    from chalicelib.core.errors import UpstreamUnavailable
+
+    a_id, a_tok = login(api, "wx-alice")
+    become_distributor(api, world, a_id, a_tok)
+    scene = api.post("/shop/share-codes", {"kind": "referral"}, token=a_tok).json["scene"]
+    b_id, _ = login(api, "wx-bobby", scene)
+    drain_events()
+    api.post(
+        "/pos/sales",
+        {"lines": [{"sku": "CQ-BEER-500", "qty": 10}], "member_code": member_code(b_id), "payment": {"method": "cash"}},
+        token=world.clerk_a,
+    )
+    drain_events()
+    shop["now"] = NOON + timedelta(days=8)
+    settle(api)
+    a_tok = login(api, "wx-alice")[1]
+    assert me(api, a_tok)["available_fen"] == 600
+
+    def withdraw(amount: int) -> str:
+        r = api.post("/shop/distribution/withdrawals", {"amount_fen": amount, "to": "wechat"}, token=a_tok)
+        assert r.status == 201, r
+        return r.json["withdrawal_id"]
+
+    def job() -> dict:
+        r = api.post("/local/jobs/query_paying_withdrawals", token=world.hq)
+        assert r.status == 200, r
+        return r.json["result"]
+
+    # 1. WeChat accepts the transfer and is still processing it: PAYING, the money pending
+    w1 = withdraw(200)
+    sandbox.transfer_outcomes[w1] = "PROCESSING"
+    r = api.post(f"/admin/withdrawals/{w1}/approve", token=world.hq)
+    assert r.status == 200 and (r.json["status"], r.json["payout"]["status"]) == ("PAYING", "PROCESSING")
+    assert (me(api, a_tok)["available_fen"], job()) == (400, {"read": 1, "paid": 0, "failed": 0, "paying": 1})
+    # 2. WeChat does not answer at the approval: PAYING, nothing sent
+    w2 = withdraw(150)
+    real = sandbox.SandboxPaymentClient.transfer
+
+    def down(self, **kw):
+        raise UpstreamUnavailable("WeChat Pay did not answer")
+
+    monkeypatch.setattr(sandbox.SandboxPaymentClient, "transfer", down)
+    assert api.post(f"/admin/withdrawals/{w2}/approve", token=world.hq).json["status"] == "PAYING"
+    monkeypatch.setattr(sandbox.SandboxPaymentClient, "transfer", real)
+    assert w2 not in sandbox._transfers
+    # within a minute of the approvals the job leaves them; then the first succeeds at WeChat, the second is
+    # sent again (WeChat never got it) and fails: PAID, and FAILED with the 150 back
+    shop["now"] += timedelta(minutes=2)
+    sandbox.transfer_outcomes.update({w1: "SUCCESS", w2: "FAIL"})
+    sandbox._transfers[w1]["status"] = "SUCCESS"
+    assert job() == {"read": 2, "paid": 1, "failed": 1, "paying": 0}
+    got = {w["withdrawal_id"]: w for w in api.get("/shop/distribution/withdrawals", token=a_tok).json["items"]}
+    assert (got[w1]["status"], got[w2]["status"]) == ("PAID", "FAILED")
+    assert got[w2]["payout"]["status"] == "FAIL" and sandbox._transfers[w2]["amount_fen"] == 150
+    m = me(api, a_tok)
+    assert (m["available_fen"], m["withdrawn_fen"]) == (400, 200)
+    # nothing is PAYING any more: the job reads nothing
+    assert job() == {"read": 0, "paid": 0, "failed": 0, "paying": 0}
     books = dist_repo.audit_changed(business_day(shop["now"]))
     assert books and all(b.drift == 0 for b in books)
 

@@ -67,6 +67,7 @@ class FakeWechatPay(ThreadingHTTPServer):
         self.requests: list[dict] = []
         self.auth_failures = 0
         self.queries = 0
+        self.transfers: dict[str, str] = {}  # out_batch_no -> detail_status
 
     @property
     def base(self) -> str:
@@ -117,6 +118,15 @@ class Handler(BaseHTTPRequestHandler):
         self.server.requests.append({"path": self.path, "headers": dict(self.headers), "body": b""})
         if not self._authorized("GET", b""):
             return
+        transfers = "/v3/transfer/batches/out-batch-no/"
+        if self.path.startswith(transfers):
+            tid = self.path[len(transfers) :].split("/")[0]
+            if tid not in self.server.transfers:
+                return self._answer(404, {"code": "NOT_FOUND", "message": "记录不存在"})
+            state = self.server.transfers[tid]
+            detail = {"out_detail_no": tid, "detail_id": "1040000071100999991182020050700019480001"}
+            detail |= {"detail_status": state} | ({"fail_reason": "ACCOUNT_FROZEN"} if state == "FAIL" else {})
+            return self._answer(200, detail)
         prefix = "/v3/refund/domestic/refunds/"
         if self.path.startswith(prefix) and self.path != prefix + "UNKNOWN":
             return self._answer(
@@ -146,6 +156,13 @@ class Handler(BaseHTTPRequestHandler):
             if data["out_trade_no"] == "PAID":
                 return self._answer(403, {"code": "ORDERPAID", "message": "订单已支付"})
             return self._answer(200, {"prepay_id": "wx26112233445566778899aabbccdd0011"})
+        if self.path == "/v3/transfer/batches":
+            if data["total_amount"] > 1_000_000:
+                return self._answer(403, {"code": "NOT_ENOUGH", "message": "商户账户余额不足"})
+            if not data["transfer_detail_list"][0]["openid"].startswith("o-"):
+                return self._answer(400, {"code": "PARAM_ERROR", "message": "openid与appid不匹配"})
+            self.server.transfers.setdefault(data["out_batch_no"], "PROCESSING")
+            return self._answer(200, {"out_batch_no": data["out_batch_no"], "batch_id": "131000007110099999118202"})
         if self.path == "/v3/refund/domestic/refunds":
             if data["amount"]["refund"] > data["amount"]["total"]:
                 return self._answer(400, {"code": "INVALID_REQUEST", "message": "退款金额超过订单金额"})
@@ -339,6 +356,40 @@ def test_an_unreachable_provider_is_unavailable(keys):
         port = s.getsockname()[1]
     c = _client(keys, f"http://127.0.0.1:{port}", retries=1)
     assert _code(lambda: _prepay(c)) == ("PAYMENT_UNAVAILABLE", 502)
+
+
+def test_transfer_to_change_is_a_signed_batch_of_one_then_asked_for(keys, fake):
+    c = _client(keys, fake.base)
+    tid = "01JWITHDRAWAL0000000000001"
+    assert c.transfer_status(transfer_id=tid) is None  # WeChat never got it
+    t = c.transfer(transfer_id=tid, openid="o-openid-1", amount_fen=4500, remark="佣金提现")
+    assert (t.transfer_id, t.status, t.provider_id) == (tid, "PROCESSING", "131000007110099999118202")
+    sent = json.loads(fake.requests[-1]["body"])
+    assert fake.auth_failures == 0 and sent == {
+        "appid": APPID,
+        "out_batch_no": tid,
+        "batch_name": "佣金提现",
+        "batch_remark": "佣金提现",
+        "total_amount": 4500,
+        "total_num": 1,
+        "transfer_detail_list": [
+            {"out_detail_no": tid, "transfer_amount": 4500, "transfer_remark": "佣金提现", "openid": "o-openid-1"}
+        ],
+    }
+    assert c.transfer_status(transfer_id=tid).status == "PROCESSING"
+    fake.transfers[tid] = "SUCCESS"
+    assert c.transfer_status(transfer_id=tid).status == "SUCCESS"
+    fake.transfers[tid] = "FAIL"
+    failed = c.transfer_status(transfer_id=tid)
+    assert (failed.status, failed.message) == ("FAIL", "ACCOUNT_FROZEN")
+    # refused for what we sent: FAIL (nothing paid); the merchant's balance short: undecided (send again later)
+    bad = c.transfer(transfer_id="01JWITHDRAWAL0000000000002", openid="x-other-app", amount_fen=100, remark="r")
+    assert bad.status == "FAIL" and bad.message.startswith("PARAM_ERROR")
+
+    def short():
+        return c.transfer(transfer_id="01JWITHDRAWAL0000000000003", openid="o-1", amount_fen=2_000_000, remark="r")
+
+    assert _code(short) == ("PAYMENT_UNAVAILABLE", 502)
 
 
 def test_micropay_v2_paid_declined_and_unsigned(keys, fake):
