@@ -506,7 +506,7 @@ class Run:
         self.faults.on = False
         self._deliver()
         self.now += timedelta(minutes=5)
-        self.bus.counts["events relayed by the republish sweep"] += events.republish(self.now, max_hours_back=24 * 40)
+        self.bus.counts["events relayed by the republish sweep"] += events.republish(self.now, first_hours_back=24 * 40)
         self.bus.deliver(events, SUBSCRIPTIONS)
         self._commissions_out()
 

@@ -475,19 +475,16 @@ def runs(campaign_id: str, limit: int) -> PageOut[RunOut]:
 
 
 # =========================================================================================== dispatching
-def dispatch(now: datetime | None = None, hours_back: int = 48) -> dict[str, int]:
-    """Start every due run (the due-hour buckets since the last dispatch), then fan out again the runs whose
-    fan-out did not finish."""
+def dispatch(now: datetime | None = None, first_hours_back: int = 48) -> dict[str, int]:
+    """Start every due run (the due-hour buckets since the last dispatch, however long ago: after an outage a
+    campaign runs late once and is scheduled on, never left behind), then fan out again the runs whose fan-out did
+    not finish."""
     now = now or clock.now()
-    hour = (now - timedelta(hours=hours_back)).replace(minute=0, second=0, microsecond=0)
     last = get_mark("campaigns")
-    if last:
-        hour = max(hour, clock.parse(last + ":00:00+00:00") + timedelta(hours=1))
     fired = 0
-    while hour <= now:
+    for hour in clock.hours_since(last, now, first_hours_back):
         for c in repository.due(domain.hour_bucket(hour), clock.iso(now)):
             fired += fire(c, now)
-        hour += timedelta(hours=1)
     done = domain.hour_bucket(now - timedelta(hours=1))
     if last is None or done > last:
         set_mark("campaigns", done)
@@ -506,7 +503,7 @@ def fire(c: CampaignItem, now: datetime) -> int:
     fire_at = clock.parse(c.next_fire)
     if fire_at > now or c.status != "ACTIVE":
         return 0
-    nxt = _next_fire(c, fire_at)
+    nxt = _next_fire(c, max(fire_at, now))  # late (after an outage): the missed fire times are not run one by one
     try:
         with transaction() as tx:
             run = repository.add_run(tx, c, domain.run_id(fire_at), c.next_fire)

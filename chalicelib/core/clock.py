@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -85,3 +85,32 @@ def parse(value: str) -> datetime:
     ValueError if it is not a time."""
     dt = datetime.fromisoformat(value)
     return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
+
+
+def days_since(mark: str | None, until: date, first_back: int, again: bool = False) -> list[date]:
+    """The days a sweep reads, oldest first, up to ``until``: every day after its ``mark`` (the mark's own day too
+    with ``again``), however long ago (after an outage it catches up on every day it missed: what is due is never
+    left unread); with no mark (the first run ever) the last ``first_back`` days."""
+    if mark:
+        start = date.fromisoformat(mark) + timedelta(days=0 if again else 1)
+    else:
+        start = until - timedelta(days=first_back)
+    return [start + timedelta(days=i) for i in range((until - start).days + 1)]
+
+
+HOUR_MARK = "%Y-%m-%dT%H"  # how an hourly sweep's mark names the last hour it read whole (UTC)
+
+
+def hours_since(mark: str | None, now: datetime, first_back_hours: int) -> list[datetime]:
+    """The UTC hours (their starts) an hourly-bucket sweep reads, oldest first, up to ``now``'s: every hour after
+    its ``mark`` (a :data:`HOUR_MARK` string), however long ago; with no mark the last ``first_back_hours``."""
+    if mark:
+        start = datetime.strptime(mark, HOUR_MARK).replace(tzinfo=UTC) + timedelta(hours=1)
+    else:
+        start = now - timedelta(hours=first_back_hours)
+    hour, last = start.replace(minute=0, second=0, microsecond=0), now.astimezone(UTC)
+    hours = []
+    while hour <= last:
+        hours.append(hour)
+        hour += timedelta(hours=1)
+    return hours

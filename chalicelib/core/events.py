@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from chalice import Blueprint
@@ -209,21 +209,18 @@ def republish_events(event):
     return {"republished": republish()}
 
 
-def republish(now=None, max_hours_back: int = 48) -> int:
-    """Relay events the stream has not relayed for REPUBLISH_AFTER (reads only the unrelayed buckets)."""
+def republish(now=None, first_hours_back: int = 48) -> int:
+    """Relay events the stream has not relayed for REPUBLISH_AFTER (reads only the unrelayed buckets, every hour
+    since the mark: after an outage no event is left behind)."""
     now = now or clock.now()
     until = clock.iso(now - REPUBLISH_AFTER)
     last = get_mark("outbox")
-    hour = (now - timedelta(hours=max_hours_back)).replace(minute=0, second=0, microsecond=0)
-    if last:
-        hour = max(hour, datetime.fromisoformat(last + ":00:00+00:00") + timedelta(hours=1))
     sent = 0
-    while hour <= now:
+    for hour in clock.hours_since(last, now, first_hours_back):
         ids = [i.pk.split("#", 1)[1] for i in OutboxItem.gsi3.query(_bucket(hour), OutboxItem.gsi3sk < until)]
         if ids:
             sent += relay(ids)
-        hour += timedelta(hours=1)
-    settled = (now - REPUBLISH_AFTER - timedelta(hours=1)).strftime("%Y-%m-%dT%H")
+    settled = (now - REPUBLISH_AFTER - timedelta(hours=1)).strftime(clock.HOUR_MARK)
     if last is None or settled > last:
         set_mark("outbox", settled)
     if sent:

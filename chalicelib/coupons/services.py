@@ -640,20 +640,13 @@ def list_blocks(limit: int, cursor: str | None) -> PageOut[BlockOut]:
 
 
 # --------------------------------------------------------------------------------------- sweeps
-def _days(since: str | None, until: date, max_back: int) -> list[date]:
-    start = until - timedelta(days=max_back)
-    if since:
-        start = max(start, date.fromisoformat(since) + timedelta(days=1))
-    return [start + timedelta(days=i) for i in range((until - start).days + 1)]
-
-
-def sweep_expired(now: datetime | None = None, max_days_back: int = 14) -> dict[str, int]:
+def sweep_expired(now: datetime | None = None, first_days_back: int = 14) -> dict[str, int]:
     """Mark unused coupons EXPIRED, reading only the day buckets that ended since the last sweep (never a
     Scan). Safe twice or concurrently: each change is conditional on AVAILABLE and past its end."""
     now = now or clock.now()
     yesterday = now.astimezone(clock.business_tz()).date() - timedelta(days=1)
     now_iso, read, expired = clock.iso(now), 0, 0
-    for day in _days(get_mark("coupons-expire"), yesterday, max_days_back):
+    for day in clock.days_since(get_mark("coupons-expire"), yesterday, first_days_back):
         for c in repository.due(day.isoformat()):
             read += 1
             if c.status == domain.AVAILABLE and repository.expire(c, now_iso):

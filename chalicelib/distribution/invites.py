@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from chalicelib.core import clock, metrics
@@ -130,16 +130,13 @@ def on_refund_completed(event: dict[str, Any]) -> None:
 
 
 # --------------------------------------------------------------------------------------- the job
-def grant_due(now: datetime | None = None, max_days_back: int = 7) -> dict[str, int]:
+def grant_due(now: datetime | None = None, first_days_back: int = 7) -> dict[str, int]:
     """Grant (or close) every PENDING inviter gift now due, reading only the due-day buckets since the last run
     and in each only the sort keys up to now."""
     now = now or clock.now()
-    today, mark = now.date(), get_mark(INVITE_MARK)
-    oldest = today - timedelta(days=max_days_back)
-    day = max(date.fromisoformat(mark), oldest) if mark else oldest
-    rules = repository.get_rules()
+    today, rules = now.date(), repository.get_rules()
     out = {"read": 0, "processed": 0, "granted": 0}
-    while day <= today:
+    for day in clock.days_since(get_mark(INVITE_MARK), today, first_days_back, again=True):
         for inv in repository.due_invites(day.isoformat(), clock.iso(now)):
             out["read"] += 1
             status = _grant_one(inv, rules)
@@ -147,7 +144,6 @@ def grant_due(now: datetime | None = None, max_days_back: int = 7) -> dict[str, 
             out["granted"] += int(status == domain.INVITE_GRANTED)
         if day < today:
             set_mark(INVITE_MARK, day.isoformat())
-        day += timedelta(days=1)
     return out
 
 

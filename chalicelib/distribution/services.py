@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import secrets
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.catalog import repository as catalog
@@ -332,18 +332,14 @@ def _reverse_one(order_id: str, level: int, refunded: dict[int, int], refund_id:
 
 
 # --------------------------------------------------------------------------------------- settlement
-def settle_due(now: datetime | None = None, max_days_back: int = 7) -> dict[str, int]:
+def settle_due(now: datetime | None = None, first_days_back: int = 7) -> dict[str, int]:
     """Move FROZEN records whose due time has come to AVAILABLE, reading only the due-day buckets since the last
     run (and in each only records due by now: the sort key starts with the due time)."""
     now = now or clock.now()
     today = now.date()
-    mark = get_mark(SETTLE_MARK)
-    oldest = today - timedelta(days=max_days_back)
-    start = max(date.fromisoformat(mark), oldest) if mark else oldest
     read = settled = fen = 0
     upto = clock.iso(now)
-    day = start
-    while day <= today:
+    for day in clock.days_since(get_mark(SETTLE_MARK), today, first_days_back, again=True):
         for rec in repository.due_records(day.isoformat(), upto):
             read += 1
             moved = _settle_one(rec)
@@ -351,7 +347,6 @@ def settle_due(now: datetime | None = None, max_days_back: int = 7) -> dict[str,
                 settled, fen = settled + 1, fen + moved
         if day < today:
             set_mark(SETTLE_MARK, day.isoformat())
-        day += timedelta(days=1)
     return {"read": read, "processed": settled, "fen": fen}
 
 

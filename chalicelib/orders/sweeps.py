@@ -24,29 +24,25 @@ from chalicelib.stores import domain as store_domain
 from chalicelib.stores import services as stores
 
 
-def _due(mark: str, prefix: str, now: datetime, max_hours_back: int) -> Iterator:
-    """Every item of the ``prefix`` buckets due by ``now``, from the hour after the last fully swept one; the mark
-    moves to the previous hour once its buckets have been read (items are only ever moved to later times)."""
+def _due(mark: str, prefix: str, now: datetime, first_hours_back: int) -> Iterator:
+    """Every item of the ``prefix`` buckets due by ``now``, from the hour after the last fully swept one (however
+    long ago: after an outage nothing due is left unread); the mark moves to the previous hour once its buckets
+    have been read (items are only ever moved to later times)."""
     until = clock.iso(now)
     last = get_mark(mark)
-    start = now - timedelta(hours=max_hours_back)
-    if last:
-        start = max(start, datetime.fromisoformat(last + ":00:00+00:00") + timedelta(hours=1))
-    hour = start.replace(minute=0, second=0, microsecond=0)
-    while hour <= now:
+    for hour in clock.hours_since(last, now, first_hours_back):
         yield from repository.due(hour, until, prefix)
-        hour += timedelta(hours=1)
-    previous_hour = (now - timedelta(hours=1)).strftime("%Y-%m-%dT%H")
+    previous_hour = (now - timedelta(hours=1)).strftime(clock.HOUR_MARK)
     if last is None or previous_hour > last:
         set_mark(mark, previous_hour)
 
 
 def _sweep(
-    mark: str, prefix: str, act: Callable, now: datetime | None, max_hours_back: int = 48, counts: tuple = ()
+    mark: str, prefix: str, act: Callable, now: datetime | None, first_hours_back: int = 48, counts: tuple = ()
 ) -> dict[str, int]:
     now = now or clock.now()
     result = {"read": 0} | {c: 0 for c in counts}
-    for item in _due(mark, prefix, now, max_hours_back):
+    for item in _due(mark, prefix, now, first_hours_back):
         result["read"] += 1
         outcome = act(item, now)
         result[outcome] = result.get(outcome, 0) + 1
@@ -62,10 +58,10 @@ def _cancel(item: OrderItem, now: datetime) -> str:
         return "skipped"  # paid or cancelled meanwhile
 
 
-def sweep_unpaid(now: datetime | None = None, max_hours_back: int = 48) -> dict[str, int]:
+def sweep_unpaid(now: datetime | None = None, first_hours_back: int = 48) -> dict[str, int]:
     """Cancel every unpaid order whose deadline has passed and return its stock. Safe to run concurrently or
     twice: each cancel is conditional on PENDING_PAYMENT."""
-    return _sweep("unpaid", PAY_DUE, _cancel, now, max_hours_back, ("cancelled",))
+    return _sweep("unpaid", PAY_DUE, _cancel, now, first_hours_back, ("cancelled",))
 
 
 # --------------------------------------------------------------------------------------- refunds in progress

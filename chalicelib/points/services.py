@@ -301,13 +301,6 @@ def ledger(principal: Principal, limit: int, cursor: str | None) -> LedgerPage:
 
 
 # --------------------------------------------------------------------------------------- expiry
-def _days(since: str | None, until: date, max_back: int) -> list[date]:
-    start = until - timedelta(days=max_back)
-    if since:
-        start = max(start, date.fromisoformat(since) + timedelta(days=1))
-    return [start + timedelta(days=i) for i in range((until - start).days + 1)]
-
-
 def _expire_one(lot) -> int:
     """Expire what is left of one lot (FIFO, from the account alone); the lot's own condition makes it once."""
     for _ in range(ATTEMPTS):
@@ -326,13 +319,13 @@ def _expire_one(lot) -> int:
     raise Conflict("The points account kept changing; retry", code=CoreCode.CONCURRENT_UPDATE)
 
 
-def expire_due(now: datetime | None = None, max_days_back: int = 14) -> dict[str, int]:
+def expire_due(now: datetime | None = None, first_days_back: int = 14) -> dict[str, int]:
     """Expire lots whose last day is over, reading only the day buckets that ended since the last run (never a
     Scan). A lot is expired once; each member's lots in FIFO order."""
     now = now or clock.now()
     yesterday = now.astimezone(clock.business_tz()).date() - timedelta(days=1)
     read = lots = points = 0
-    for day in _days(get_mark(EXPIRE_MARK), yesterday, max_days_back):
+    for day in clock.days_since(get_mark(EXPIRE_MARK), yesterday, first_days_back):
         for lot in sorted(repository.due_lots(day.isoformat()), key=lambda x: (x.member_id, int(x.start))):
             read += 1
             left = _expire_one(lot)

@@ -319,6 +319,29 @@ def test_dormant_wakeup_stops_after_three_unanswered_tries(api, world, hq, now):
     assert len(my_coupons(api, m["a"])) == 3
 
 
+def test_after_a_dispatcher_outage_a_campaign_runs_once_late_and_keeps_its_schedule(api, world, hq, now):
+    member("late-1", "13800000031")
+    tid = push_template(api, hq)
+    body = {"name": "每日问候", "segment_id": None, "schedule": "cron(30 1 * * ? *)", "member_cap_days": 0}
+    seg = api.post("/admin/segments", {"name": "全部", "rules": {}}, token=hq).json["segment_id"]
+    r = api.post(
+        "/admin/campaigns", {**body, "segment_id": seg, "actions": [{"type": "coupon", "template_id": tid}]}, token=hq
+    )
+    assert r.status == 201, r
+    cid = r.json["campaign_id"]
+    day = timedelta(days=1)
+    first = datetime(2026, 12, 3, 1, 30, tzinfo=UTC)  # 09:30 Beijing, the day after creation
+    assert run_due(first + timedelta(minutes=1))["fired"] == 1
+    # the dispatcher is down for five days (four fire times missed): one late run, then the next 09:30
+    back = first + 5 * day + timedelta(hours=3)
+    now["now"] = back
+    assert run_due(back)["fired"] == 1
+    assert run_due(back + timedelta(minutes=1))["fired"] == 0  # the other missed times are not run one by one
+    assert len(runs(api, hq, cid)) == 2
+    c = api.get(f"/admin/campaigns/{cid}", token=head_office()).json
+    assert c["status"] == "ACTIVE" and c["next_run_at"] == clock.iso(first + 6 * day)
+
+
 @pytest.mark.parametrize(
     "schedule",
     [

@@ -437,7 +437,7 @@ def test_expiry_sweep_reads_only_due_days(api, world, monkeypatch):
 
     monkeypatch.setattr(coupon_repo, "due", spy)
     two_days_later = NOON + timedelta(days=2)
-    assert coupons.sweep_expired(two_days_later, max_days_back=3) == {"read": 1, "expired": 1}
+    assert coupons.sweep_expired(two_days_later, first_days_back=3) == {"read": 1, "expired": 1}
     assert [d for d, _ in read_days] == ["2026-11-21", "2026-11-22", "2026-11-23", "2026-11-24"]
     assert all(ids in ([], [short]) for _, ids in read_days)
     read_days.clear()

@@ -365,6 +365,11 @@ def test_settlement_reads_only_due_records(api, world, shop):
         assert ran["processed"] == (3 if day < 11 else 0)
     assert processed == 12 and read / processed <= 1.1
     assert repository_balances(a_id) == {"frozen": 3 * 60, "available": 12 * 60, "pending": 0, "withdrawn": 0}
+    # the job stops for seven weeks: its next run still settles the three that fell due meanwhile (day 40)
+    shop["now"] = NOON + timedelta(days=60)
+    ran = settle(api)
+    assert (ran["read"], ran["processed"]) == (3, 3)
+    assert repository_balances(a_id)["available"] == 15 * 60
 
 
 def repository_balances(member_id: str) -> dict[str, int]:

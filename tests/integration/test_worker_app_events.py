@@ -5,7 +5,7 @@ even when the process dies right after the commit and when a message is delivere
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
@@ -113,7 +113,7 @@ def test_an_event_survives_a_crash_right_after_the_commit(worker, monkeypatch):
 
 def test_the_sweep_relays_what_the_stream_did_not(worker):
     """The relay was down longer than the stream keeps records: the republish sweep finds the unrelayed events
-    in their hour bucket (and only those) and relays them, once."""
+    in their hour bucket (and only those) and relays them, once; also after days without a sweep."""
     w, _, _ = worker
     clock.set_clock(lambda: NOON)
     with dynamo.transaction() as tx:
@@ -126,3 +126,7 @@ def test_the_sweep_relays_what_the_stream_did_not(worker):
     assert [e["data"]["n"] for e in seen] == [5]
     deliver(w)  # the stream's copy: relayed already
     assert [e["data"]["n"] for e in seen] == [5]
+    # another event the stream does not relay, and the sweep itself is down for three days: its next run finds it
+    with dynamo.transaction() as tx:
+        events.add(tx, [events.Event("WorkerTestPing", {"n": 6})])
+    assert events.republish(now=later + timedelta(days=3)) == 1

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
@@ -132,6 +132,25 @@ def test_mask_phone_and_staff_rules():
         check_may_create_staff(mgr, "clerk", "S2")
     with pytest.raises(Forbidden):
         check_may_create_staff(mgr, "store_manager", "S1")
+
+
+def test_a_sweep_reads_every_day_since_its_mark_however_long_ago():
+    today = date(2026, 12, 2)
+    assert clock.days_since(None, today, 2) == [date(2026, 11, 30), date(2026, 12, 1), today]  # the first run
+    assert clock.days_since("2026-12-01", today, 2) == [today]
+    assert clock.days_since("2026-12-01", today, 2, again=True) == [date(2026, 12, 1), today]
+    assert clock.days_since("2026-12-02", today, 2) == []
+    outage = clock.days_since("2026-10-01", today, 2)  # two months down: every day is read, none skipped
+    assert len(outage) == 62 and outage[0] == date(2026, 10, 2) and outage[-1] == today
+
+
+def test_an_hourly_sweep_reads_every_hour_since_its_mark_however_long_ago():
+    now = datetime(2026, 12, 2, 10, 15, tzinfo=UTC)
+    first = clock.hours_since(None, now, 2)
+    assert first == [datetime(2026, 12, 2, h, tzinfo=UTC) for h in (8, 9, 10)]
+    assert clock.hours_since("2026-12-02T09", now, 2) == [datetime(2026, 12, 2, 10, tzinfo=UTC)]
+    assert clock.hours_since("2026-12-02T10", now, 2) == []
+    assert len(clock.hours_since("2026-11-29T10", now, 2)) == 72  # three days down: all 72 hours read
 
 
 def test_clock_at_starts_the_clock_there_and_it_runs_on():
