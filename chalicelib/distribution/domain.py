@@ -209,11 +209,20 @@ def withdrawal_fee(amount_fen: int, fee_bp: int) -> int:
     return amount_fen * fee_bp // BP
 
 
-def withdrawal_refusal(amount_fen: int, available_fen: int, minimum_fen: int) -> str | None:
+# WeChat pays a transfer to change of 2,000 yuan or more only with the payee's real name, which we do not hold
+WECHAT_TRANSFER_MAX_FEN = 199_999
+
+
+def withdrawal_refusal(
+    amount_fen: int, available_fen: int, minimum_fen: int, to: str = "wallet", net_fen: int | None = None
+) -> str | None:
     """Why a withdrawal cannot be requested (None: it can). The balance must cover it, so a balance at or below 0
-    (after a reversal of settled commission) blocks every withdrawal."""
+    (after a reversal of settled commission) blocks every withdrawal; to WeChat change, the amount paid out
+    (``net_fen``, after the fee) must stay below WeChat's real-name threshold."""
     if amount_fen < max(1, minimum_fen):
         return "too_small"
+    if to == "wechat" and (amount_fen if net_fen is None else net_fen) > WECHAT_TRANSFER_MAX_FEN:
+        return "too_large"
     if available_fen <= 0 or amount_fen > available_fen:
         return "insufficient"
     return None

@@ -20,6 +20,8 @@ class DistributionCode(ErrorCode):
     INSUFFICIENT_COMMISSION = "INSUFFICIENT_COMMISSION"
     # 422: a withdrawal below the minimum set by head office
     WITHDRAWAL_TOO_SMALL = "WITHDRAWAL_TOO_SMALL"
+    # 422: a withdrawal to WeChat change that would pay out 2,000 yuan or more in one transfer
+    WITHDRAWAL_TOO_LARGE = "WITHDRAWAL_TOO_LARGE"
     # 404: no such withdrawal
     WITHDRAWAL_NOT_FOUND = "WITHDRAWAL_NOT_FOUND"
     # 409: the withdrawal is no longer waiting for review

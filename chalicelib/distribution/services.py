@@ -392,16 +392,25 @@ def request_withdrawal(principal: Principal, cmd: WithdrawalIn) -> WithdrawalOut
     withdrawal PENDING_REVIEW: two at once for the whole balance, one wins."""
     rules = repository.get_rules()
     available = repository.balances(repository.get_profile(principal.sub))["available"]
-    refusal = domain.withdrawal_refusal(cmd.amount_fen, available, int(rules.get("withdraw_min_fen") or 0))
+    fee = domain.withdrawal_fee(cmd.amount_fen, int(rules.get("withdraw_fee_bp") or 0))
+    minimum = int(rules.get("withdraw_min_fen") or 0)
+    refusal = domain.withdrawal_refusal(cmd.amount_fen, available, minimum, cmd.to, cmd.amount_fen - fee)
     if refusal == "too_small":
         raise ValidationFailed(
             "Below the minimum withdrawal",
             code=DistributionCode.WITHDRAWAL_TOO_SMALL,
-            details={"fields": [{"field": "amount_fen", "message": f"at least {rules.get('withdraw_min_fen')}"}]},
+            details={"fields": [{"field": "amount_fen", "message": f"at least {minimum}"}]},
+        )
+    if refusal == "too_large":
+        raise ValidationFailed(
+            "WeChat change takes at most 1999.99 yuan in one transfer; withdraw in parts, or to the wallet",
+            code=DistributionCode.WITHDRAWAL_TOO_LARGE,
+            details={
+                "fields": [{"field": "amount_fen", "message": f"paid out at most {domain.WECHAT_TRANSFER_MAX_FEN}"}]
+            },
         )
     if refusal == "insufficient":
         raise _short(cmd.amount_fen, available)
-    fee = domain.withdrawal_fee(cmd.amount_fen, int(rules.get("withdraw_fee_bp") or 0))
     wid = new_id()
     item = repository.new_withdrawal(
         wid,

@@ -306,6 +306,9 @@ def test_withdrawal_to_wechat_change_waits_while_wechat_decides_and_the_job_sett
         assert r.status == 200, r
         return r.json["result"]
 
+    # 2,000 yuan or more in one transfer needs the payee's real name at WeChat: refused at the request
+    big = api.post("/shop/distribution/withdrawals", {"amount_fen": 200_000, "to": "wechat"}, token=a_tok)
+    assert (big.status, big.code) == (422, "WITHDRAWAL_TOO_LARGE") and me(api, a_tok)["available_fen"] == 600
     # 1. WeChat accepts the transfer and is still processing it: PAYING, the money pending
     w1 = withdraw(200)
     sandbox.transfer_outcomes[w1] = "PROCESSING"

@@ -86,6 +86,10 @@ def test_withdrawal_rules():
     assert domain.withdrawal_refusal(99, 1000, 100) == "too_small"
     assert domain.withdrawal_refusal(1001, 1000, 100) == "insufficient"
     assert domain.withdrawal_refusal(100, -5, 100) == "insufficient"
+    # to WeChat change: what is paid out (after the fee) stays below WeChat's real-name threshold
+    assert domain.withdrawal_refusal(200_000, 300_000, 100, "wechat") == "too_large"
+    assert domain.withdrawal_refusal(200_000, 300_000, 100, "wechat", net_fen=199_999) is None
+    assert domain.withdrawal_refusal(200_000, 300_000, 100, "wallet") is None
     assert domain.withdrawal_refusal(1000, 1000, 100) is None
 
 
