@@ -46,12 +46,13 @@ def create_tag(req: Req):
     "/admin/tags",
     "GET",
     roles=HQ,
+    query=PageQuery,
     response=TagsOut,
     tag="campaigns",
     summary="Tags: rule tags (recomputed nightly) and defined ones",
 )
 def list_tags(req: Req):
-    return services.list_tags()
+    return services.list_tags(req.query.limit, req.query.next)
 
 
 @route(

@@ -36,6 +36,7 @@ class TagOut(Out):
 
 class TagsOut(Out):
     items: list[TagOut]
+    next: str | None = None
 
 
 class MemberTagsOut(Out):

@@ -35,7 +35,7 @@ from chalicelib.campaigns.schemas import (
     TagsOut,
 )
 from chalicelib.core import clock, events, phones, queues
-from chalicelib.core.dynamo import TxCancelled, get_mark, set_mark, transaction
+from chalicelib.core.dynamo import TxCancelled, get_mark, page_list, set_mark, transaction
 from chalicelib.core.errors import AppError, Conflict, NotFound, TryAgain, ValidationFailed
 from chalicelib.core.events import Event
 from chalicelib.core.ids import is_ulid, new_id
@@ -160,10 +160,12 @@ def create_tag(cmd: TagIn) -> TagOut:
     return TagOut(name=cmd.name, description=cmd.description)
 
 
-def list_tags() -> TagsOut:
+def list_tags(limit: int, cursor: str | None) -> TagsOut:
+    """Rule tags first, then the defined ones by name (one Query; paged in memory: a chain has a few dozen)."""
     rule = [TagOut(name=t, rule=True, description="rule tag, recomputed nightly") for t in domain.RULE_TAGS]
     manual = [TagOut(name=t.name, description=t.description) for t in repository.tagdefs()]
-    return TagsOut(items=rule + manual)
+    pg = page_list(rule + manual, lambda t: t.name, limit=limit, cursor=cursor)
+    return TagsOut(items=pg.items, next=pg.next)
 
 
 def _require_member(member_id: str) -> None:

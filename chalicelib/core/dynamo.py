@@ -24,7 +24,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from chalicelib.core import clock
-from chalicelib.core.errors import CoreCode, TryAgain, ValidationFailed
+from chalicelib.core.errors import TryAgain, invalid_cursor
 from chalicelib.core.settings import get_settings
 
 
@@ -404,17 +404,29 @@ def decode_cursor(cursor: str | None) -> dict | None:
             raise ValueError
         return data
     except ValueError:
-        raise ValidationFailed(
-            "The cursor is not valid",
-            code=CoreCode.INVALID_CURSOR,
-            details={"fields": [{"field": "next", "message": "not a cursor from this API"}]},
-        )
+        raise invalid_cursor()
 
 
 @dataclass
 class Page:
     items: Sequence[Any]
     next: str | None
+
+
+def page_list(items: Sequence[Any], key: Callable[[Any], str], *, limit: int, cursor: str | None) -> Page:
+    """One page of a short list read whole (a chain's levels, its tags), in the list's order, with the same opaque
+    cursor as :func:`page`: the key of the last item given."""
+    after = decode_cursor(cursor)
+    start = 0
+    if after is not None:
+        keys = [key(i) for i in items]
+        last = (after.get("after") or {}).get("S")
+        if last not in keys:
+            raise invalid_cursor("cursor mismatch")
+        start = keys.index(last) + 1
+    chunk = list(items[start : start + limit])
+    more = start + limit < len(items)
+    return Page(items=chunk, next=encode_cursor({"after": {"S": key(chunk[-1])}}) if more and chunk else None)
 
 
 def page(query_fn, *, limit: int, cursor: str | None, **kwargs) -> Page:
@@ -430,10 +442,6 @@ def page(query_fn, *, limit: int, cursor: str | None, **kwargs) -> Page:
         items = list(it)
     except QueryError as e:
         if start is not None and e.cause_response_code == "ValidationException":
-            raise ValidationFailed(
-                "The cursor does not belong to this list",
-                code=CoreCode.INVALID_CURSOR,
-                details={"fields": [{"field": "next", "message": "cursor mismatch"}]},
-            )
+            raise invalid_cursor("cursor mismatch")
         raise
     return Page(items=items, next=encode_cursor(it.last_evaluated_key) if len(items) >= limit else None)

@@ -145,6 +145,13 @@ class ValidationFailed(AppError):
     code = CoreCode.VALIDATION_ERROR
 
 
+def invalid_cursor(why: str = "not a cursor from this API") -> ValidationFailed:
+    """A list's ``next`` that is malformed or belongs to another list (or range): 422 naming the field."""
+    return ValidationFailed(
+        "The cursor is not valid", code=CoreCode.INVALID_CURSOR, details={"fields": [{"field": "next", "message": why}]}
+    )
+
+
 class PreconditionRequired(AppError):
     status = 428
     code = CoreCode.IDEMPOTENCY_KEY_REQUIRED

@@ -4,6 +4,7 @@ from chalice import Blueprint
 
 from chalicelib.core.auth import HQ, STAFF_ROLES, STORE_BOUND
 from chalicelib.core.http import Req, route
+from chalicelib.core.schemas import PageQuery
 from chalicelib.members import services
 from chalicelib.members.schemas import EnrolIn, EnrolOut, LevelIn, LevelList, LevelOut, LevelPatch
 
@@ -34,12 +35,13 @@ def create_level(req: Req):
     "/admin/member-levels",
     "GET",
     roles=STAFF_ROLES,
+    query=PageQuery,
     response=LevelList,
     tag="members",
     summary="Every member level, by rank",
 )
 def list_levels(req: Req):
-    return services.list_levels()
+    return services.list_levels(req.query.limit, req.query.next)
 
 
 @route(

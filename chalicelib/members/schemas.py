@@ -45,6 +45,7 @@ class LevelOut(Out):
 
 class LevelList(Out):
     items: list[LevelOut]
+    next: str | None = None
 
 
 class GrowthOut(Out):

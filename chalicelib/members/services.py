@@ -8,7 +8,7 @@ from typing import Any
 
 from chalicelib.core import clock, phones
 from chalicelib.core.auth import MEMBER, Principal
-from chalicelib.core.dynamo import TxCancelled, batch_get, register_cache, transaction
+from chalicelib.core.dynamo import TxCancelled, batch_get, page_list, register_cache, transaction
 from chalicelib.core.errors import Conflict, NotFound, TryAgain, ValidationFailed
 from chalicelib.core.events import Event
 from chalicelib.core.ids import new_id
@@ -54,8 +54,11 @@ def level_out(lv: domain.Level) -> LevelOut:
     return LevelOut(**{**asdict(lv), "perks": list(lv.perks)})
 
 
-def list_levels() -> LevelList:
-    return LevelList(items=[level_out(repository.level_of(i)) for i in repository.all_levels()])
+def list_levels(limit: int, cursor: str | None) -> LevelList:
+    """By rank (one Query; paged in memory: a chain has a handful)."""
+    found = [level_out(repository.level_of(i)) for i in repository.all_levels()]
+    pg = page_list(found, lambda lv: lv.level_id, limit=limit, cursor=cursor)
+    return LevelList(items=pg.items, next=pg.next)
 
 
 def create_level(cmd: LevelIn) -> LevelOut:

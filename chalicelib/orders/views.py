@@ -9,7 +9,7 @@ from typing import Any
 
 from chalicelib.core import clock
 from chalicelib.core.auth import Principal
-from chalicelib.core.errors import CoreCode, NotFound, ValidationFailed
+from chalicelib.core.errors import NotFound, invalid_cursor
 from chalicelib.core.schemas import PageOut
 from chalicelib.inventory import domain as stock_domain
 from chalicelib.orders import repository
@@ -153,11 +153,7 @@ def _split_cursor(cursor: str | None, stores_n: int) -> tuple[int, str | None]:
         return 0, None
     head, _, inner = cursor.partition(".")
     if not head.isdigit() or int(head) >= stores_n:
-        raise ValidationFailed(
-            "The cursor is not valid",
-            code=CoreCode.INVALID_CURSOR,
-            details={"fields": [{"field": "next", "message": "not a cursor from this API"}]},
-        )
+        raise invalid_cursor()
     return int(head), inner or None
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from chalicelib.core import clock, events
 from chalicelib.core.auth import Principal
 from chalicelib.core.dynamo import TxCancelled, get_mark, register_cache, set_mark
-from chalicelib.core.errors import Conflict, CoreCode, NotFound, ValidationFailed
+from chalicelib.core.errors import Conflict, CoreCode, NotFound, ValidationFailed, invalid_cursor
 from chalicelib.core.events import Event
 from chalicelib.core.ids import is_ulid, new_id
 from chalicelib.core.logging import logger
@@ -257,11 +257,7 @@ def _cursor(cursor: str | None) -> tuple[str | None, int | None]:
     try:
         return inner, int(running)
     except ValueError:
-        raise ValidationFailed(
-            "The cursor is not valid",
-            code=CoreCode.INVALID_CURSOR,
-            details={"fields": [{"field": "next", "message": "not a cursor from this API"}]},
-        )
+        raise invalid_cursor()
 
 
 def _entry_out(e: PointsEntryItem, balance_after: int) -> LedgerEntryOut:

@@ -10,7 +10,7 @@ from typing import Any
 from chalicelib.catalog import repository as catalog
 from chalicelib.core import actionlog, clock
 from chalicelib.core.auth import Principal
-from chalicelib.core.errors import CoreCode, ValidationFailed
+from chalicelib.core.errors import ValidationFailed, invalid_cursor
 from chalicelib.core.http import Result
 from chalicelib.core.schemas import PageOut
 from chalicelib.inventory import repository as stock_repo
@@ -296,11 +296,7 @@ def audit_log(q: AuditLogQuery) -> PageOut[AuditEntryOut]:
     if q.next:
         day, _, cursor = q.next.partition(".")
         if not (frm.isoformat() <= day <= to.isoformat()):
-            raise ValidationFailed(
-                "The cursor is not valid",
-                code=CoreCode.INVALID_CURSOR,
-                details={"fields": [{"field": "next", "message": "not a cursor of this range"}]},
-            )
+            raise invalid_cursor("not a cursor of this range")
     out: list[AuditEntryOut] = []
     while day >= frm.isoformat() and len(out) < q.limit:
         pg = actionlog.day_page(day, q.action, q.store_id, q.limit - len(out), cursor or None)

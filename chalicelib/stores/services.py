@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from chalicelib.core import clock
 from chalicelib.core.auth import Principal
 from chalicelib.core.dynamo import register_cache
-from chalicelib.core.errors import CoreCode, Forbidden, ValidationFailed
+from chalicelib.core.errors import Forbidden, ValidationFailed, invalid_cursor
 from chalicelib.core.ids import new_id
 from chalicelib.core.schemas import PageOut
 from chalicelib.core.settings import get_settings
@@ -122,11 +122,7 @@ def _offset(cursor: str | None) -> int:
     if cursor is None:
         return 0
     if not cursor.isdigit() or len(cursor) > 6:
-        raise ValidationFailed(
-            "The cursor is not valid",
-            code=CoreCode.INVALID_CURSOR,
-            details={"fields": [{"field": "next", "message": "not a cursor from this API"}]},
-        )
+        raise invalid_cursor()
     return int(cursor)
 
 

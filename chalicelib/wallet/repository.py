@@ -15,7 +15,7 @@ from pynamodb.exceptions import QueryError
 
 from chalicelib.core import clock
 from chalicelib.core.dynamo import Item, Page, Tx, decode_cursor, encode_cursor, page
-from chalicelib.core.errors import CoreCode, ValidationFailed
+from chalicelib.core.errors import invalid_cursor
 from chalicelib.core.ids import new_id
 from chalicelib.core.ledger import Book, audit_accounts, business_day, day_bucket
 from chalicelib.wallet import domain
@@ -157,11 +157,7 @@ def _ledger_cursor(member_id: str, cursor: str | None) -> tuple[dict | None, Bal
         if not start["sk"]["S"].startswith(ENTRY_PREFIX):
             raise ValueError
     except (KeyError, ValueError):
-        raise ValidationFailed(
-            "The cursor does not belong to this list",
-            code=CoreCode.INVALID_CURSOR,
-            details={"fields": [{"field": "next", "message": "cursor mismatch"}]},
-        )
+        raise invalid_cursor("cursor mismatch")
     return start, running
 
 
@@ -189,7 +185,7 @@ def ledger_page(
         )
     except QueryError as e:
         if start is not None and e.cause_response_code == "ValidationException":
-            raise ValidationFailed("The cursor does not belong to this list", code=CoreCode.INVALID_CURSOR)
+            raise invalid_cursor("cursor mismatch")
         raise
     if running is None:
         account = rows[0] if rows and isinstance(rows[0], WalletAccountItem) else None

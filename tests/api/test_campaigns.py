@@ -165,7 +165,15 @@ def test_tags_by_hand_and_by_rule_and_segments_read_their_indexes(api, world, hq
     assert api.put(f"/admin/members/{m['a']}/tags/nope", token=hq).code == "TAG_NOT_FOUND"
     r = api.put(f"/admin/members/{m['a']}/tags/vip", token=hq)
     assert r.status == 200 and r.json["tags"] == ["vip"], r
-    assert {t["name"] for t in api.get("/admin/tags", token=hq).json["items"]} >= {"vip", "dormant", "big_spender"}
+    every = api.get("/admin/tags", token=hq).json
+    assert {t["name"] for t in every["items"]} >= {"vip", "dormant", "big_spender"} and every["next"] is None
+    paged, cursor = [], None
+    while True:
+        r = api.get("/admin/tags?limit=2" + (f"&next={cursor}" if cursor else ""), token=hq).json
+        paged, cursor = paged + r["items"], r["next"]
+        if cursor is None:
+            break
+    assert paged == every["items"]
     # the nightly job: rule tags of the members whose stats changed yesterday or today, and of those who turn
     # dormant today (last order exactly 90 days ago)
     assert campaigns.recompute_rule_tags(NOW) == {"checked": 4, "changed": 3}

@@ -95,6 +95,12 @@ def _till_sale(api, world, code: str, lines: list[dict], key: str) -> dict:
 def test_levels_are_head_offices_and_ranks_are_unique(api, world, now, levels):
     listed = api.get("/admin/member-levels", token=world.clerk_a).json["items"]
     assert [lv["name"] for lv in listed] == ["普通会员", "银卡", "金卡"]
+    # paged like every list: two, then the last one with no cursor after it
+    first = api.get("/admin/member-levels?limit=2", token=world.clerk_a).json
+    rest = api.get(f"/admin/member-levels?limit=2&next={first['next']}", token=world.clerk_a).json
+    assert [lv["name"] for lv in first["items"] + rest["items"]] == ["普通会员", "银卡", "金卡"]
+    assert rest["next"] is None
+    assert api.get("/admin/member-levels?next=bm90LWEtY3Vyc29y", token=world.clerk_a).code == "INVALID_CURSOR"
     assert api.post("/admin/member-levels", {**SILVER, "name": "银卡2"}, token=world.hq).code == "LEVEL_RANK_TAKEN"
     assert api.post("/admin/member-levels", {**SILVER, "rank": 5}, token=world.manager_a).status == 403
     for bad in ({**SILVER, "rank": 6, "discount_bp": 10001}, {**SILVER, "rank": 7, "growth_min": 1.5}, {"name": "x"}):
