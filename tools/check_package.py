@@ -235,6 +235,7 @@ def check(tpl: dict[str, Any], stage: str) -> list[str]:
     functions = of_type(rtpl, FUNCTION)
     problems += check_tables(tables, of_type(rtpl, TABLE))
     problems += check_queues(queues, functions)
+    problems += check_dlq_alarms(queues, of_type(rtpl, "AWS::CloudWatch::Alarm"))
     problems += check_names(tables, queues, stage)
     if not functions:
         add("no AWS::Serverless::Function in the template")
@@ -317,6 +318,21 @@ def check_tables(tables: dict[str, dict], resources: dict[str, dict]) -> list[st
         if props.get("BillingMode") != "PAY_PER_REQUEST" and "ProvisionedThroughput" not in props:
             problems.append(f"{name}: no BillingMode PAY_PER_REQUEST and no ProvisionedThroughput")
     return problems
+
+
+def check_dlq_alarms(queues: dict[str, dict], alarms: dict[str, dict]) -> list[str]:
+    """Every dead-letter queue has a CloudWatch alarm on its visible messages (docs/operations.md)."""
+    watched = set()
+    for alarm in alarms.values():
+        for dim in alarm.get("Properties", {}).get("Dimensions") or []:
+            value = dim.get("Value")
+            if isinstance(value, dict) and "Fn::GetAtt" in value:
+                watched.add(value["Fn::GetAtt"][0])
+    return [
+        f"{name}: a dead-letter queue without a CloudWatch alarm"
+        for name, props in queues.items()
+        if str(props.get("QueueName", "")).endswith("-dlq") and name not in watched
+    ]
 
 
 def check_queues(queues: dict[str, dict], functions: dict[str, dict]) -> list[str]:

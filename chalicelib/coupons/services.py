@@ -657,12 +657,22 @@ def sweep_expired(now: datetime | None = None, first_days_back: int = 14) -> dic
 
 def remind_expiring(now: datetime | None = None) -> dict[str, int]:
     """Tell members whose coupons end in REMIND_DAYS days: one CouponExpiring event per member and day, for
-    the SMS pipeline (which sends it respecting quiet hours). Reads the one day bucket; each coupon is
-    reminded once (conditional flag), so a re-run sends nothing twice."""
+    the SMS pipeline (which sends it respecting quiet hours). Reads the day bucket REMIND_DAYS ahead, and after an
+    outage every day bucket it missed whose coupons have not ended yet (reminded late rather than never); each
+    coupon is reminded once (conditional flag), so a re-run sends nothing twice."""
     now = now or clock.now()
-    day = (now.astimezone(clock.business_tz()).date() + timedelta(days=domain.REMIND_DAYS)).isoformat()
-    if get_mark("coupons-remind") == day:
-        return {"read": 0, "members": 0}
+    today = now.astimezone(clock.business_tz()).date()
+    out = {"read": 0, "members": 0}
+    for day in clock.days_since(get_mark("coupons-remind"), today + timedelta(days=domain.REMIND_DAYS), 0):
+        if day >= today:
+            read, reminded = _remind_day(day.isoformat())
+            out["read"], out["members"] = out["read"] + read, out["members"] + reminded
+        set_mark("coupons-remind", day.isoformat())
+    return out
+
+
+def _remind_day(day: str) -> tuple[int, int]:
+    """The reminders of the coupons ending on ``day``: (coupons read, members reminded)."""
     by_member: dict[str, list[CouponItem]] = {}
     read = 0
     for c in repository.due(day):
@@ -695,8 +705,7 @@ def remind_expiring(now: datetime | None = None) -> dict[str, int]:
             )
 
         reminded += bool(repository.mark_reminded(cs, reminder))
-    set_mark("coupons-remind", day)
-    return {"read": read, "members": reminded}
+    return read, reminded
 
 
 # --------------------------------------------------------------------------------------- checkout seam

@@ -14,6 +14,16 @@ Bp = Annotated[int, Field(ge=0, le=10_000, strict=True)]
 Scene = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
 
 
+MAX_DAYS = 92
+
+
+def _at_most_92_days(q):
+    """A report range: from <= to, at most 92 business days counted both ends in."""
+    if q.to < q.from_ or (q.to - q.from_).days >= MAX_DAYS:
+        raise ValueError(f"from <= to, at most {MAX_DAYS} days")
+    return q
+
+
 class InviteRules(Body):
     invitee_template_id: Ulid | None = None
     inviter_template_id: Ulid | None = None
@@ -153,11 +163,7 @@ class ReportQuery(Query):
         default="commission", description="The ranking: highest commission_fen, sales_fen or orders first"
     )
 
-    @model_validator(mode="after")
-    def _range(self):
-        if self.to < self.from_ or (self.to - self.from_).days > 92:
-            raise ValueError("from <= to, at most 92 days")
-        return self
+    _range = model_validator(mode="after")(lambda self: _at_most_92_days(self))
 
 
 class ReportRow(Out):
@@ -201,11 +207,7 @@ class FunnelQuery(Query):
     from_: date = Field(alias="from")
     to: date
 
-    @model_validator(mode="after")
-    def _range(self):
-        if self.to < self.from_ or (self.to - self.from_).days > 92:
-            raise ValueError("from <= to, at most 92 days")
-        return self
+    _range = model_validator(mode="after")(lambda self: _at_most_92_days(self))
 
 
 class FunnelCounts(Out):

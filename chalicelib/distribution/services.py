@@ -455,6 +455,10 @@ def _pending(withdrawal_id: str):
     return w
 
 
+def _changed_meanwhile() -> Conflict:
+    return Conflict("The withdrawal changed meanwhile", code=DistributionCode.WITHDRAWAL_NOT_PENDING)
+
+
 def _close(w, expected: str, status: str, fields: dict[str, Any], to_wallet: bool = False) -> None:
     """One transaction: the withdrawal's status and pending -> withdrawn (PAID) or back to available."""
     amount, wid = int(w.amount_fen), w.withdrawal_id
@@ -469,7 +473,7 @@ def _close(w, expected: str, status: str, fields: dict[str, Any], to_wallet: boo
             if to_wallet and int(w.net_fen) > 0:
                 wallet.add_commission(tx, w.member_id, int(w.net_fen), wid)
     except TxCancelled:
-        raise Conflict("The withdrawal changed meanwhile", code=DistributionCode.WITHDRAWAL_NOT_PENDING)
+        raise _changed_meanwhile()
     w.status = status
     for k, v in fields.items():
         setattr(w, k, v)
@@ -483,10 +487,13 @@ def approve_withdrawal(principal: Principal, withdrawal_id: str) -> WithdrawalOu
     if w.to == "wallet":
         _close(w, domain.PENDING_REVIEW, domain.PAID, {"reviewed_by": principal.sub}, to_wallet=True)
         return _withdrawal_out(w)
-    with transaction() as tx:
-        repository.change_withdrawal(
-            tx, w, domain.PENDING_REVIEW, {"status": domain.PAYING, "reviewed_by": principal.sub}
-        )
+    try:
+        with transaction() as tx:
+            repository.change_withdrawal(
+                tx, w, domain.PENDING_REVIEW, {"status": domain.PAYING, "reviewed_by": principal.sub}
+            )
+    except TxCancelled:  # approved or rejected meanwhile
+        raise _changed_meanwhile()
     w.status, w.reviewed_by = domain.PAYING, principal.sub
     _pay_out(w, send=True)
     return _withdrawal_out(w)

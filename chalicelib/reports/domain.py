@@ -116,7 +116,7 @@ def refund(order: Mapping[str, Any], lines: Iterable[Mapping[str, Any]], tz: tzi
 
 
 def pairs(basket: Iterable[str]) -> list[tuple[str, str]]:
-    """Unordered pairs of an order's distinct skus (the first MAX_PAIR_SKUS of them), each as (smaller, larger)."""
+    """Unordered pairs of an order's distinct skus (the first MAX_PAIR_SKUS in sku order), each as (smaller, larger)."""
     distinct = sorted(dict.fromkeys(basket))[:MAX_PAIR_SKUS]
     return [(a, b) for i, a in enumerate(distinct) for b in distinct[i + 1 :]]
 

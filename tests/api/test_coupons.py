@@ -473,6 +473,24 @@ def test_reminders_three_days_ahead_once(api, world):
     assert data["coupons"][0]["coupon_id"] == cid
 
 
+def test_reminders_missed_during_an_outage_go_out_late_while_the_coupon_still_runs(api, world):
+    from chalicelib.core import events
+
+    tid = template(api, world.hq, validity={"valid_days": 4})["template_id"]  # last day: Thursday 11-26
+    _, tok = member("absent", "13855557777")
+    claim(api, tok, tid)
+    sink: list = []
+    events.capture(sink)
+    try:
+        assert coupons.remind_expiring(NOON - timedelta(days=2)) == {"read": 0, "members": 0}  # not yet due
+        # the job does not run on the day it was due (11-23); the next day it still reminds, once
+        assert coupons.remind_expiring(NOON + timedelta(days=1)) == {"read": 1, "members": 1}
+        assert coupons.remind_expiring(NOON + timedelta(days=1)) == {"read": 0, "members": 0}
+    finally:
+        events.capture(None)
+    assert [(e.type, e.data["expires_on"]) for e in sink] == [("CouponExpiring", "2026-11-26")]
+
+
 # =========================================================================================== admin input
 def test_template_routes_refuse_bad_input(api, world):
     url, hq = "/admin/coupon-templates", world.hq
