@@ -75,6 +75,12 @@ class LevelRef(Out):
     rank: int
 
 
+class WalletView(Out):
+    balance_fen: int
+    principal_fen: int
+    bonus_fen: int
+
+
 class AdminMemberOut(Out):
     member_id: str
     nickname: str | None
@@ -90,6 +96,8 @@ class AdminMemberOut(Out):
     last_store_id: str | None
     birthday: str | None
     created_at: datetime | None
+    points: int = Field(description="Points balance")
+    wallet: WalletView = Field(description="Stored-value balance: principal and bonus")
 
 
 class AdminMembersQuery(PageQuery):
@@ -111,12 +119,6 @@ class MeUpdate(Body):
 class NextLevel(Out):
     name: str
     growth_needed: int = Field(description="Growth (fen) still needed for it")
-
-
-class WalletView(Out):
-    balance_fen: int
-    principal_fen: int
-    bonus_fen: int
 
 
 class MeOut(Out):

@@ -225,7 +225,7 @@ def _level_ref(profile) -> LevelRef | None:
     return LevelRef(level_id=lv.level_id, name=lv.name, rank=lv.rank) if lv else None
 
 
-def admin_member_out(member, profile) -> AdminMemberOut:
+def admin_member_out(member, profile, points_balance: int, balance) -> AdminMemberOut:
     p = profile
     return AdminMemberOut(
         member_id=member.member_id,
@@ -242,6 +242,16 @@ def admin_member_out(member, profile) -> AdminMemberOut:
         last_store_id=p.last_store_id if p else None,
         birthday=p.birthday if p else None,
         created_at=member.created_at,
+        points=points_balance,
+        wallet=_wallet_view(balance),
+    )
+
+
+def _wallet_view(balance) -> WalletView:
+    return WalletView(
+        balance_fen=balance.principal_fen + balance.bonus_fen,
+        principal_fen=balance.principal_fen,
+        bonus_fen=balance.bonus_fen,
     )
 
 
@@ -261,16 +271,24 @@ def admin_member_ids(q: AdminMembersQuery) -> tuple[list[str], str | None]:
 
 
 def admin_keys(member_ids: list[str]) -> list[tuple[str, str]]:
-    """What the head-office views of these members read (account and profile), for a BatchGetItem another domain
-    gathers; ``admin_members_in`` reads them back."""
-    return [identity.member_key(m) for m in member_ids] + [repository.profile_key(m) for m in member_ids]
+    """What the staff views of these members read (account, profile, points and wallet balances), for a
+    BatchGetItem another domain gathers; ``admin_members_in`` reads them back."""
+    return [
+        key
+        for m in member_ids
+        for key in (identity.member_key(m), repository.profile_key(m), points.account_key(m), wallet.account_key(m))
+    ]
 
 
 def admin_members_in(got, member_ids: list[str]) -> list[AdminMemberOut]:
     """The head-office views of the members read into ``got``, in the order of ``member_ids`` (unknown ones left
     out)."""
     found = identity.members_in(got, member_ids)
-    return [admin_member_out(found[m], repository.profile_in(got, m)) for m in member_ids if m in found]
+    return [
+        admin_member_out(found[m], repository.profile_in(got, m), points.balance_in(got, m), wallet.balance_in(got, m))
+        for m in member_ids
+        if m in found
+    ]
 
 
 def admin_member(member_id: str, consistent: bool = False) -> AdminMemberOut:
@@ -343,11 +361,7 @@ def me_in(got, mid: str) -> MeOut:
         growth=growth,
         next_level=NextLevel(name=nxt[0].name, growth_needed=nxt[1]) if nxt else None,
         points=points.balance_in(got, mid),
-        wallet=WalletView(
-            balance_fen=balance.principal_fen + balance.bonus_fen,
-            principal_fen=balance.principal_fen,
-            bonus_fen=balance.bonus_fen,
-        ),
+        wallet=_wallet_view(balance),
     )
 
 

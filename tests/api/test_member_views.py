@@ -144,6 +144,9 @@ def test_head_office_sees_tags_on_the_member_page_and_lists_members_by_tag(api, 
     assert r.status == 200 and r.json["tags"] == ["dormant", "vip"], r
     assert r.json["nickname"] == "tags-a" and r.json["paid_orders"] == 1 and r.json["last_store_id"] == world.a
     assert ops.count("BatchGetItem") == 1 and set(ops) <= {"BatchGetItem", "GetItem"}  # GetItem: staff session
+    # the balances are the member's own (points from the till sale, an empty wallet)
+    own = api.get("/shop/me", token=token_for("member", sub=m["a"])).json
+    assert (r.json["points"], r.json["wallet"]) == (own["points"], own["wallet"]) and own["points"] > 0
     assert api.get(f"/admin/members/{m['c']}", token=hq).json["tags"] == []
 
     with dynamo_requests() as ops:
