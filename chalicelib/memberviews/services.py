@@ -1,7 +1,8 @@
-"""The member pages: members' services give the profile, distribution's the referrer and distributor status,
-campaigns' the tags. Each domain names the keys it needs and reads its items back from one BatchGetItem gathered
-here (DynamoDB requests: ``GET /shop/me`` 1, +1 for the referrer's nickname when bound; ``GET /admin/members`` the
-index query + 1 BatchGetItem per 100 keys (4 keys a member: account, profile, points, wallet; 5 for head office); ``GET /admin/members/{id}`` 1)."""
+"""The member pages: members' services give the profile and balances, distribution's the referrer and distributor
+status, campaigns' the tags. Each domain names the keys it needs and reads its items back from one BatchGetItem
+gathered here (DynamoDB requests: ``GET /shop/me`` 1, +1 for the referrer's nickname when bound;
+``GET /admin/members`` the index query + 1 BatchGetItem per 100 keys (4 keys a member: account, profile, points,
+wallet; 5 for head office); ``GET /admin/members/{id}`` 1)."""
 
 from __future__ import annotations
 
