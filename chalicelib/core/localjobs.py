@@ -11,7 +11,7 @@ from typing import Any
 
 from chalice import Blueprint
 from chalice.app import ScheduledEventConfig
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from chalicelib.core import clock
 from chalicelib.core.auth import HQ
@@ -33,9 +33,13 @@ class JobList(BaseModel):
 
 
 class JobRun(BaseModel):
+    """What the job did (its own figures, e.g. ``{"read": 1, "cancelled": 1}``), with the job's name and the
+    app's clock when it ran."""
+
+    model_config = ConfigDict(extra="allow")
+
     name: str
     at: str
-    result: dict[str, Any]
 
 
 def _local() -> bool:
@@ -99,4 +103,4 @@ def run_job(req: Req, name: str):
     at = clock.iso(clock.now())
     handler = serving_app(local_jobs_api).handler_map[name]
     result = handler(scheduled_event(name, at), None)
-    return {"name": name, "at": at, "result": result if isinstance(result, dict) else {"returned": result}}
+    return {**(result if isinstance(result, dict) else {"returned": result}), "name": name, "at": at}
