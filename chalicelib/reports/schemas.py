@@ -29,12 +29,12 @@ class SalesQuery(RangeQuery):
 
 class ProductsQuery(RangeQuery):
     order: Literal["best", "slow"] = "best"
-    limit: int = Field(default=20, ge=1, le=200)
+    limit: int = Field(default=50, ge=1, le=200)
 
 
 class CoPurchaseQuery(RangeQuery):
     min_support: int = Field(default=1, ge=1, le=1_000_000)
-    limit: int = Field(default=100, ge=1, le=500)
+    limit: int = Field(default=50, ge=1, le=200)
 
 
 class AuditLogQuery(PageQuery):
