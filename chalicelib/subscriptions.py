@@ -20,7 +20,7 @@ SUBSCRIPTIONS: list[events.Subscription] = [
     *inventory.SUBSCRIPTIONS,  # StockMoved -> low-stock alert (LowStock)
     *printing.SUBSCRIPTIONS,  # OrderPaid, RefundCompleted -> tickets
     *sms.SUBSCRIPTIONS,  # OrderPaid, OrderReady, RefundCompleted, LowStock, PrinterOffline, ... -> SMS
-    *coupons.SUBSCRIPTIONS,  # MemberJoined -> new-member pack; OrderPaid -> coupons used; CheckinGift -> coupon
+    *coupons.SUBSCRIPTIONS,  # MemberJoined -> new-member pack; OrderPaid -> coupons used
     *members.SUBSCRIPTIONS,  # OrderCompleted, RefundCompleted, WalletRecharged -> growth, level (MemberLevelChanged)
     *points.SUBSCRIPTIONS,  # MemberJoined, OrderCompleted, RefundCompleted, PointsReturned -> points
     *reports.SUBSCRIPTIONS,  # OrderPaid, RefundCompleted -> sales aggregates and pairs; StockMoved -> stock value

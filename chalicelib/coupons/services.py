@@ -537,8 +537,9 @@ def add_invite_gift(
 
 
 def gift_refusal(failed: list) -> str | None:
-    """Why a transaction with ``add_invite_gift`` was cancelled by coupons: ``already`` (a guard: that openid,
-    phone or member already counted), ``sold_out``, ``limit``, ``blocked``; None: not by coupons."""
+    """Why a transaction with ``add_invite_gift`` or ``add_checkin_gift`` was cancelled by coupons: ``already``
+    (a guard: that openid, phone, member or check-in already counted), ``sold_out``, ``limit``, ``blocked``; None:
+    not by coupons."""
     kind, _ = _why([t for t in failed if isinstance(t, tuple) and t[0] in ("guard", "tpl", "quota", "block")])
     return {"guard": "already", "tpl": "sold_out", "quota": "limit", "block": "blocked"}.get(kind)
 
@@ -577,32 +578,27 @@ def on_member_joined(event: dict[str, Any]) -> None:
 CHECKIN_GIFT = "checkin"
 
 
-def grant_checkin_gift(member_id: str, template_id: str, checkin_id: str) -> CouponItem | None:
-    """A check-in streak gift (the points domain's ``CheckinGift``): one coupon of a push template, once per
-    check-in, ever (guard CHECKINGIFT#<checkin_id> in the grant's transaction). None - and a warning - when it
-    cannot be given (unknown, paused or ended template, out of stock, the member's limit, already given)."""
+def checkin_gift_template(template_id: str) -> CouponTemplateItem | None:
+    """The template of a check-in streak gift if it may be handed out now (a push template), else None and a
+    warning (unknown, paused or ended, not a push template)."""
     try:
         tpl = repository.get_template(template_id)
         domain.check_issuable(template_fields(tpl), clock.now(), clock.business_tz(), domain.PUSH)
-        return _issue_one(
-            tpl,
-            member_id,
-            CHECKIN_GIFT,
-            checkin_id,
-            check_block=False,
-            guards=[(f"CHECKINGIFT#{checkin_id}", member_id, checkin_id)],
-            announce={"source": CHECKIN_GIFT, "checkin_id": checkin_id},
-        )
+        return tpl
     except (Conflict, NotFound) as e:
-        logger.warning(
-            "check-in gift not granted", extra={"member_id": member_id, "template_id": template_id, "code": e.code}
-        )
+        logger.warning("check-in gift not given", extra={"template_id": template_id, "code": e.code})
         return None
 
 
-def on_checkin_gift(event: dict[str, Any]) -> None:
-    data = event["data"]
-    grant_checkin_gift(data["member_id"], data["template_id"], data["checkin_id"])
+def add_checkin_gift(tx, tpl: CouponTemplateItem, member_id: str, checkin_id: str) -> str:
+    """One coupon of ``tpl`` for ``member_id`` in ``tx`` (the check-in's transaction, points'), once per check-in
+    (guard ``CHECKINGIFT#<checkin_id>``); announces ``CouponsIssued``. Failures name ("tpl", id) or ("quota",
+    ...): ``gift_refusal`` says which. Returns the coupon id."""
+    grant = _Grant(tpl, member_id, CHECKIN_GIFT, checkin_id, check_block=False)
+    repository.add_guard(tx, f"CHECKINGIFT#{checkin_id}", member_id, checkin_id)
+    repository.add_issue(tx, tpl, grant.coupon)
+    events.add(tx, [_issued([grant], {"source": CHECKIN_GIFT, "checkin_id": checkin_id})])
+    return grant.coupon.coupon_id
 
 
 def on_order_paid(event: dict[str, Any]) -> None:

@@ -1,13 +1,11 @@
-"""What coupons react to: a new member gets the new-member pack; a paid online order uses its locked coupons; a
-check-in streak gift (points) becomes a coupon."""
+"""What coupons react to: a new member gets the new-member pack; a paid online order uses its locked coupons."""
 
 from __future__ import annotations
 
 from chalicelib.core.events import Subscription
-from chalicelib.coupons.services import on_checkin_gift, on_member_joined, on_order_paid
+from chalicelib.coupons.services import on_member_joined, on_order_paid
 
 SUBSCRIPTIONS = [
     Subscription("MemberJoined", "coupons.new_member_pack", on_member_joined, live_only=True),
     Subscription("OrderPaid", "coupons.used", on_order_paid),
-    Subscription("CheckinGift", "coupons.checkin_gift", on_checkin_gift, live_only=True),
 ]

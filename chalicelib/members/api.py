@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from chalicelib.core.auth import HQ, STAFF_ROLES, STORE_BOUND
+from chalicelib.core.auth import HQ, MEMBERS, STAFF_ROLES, STORE_BOUND
 from chalicelib.core.http import Req, route
 from chalicelib.core.schemas import PageQuery
 from chalicelib.members import services
 from chalicelib.members.schemas import EnrolIn, EnrolOut, LevelIn, LevelList, LevelOut, LevelPatch
+from chalicelib.points.schemas import CheckinOut
 
 members_api = Blueprint(__name__)
 # The member pages (GET/PATCH /shop/me, GET /admin/members[/{id}], PUT /admin/members/{id}/birthday) are served by
@@ -73,3 +74,18 @@ def update_level(req: Req, level_id: str):
 )
 def enrol(req: Req):
     return services.enrol(req.principal, req.body)
+
+
+@route(
+    members_api,
+    "/shop/me/checkins",
+    "POST",
+    roles=MEMBERS,
+    response=CheckinOut,
+    status=201,
+    tag="shop",
+    errors=(409,),
+    summary="Check in today (once per business day): points, streak, and the streak gift coupon when one is due",
+)
+def checkin(req: Req):
+    return services.checkin(req.principal)

@@ -12,6 +12,8 @@ from chalicelib.core.dynamo import TxCancelled, batch_get, page_list, register_c
 from chalicelib.core.errors import Conflict, NotFound, TryAgain, ValidationFailed
 from chalicelib.core.events import Event
 from chalicelib.core.ids import new_id
+from chalicelib.core.logging import logger
+from chalicelib.coupons import services as coupons
 from chalicelib.identity import repository as identity
 from chalicelib.identity import services as identity_services
 from chalicelib.identity.errors import IdentityCode
@@ -34,6 +36,8 @@ from chalicelib.members.schemas import (
     WalletView,
 )
 from chalicelib.points import repository as points
+from chalicelib.points import services as points_services
+from chalicelib.points.schemas import CheckinOut
 from chalicelib.pricing import domain as engine
 from chalicelib.wallet import repository as wallet
 
@@ -374,3 +378,23 @@ def update_me(principal: Principal, cmd: MeUpdate) -> None:
         if member is None:
             raise NotFound("No such member", code=IdentityCode.MEMBER_NOT_FOUND)
         identity.set_nickname(member, cmd.nickname)
+
+
+# --------------------------------------------------------------------------------------- check-ins
+def checkin(principal: Principal) -> CheckinOut:
+    """The member's check-in (points) and, when the streak reaches a gift, its coupon (coupons) in one transaction,
+    answered with the coupon id. A gift coupons cannot give (the template paused or ended, sold out, the member's
+    limit) leaves the check-in without it (``gift: null``, logged)."""
+
+    def give(tx, template_id: str, checkin_id: str) -> str | None:
+        tpl = coupons.checkin_gift_template(template_id)
+        return coupons.add_checkin_gift(tx, tpl, principal.sub, checkin_id) if tpl is not None else None
+
+    try:
+        return points_services.checkin(principal, give)
+    except TxCancelled as e:
+        refusal = coupons.gift_refusal(e.failed)
+        if refusal is None:
+            raise
+        logger.info("check-in gift not given", extra={"member_id": principal.sub, "reason": refusal})
+        return points_services.checkin(principal)

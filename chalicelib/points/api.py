@@ -6,27 +6,13 @@ from chalicelib.core.auth import HQ, MANAGERS, MEMBERS
 from chalicelib.core.http import Req, route
 from chalicelib.core.schemas import PageQuery
 from chalicelib.points import services
-from chalicelib.points.schemas import AdjustmentIn, AdjustmentOut, CheckinOut, LedgerPage, SettingsIn, SettingsOut
+from chalicelib.points.schemas import AdjustmentIn, AdjustmentOut, LedgerPage, SettingsIn, SettingsOut
 
 points_api = Blueprint(__name__)
 
 
 # --------------------------------------------------------------------------------------- shop
-@route(
-    points_api,
-    "/shop/me/checkins",
-    "POST",
-    roles=MEMBERS,
-    response=CheckinOut,
-    status=201,
-    tag="shop",
-    errors=(409,),
-    summary="Check in today (once per business day): points, streak, streak gift",
-)
-def checkin(req: Req):
-    return services.checkin(req.principal)
-
-
+# POST /shop/me/checkins is members' (chalicelib/members/api.py): the check-in and its streak gift coupon together.
 @route(
     points_api,
     "/shop/me/points/ledger",

@@ -55,8 +55,8 @@ class CheckinOut(Out):
     points_awarded: int
     gift: GiftOut | None = Field(
         default=None,
-        description="Always null: a streak gift is granted by the coupons domain a moment later (CheckinGift "
-        "event) and shows in GET /shop/me/coupons",
+        description="The streak gift's coupon, given with the check-in; null when no gift is due or it could not "
+        "be given (template paused or ended, sold out, the member's limit)",
     )
 
 

@@ -15,11 +15,10 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from chalicelib.core import clock, events
+from chalicelib.core import clock
 from chalicelib.core.auth import Principal
-from chalicelib.core.dynamo import TxCancelled, get_mark, register_cache, set_mark
+from chalicelib.core.dynamo import Tx, TxCancelled, get_mark, register_cache, set_mark
 from chalicelib.core.errors import Conflict, CoreCode, NotFound, ValidationFailed, invalid_cursor
-from chalicelib.core.events import Event
 from chalicelib.core.ids import is_ulid, new_id
 from chalicelib.core.logging import logger
 from chalicelib.identity import repository as identity
@@ -32,6 +31,7 @@ from chalicelib.points.schemas import (
     AdjustmentIn,
     AdjustmentOut,
     CheckinOut,
+    GiftOut,
     LedgerEntryOut,
     LedgerPage,
     RefOut,
@@ -215,28 +215,32 @@ def adjust(principal: Principal, member_id: str, cmd: AdjustmentIn) -> Adjustmen
 
 
 # --------------------------------------------------------------------------------------- check-ins
+GiveGift = Callable[[Tx, str, str], str | None]  # (the check-in's transaction, template id, check-in id) -> coupon id
+
+
 def _already_checked_in() -> Conflict:
     return Conflict("You have already checked in today", code=PointsCode.ALREADY_CHECKED_IN)
 
 
-def checkin(principal: Principal) -> CheckinOut:
-    """Once per business day; the streak goes on from yesterday's check-in. A streak gift is a ``CheckinGift``
-    event written in the check-in's transaction: the coupons domain grants it (once) a moment later."""
+def checkin(principal: Principal, give: GiveGift | None = None) -> CheckinOut:
+    """Once per business day; the streak goes on from yesterday's check-in. A streak gift is given by the caller's
+    ``give(tx, template_id, checkin_id)`` in the check-in's own transaction (it returns the coupon id, or None when
+    the gift cannot be given); without ``give`` no gift is given."""
     member_id, r = principal.sub, rules()
     today = clock.business_now().date()
     if repository.get_checkin(member_id, today.isoformat()) is not None:
         raise _already_checked_in()
     last = repository.get_checkin(member_id, (today - timedelta(days=1)).isoformat())
     streak = domain.streak(today, date.fromisoformat(last.day) if last else None, int(last.streak_days) if last else 0)
-    gift = domain.gift_for(streak, r.checkin_streak_gifts)
+    gift = domain.gift_for(streak, r.checkin_streak_gifts) if give is not None else None
     points = r.checkin_points
     item = repository.new_checkin(member_id, today.isoformat(), streak, points, gift.template_id if gift else None)
+    given: dict[str, str | None] = {}
 
     def extra(tx) -> None:
         repository.add_checkin(tx, item)
-        if gift:
-            data = {"member_id": member_id, "template_id": gift.template_id, "checkin_id": item.checkin_id}
-            events.add(tx, [Event("CheckinGift", {**data, "streak_days": streak})])
+        if gift and give is not None:
+            given["coupon_id"] = give(tx, gift.template_id, item.checkin_id)
 
     change = Change(
         member_id,
@@ -245,7 +249,10 @@ def checkin(principal: Principal) -> CheckinOut:
         extra=extra,
     )
     _apply(member_id, lambda seen: change)
-    return CheckinOut(date=today, streak_days=streak, points_awarded=points, gift=None)
+    coupon_id = given.get("coupon_id")
+    return CheckinOut(
+        date=today, streak_days=streak, points_awarded=points, gift=GiftOut(coupon_id=coupon_id) if coupon_id else None
+    )
 
 
 # --------------------------------------------------------------------------------------- the ledger

@@ -215,37 +215,52 @@ def test_streak_gift_becomes_a_coupon_once(api, world):
     assert api.post("/shop/me/checkins", token=tok).json["points_awarded"] == 0
     at(NOON + timedelta(days=1))
     r = api.post("/shop/me/checkins", token=tok).json
-    assert (r["streak_days"], r["gift"]) == (2, None)  # granted by coupons a moment later
-    gift = [e for e in drain_events() if e["type"] == "CheckinGift"]
-    assert [g["data"]["template_id"] for g in gift] == [tid]
+    assert r["streak_days"] == 2 and r["gift"]["coupon_id"]  # given in the check-in's own transaction
     mine = api.get("/shop/me/coupons", token=tok).json["items"]
-    assert [(c["template_id"], c["source"]) for c in mine] == [(tid, "checkin")]
-    deliver({**gift[0], "id": new_id()})  # redelivered under a new id: the CHECKINGIFT guard holds
+    assert [(c["coupon_id"], c["template_id"], c["source"]) for c in mine] == [(r["gift"]["coupon_id"], tid, "checkin")]
+    assert api.post("/shop/me/checkins", token=tok).code == "ALREADY_CHECKED_IN"  # once a day: no second gift
     assert len(api.get("/shop/me/coupons", token=tok).json["items"]) == 1
+    drain_events()
     assert balance(mid) == 100  # no check-in points configured
 
 
-def test_a_gift_that_cannot_be_given_is_skipped(api, world):
+def test_a_gift_that_cannot_be_given_leaves_the_check_in_without_it(api, world):
     from chalicelib.coupons import services as coupons
 
     body = {
-        "title": "暂停的礼",
+        "title": "连签礼",
         "purpose": "push",
         "kind": "amount_off",
         "threshold_fen": 1000,
         "off_fen": 300,
         "validity": {"valid_days": 7},
-        "total_stock": 10,
+        "total_stock": 1,
     }
-    tid = api.post("/admin/coupon-templates", body, token=world.hq).json["template_id"]
+    paused = api.post("/admin/coupon-templates", body, token=world.hq).json["template_id"]
     center = api.post("/admin/coupon-templates", {**body, "purpose": "center"}, token=world.hq).json["template_id"]
-    assert api.post(f"/admin/coupon-templates/{tid}/pause", token=world.hq).status == 200
+    assert api.post(f"/admin/coupon-templates/{paused}/pause", token=world.hq).status == 200
+    assert coupons.checkin_gift_template(paused) is None  # paused
+    assert coupons.checkin_gift_template(center) is None  # not a push template
+    assert coupons.checkin_gift_template(new_id()) is None  # unknown
+    # a paused gift: the check-in counts, with its points, and no gift
+    put_settings(api, world.hq, checkin_streak_gifts=[{"day": 1, "template_id": paused}], checkin_points=5)
     mid, tok = member("unlucky")
     drain_events()
-    assert coupons.grant_checkin_gift(mid, tid, new_id()) is None  # paused
-    assert coupons.grant_checkin_gift(mid, center, new_id()) is None  # not a push template
-    assert coupons.grant_checkin_gift(mid, new_id(), new_id()) is None  # unknown
+    r = api.post("/shop/me/checkins", token=tok)
+    assert r.status == 201 and (r.json["points_awarded"], r.json["gift"]) == (5, None), r
     assert api.get("/shop/me/coupons", token=tok).json["items"] == []
+    # sold out when the check-in commits (its one coupon went to someone else): the check-in still counts
+    one = api.post("/admin/coupon-templates", {**body, "title": "最后一张"}, token=world.hq).json["template_id"]
+    put_settings(api, world.hq, checkin_streak_gifts=[{"day": 1, "template_id": one}], checkin_points=5)
+    first, first_tok = member("first")
+    late, late_tok = member("late")
+    drain_events()
+    assert api.post("/shop/me/checkins", token=first_tok).json["gift"] is not None  # the only coupon
+    r = api.post("/shop/me/checkins", token=late_tok)
+    assert r.status == 201 and (r.json["points_awarded"], r.json["gift"]) == (5, None), r
+    assert api.get("/shop/me/coupons", token=late_tok).json["items"] == []
+    assert api.post("/shop/me/checkins", token=late_tok).code == "ALREADY_CHECKED_IN"
+    assert balance(late) == balance(first)
 
 
 # =========================================================================================== ledger + adjustments
