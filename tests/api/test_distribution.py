@@ -343,6 +343,25 @@ def test_withdrawal_to_wechat_change_waits_while_wechat_decides_and_the_job_sett
     assert books and all(b.drift == 0 for b in books)
 
 
+def test_a_member_enrolled_at_the_till_has_no_wechat_change_to_pay(api, world, shop):
+    """Enrolled at the till (no WeChat account yet), a distributor's withdrawal to WeChat change fails at approval
+    and the money goes back to available; nothing is sent to WeChat."""
+    from chalicelib.core.dynamo import transaction
+
+    enrolled = api.post("/pos/members", {"phone": "13800000077", "nickname": "老顾客"}, token=world.clerk_a)
+    assert enrolled.status == 201, enrolled
+    mid = enrolled.json["member_id"]
+    with transaction() as tx:  # commission earned and settled (as the settlement job leaves it)
+        dist_repo.add_change(tx, mid, {"available": 800}, "settle", ("order", "01JORDERTILL00000000000000"))
+    tok = token_for("member", sub=mid)
+    w = api.post("/shop/distribution/withdrawals", {"amount_fen": 800, "to": "wechat"}, token=tok).json
+    r = api.post(f"/admin/withdrawals/{w['withdrawal_id']}/approve", token=world.hq)
+    assert r.status == 200 and r.json["status"] == "FAILED", r
+    assert r.json["payout"] == {"status": "FAIL", "provider_id": None, "message": "no WeChat account to pay"}
+    assert w["withdrawal_id"] not in sandbox._transfers
+    assert me(api, tok)["available_fen"] == 800
+
+
 def test_settlement_reads_only_due_records(api, world, shop):
     """12 records due on 4 different days (and 3 not due for a month): each run reads only the records due by
     then (<= 1.1 items read per record settled)."""

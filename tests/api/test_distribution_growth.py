@@ -138,6 +138,8 @@ def test_invite_gifts_for_both_sides(api, world, clocked):
     assert coupons_of(api, "wx-alice", tpl["inviter"]) == 2
     statuses = sorted(dist_repo.get_invite(m).status for m in (b_id, c_id))
     assert statuses == ["CANCELLED", "GRANTED"]
+    d_e = sorted(dist_repo.get_invite(login(api, o)[0]).status for o in ("wx-dave", "wx-erin"))
+    assert d_e == ["CAPPED", "GRANTED"]  # over the monthly cap: closed, not carried to next month
     # the job again, and the completion again: nothing more
     assert job(api, "grant_invite_gifts") == {"read": 0, "processed": 0, "granted": 0}
     invites.on_order_completed(completed)

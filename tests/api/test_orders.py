@@ -175,6 +175,14 @@ def test_sweep_cancels_only_due_orders_and_reads_only_due_items(api, world, buye
     assert order_sweeps.sweep_unpaid(NOON + timedelta(minutes=17))["cancelled"] == 0
     assert order_sweeps.sweep_unpaid(NOON + timedelta(minutes=26))["cancelled"] == 1
     assert world.stock(world.a)["CQ-BEER-500"] == 30 == world.ledger_sum(world.a, "CQ-BEER-500")
+    # an order left unpaid while the sweep is down for three days is still cancelled, its stock given back
+    clock.set_clock(lambda: NOON + timedelta(hours=1))
+    stuck = api.post(
+        "/shop/orders", order_body(store_id=world.a, lines=[{"sku": "CQ-BEER-500", "qty": 5}]), token=buyer
+    ).json["order_id"]
+    assert order_sweeps.sweep_unpaid(NOON + timedelta(days=3, hours=2))["cancelled"] == 1
+    assert api.get(f"/shop/orders/{stuck}", token=buyer).json["status"] == "CANCELLED"
+    assert world.stock(world.a)["CQ-BEER-500"] == 30
 
 
 def _paid_order(api, world, buyer, **kw):
