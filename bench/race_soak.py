@@ -21,11 +21,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RACE_TESTS = [
+    "tests/integration/test_campaign_runs_ddb.py",
     "tests/integration/test_checkout_race_ddb.py",
     "tests/integration/test_coupon_races_ddb.py",
+    "tests/integration/test_distribution_race_ddb.py",
     "tests/integration/test_idempotency_ddb.py",
     "tests/integration/test_identity_ddb.py",
     "tests/integration/test_printing_ddb.py",
+    "tests/integration/test_wallet_race_ddb.py",
 ]
 
 

@@ -536,8 +536,9 @@ def _pay_out(w, send: bool) -> str:
                 w.payout = payout
             return domain.PAYING
         _close(w, domain.PAYING, final, {"payout": payout})
-    except (TxCancelled, Conflict):
-        w = repository.get_withdrawal(w.withdrawal_id)  # decided meanwhile (the approval or the job)
+    except (TxCancelled, Conflict):  # decided meanwhile (the approval or the job): answer what it is now
+        current = repository.get_withdrawal(w.withdrawal_id)
+        w.status, w.payout = current.status, current.payout
         return w.status
     return final
 

@@ -118,14 +118,23 @@ class Race:
         return f"Race(workers={self.workers}, peak_in_flight={self.peak_in_flight}, cancellations={self.cancellations})"
 
 
-def run_together(n: int, fn, timeout: float = 60) -> Race:
+WRITES = frozenset({"TransactWriteItems", "PutItem", "UpdateItem", "DeleteItem"})
+
+
+def run_together(n: int, fn, timeout: float = 60, gate_s: float = 3.0) -> Race:
     """Run ``fn(i)`` in ``n`` threads released at the same instant by a barrier; returns a :class:`Race` with
     each result or exception, the peak in flight and the conditional-check refusals DynamoDB answered (counted
-    around botocore's client call, so every client in every thread is seen)."""
+    around botocore's client call, so every client in every thread is seen).
+
+    Each thread's first write waits at a second barrier until every thread has reached its own first write (or
+    ``gate_s`` passed: a thread that writes nothing does not hold the others longer): everyone has read before
+    anyone writes, so the writes really collide however loaded the machine is - on a busy 2-core runner the first
+    thread could otherwise finish before the last one starts, and the race would be serial."""
     from botocore.client import BaseClient
     from botocore.exceptions import ClientError
 
-    barrier = threading.Barrier(n)
+    barrier, gate = threading.Barrier(n), threading.Barrier(n)
+    racing = threading.local()
     results: list = [None] * n
     lock = threading.Lock()
     seen = {"in_flight": 0, "peak": 0, "cancelled": 0}
@@ -142,6 +151,12 @@ def run_together(n: int, fn, timeout: float = 60) -> Race:
     real_call = BaseClient._make_api_call
 
     def observed_call(client, operation, params):  # every botocore client, every thread
+        if operation in WRITES and getattr(racing, "first_write", False):
+            racing.first_write = False
+            try:
+                gate.wait(timeout=gate_s)
+            except threading.BrokenBarrierError:
+                pass  # some thread wrote nothing: go on
         try:
             return real_call(client, operation, params)
         except ClientError as e:
@@ -151,6 +166,7 @@ def run_together(n: int, fn, timeout: float = 60) -> Race:
     def worker(i):
         try:
             barrier.wait(timeout=timeout)
+            racing.first_write = True
             with lock:
                 seen["in_flight"] += 1
                 seen["peak"] = max(seen["peak"], seen["in_flight"])
