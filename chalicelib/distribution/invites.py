@@ -38,12 +38,6 @@ def _template(side: str, rules: dict[str, Any]):
         return None
 
 
-def check_template(side: str, template_id: str) -> None:
-    """At settings save: the template exists, is for ``invite_<side>`` and is being issued (the coupons
-    domain's 404 / 409 otherwise), so a gift is not found unusable only when it is due."""
-    coupons.invite_gift_template(side, template_id)
-
-
 def invitee_gift(member_id: str, referrer_id: str, joined: dict[str, Any], rules: dict[str, Any]) -> str | None:
     """The new member's gift for joining through ``referrer_id``'s scene (only if bound to them). Returns the
     coupon id, or None (no template, not bound to that referrer, already counted, sold out, blocked)."""

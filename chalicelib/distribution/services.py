@@ -19,6 +19,7 @@ from chalicelib.core.errors import Conflict, NotFound, UpstreamUnavailable, Vali
 from chalicelib.core.ids import new_id
 from chalicelib.core.logging import logger
 from chalicelib.core.schemas import PageOut
+from chalicelib.coupons import services as coupons
 from chalicelib.distribution import domain, flyers, invites, repository
 from chalicelib.distribution.errors import DistributionCode
 from chalicelib.distribution.schemas import (
@@ -60,10 +61,10 @@ def put_settings(principal: Principal, cmd: DistributionSettings) -> Distributio
             code=DistributionCode.RATES_TOO_HIGH,
             details={"fields": [{"field": "level2_bp", "message": "level1_bp + level2_bp > 10000"}]},
         )
-    for side in ("invitee", "inviter"):
+    for side in ("invitee", "inviter"):  # each template exists, is for its side and is being issued (404 / 409)
         template_id = getattr(cmd.invite, f"{side}_template_id")
         if template_id:
-            invites.check_template(side, template_id)
+            coupons.invite_gift_template(side, template_id)
     repository.put_rules(cmd.model_dump(mode="json"), principal.sub)
     return cmd
 

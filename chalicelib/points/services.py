@@ -239,7 +239,7 @@ def checkin(principal: Principal, give: GiveGift | None = None) -> CheckinOut:
 
     def extra(tx) -> None:
         repository.add_checkin(tx, item)
-        if gift and give is not None:
+        if gift:  # only with ``give``
             given["coupon_id"] = give(tx, gift.template_id, item.checkin_id)
 
     change = Change(
